@@ -1,0 +1,145 @@
+"""The one way to write the audit trail: ``record(...)``, or the ``action(...)`` context manager."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from core.errors import DashboardError
+from core.models import AuditEvent
+
+log = logging.getLogger(__name__)
+
+OK = AuditEvent.Outcome.OK
+FAILED = AuditEvent.Outcome.FAILED
+DENIED = AuditEvent.Outcome.DENIED
+
+_SECRET_KEY = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
+
+
+def _clean(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameters as stored: secrets masked, long values cut, files named not copied."""
+    cleaned: dict[str, Any] = {}
+    for name, value in (parameters or {}).items():
+        if _SECRET_KEY.search(name):
+            cleaned[name] = "***" if value else ""
+        elif hasattr(value, "read"):
+            cleaned[name] = f"<file {getattr(value, 'name', '')} {getattr(value, 'size', '?')} bytes>"
+        elif isinstance(value, str) and len(value) > 2000:
+            cleaned[name] = value[:2000] + "…"
+        elif isinstance(value, (str, int, float, bool, type(None), list, dict)):
+            cleaned[name] = value
+        else:
+            cleaned[name] = str(value)
+    return cleaned
+
+
+def client_address(request_or_scope: Any) -> str | None:
+    """The client's address from a request (REMOTE_ADDR) or an ASGI scope."""
+    meta = getattr(request_or_scope, "META", None)
+    if meta is not None:
+        return meta.get("REMOTE_ADDR") or None
+    if isinstance(request_or_scope, Mapping):
+        client = request_or_scope.get("client")
+        if client:
+            return client[0]
+    return None
+
+
+def record(
+    who: Any,
+    action: str,
+    *,
+    target: str = "",
+    parameters: Mapping[str, Any] | None = None,
+    outcome: str = OK,
+    message: str = "",
+    endpoint: str = "",
+) -> AuditEvent:
+    """Write one audit event, synchronously, before the response goes out.
+
+    Args:
+        who: the request, an ASGI scope (consumers), or a user.
+        action: dotted name, e.g. ``image.tag``, ``container.stop``, ``auth.login``.
+        target: what was acted on (an id, a reference, a user name).
+        parameters: the inputs that matter (secrets are masked).
+        outcome: ``ok``, ``failed`` (with ``message``) or ``denied``.
+        message: what went wrong, or a note.
+        endpoint: the Docker endpoint's slug, when there are several.
+    """
+    from core.roles import role_of
+
+    user = getattr(who, "user", None)
+    if user is None and isinstance(who, Mapping):
+        user = who.get("user")
+    if user is None and hasattr(who, "is_authenticated"):
+        user = who
+    authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
+    role = role_of(user) if authenticated else None
+    event = AuditEvent.objects.create(
+        user=user if authenticated else None,
+        username=user.get_username() if authenticated else "",
+        role=role.label if role else "",
+        action=action,
+        target=str(target)[:512],
+        parameters=_clean(parameters),
+        outcome=outcome,
+        message=str(message)[:4000],
+        client_address=client_address(who),
+        endpoint=endpoint,
+    )
+    log.info("audit %s %s %s %s %s", event.username or "-", action, target, outcome, message)
+    return event
+
+
+@contextmanager
+def action(
+    who: Any,
+    name: str,
+    *,
+    target: str = "",
+    parameters: Mapping[str, Any] | None = None,
+    endpoint: str = "",
+) -> Iterator[dict[str, Any]]:
+    """Audit the block: ``ok`` when it finishes, ``failed`` with the message when it raises.
+
+    The yielded dict may be updated with ``target``/``message`` found out inside the block
+    (e.g. the id of the container just created).
+    """
+    details: dict[str, Any] = {"target": target, "message": ""}
+    try:
+        yield details
+    except DashboardError as exc:
+        record(
+            who,
+            name,
+            target=details["target"],
+            parameters=parameters,
+            outcome=FAILED,
+            message=exc.message,
+            endpoint=endpoint,
+        )
+        raise
+    except Exception as exc:
+        record(
+            who,
+            name,
+            target=details["target"],
+            parameters=parameters,
+            outcome=FAILED,
+            message=f"unexpected error: {type(exc).__name__}",
+            endpoint=endpoint,
+        )
+        raise
+    record(
+        who,
+        name,
+        target=details["target"],
+        parameters=parameters,
+        outcome=OK,
+        message=details["message"],
+        endpoint=endpoint,
+    )

@@ -1,0 +1,1 @@
+"""Websocket consumers, one module per feature; core/routing.py joins their routes."""

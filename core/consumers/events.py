@@ -1,0 +1,3 @@
+"""Events websocket consumers."""
+
+websocket_urlpatterns: list = []

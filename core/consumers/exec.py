@@ -1,0 +1,3 @@
+"""Exec websocket consumers."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Logs websocket consumers."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Progress websocket consumers."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Stats websocket consumers."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,78 @@
+"""Lazily created, cached docker clients (one per DOCKER_HOST) and the error translation wrapper."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+import docker
+from django.conf import settings
+
+from core.errors import EngineError, from_engine_exception
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_clients: dict[str, docker.DockerClient] = {}
+_lock = threading.Lock()
+
+
+def current_host(host: str | None = None) -> str:
+    return host or settings.DOCKER_HOST
+
+
+def client(host: str | None = None) -> docker.DockerClient:
+    """Return the cached client for ``host`` (default: settings.DOCKER_HOST), creating it if needed.
+
+    Args:
+        host: a Docker host URL (``unix://``, ``tcp://``, ``ssh://``); None for the default engine.
+
+    Returns:
+        A ``docker.DockerClient`` with explicit timeouts.
+
+    Raises:
+        EngineUnavailable: the engine did not answer the version handshake. Nothing is cached,
+            so the next call tries again and the dashboard recovers by itself.
+    """
+    base_url = current_host(host)
+    with _lock:
+        cached = _clients.get(base_url)
+    if cached is not None:
+        return cached
+    with translated(base_url):
+        created = docker.DockerClient(base_url=base_url, timeout=settings.DOCKER_TIMEOUT, version="auto")
+    with _lock:
+        return _clients.setdefault(base_url, created)
+
+
+def forget_client(host: str | None = None) -> None:
+    """Drop a cached client (its host changed or went away)."""
+    with _lock:
+        stale = _clients.pop(current_host(host), None)
+    if stale is not None:
+        stale.close()
+
+
+@contextmanager
+def translated(host: str | None = None) -> Iterator[None]:
+    """Re-raise any SDK/requests exception raised inside the block as a core.errors exception."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise from_engine_exception(exc, host=current_host(host)) from exc
+
+
+def engine_call(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: run ``func`` with its failures translated (uses its ``host`` kwarg if given)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with translated(kwargs.get("host")):  # type: ignore[arg-type]
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,90 @@
+"""Middleware: engine errors to pages, htmx messages out-of-band, security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+
+from core.errors import DashboardError, EngineUnavailable, NotFound
+
+log = logging.getLogger(__name__)
+
+# No inline scripts or styles: htmx and xterm.js run from static files (htmx's own inline
+# indicator style is turned off in base.html's htmx-config meta).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response
+
+
+class EngineErrorMiddleware:
+    """Engine failures a view did not handle become a page: 503 (unreachable), 404, or the message."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DashboardError):
+            return None
+        log.warning(
+            "%s on %s: %s (%s)", type(exception).__name__, request.path, exception.message, exception.detail
+        )
+        if isinstance(exception, EngineUnavailable):
+            template, status = "errors/503.html", 503
+        elif isinstance(exception, NotFound):
+            template, status = "errors/404.html", 404
+        else:
+            template, status = "errors/engine.html", exception.status
+        response = TemplateResponse(
+            request,
+            template,
+            {"error": exception, "docker_host": settings.DOCKER_HOST},
+            status=status,
+        )
+        if status == 503:
+            response["Retry-After"] = "5"
+        return response.render()
+
+
+class HtmxMessagesMiddleware:
+    """Adds pending messages to htmx responses as an out-of-band swap, so views only call messages."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or response.streaming:
+            return response
+        if 300 <= response.status_code < 400 or "HX-Redirect" in response.headers:
+            return response  # the messages wait for the next full page
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        pending = list(messages.get_messages(request))
+        if pending:
+            response.content += render_to_string(
+                "_messages.html", {"messages": pending, "oob": True}, request=request
+            ).encode()
+        return response

@@ -1,0 +1,107 @@
+"""What the app owns: audit events and linked registries (endpoints and recordings come later)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from core import crypto
+
+
+class AppendOnlyError(RuntimeError):
+    """Raised when code tries to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """One thing somebody did, or tried to do, that changes state (append-only)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "ok"
+        FAILED = "failed", "failed"
+        DENIED = "denied", "denied"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too, so the trail survives a user being deleted or renamed.
+    username = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=16, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=512, blank=True, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, db_index=True)
+    message = models.TextField(blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    endpoint = models.CharField(max_length=64, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["username", "-created_at"])]
+
+    def __str__(self) -> str:
+        when = f"{self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"{when} {self.username} {self.action} {self.target} {self.outcome}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events are append-only")
+
+
+class Registry(models.Model):
+    """A linked private registry (Registry HTTP API v2). Secrets are stored encrypted."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField("base URL", max_length=300, help_text="e.g. https://registry.example.com:5000")
+    username = models.CharField(max_length=150, blank=True)
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    verify_tls = models.BooleanField("verify TLS", default=True)
+    ca_bundle = models.TextField("CA bundle (PEM)", blank=True)
+    # Token realms on another host get credentials only when listed here (ContainerDrip).
+    allowed_token_hosts = models.CharField(max_length=500, blank=True)
+    from_environment = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "registries"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def host(self) -> str:
+        """host[:port] as Docker names it in image references."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).netloc
+
+    def auth_config(self) -> dict[str, str] | None:
+        """Credentials in the shape the engine's pull/push take, or None for anonymous."""
+        if not self.username:
+            return None
+        return {"username": self.username, "password": self.secret, "serveraddress": self.host}

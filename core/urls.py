@@ -1,0 +1,14 @@
+"""Page routes: each resource module keeps its own ``urlpatterns``, joined here."""
+
+from django.urls import include, path
+
+from core.views import containers, images, logs, overview, registries, team
+
+urlpatterns = [
+    path("", overview.overview, name="overview"),
+    path("", include(images.urlpatterns)),
+    path("", include(containers.urlpatterns)),
+    path("", include(logs.urlpatterns)),
+    path("", include(registries.urlpatterns)),
+    path("", include(team.urlpatterns)),
+]

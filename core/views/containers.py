@@ -1,0 +1,3 @@
+"""Containers pages and actions."""
+
+urlpatterns: list = []

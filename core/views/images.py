@@ -1,0 +1,3 @@
+"""Images pages and actions."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Logs pages and actions."""
+
+urlpatterns: list = []

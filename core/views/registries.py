@@ -1,0 +1,3 @@
+"""Registries pages and actions."""
+
+urlpatterns: list = []

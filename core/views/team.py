@@ -1,0 +1,3 @@
+"""Team pages and actions."""
+
+urlpatterns: list = []
