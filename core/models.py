@@ -105,3 +105,22 @@ class Registry(models.Model):
         if not self.username:
             return None
         return {"username": self.username, "password": self.secret, "serveraddress": self.host}
+
+
+class Recording(models.Model):
+    """An exec/attach terminal session recorded as asciicast v2 (output with timing, plus input)."""
+
+    audit_event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="recording")
+    path = models.CharField(max_length=500)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    size = models.BigIntegerField(default=0)
+    width = models.PositiveIntegerField(default=80)
+    height = models.PositiveIntegerField(default=24)
+    command = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"recording of {self.audit_event.action} {self.audit_event.target}"

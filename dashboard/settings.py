@@ -215,3 +215,7 @@ REGISTRY_NAME = os.environ.get("REGISTRY_NAME", "default")
 REGISTRY_USERNAME = read_secret("REGISTRY_USERNAME") or ""
 REGISTRY_PASSWORD = read_secret("REGISTRY_PASSWORD") or ""
 REGISTRY_TIMEOUT = float(os.environ.get("REGISTRY_TIMEOUT", "15"))
+
+# Exec/attach session recordings (asciicast v2) and how long they are kept.
+RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", DATA_DIR / "recordings"))
+RECORDINGS_RETENTION_DAYS = int(os.environ.get("RECORDINGS_RETENTION_DAYS", "90"))

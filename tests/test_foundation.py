@@ -251,3 +251,29 @@ def test_browser_wrong_password_shows_a_message(page, live):
     page.fill("#id_password", "wrong")
     page.click("button[type=submit]")
     assert "Wrong username or password" in page.inner_text("main")
+
+
+def test_session_recorder_writes_asciicast_v2(viewer_client, settings, tmp_path):
+    from core import audit
+    from core.recordings import SessionRecorder
+
+    settings.RECORDINGS_DIR = tmp_path
+    event = audit.record(viewer_client.user, "container.exec", target="abc")
+    recorder = SessionRecorder.open(audit_event=event, width=100, height=30, command="sh")
+    recorder.output(b"$ ")
+    recorder.input(b"ls\r")
+    recorder.resize(120, 40)
+    recorder.output(b"bin\r\n\xff")
+    recorder.close()
+    lines = [json.loads(line) for line in open(event.recording.path, encoding="utf-8")]
+    assert lines[0]["version"] == 2 and lines[0]["width"] == 100 and lines[0]["height"] == 30
+    assert [(kind, data) for _, kind, data in lines[1:]] == [
+        ("o", "$ "),
+        ("i", "ls\r"),
+        ("r", "120x40"),
+        ("o", "bin\r\n\ufffd"),
+    ]
+    times = [t for t, _, _ in lines[1:]]
+    assert times == sorted(times)
+    event.recording.refresh_from_db()
+    assert event.recording.ended_at is not None and event.recording.size > 0
