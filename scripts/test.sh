@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite against a real Docker engine, a real registry and Debian's chromium.
 # Installs and starts what is missing (as root on Debian): dockerd, docker-registry, busybox-static,
-# chromium. Point it at an existing engine with DOCKER_HOST=...; extra arguments go to pytest.
+# chromium, redis-server, postgresql, docker-compose (to validate compose.yaml).
+# Point it at an existing engine with DOCKER_HOST=...; extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,6 +12,9 @@ need_apt=()
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh || need_apt+=(busybox-static)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 engine_up() { docker -H "$DOCKER_HOST" version >/dev/null 2>&1; }
 if ! command -v docker >/dev/null || ! engine_up; then
   command -v dockerd >/dev/null || need_apt+=(docker.io)

@@ -396,3 +396,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ds-report-backend",
+        action="store_true",
+        help="print the database backend the suite runs on (used by the PostgreSQL run)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--ds-report-backend", default=False):
+        from django.conf import settings
+
+        return f"database backend: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+    return None

@@ -1,0 +1,112 @@
+"""Several dashboard processes on a real Redis, and the database tests on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import websockets.sync.client
+from websockets.exceptions import ConnectionClosed
+
+from tests.scale_support import ROOT, daphne, dashboard_env, manage, postgres_server, redis_server
+from tests.support import LiveServer
+
+# The database-dependent tests re-run on PostgreSQL (browser and multi-process ones need no re-run).
+POSTGRES_SUITE = ["tests/test_foundation.py"]
+
+
+def _create_user(env: dict[str, str], role: str) -> tuple[str, str]:
+    username, password = f"scale-{role}", f"pw-scale-{role}-1"
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from core.roles import ROLE_GROUPS, set_role\n"
+        f"u = get_user_model().objects.create_user(username={username!r}, password={password!r})\n"
+        f"set_role(u, ROLE_GROUPS[{role!r}])\n",
+    )
+    return username, password
+
+
+def _logout(url: str, cookie: str) -> None:
+    """Log out on one process with the session cookie (CSRF token fetched like a browser would)."""
+    import http.cookiejar
+    import re
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    request = urllib.request.Request(f"{url}/", headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310
+    page = opener.open(request, timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    csrf_cookie = next(c.value for c in jar if c.name == "csrftoken")
+    logout = urllib.request.Request(  # noqa: S310 - loopback
+        f"{url}/accounts/logout/",
+        data=f"csrfmiddlewaretoken={token}".encode(),
+        headers={"Cookie": f"sessionid={cookie}; csrftoken={csrf_cookie}", "Referer": f"{url}/"},
+    )
+    try:
+        opener.open(logout, timeout=10)
+    except urllib.error.HTTPError as exc:  # the redirect to the login page is followed; 200 expected
+        raise AssertionError(f"logout answered {exc.code}") from exc
+
+
+def test_logout_on_process_a_closes_a_websocket_on_process_b_through_redis(tmp_path, engine):
+    with redis_server() as redis_url:
+        env = dashboard_env(
+            REDIS_URL=redis_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+            DATA_DIR=str(tmp_path),
+            WHITENOISE_USE_FINDERS="1",
+        )
+        manage(env, "migrate", "--no-input", "-v", "0")
+        users = {"viewer": _create_user(env, "viewer")}
+        with daphne(env, tmp_path / "a.log") as (url_a, _), daphne(env, tmp_path / "b.log") as (url_b, _):
+            process_a = LiveServer(url=url_a, pid=0, users=users, database=tmp_path, log_path=tmp_path)
+            cookie = process_a.session_cookie("viewer")
+            ws_b = url_b.replace("http://", "ws://")
+            with websockets.sync.client.connect(
+                f"{ws_b}/ws/overview/",
+                additional_headers={"Cookie": f"sessionid={cookie}", "Origin": url_b},
+                open_timeout=10,
+            ) as socket_on_b:
+                assert '"type":"status"' in socket_on_b.recv(timeout=15)
+                _logout(url_a, cookie)
+                started = time.monotonic()
+                frames = []
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        frames.append(socket_on_b.recv(timeout=10))
+                assert closed.value.rcvd.code == 4401
+                assert time.monotonic() - started < 5
+                assert any("Session ended: logged out" in frame for frame in frames)
+
+
+def test_database_dependent_tests_pass_on_postgresql(tmp_path, engine):
+    with postgres_server() as database_url:
+        env = dashboard_env(DATABASE_URL=database_url)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--ds-report-backend",
+                "-m",
+                "not browser",
+                "-p",
+                "no:cacheprovider",
+                *POSTGRES_SUITE,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        assert " passed" in summary and "failed" not in summary, summary
+        assert "postgresql" in result.stdout, "the inner run must report the PostgreSQL backend"
