@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from core.views import containers, images, logs, overview, registries, team
+from core.views import containers, images, logs, overview, registries, swarm, team
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include(logs.urlpatterns)),
     path("", include(registries.urlpatterns)),
     path("", include(team.urlpatterns)),
+    path("", include(swarm.urlpatterns)),
 ]

@@ -1,0 +1,3 @@
+"""Swarm pages and actions (nodes, services, tasks) for an endpoint that is a Swarm manager."""
+
+urlpatterns: list = []
