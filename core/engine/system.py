@@ -78,6 +78,21 @@ def _positive(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
+def _system_df(api) -> dict:
+    """``/system/df``, waiting for a concurrent one: the engine runs only one at a time and answers
+    "a disk usage operation is already running" to the others (several tabs, several processes)."""
+    import time
+
+    for attempt in range(20):
+        try:
+            return api.df()
+        except Exception as exc:
+            if "already running" not in str(getattr(exc, "explanation", "") or exc) or attempt == 19:
+                raise
+            time.sleep(0.25)
+    raise AssertionError("unreachable")
+
+
 @engine_call
 def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
     """``docker system df``: images, containers, local volumes and build cache, with what is reclaimable.
@@ -95,7 +110,7 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    df = client(host).api.df()
+    df = _system_df(client(host).api)
     images = df.get("Images") or []
     used_by_images = sum(
         _positive(i.get("Size")) - _positive(i.get("SharedSize"))
@@ -141,3 +156,71 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
             ),
         ),
     ]
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    reachable: bool
+    version: str = ""
+    api_version: str = ""
+    os: str = ""
+    swarm_role: str = ""
+    containers: int = 0
+    running: int = 0
+    images: int = 0
+    error: str = ""
+    seconds: float = 0.0
+
+
+def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
+    """Health of one endpoint, bounded by ``timeout`` so a dead host never slows the others.
+
+    Uses a separate short-timeout client pinned to API 1.30 (no version handshake) and never raises.
+
+    Args:
+        host: the endpoint's URL.
+        timeout: seconds for each of the two calls (``/version``, ``/info``).
+
+    Returns:
+        An :class:`EndpointHealth`; ``reachable`` is False with ``error`` set when it does not answer.
+    """
+    import time
+
+    import docker
+
+    from core.engine._client import _tls_config
+    from core.errors import from_engine_exception
+
+    started = time.monotonic()
+    try:
+        api = docker.APIClient(
+            base_url=host,
+            timeout=timeout,
+            version="1.30",
+            tls=_tls_config(host) or False,
+            use_ssh_client=host.startswith("ssh://"),
+        )
+        try:
+            version = api.version(api_version=False)
+            info = api.info()
+        finally:
+            api.close()
+    except Exception as exc:  # noqa: BLE001 - mapped to a message, a probe never raises
+        error = from_engine_exception(exc, host=host)
+        return EndpointHealth(reachable=False, error=error.message, seconds=time.monotonic() - started)
+    swarm = info.get("Swarm") or {}
+    if swarm.get("LocalNodeState") == "active":
+        swarm_role = "manager" if swarm.get("ControlAvailable") else "worker"
+    else:
+        swarm_role = "none"
+    return EndpointHealth(
+        reachable=True,
+        version=str(version.get("Version", "")),
+        api_version=str(version.get("ApiVersion", "")),
+        os=str(info.get("OperatingSystem", "")),
+        swarm_role=swarm_role,
+        containers=int(info.get("Containers") or 0),
+        running=int(info.get("ContainersRunning") or 0),
+        images=int(info.get("Images") or 0),
+        seconds=time.monotonic() - started,
+    )
