@@ -146,7 +146,6 @@ def test_health_of_all_is_concurrent_and_bounded_by_the_timeout(db, engine, hung
 
 
 def test_overview_shows_every_endpoint_side_by_side(viewer_client, proxied_endpoint, tmp_path):
-    _, proxy = proxied_endpoint
     Endpoint.objects.create(name="Gone", slug="gone", url=f"unix://{tmp_path}/gone.sock")
     body = viewer_client.get("/").content.decode()
     cards = body.split('data-testid="endpoint-cards"', 1)[1]
