@@ -35,16 +35,28 @@ def current_slug() -> str:
     return ref.slug if ref is not None else Endpoint.objects.default().slug
 
 
-def health_of_all(endpoints: list[Endpoint]) -> list[tuple[Endpoint, EndpointHealth]]:
-    """Probe every endpoint concurrently: the slowest (a dead one: its timeout) sets the pace."""
-    if not endpoints:
-        return []
+def health_of_all(
+    endpoints: list[Endpoint], *, pool: ThreadPoolExecutor | None = None, known: dict | None = None
+) -> list[tuple[Endpoint, EndpointHealth]]:
+    """Probe every endpoint concurrently: the slowest (a dead one: its timeout) sets the pace.
+
+    ``known`` maps slugs to health already measured (e.g. the current endpoint's, from its info).
+    """
+    known = known or {}
     refs = [endpoint.ref() for endpoint in endpoints]
     for ref in refs:  # register TLS material for the worker threads
         deactivate(activate(ref))
-    with ThreadPoolExecutor(max_workers=min(16, len(refs))) as pool:
-        results = list(pool.map(lambda ref: probe(host=ref.url, timeout=HEALTH_TIMEOUT), refs))
-    return list(zip(endpoints, results, strict=True))
+    todo = [ref for ref in refs if ref.slug not in known]
+    own_pool = pool is None and bool(todo)
+    if own_pool:
+        pool = ThreadPoolExecutor(max_workers=min(16, len(todo)))
+    try:
+        futures = {ref.slug: pool.submit(probe, host=ref.url, timeout=HEALTH_TIMEOUT) for ref in todo}
+        results = {**known, **{slug: future.result() for slug, future in futures.items()}}
+    finally:
+        if own_pool:
+            pool.shutdown(wait=False)
+    return [(endpoint, results[endpoint.slug]) for endpoint in endpoints]
 
 
 class EndpointMiddleware:

@@ -152,3 +152,32 @@ def test_overview_shows_every_endpoint_side_by_side(viewer_client, proxied_endpo
     for slug in ("local", "staging", "gone"):
         assert f'data-endpoint="{slug}"' in cards
     assert cards.count('data-engine-status="up"') == 2 and cards.count('data-engine-status="down"') == 1
+
+
+def test_websockets_under_an_endpoint_prefix_talk_to_that_endpoint(live, tmp_path):
+    import json
+
+    import websockets.sync.client
+
+    from tests.support import live_post, unique
+
+    slug = unique("ws").replace("_", "-")[-40:]
+    status, _ = live_post(
+        live,
+        "admin",
+        "/endpoints/new/",
+        {"name": slug, "slug": slug, "url": f"unix://{tmp_path}/nothing.sock"},
+    )
+    assert status == 200  # redirected to the list
+    cookie = live.session_cookie("viewer")
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": live.url}
+    with websockets.sync.client.connect(
+        f"{live.ws_url}/e/{slug}/ws/overview/", additional_headers=headers, open_timeout=10
+    ) as ws:
+        frame = json.loads(ws.recv(timeout=15))
+    assert frame["type"] == "status" and frame["engine"] == "down"
+    assert f"unix://{tmp_path}/nothing.sock" in frame["message"]
+    with websockets.sync.client.connect(
+        f"{live.ws_url}/ws/overview/", additional_headers=headers, open_timeout=10
+    ) as ws:
+        assert json.loads(ws.recv(timeout=15))["engine"] == "up"

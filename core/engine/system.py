@@ -25,7 +25,15 @@ class EngineInfo:
     images: int
     storage_driver: str
     swarm_state: str
+    swarm_role: str
     warnings: tuple[str, ...]
+
+
+def _swarm_role(info: dict) -> str:
+    swarm = info.get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active":
+        return "none"
+    return "manager" if swarm.get("ControlAvailable") else "worker"
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ def engine_info(*, host: str | None = None) -> EngineInfo:
         images=int(info.get("Images") or 0),
         storage_driver=str(info.get("Driver", "")),
         swarm_state=str((info.get("Swarm") or {}).get("LocalNodeState", "inactive")),
+        swarm_role=_swarm_role(info),
         warnings=tuple(str(w) for w in info.get("Warnings") or ()),
     )
 
@@ -162,7 +171,6 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
 class EndpointHealth:
     reachable: bool
     version: str = ""
-    api_version: str = ""
     os: str = ""
     swarm_role: str = ""
     containers: int = 0
@@ -175,11 +183,12 @@ class EndpointHealth:
 def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
     """Health of one endpoint, bounded by ``timeout`` so a dead host never slows the others.
 
-    Uses a separate short-timeout client pinned to API 1.30 (no version handshake) and never raises.
+    Uses a separate short-timeout client pinned to API 1.30 (no version handshake), makes one call
+    (``/info``) and never raises.
 
     Args:
         host: the endpoint's URL.
-        timeout: seconds for each of the two calls (``/version``, ``/info``).
+        timeout: seconds before the host counts as down.
 
     Returns:
         An :class:`EndpointHealth`; ``reachable`` is False with ``error`` set when it does not answer.
@@ -201,26 +210,33 @@ def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
             use_ssh_client=host.startswith("ssh://"),
         )
         try:
-            version = api.version(api_version=False)
-            info = api.info()
+            info = api.info()  # one round trip: ServerVersion is in /info too
         finally:
             api.close()
     except Exception as exc:  # noqa: BLE001 - mapped to a message, a probe never raises
         error = from_engine_exception(exc, host=host)
         return EndpointHealth(reachable=False, error=error.message, seconds=time.monotonic() - started)
-    swarm = info.get("Swarm") or {}
-    if swarm.get("LocalNodeState") == "active":
-        swarm_role = "manager" if swarm.get("ControlAvailable") else "worker"
-    else:
-        swarm_role = "none"
+    swarm_role = _swarm_role(info)
     return EndpointHealth(
         reachable=True,
-        version=str(version.get("Version", "")),
-        api_version=str(version.get("ApiVersion", "")),
+        version=str(info.get("ServerVersion", "")),
         os=str(info.get("OperatingSystem", "")),
         swarm_role=swarm_role,
         containers=int(info.get("Containers") or 0),
         running=int(info.get("ContainersRunning") or 0),
         images=int(info.get("Images") or 0),
         seconds=time.monotonic() - started,
+    )
+
+
+def health_from_info(info: EngineInfo) -> EndpointHealth:
+    """The health row of an endpoint whose :class:`EngineInfo` was just fetched (no second probe)."""
+    return EndpointHealth(
+        reachable=True,
+        version=info.version,
+        os=info.os,
+        swarm_role=info.swarm_role,
+        containers=info.containers,
+        running=info.running,
+        images=info.images,
     )
