@@ -159,7 +159,7 @@ def test_untag_of_unknown_tag_is_a_404_message(operator_client, engine):
 
 
 def test_delete_asks_first_then_deletes(admin_client, engine, make_image):
-    image = make_image()
+    image = make_image(tags=("a", "b"))
     confirm = admin_client.get(f"/images/{_short(image['id'])}/delete/")
     assert confirm.status_code == 200 and b'data-testid="confirm-delete"' in confirm.content
     assert has_image(engine, image["id"])  # the GET changed nothing

@@ -526,7 +526,14 @@ def delete_image(image_id: str, *, force: bool = False, host: str | None = None)
                 containers=users,
             )
     try:
-        result = api.remove_image(image_id, force=force)
+        result = []
+        if not force:
+            # The engine refuses an id with several repositories unless forced; removing the
+            # tags one by one first keeps the "in use" check of the engine for the last step.
+            tags = [t for t in api.inspect_image(image_id).get("RepoTags") or () if t != "<none>:<none>"]
+            for reference in tags[:-1]:
+                result += api.remove_image(reference, noprune=True) or []
+        result += api.remove_image(image_id, force=force) or []
     except Exception as exc:
         if getattr(exc, "status_code", None) == 404:
             raise NotFound(f"Image {short(image_id)} no longer exists (removed meanwhile?).") from exc
