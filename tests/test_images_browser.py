@@ -23,7 +23,8 @@ def test_list_detail_tag_then_delete_with_confirmation(page, login, live, engine
     login(page, "admin")
     page.goto(f"{live.url}/images/")
     page.fill("#image-q", image["repository"])
-    wait_for(lambda: page.locator("#image-rows tr[data-image]").count() == 1, timeout=10, message="the filtered rows")
+    rows = page.locator("#image-rows tr[data-image]")
+    wait_for(lambda: rows.count() == 1, timeout=10, message="the filtered rows")
     assert page.locator(f'tr[data-image="{short}"]').count() == 1
     screenshot(page, "images-list")
     page.click(f'tr[data-image="{short}"] a')
@@ -50,7 +51,8 @@ def _link_registry_in_live_db(live, registry_server) -> int:
     env.update(DATABASE_URL=f"sqlite:///{live.database}", DJANGO_SETTINGS_MODULE="dashboard.settings")
     script = (
         "from core.models import Registry\n"
-        f"r = Registry(name='live-{RUN_ID}', url='{registry_server.url}', username='{registry_server.username}')\n"
+        f"r = Registry(name='live-{RUN_ID}', url='{registry_server.url}',\n"
+        f"             username='{registry_server.username}')\n"
         f"r.secret = '{registry_server.password}'\n"
         "r.save()\n"
         "print(r.pk)\n"

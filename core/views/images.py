@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import audit
@@ -71,6 +73,37 @@ def _exact(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _size(size: int) -> str:
+    """Like the filesizeformat filter ("64 bytes", "1.9 MB")."""
+    if size < 1024:
+        return f"{size} byte{'s' if size != 1 else ''}"
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1024
+        if size < 1024 or unit == "TB":
+            return f"{size:.1f} {unit}"
+    return ""
+
+
+def _rows_html(rows: list[engine.ImageRow]) -> str:
+    """The table rows, built in Python: the template loop costs ~0.2 ms a row, too slow for 2,000.
+
+    Every value from the engine goes through html.escape (quotes included).
+    """
+    now = time.time()
+    out = []
+    for r in rows:
+        short = escape(r.short_id)
+        dim = ' class="dim"' if r.dangling else ""
+        out.append(
+            f'<tr{dim} data-image="{short}">'
+            f'<td><a href="/images/{short}/">{escape(r.repository)}</a></td><td>{escape(r.tag)}</td>'
+            f'<td class="mono">{short}</td><td class="num" title="{r.size} bytes">{_size(r.size)}</td>'
+            f'<td title="{_exact(r.created)}">{_ago(now - r.created)}</td>'
+            f'<td class="num">{r.containers}</td></tr>'
+        )
+    return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
+
+
 def _resolve(image_id: str) -> str:
     """Full id for a URL's id or prefix; 404 when unknown, 400 when ambiguous."""
     try:
@@ -104,9 +137,9 @@ def _filtered(request: HttpRequest) -> tuple[list[engine.ImageRow], dict[str, st
 def image_list(request: HttpRequest) -> HttpResponse:
     """All images, one row per tag; htmx asks for just the rows when filtering or sorting."""
     rows, params = _filtered(request)
-    now = time.time()
     context = {
-        "rows": [(r, _ago(now - r.created), _exact(r.created)) for r in rows],
+        "rows": rows,
+        "rows_html": _rows_html(rows),
         **params,
         "columns": COLUMNS,
         "numeric": ("size", "containers"),
