@@ -153,6 +153,14 @@ def test_untag_of_unknown_tag_is_a_404_message(operator_client, engine):
     response = operator_client.post("/images/untag/", {"reference": f"{RUN_ID}-none:nope"})
     assert response.status_code == 404
     assert "No image" in _messages(response)
+    assert AuditEvent.objects.filter(action="image.untag", outcome="failed").exists()
+
+
+def test_untag_never_deletes_by_id(operator_client, engine, make_image):
+    image = make_image()
+    response = operator_client.post("/images/untag/", {"reference": image["id"]})
+    assert response.status_code == 400
+    assert has_image(engine, image["id"])
 
 
 # --------------------------------------------------------------------------- delete
@@ -184,6 +192,20 @@ def test_delete_of_an_image_in_use_names_the_containers(admin_client, engine, ma
     assert f'href="/containers/{container["Id"][:12]}/"' in html
     assert container["Name"].lstrip("/") in _messages(response)
     assert has_image(engine, image["id"])
+
+
+def test_force_delete_removes_an_image_only_stopped_containers_use(
+    admin_client, engine, make_image, make_container
+):
+    image = make_image(tags=("a", "b"))
+    make_container(image=image["ref"], command="true", start=False)
+    confirm = admin_client.get(f"/images/{_short(image['id'])}/delete/").content.decode()
+    assert 'name="force"' in confirm and "untags every reference" in confirm
+    response = admin_client.post(f"/images/{_short(image['id'])}/delete/", {"force": "1"})
+    assert response.status_code == 302
+    assert not has_image(engine, image["id"])
+    event = AuditEvent.objects.get(action="image.delete", target=image["id"])
+    assert event.outcome == "ok" and event.parameters == {"force": True}
 
 
 def test_delete_of_an_image_removed_a_moment_earlier_is_a_404(admin_client, engine, make_image):

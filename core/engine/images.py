@@ -489,7 +489,7 @@ def untag(reference: str, *, host: str | None = None) -> list[str]:
         Conflict: the engine refused (e.g. the last tag of an image a running container uses).
     """
     ref = parse_reference(reference, default_tag="")
-    if not ref.tag or ref.digest:
+    if not ref.tag or ref.digest or ref.path == "sha256":
         raise InvalidReference("Give a repository:tag to remove.")
     result = client(host).api.remove_image(str(ref), noprune=True)
     return [f"{k}: {v}" for item in result or () for k, v in item.items()]

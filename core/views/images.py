@@ -195,8 +195,8 @@ def image_untag(request: HttpRequest) -> HttpResponse:
     """Remove one tag (the image stays while it has other tags)."""
     reference = request.POST.get("reference", "").strip()
     try:
-        full_id = engine.resolve_id(reference)
         with audit.action(request, "image.untag", target=reference):
+            full_id = engine.resolve_id(reference)
             engine.untag(reference)
     except (InvalidReference, NotFound) as exc:
         messages.error(request, exc.message)
