@@ -8,6 +8,7 @@ import re
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from html import escape
@@ -397,35 +398,57 @@ def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
 
 
 async def _stream_in_thread(raw: Any) -> AsyncIterator[bytes]:
-    """Read the engine's stream in a dedicated thread, big chunks, through a small bounded queue."""
+    """Read the engine's stream in a dedicated thread, big chunks, at most SAVE_QUEUE chunks ahead.
+
+    The reader never waits for the event loop unless the buffer is full (a semaphore counts the
+    free slots), so a busy or descheduled loop does not stall the engine side chunk by chunk.
+    """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(SAVE_QUEUE)
+    chunks: deque[bytes] = deque()
+    room = threading.Semaphore(SAVE_QUEUE)
+    ready = asyncio.Event()
     stop = threading.Event()
+
+    def wake() -> None:
+        try:
+            loop.call_soon_threadsafe(ready.set)
+        except RuntimeError:  # the loop is closed: the server is shutting down
+            stop.set()
 
     def reader() -> None:
         try:
             while not stop.is_set():
-                chunk = raw.read(SAVE_CHUNK)
-                if not chunk:
+                room.acquire()
+                if stop.is_set():
                     break
-                asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
+                chunk = raw.read(SAVE_CHUNK)
+                chunks.append(chunk)
+                wake()
+                if not chunk:
+                    return
         except Exception:  # the download ends short; the browser sees an incomplete file
             log.warning("docker save of an image stopped early", exc_info=True)
         finally:
             raw.close()
-            try:
-                asyncio.run_coroutine_threadsafe(queue.put(None), loop).result(timeout=5)
-            except Exception:  # the loop is gone (server shutting down)
-                log.debug("save stream: could not signal the end", exc_info=True)
+            chunks.append(b"")  # the end (a second end marker is harmless)
+            wake()
 
     threading.Thread(target=reader, name="image-save", daemon=True).start()
     try:
-        while (chunk := await queue.get()) is not None:
+        while True:
+            while not chunks:
+                ready.clear()
+                if chunks:
+                    break
+                await ready.wait()
+            chunk = chunks.popleft()
+            if not chunk:
+                return
+            room.release()
             yield chunk
     finally:
         stop.set()
-        while not queue.empty():  # unblock a reader waiting on a full queue
-            queue.get_nowait()
+        room.release()  # a reader waiting for room sees stop and ends
 
 
 def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **params: Any) -> HttpResponse:
