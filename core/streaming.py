@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-DEFAULT_LIMIT = 8 * 1024 * 1024
+DEFAULT_LIMIT = 4 * 1024 * 1024
 
 
 def _daphne_transport(send: Any) -> Any:

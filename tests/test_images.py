@@ -396,6 +396,25 @@ def test_save_streams_a_tar_that_loads_back(live, engine, make_image, role_clien
     assert engine.api.inspect_image(image["ref"])["Id"] == image["id"]
 
 
+def test_save_to_a_slow_client_keeps_server_memory_flat(live, engine, make_image):
+    import os
+    import time
+
+    image = make_image(payload=os.urandom(48 * 1024 * 1024))
+    session = requests.Session()
+    session.cookies.set("sessionid", live.session_cookie("viewer"))
+    before = peak = live.rss_bytes()
+    received = 0
+    with session.get(f"{live.url}/images/{_short(image['id'])}/save/", stream=True, timeout=60) as response:
+        for chunk in response.iter_content(1024 * 1024):
+            received += len(chunk)
+            peak = max(peak, live.rss_bytes())
+            time.sleep(0.02)  # ~50 MB/s at most: slower than the engine gives it
+    assert received > 48 * 1024 * 1024
+    # Without back-pressure daphne would buffer most of the 48 MB; the pipeline holds ~16 MB.
+    assert peak - before < 32 * 1024 * 1024, f"RSS grew {(peak - before) / 1e6:.1f} MB"
+
+
 def test_load_of_a_file_that_is_not_a_tar_is_refused(operator_client, engine):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
