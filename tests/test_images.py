@@ -373,6 +373,26 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
     assert any(layer["status"] == "Pull complete" for layer in state["layers"])
 
 
+@pytest.mark.django_db(transaction=True)
+def test_progress_socket_refuses_a_user_without_a_role(user_factory):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from core.consumers.progress import JobProgressConsumer
+
+    job = jobs.start("pull", "nothing", lambda job: iter(()))
+    nobody = user_factory(None)
+
+    async def scenario():
+        communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
+        communicator.scope["user"] = nobody
+        communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
+        connected, code = await communicator.connect()
+        return connected, code
+
+    assert async_to_sync(scenario)() == (False, 4403)
+
+
 # --------------------------------------------------------------------------- save, load, import
 
 
@@ -445,6 +465,23 @@ def test_import_of_a_rootfs_makes_the_tagged_image_with_its_message(operator_cli
     assert history[0]["Comment"] == "imported by the test"
 
 
+def test_import_accepts_a_gzipped_rootfs(operator_client, engine):
+    import gzip
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    repository = f"{RUN_ID}-gz"
+    response = operator_client.post(
+        "/images/import/",
+        {
+            "archive": SimpleUploadedFile("rootfs.tar.gz", gzip.compress(tiny_rootfs())),
+            "repository": repository,
+        },
+    )
+    assert response.status_code == 302
+    assert has_image(engine, f"{repository}:latest")
+
+
 def test_import_of_an_empty_file_is_refused(operator_client, engine):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -471,6 +508,32 @@ def test_build_from_a_pasted_dockerfile_streams_the_log_and_tags_the_result(role
     assert job.status == jobs.SUCCESS, job.message
     assert any("built-by-test" in line for line in job.lines)
     assert engine.api.inspect_image(tag)["Id"] == job.result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_build_from_an_uploaded_gzipped_context_uses_its_files(role_client, engine, base_image):
+    import gzip
+    import io
+    import tarfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = {
+        "Dockerfile": f'FROM {base_image}\nLABEL {TEST_LABEL}="{RUN_ID}"\nCOPY hello.txt /hello.txt\n',
+        "hello.txt": "hello from the context\n",
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    context = SimpleUploadedFile("context.tar.gz", gzip.compress(buffer.getvalue()))
+    tag = f"{RUN_ID}-ctx:v1"
+    job = wait_job(_job_id(role_client("operator").post("/images/build/", {"context": context, "tag": tag})))
+    assert job.status == jobs.SUCCESS, job.message
+    history = " ".join(row["CreatedBy"] for row in engine.api.history(tag))
+    assert "COPY file:" in history
 
 
 @pytest.mark.django_db(transaction=True)
