@@ -106,3 +106,24 @@ def test_pull_of_a_missing_reference_ends_in_an_error_on_the_page(page, login, l
     page.wait_for_selector("[data-job-status=error]", timeout=60_000)
     message = page.inner_text("[data-testid=job-message]")
     assert message.strip(), "the error frame carries the engine's message"
+
+
+def test_build_streams_its_log_and_links_to_the_new_image(page, login, live, engine, base_image):
+    tag = f"{RUN_ID}-browserbuild:v1"
+    login(page, "operator")
+    page.goto(f"{live.url}/images/build/")
+    page.fill("#build-tag", tag)
+    page.fill(
+        "#build-dockerfile",
+        f'FROM {base_image}\nLABEL org.dockerdashboard.test="{RUN_ID}"\n'
+        "RUN echo step-output-from-the-build\n",
+    )
+    page.click("form[action='/images/build/'] button[type=submit]")
+    page.wait_for_selector("[data-job-status=success]", timeout=60_000)
+    assert "step-output-from-the-build" in page.inner_text("[data-testid=job-log]")
+    screenshot(page, "images-build-job")
+    page.click("[data-job-result]")
+    page.wait_for_url("**/images/*/")
+    image_id = engine.api.inspect_image(tag)["Id"]
+    assert image_id in page.inner_text("body")
+    assert page.problems == []
