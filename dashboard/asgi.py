@@ -13,10 +13,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from core.endpoints import EndpointWebsocketMiddleware  # noqa: E402
 from core.routing import websocket_urlpatterns  # noqa: E402
+from core.streaming import WriteBackpressure  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Streamed downloads wait for the client instead of piling up in daphne's buffers.
+        "http": WriteBackpressure(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(EndpointWebsocketMiddleware(URLRouter(websocket_urlpatterns)))
         ),
