@@ -1,4 +1,4 @@
-"""Containers: list, create/run with the policy, lifecycle, detail, commit, export, delete, bulk — on the real engine."""
+"""Containers on the real engine: list, create/run and policy, lifecycle, detail, commit, export, delete."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_list_shows_created_containers_with_image_link_and_filters(viewer_client
     stopped = make_container(command="true", start=False)
     page = viewer_client.get("/containers/").content.decode()
     assert running["Name"].lstrip("/") in page and stopped["Name"].lstrip("/") in page
-    assert f'/images/{running["Image"].removeprefix("sha256:")}/' in page
+    assert f"/images/{running['Image'].removeprefix('sha256:')}/" in page
     only_running = viewer_client.get("/containers/?state=running").content.decode()
     assert running["Name"].lstrip("/") in only_running and stopped["Name"].lstrip("/") not in only_running
     exited = viewer_client.get("/containers/?state=exited").content.decode()
@@ -78,7 +78,9 @@ def test_list_sorts_by_name_both_ways(viewer_client, make_container):
 
 def test_list_shows_published_port_as_link(viewer_client, make_container, engine):
     container = make_container(ports=[80], port_bindings={80: ("127.0.0.1", None)})
-    host_port = engine.api.inspect_container(container["Id"])["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+    host_port = engine.api.inspect_container(container["Id"])["NetworkSettings"]["Ports"]["80/tcp"][0][
+        "HostPort"
+    ]
     page = viewer_client.get(f"/containers/?q={container['Name'].lstrip('/')}").content.decode()
     assert f'href="http://127.0.0.1:{host_port}/"' in page
 
@@ -108,7 +110,9 @@ def test_operator_runs_a_container_from_the_form(operator_client, base_image, en
     assert raw["State"]["Running"] is True
     assert "GREETING=hello world" in raw["Config"]["Env"] and "EMPTY=" in raw["Config"]["Env"]
     assert raw["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
-    assert raw["Config"]["WorkingDir"] == "/tmp" and raw["Config"]["User"] == "nobody" and raw["Config"]["Tty"]
+    assert (
+        raw["Config"]["WorkingDir"] == "/tmp" and raw["Config"]["User"] == "nobody" and raw["Config"]["Tty"]
+    )
     assert raw["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == "127.0.0.1"
     assert "53/udp" in raw["HostConfig"]["PortBindings"]
     assert any(m["Name"] == f"{name}-data" and m["Destination"] == "/data" for m in raw["Mounts"])
@@ -139,7 +143,9 @@ def test_create_without_start_leaves_it_created(operator_client, base_image, eng
         ("name", "bad name!", "A name is"),
     ],
 )
-def test_bad_input_is_shown_inline_and_creates_nothing(operator_client, base_image, engine, field, value, expected):
+def test_bad_input_is_shown_inline_and_creates_nothing(
+    operator_client, base_image, engine, field, value, expected
+):
     name = value if field == "name" else unique("bad")
     data = {**_form(base_image, name), field: value}
     response = operator_client.post("/containers/new/", data)
@@ -183,7 +189,9 @@ def test_failed_start_on_run_removes_the_container(operator_client, base_image, 
         ({"network": "host"}, "network"),
     ],
 )
-def test_policy_refuses_privileged_settings_for_an_operator(operator_client, base_image, engine, fields, named):
+def test_policy_refuses_privileged_settings_for_an_operator(
+    operator_client, base_image, engine, fields, named
+):
     name = unique("policy")
     response = operator_client.post("/containers/new/", _form(base_image, name, **fields))
     assert response.status_code == 400
@@ -196,7 +204,8 @@ def test_admin_may_use_advanced_settings(admin_client, base_image, engine, clean
     name = unique("adm")
     cleanup.append(name)
     response = admin_client.post(
-        "/containers/new/", _form(base_image, name, cap_add="NET_ADMIN", pid="host", volumes="/etc:/host-etc:ro")
+        "/containers/new/",
+        _form(base_image, name, cap_add="NET_ADMIN", pid="host", volumes="/etc:/host-etc:ro"),
     )
     assert response.status_code == 302
     raw = engine.api.inspect_container(name)
@@ -215,7 +224,8 @@ def test_viewer_cannot_create(viewer_client, base_image, engine):
 
 def test_detail_shows_summary_processes_diff_and_masked_env(viewer_client, make_container):
     container = make_container(
-        command=["sh", "-c", "touch /tmp/new-file; rm /etc/group; sleep 300"], environment=["SECRET_ISH=s3cr3t"]
+        command=["sh", "-c", "touch /tmp/new-file; rm /etc/group; sleep 300"],
+        environment=["SECRET_ISH=s3cr3t"],
     )
     wait_for(lambda: True, timeout=1)
     response = viewer_client.get(f"/containers/{container['Name'].lstrip('/')}/")
@@ -319,12 +329,19 @@ def test_start_of_a_failing_command_shows_exit_code_and_logs_link(operator_clien
 
 def test_bad_kill_signal_and_timeout_are_400(operator_client, make_container, engine):
     container = make_container()
-    assert operator_client.post(f"/containers/{container['Id']}/kill/", {"signal": "NOT A SIGNAL"}).status_code == 400
-    assert operator_client.post(f"/containers/{container['Id']}/stop/", {"timeout": "soon"}).status_code == 400
+    assert (
+        operator_client.post(f"/containers/{container['Id']}/kill/", {"signal": "NOT A SIGNAL"}).status_code
+        == 400
+    )
+    assert (
+        operator_client.post(f"/containers/{container['Id']}/stop/", {"timeout": "soon"}).status_code == 400
+    )
     assert _state(engine, container["Id"])["Running"]
 
 
-def test_engine_down_mid_action_is_a_503_page_and_nothing_changes(operator_client, make_container, engine_proxy, engine):
+def test_engine_down_mid_action_is_a_503_page_and_nothing_changes(
+    operator_client, make_container, engine_proxy, engine
+):
     container = make_container()
     assert operator_client.get(f"/containers/{container['Id']}/").status_code == 200
     engine_proxy.stop()
@@ -347,7 +364,9 @@ def test_delete_is_two_steps_and_refuses_a_running_one_without_force(admin_clien
     refused = admin_client.post(f"/containers/{ref}/delete/")
     assert refused.status_code == 409 and b"Stop it first, or delete with force" in refused.content
     assert _state(engine, ref)["Running"]
-    assert admin_client.post(f"/containers/{ref}/delete/", {"force": "on", "volumes": "on"}).status_code == 302
+    assert (
+        admin_client.post(f"/containers/{ref}/delete/", {"force": "on", "volumes": "on"}).status_code == 302
+    )
     with pytest.raises(docker.errors.NotFound):
         engine.api.inspect_container(ref)
 
@@ -368,7 +387,9 @@ def test_bulk_stop_start_and_delete(admin_client, make_container, engine):
     confirm = admin_client.post("/containers/bulk/", {"action": "delete", "ids": ids})
     assert confirm.status_code == 200 and b'name="confirm" value="yes"' in confirm.content
     assert all(_state(engine, i)["Running"] for i in ids)
-    done = admin_client.post("/containers/bulk/", {"action": "delete", "ids": ids, "confirm": "yes", "force": "on"})
+    done = admin_client.post(
+        "/containers/bulk/", {"action": "delete", "ids": ids, "confirm": "yes", "force": "on"}
+    )
     assert done.status_code == 302
     assert not engine.api.containers(all=True, filters={"id": ids[0]})
     assert not engine.api.containers(all=True, filters={"id": ids[1]})
@@ -389,7 +410,8 @@ def test_commit_produces_an_image_that_runs(admin_client, make_container, engine
     container = make_container(command=["sh", "-c", "echo committed > /marker; sleep 300"])
     wait_for(lambda: True, timeout=1)
     wait_for(
-        lambda: any(c["Path"] == "/marker" for c in engine.api.diff(container["Id"]) or []), message="the marker"
+        lambda: any(c["Path"] == "/marker" for c in engine.api.diff(container["Id"]) or []),
+        message="the marker",
     )
     repository = f"{RUN_ID}-commit"
     response = admin_client.post(
@@ -421,12 +443,16 @@ def test_commit_refuses_bad_repository_and_instruction(admin_client, make_contai
 
 def test_operator_cannot_commit(operator_client, make_container):
     container = make_container(start=False)
-    assert operator_client.post(f"/containers/{container['Id']}/commit/", {"repository": "x"}).status_code == 403
+    assert (
+        operator_client.post(f"/containers/{container['Id']}/commit/", {"repository": "x"}).status_code == 403
+    )
 
 
 def test_export_streams_a_tar_that_imports_back_and_runs(viewer_client, make_container, engine):
     container = make_container(command=["sh", "-c", "echo exported > /proof; sleep 300"])
-    wait_for(lambda: any(c["Path"] == "/proof" for c in engine.api.diff(container["Id"]) or []), message="proof")
+    wait_for(
+        lambda: any(c["Path"] == "/proof" for c in engine.api.diff(container["Id"]) or []), message="proof"
+    )
     response = viewer_client.get(f"/containers/{container['Id']}/export/")
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "application/x-tar"

@@ -102,9 +102,7 @@ def test_browser_runs_a_container_from_the_form_stops_and_deletes_it(page, live,
         page.click('[data-testid="create-submit"]')
         page.wait_for_url(f"**/containers/{name}/")
         assert page.text_content('[data-testid="container-state"]') == "running"
-        page.wait_for_function(
-            "document.querySelector('[data-stats-ws]').dataset.samples >= '2'", timeout=15000
-        )
+        page.wait_for_selector('[data-stats-ws][data-samples]:not([data-samples="1"])', timeout=15000)
         page.click('[data-testid="env"] tr:has-text("TOKEN") button')
         assert page.locator('[data-testid="env"]').inner_text().count("<b>secret</b>") == 1
         screenshot(page, "containers-detail")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -25,6 +26,9 @@ from core.container_forms import (
 from core.engine import containers as engine
 from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
 from core.roles import Role, forbidden, has_role, require_role, role_of
+
+log = logging.getLogger(__name__)
+EXPORT_READ_AHEAD = 4
 
 SORT_KEYS: dict[str, Callable[[engine.ContainerSummary], object]] = {
     "name": lambda c: c.name.lower(),
@@ -340,14 +344,45 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
-async def _aiter_blocking(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Relay a blocking iterator from a worker thread; closing this closes the engine response."""
-    pull = sync_to_async(next, thread_sensitive=False)
+async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEAD) -> AsyncIterator[bytes]:
+    """Relay a blocking iterator through a read-ahead thread (bounded: ``depth`` chunks in flight).
+
+    The engine read of the next chunk overlaps the socket write of this one; when the download is
+    abandoned the thread stops at the next chunk and closes the engine response.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    slots = threading.Semaphore(depth)
+    stopped = threading.Event()
+
+    def hand_over(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone
+            stopped.set()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not slots.acquire(timeout=0.5):
+                    if stopped.is_set():
+                        return
+                if stopped.is_set():
+                    return
+                hand_over(chunk)
+        except Exception as exc:  # noqa: BLE001 - the status line is gone; end the body, log why
+            log.warning("export stream broke off: %r", exc)
+        finally:
+            chunks.close()  # type: ignore[attr-defined]
+            hand_over(None)
+
+    threading.Thread(target=produce, name="export-read-ahead", daemon=True).start()
     try:
-        while (chunk := await pull(chunks, None)) is not None:
+        while (chunk := await queue.get()) is not None:
+            slots.release()
             yield chunk
     finally:
-        await asyncio.to_thread(chunks.close)  # type: ignore[attr-defined]
+        stopped.set()
 
 
 @require_role(Role.VIEWER)
