@@ -39,7 +39,6 @@ def test_events_socket_reports_container_changes_and_releases_its_thread(live, e
     threads_before = live.thread_count()
     with _ws(live, "/ws/events/", cookie) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
-        time.sleep(0.3)  # the engine stream is opened by the pump thread
         container = make_container(start=False)
         frames = _frames_until(ws, lambda f: f.get("action") == "create" and f.get("id") == container["Id"])
         assert all(f["type"] in ("container", "ready") for f in frames)
@@ -113,6 +112,7 @@ def test_browser_runs_a_container_from_the_form_stops_and_deletes_it(page, live,
         page.click('[data-action="delete"]')
         page.click('[data-testid="confirm-delete"]')
         page.wait_for_url(f"{live.url}/containers/")
+        page.wait_for_selector('[data-live-status="up"]', timeout=10000)
         with pytest.raises(docker.errors.NotFound):
             engine.api.inspect_container(name)
         # The list updates live: a container created elsewhere appears without a reload.

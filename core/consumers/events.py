@@ -23,6 +23,7 @@ LIST_ACTIONS = frozenset(
 )
 QUEUE_SIZE = 256
 _END = object()
+OPENED = object()  # queued once the engine stream is open: nothing after it can be missed
 
 
 class StreamPump:
@@ -50,6 +51,7 @@ class StreamPump:
             self._stream = self._open()
             if self._stopped.is_set():
                 return
+            self._put(OPENED)
             for item in self._stream:
                 if self._stopped.is_set():
                     break
@@ -104,11 +106,13 @@ class ContainerEventsConsumer(GuardedConsumer):
         self.pump = StreamPump(lambda: containers.container_events(), name="ws-container-events")
         self.pump.start()
         self.task = asyncio.create_task(self.relay())
-        await self.send_json({"type": "ready"})
 
     async def relay(self) -> None:
         async for batch in self.pump.batches():
             for event in batch:
+                if event is OPENED:
+                    await self.send_json({"type": "ready"})
+                    continue
                 action = str(event.get("Action") or event.get("status") or "").split(":", 1)[0]
                 if action not in LIST_ACTIONS:
                     continue

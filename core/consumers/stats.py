@@ -13,7 +13,7 @@ import time
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.consumers.events import StreamPump
+from core.consumers.events import OPENED, StreamPump
 from core.engine import containers
 
 
@@ -28,6 +28,9 @@ class ContainerStatsConsumer(GuardedConsumer):
 
     async def relay(self) -> None:
         async for batch in self.pump.batches():
+            batch = [raw for raw in batch if raw is not OPENED]
+            if not batch:
+                continue
             sample = containers.stats_sample(batch[-1])
             await self.send_json({"type": "stats", "time": time.time(), **dataclasses.asdict(sample)})
         if self.pump.error:

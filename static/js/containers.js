@@ -87,12 +87,16 @@
     var delay = 1000;
     function connect() {
       var ws = new WebSocket(window.Dashboard.wsUrl(root.dataset.containersLive));
-      ws.onopen = function () { delay = 1000; status("up", "live"); };
+      ws.onopen = function () { delay = 1000; status("connecting", "connecting…"); };
       ws.onmessage = function (message) {
         var frame;
         try { frame = JSON.parse(message.data); } catch (e) { return; }
         if (frame.type === "container") {
           document.body.dataset.lastEvent = frame.action + ":" + frame.id;
+          refreshSoon();
+        } else if (frame.type === "ready") {
+          // The engine stream is open: catch up on anything that changed since the page was built.
+          status("up", "live");
           refreshSoon();
         } else if (frame.type === "error") {
           status("down", "live updates stopped");
