@@ -162,6 +162,27 @@ def test_unknown_image_is_a_field_error_and_nothing_is_created(operator_client, 
     assert not engine.api.containers(all=True, filters={"name": name})
 
 
+def test_unknown_network_is_a_field_error(operator_client, base_image, engine):
+    name = unique("nonet")
+    response = operator_client.post("/containers/new/", _form(base_image, name, network=f"{RUN_ID}-nonet"))
+    body = response.content.decode()
+    assert response.status_code == 400 and 'data-field="network"' in body and "not found" in body
+    assert not engine.api.containers(all=True, filters={"name": name})
+
+
+def test_bare_container_port_is_exposed_not_published(operator_client, base_image, engine, cleanup):
+    name = unique("expose")
+    cleanup.append(name)
+    assert (
+        operator_client.post(
+            "/containers/new/", _form(base_image, name, ports="9000", start=None)
+        ).status_code
+        == 302
+    )
+    raw = engine.api.inspect_container(name)
+    assert "9000/tcp" in raw["Config"]["ExposedPorts"] and not raw["HostConfig"]["PortBindings"]
+
+
 def test_duplicate_name_is_a_field_error(operator_client, make_container, base_image, engine):
     existing = make_container()
     name = existing["Name"].lstrip("/")

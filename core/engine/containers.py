@@ -430,12 +430,10 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
     for port in spec.ports:
         key = f"{port.container_port}/{port.protocol}"
         exposed.append((port.container_port, port.protocol))
-        if port.host_port is not None or port.host_ip:
+        if port.host_port is not None or port.host_ip:  # a bare "80" only exposes, never publishes
             port_bindings.setdefault(key, []).append(
                 (port.host_ip, port.host_port) if port.host_ip else port.host_port
             )
-        else:
-            port_bindings.setdefault(key, []).append(None)
     binds = [f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes]
     restart = None
     if spec.restart != "no":
