@@ -66,6 +66,12 @@ def test_live_filter_by_label_returns_only_the_table_fragment(viewer_client, mak
     assert wanted["Name"].lstrip("/") in body and other["Name"].lstrip("/") not in body
 
 
+def test_history_restore_gets_the_whole_page(viewer_client, engine):
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    body = viewer_client.get("/containers/?q=x", headers=headers).content.decode()
+    assert "<html" in body and 'id="container-filters"' in body
+
+
 def test_list_sorts_by_name_both_ways(viewer_client, make_container):
     prefix = unique("sort")
     make_container(name=f"{prefix}-b")

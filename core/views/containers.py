@@ -121,7 +121,9 @@ def container_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "descending": descending,
     }
-    template = "containers/list.html#table" if request.htmx else "containers/list.html"
+    # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "containers/list.html#table" if fragment else "containers/list.html"
     return render(request, template, context)
 
 
