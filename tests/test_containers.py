@@ -498,3 +498,32 @@ def test_export_streams_a_tar_that_imports_back_and_runs(viewer_client, make_con
 
 def test_export_of_unknown_container_is_404(viewer_client):
     assert viewer_client.get(f"/containers/{RUN_ID}-gone/export/").status_code == 404
+
+
+def test_stats_sample_computes_cpu_and_memory_like_the_cli():
+    from core.engine.containers import stats_sample
+
+    raw = {
+        "cpu_stats": {
+            "cpu_usage": {"total_usage": 2_000_000_000},
+            "system_cpu_usage": 20_000_000_000,
+            "online_cpus": 4,
+        },
+        "precpu_stats": {"cpu_usage": {"total_usage": 1_000_000_000}, "system_cpu_usage": 10_000_000_000},
+        "memory_stats": {"usage": 300, "limit": 1000, "stats": {"inactive_file": 100}},
+        "networks": {"eth0": {"rx_bytes": 10, "tx_bytes": 20}, "eth1": {"rx_bytes": 1, "tx_bytes": 2}},
+        "blkio_stats": {
+            "io_service_bytes_recursive": [{"op": "read", "value": 5}, {"op": "Write", "value": 7}]
+        },
+        "pids_stats": {"current": 3},
+    }
+    sample = stats_sample(raw)
+    assert sample.cpu_percent == 40.0  # (1e9 / 1e10) x 4 CPUs x 100
+    assert (sample.memory_usage, sample.memory_limit, sample.memory_percent) == (200, 1000, 20.0)
+    assert (sample.net_rx, sample.net_tx, sample.block_read, sample.block_write, sample.pids) == (
+        11,
+        22,
+        5,
+        7,
+        3,
+    )
