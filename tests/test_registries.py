@@ -595,3 +595,58 @@ def test_catalog_order_prefix_start_matches_the_registry(linked, registry_server
     everything = client.catalog(prefix=f"{RUN_ID}/", n=100).items
     assert everything[:2] == (seeded["alpha"], seeded["beta"])
     assert all(name.startswith(f"{RUN_ID}/") for name in everything)
+
+
+# --------------------------------------------------------------------------- in the browser
+
+
+@pytest.mark.browser
+def test_browser_link_browse_and_delete_a_tag_with_the_shared_digest_warning(
+    page, live, login, registry_server
+):
+    from tests.support import screenshot
+
+    auth = {"Authorization": requests.auth._basic_auth_str(*_basic(registry_server))}
+    name = f"{RUN_ID}/browsed"
+    image = push_tiny_image(registry_server.url, name, "stable", headers=auth, text="browsed")
+    push_tiny_image(registry_server.url, name, "1.0", headers=auth, text="browsed")
+    push_tiny_image(registry_server.url, name, "edge", headers=auth, text="other")
+    login(page, "admin")
+    page.goto(f"{live.url}/registries/new/")
+    registry_name = unique("ui")
+    page.fill("#id_name", registry_name)
+    page.fill("#id_url", registry_server.url)
+    page.fill("#id_username", registry_server.username)
+    page.fill("#id_secret", registry_server.password)
+    page.click("form.reg-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/registries/\d+/$"))
+    catalog_url = page.url
+    page.fill("#prefix", f"{RUN_ID}/")
+    page.click("form[role=search] button[type=submit]")
+    page.click(f"text={name}")
+    page.wait_for_selector("tr[data-loaded][data-tag=stable]")
+    page.wait_for_selector("tr[data-loaded][data-tag=edge]")
+    assert image.digest[:19] in page.inner_text("tr[data-tag=stable]")
+    screenshot(page, "registries-repository")
+    page.click("tr[data-tag=stable] a")
+    page.wait_for_selector("[data-testid=media-type]")
+    assert "Docker image manifest v2, schema 2" in page.inner_text("[data-testid=media-type]")
+    assert (
+        page.inner_text("[data-testid=pull-command]") == f"docker pull {registry_server.host}/{name}:stable"
+    )
+    screenshot(page, "registries-manifest")
+    page.click("[data-testid=delete-tag]")
+    warning = page.inner_text("[data-testid=shared-warning]")
+    assert f"{name}:1.0" in warning and f"{name}:stable" in warning and "edge" not in warning
+    screenshot(page, "registries-delete-confirm")
+    page.click("[data-testid=confirm-delete]")
+    page.wait_for_selector(".msg-success")
+    assert "garbage collection" in page.inner_text(".msg-success")
+    remaining = [row.get_attribute("data-tag") for row in page.query_selector_all("tr[data-tag]")]
+    assert remaining == ["edge"]
+    page.goto(f"{live.url}/registries/")
+    page.wait_for_selector("[data-state=ok]")
+    screenshot(page, "registries-list")
+    page.goto(catalog_url)
+    screenshot(page, "registries-catalog")
+    assert not page.problems, page.problems
