@@ -486,10 +486,12 @@ def token_registry(tmp_path_factory) -> Iterator[TokenRegistry]:
     registry.close()
 
 
-def test_token_auth_registry_is_browsed_with_the_bearer_flow(viewer_client, admin_client, token_registry, db):
+def test_token_auth_registry_pushed_by_the_engine_is_browsed_with_the_bearer_flow(
+    viewer_client, admin_client, token_registry, engine, base_image, db
+):
     name = f"{RUN_ID}/tokened"
-    headers = token_registry.bearer([f"repository:{name}:pull,push,delete"])
-    image = push_tiny_image(token_registry.url, name, "v1", headers=headers, text="token")
+    auth = {"username": "alice", "password": "wonderland-1", "serveraddress": token_registry.host}
+    digest = _engine_push(engine, base_image, f"{token_registry.host}/{name}", "v1", auth)
     registry = _link(token_registry.url, username="alice")
     registry.secret = "wonderland-1"
     registry.save()
@@ -498,18 +500,19 @@ def test_token_auth_registry_is_browsed_with_the_bearer_flow(viewer_client, admi
     catalog = viewer_client.get(f"/registries/{registry.pk}/?prefix={RUN_ID}/").content.decode()
     assert f"{name}</a>" in catalog
     manifest = viewer_client.get(f"/registries/{registry.pk}/repositories/{name}/-/tags/v1/").content.decode()
-    assert image.digest in manifest and "ADD hello.txt (token)" in manifest
+    assert digest in manifest and "PATH=/bin" in manifest
     asked = [s for s in token_registry.issuer.seen if "scope=" in s.path]
-    assert asked and all(s.headers.get("Authorization", "").startswith("Basic ") for s in asked)
-    admin_client.post(
-        f"/registries/{registry.pk}/repositories/{name}/-/tags/v1/delete/", {"digest": image.digest}
-    )
+    assert any("registry%3Acatalog" in s.path for s in asked)
+    assert all(s.headers.get("Authorization", "").startswith("Basic ") for s in asked)
+    admin_client.post(f"/registries/{registry.pk}/repositories/{name}/-/tags/v1/delete/", {"digest": digest})
+    headers = token_registry.bearer([f"repository:{name}:pull"])
     check = requests.head(
         f"{token_registry.url}/v2/{name}/manifests/v1",
         headers={**headers, "Accept": "application/vnd.docker.distribution.manifest.v2+json"},
         timeout=10,
     )
     assert check.status_code == 404
+    assert AuditEvent.objects.get(action="registry.tag_delete").outcome == "ok"
 
 
 def test_token_auth_with_a_wrong_password_is_a_clear_message(viewer_client, token_registry, db):
