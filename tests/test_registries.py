@@ -117,11 +117,19 @@ def test_admin_links_a_registry_with_the_secret_encrypted_and_audited(admin_clie
     )
     registry.refresh_from_db()
     assert registry.secret == registry_server.password
+    admin_client.post(
+        f"/registries/{registry.pk}/edit/",
+        {"name": name, "url": registry_server.url, "username": "", "clear_secret": "on"},
+    )
+    registry.refresh_from_db()
+    assert registry.secret == "" and registry.secret_encrypted == "" and not registry.verify_tls
 
 
 def test_viewer_browses_but_cannot_link_edit_or_unlink(viewer_client, linked):
     assert viewer_client.get("/registries/").status_code == 200
     assert viewer_client.get("/registries/new/").status_code == 403
+    assert viewer_client.get(f"/registries/{linked.pk}/edit/").status_code == 403
+    assert viewer_client.get(f"/registries/{linked.pk}/push/").status_code == 403
     assert viewer_client.post(f"/registries/{linked.pk}/delete/").status_code == 403
     assert Registry.objects.filter(pk=linked.pk).exists()
     assert AuditEvent.objects.filter(action="registry.delete", outcome="denied").exists()
@@ -530,10 +538,11 @@ def test_push_page_offers_each_local_tag_with_a_form_to_the_images_push_action(
     admin_client, linked, seeded, engine
 ):
     html = admin_client.get(f"/registries/{linked.pk}/push/?repository={RUN_ID}/pushed").content.decode()
-    image_id = engine.images.get(f"{seeded['host']}/{seeded['alpha']}:v1").id
+    image_id = engine.images.get(f"{seeded['host']}/{seeded['alpha']}:v1").id.removeprefix("sha256:")
     form = re.search(rf'<form method="post" action="/images/{image_id}/push/"(.*?)</form>', html, re.S)
     assert form is not None
     assert 'name="csrfmiddlewaretoken"' in form.group(1)
+    assert f'name="registry" value="{linked.pk}"' in form.group(1)
     assert f'name="reference" value="{seeded["host"]}/{RUN_ID}/pushed:' in form.group(1)
 
 
