@@ -45,19 +45,21 @@ from django.test import Client  # noqa: E402
 
 from tests.registries_support import DOCKER_MANIFEST, push_tiny_image, put_manifest, start_plain_registry  # noqa: E402
 
-RUNS = 15
+RUNS = 25
 
 
-def timed(call) -> float:
-    """Median seconds of ``call`` over RUNS runs, after two warm-ups."""
-    for _ in range(2):
+def timed(*calls) -> list[float]:
+    """Median seconds of each call over RUNS rounds, interleaved (so machine load hits all alike)."""
+    for call in calls:
         call()
-    samples = []
+        call()
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(RUNS):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+        for index, call in enumerate(calls):
+            started = time.perf_counter()
+            call()
+            samples[index].append(time.perf_counter() - started)
+    return [statistics.median(values) for values in samples]
 
 
 def seed_repositories(storage: Path, template: str, prefix: str, count: int) -> None:
@@ -107,11 +109,13 @@ def main() -> None:
         )
         print(f"big registry serves {total} repositories (read in pages of 1000)")
 
-        raw_small = timed(lambda: requests.get(f"{small_url}/v2/_catalog?n=100", timeout=30).json())
-        raw_big = timed(lambda: requests.get(f"{big_url}/v2/_catalog?n=100", timeout=30).json())
-        page_small = timed(lambda: client.get(f"/registries/{small.pk}/"))
-        page_big = timed(lambda: client.get(f"/registries/{big.pk}/"))
-        print("\nFirst catalog page (n=100), median of", RUNS)
+        raw_small, raw_big, page_small, page_big = timed(
+            lambda: requests.get(f"{small_url}/v2/_catalog?n=100", timeout=30).json(),
+            lambda: requests.get(f"{big_url}/v2/_catalog?n=100", timeout=30).json(),
+            lambda: client.get(f"/registries/{small.pk}/"),
+            lambda: client.get(f"/registries/{big.pk}/"),
+        )
+        print("\nFirst catalog page (n=100), median of", RUNS, "interleaved rounds")
         print(f"  raw registry   50 repos: {raw_small * 1000:7.1f} ms   5000 repos: {raw_big * 1000:7.1f} ms")
         print(
             f"  dashboard page 50 repos: {page_small * 1000:7.1f} ms   5000 repos: {page_big * 1000:7.1f} ms"
@@ -145,16 +149,14 @@ def main() -> None:
         print(f"\nseeded 10 and {len(tags)} tags in {time.perf_counter() - started:.1f}s")
         assert len(tags) == 2000
 
-        raw_few = timed(lambda: requests.get(f"{small_url}/v2/bench/few/tags/list?n=100", timeout=30).json())
-        raw_many = timed(
-            lambda: requests.get(f"{small_url}/v2/bench/many/tags/list?n=100", timeout=30).json()
+        raw_few, raw_many, page_few, page_many, row = timed(
+            lambda: requests.get(f"{small_url}/v2/bench/few/tags/list?n=100", timeout=30).json(),
+            lambda: requests.get(f"{small_url}/v2/bench/many/tags/list?n=100", timeout=30).json(),
+            lambda: client.get(f"/registries/{small.pk}/repositories/bench/few/"),
+            lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/"),
+            lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/-/tags/t1234/summary/"),
         )
-        page_few = timed(lambda: client.get(f"/registries/{small.pk}/repositories/bench/few/"))
-        page_many = timed(lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/"))
-        row = timed(
-            lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/-/tags/t1234/summary/")
-        )
-        print("Tag list page (first page of 100 tags; rows' details load lazily), median of", RUNS)
+        print("Tag list page (first page of 100 tags; rows' details load lazily), median of", RUNS, "rounds")
         print(f"  raw tags/list    10 tags: {raw_few * 1000:7.1f} ms   2000 tags: {raw_many * 1000:7.1f} ms")
         print(
             f"  dashboard page   10 tags: {page_few * 1000:7.1f} ms   2000 tags: {page_many * 1000:7.1f} ms"
