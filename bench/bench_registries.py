@@ -109,11 +109,12 @@ def main() -> None:
         )
         print(f"big registry serves {total} repositories (read in pages of 1000)")
 
-        raw_small, raw_big, page_small, page_big = timed(
+        raw_small, raw_big, page_small, page_big, page_big_50 = timed(
             lambda: requests.get(f"{small_url}/v2/_catalog?n=100", timeout=30).json(),
             lambda: requests.get(f"{big_url}/v2/_catalog?n=100", timeout=30).json(),
             lambda: client.get(f"/registries/{small.pk}/"),
             lambda: client.get(f"/registries/{big.pk}/"),
+            lambda: client.get(f"/registries/{big.pk}/?n=50"),
         )
         print("\nFirst catalog page (n=100), median of", RUNS, "interleaved rounds")
         print(f"  raw registry   50 repos: {raw_small * 1000:7.1f} ms   5000 repos: {raw_big * 1000:7.1f} ms")
@@ -129,6 +130,11 @@ def main() -> None:
         print(
             f"  the dashboard's own time (page - raw): 50 repos {(page_small - raw_small) * 1000:.1f} ms, "
             f"5000 repos {(page_big - raw_big) * 1000:.1f} ms"
+        )
+
+        print(
+            f"  same number of rows (50): 5000-repo page {page_big_50 * 1000:.1f} ms, "
+            f"ratio to the 50-repo page {page_big_50 / page_small:.2f}"
         )
 
         few = push_tiny_image(small_url, "bench/few", "t0000", text="few")
@@ -149,11 +155,12 @@ def main() -> None:
         print(f"\nseeded 10 and {len(tags)} tags in {time.perf_counter() - started:.1f}s")
         assert len(tags) == 2000
 
-        raw_few, raw_many, page_few, page_many, row = timed(
+        raw_few, raw_many, page_few, page_many, page_many_10, row = timed(
             lambda: requests.get(f"{small_url}/v2/bench/few/tags/list?n=100", timeout=30).json(),
             lambda: requests.get(f"{small_url}/v2/bench/many/tags/list?n=100", timeout=30).json(),
             lambda: client.get(f"/registries/{small.pk}/repositories/bench/few/"),
             lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/"),
+            lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/?n=10"),
             lambda: client.get(f"/registries/{small.pk}/repositories/bench/many/-/tags/t1234/summary/"),
         )
         print("Tag list page (first page of 100 tags; rows' details load lazily), median of", RUNS, "rounds")
@@ -165,6 +172,10 @@ def main() -> None:
         print(
             f"  the dashboard's own time (page - raw): 10 tags {(page_few - raw_few) * 1000:.1f} ms, "
             f"2000 tags {(page_many - raw_many) * 1000:.1f} ms"
+        )
+        print(
+            f"  same number of rows (10): 2000-tag page {page_many_10 * 1000:.1f} ms, "
+            f"ratio to the 10-tag page {page_many_10 / page_few:.2f}"
         )
         print(f"  one lazy tag row (digest, size, created, platform): {row * 1000:.1f} ms")
     finally:
