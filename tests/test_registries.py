@@ -202,6 +202,16 @@ def test_repository_lists_tags_with_lazy_rows_showing_the_engines_digest(viewer_
     assert seeded["digest"] in row and "linux/amd64" in row
 
 
+def test_tag_list_pages_even_when_the_registry_returns_every_tag(viewer_client, linked, seeded):
+    base = f"/registries/{linked.pk}/repositories/{seeded['alpha']}/"
+    first = viewer_client.get(base, {"n": 1}).content.decode()
+    assert 'data-tag="v1"' in first and 'data-tag="v2"' not in first
+    next_href = re.search(r'data-testid="next-page" rel="next" href="([^"]+)"', first).group(1)
+    second = viewer_client.get(base + next_href.replace("&amp;", "&")).content.decode()
+    assert 'data-tag="v2"' in second and 'data-tag="v1"' not in second
+    assert 'data-testid="next-page"' not in second
+
+
 def test_manifest_page_shows_schema2_layers_config_history_and_pull(operator_client, linked, seeded, engine):
     url = f"/registries/{linked.pk}/repositories/{seeded['alpha']}/-/tags/v1/"
     html = operator_client.get(url).content.decode()
