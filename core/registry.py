@@ -144,6 +144,11 @@ class Manifest:
     raw: bytes = field(repr=False)
 
     @property
+    def text(self) -> str:
+        """The body as text for display (undecodable bytes replaced)."""
+        return self.raw.decode("utf-8", "replace")
+
+    @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES
 
@@ -879,7 +884,9 @@ class RegistryClient:
             next_last = names[-1] if more and names else None
         if next_last is not None and next_last == last:
             raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
-        return names, next_last
+        # Names outside Docker's grammar cannot be browsed (nor safely put in a URL): leave them out.
+        grammar = TAG_NAME if key == "tags" else REPOSITORY_NAME
+        return [name for name in names if grammar.match(name)], next_last
 
     def catalog(
         self, *, last: str | None = None, n: int = DEFAULT_PAGE, prefix: str = "", max_pages: int = 20
