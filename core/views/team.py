@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import datetime
@@ -245,7 +246,7 @@ def _csv_rows(events: QuerySet) -> Iterator[str]:
                 e.target,
                 e.outcome,
                 e.message,
-                e.parameters,
+                json.dumps(e.parameters, ensure_ascii=False) if e.parameters else "",
             )
         )
 
