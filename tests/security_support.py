@@ -57,7 +57,7 @@ def _fill(template: str) -> list[str]:
     """Candidate concrete paths for a route template (converters and regex groups)."""
     candidates = []
     for default in ("0000doesnotexist", "999999"):
-        text = _PARAM.sub(lambda m: DUMMIES.get(m.group("conv") or "str", default), template)
+        text = _PARAM.sub(lambda m, d=default: DUMMIES.get(m.group("conv") or "str", d), template)
         text = _GROUP.sub(default, text)
         text = text.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\", "")
         candidates.append(text)
@@ -95,7 +95,9 @@ def http_routes() -> list[Route]:
                 routes.append(Route(path=path, name=entry.name or template, view=entry.callback))
                 break
         else:
-            routes.append(Route(path="/UNFILLABLE/" + template, name=entry.name or template, view=entry.callback))
+            routes.append(
+                Route(path="/UNFILLABLE/" + template, name=entry.name or template, view=entry.callback)
+            )
     return routes
 
 
@@ -139,8 +141,14 @@ class SniffingProxy(UnixSocketProxy):
                 except OSError:
                     pass
 
-    def changes(self) -> list[str]:
-        return [f"{m.decode()} {p.decode()}" for m, p in self.requests if m not in (b"GET", b"HEAD")]
+    def changes(self, *, strict: bool = False) -> list[str]:
+        """Requests that may change the engine. Unless ``strict``, those naming a dummy id are left
+        out: they ask for an object that does not exist (the engine answers 404)."""
+        found = [f"{m.decode()} {p.decode()}" for m, p in self.requests if m not in (b"GET", b"HEAD")]
+        if strict:
+            return found
+        dummies = {value for value in DUMMIES.values()} | {"0000doesnotexist"}
+        return [line for line in found if not any(d in line for d in dummies)]
 
 
 def live_login(live, username: str, password: str) -> requests.Session:

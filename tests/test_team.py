@@ -26,9 +26,7 @@ User = get_user_model()
 
 
 def _sessions_of(user) -> int:
-    return sum(
-        1 for s in Session.objects.all() if str(s.get_decoded().get("_auth_user_id")) == str(user.pk)
-    )
+    return sum(1 for s in Session.objects.all() if str(s.get_decoded().get("_auth_user_id")) == str(user.pk))
 
 
 # --------------------------------------------------------------------------- team
@@ -171,7 +169,7 @@ def test_audit_rows_partial_for_htmx(admin_client, db):
 
 
 def test_audit_csv_export_is_streamed_filtered_and_injection_safe(admin_client, db):
-    _event("container.rename", "=HYPERLINK(\"http://evil\")", message="+cmd|' /C calc'!A0", username="@eve")
+    _event("container.rename", '=HYPERLINK("http://evil")', message="+cmd|' /C calc'!A0", username="@eve")
     _event("container.rename", "-2+3", parameters={"name": "@SUM(1)"})
     _event("image.pull", "not-in-export")
     response = admin_client.get("/audit/export.csv?action=container.rename")
@@ -181,7 +179,7 @@ def test_audit_csv_export_is_streamed_filtered_and_injection_safe(admin_client, 
     assert rows[0][:5] == ["time", "user", "role", "address", "action"]
     assert len(rows) == 3
     cells = [cell for row in rows[1:] for cell in row]
-    assert "'=HYPERLINK(\"http://evil\")" in cells and "'+cmd|' /C calc'!A0" in cells
+    assert '\'=HYPERLINK("http://evil")' in cells and "'+cmd|' /C calc'!A0" in cells
     assert "'@eve" in cells and "'-2+3" in cells
     assert not [c for c in cells if c and c[0] in "=+-@"]
 
@@ -222,7 +220,11 @@ def test_recording_download_is_the_asciicast_file(admin_client, recording):
     assert response["Content-Disposition"] == f'attachment; filename="recording-{recording.pk}.cast"'
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert json.loads(lines[0])["version"] == 2
-    assert [json.loads(line)[1:] for line in lines[1:]] == [["o", "$ "], ["i", "echo hi\r"], ["o", "echo hi\r\nhi\r\n$ "]]
+    assert [json.loads(line)[1:] for line in lines[1:]] == [
+        ["o", "$ "],
+        ["i", "echo hi\r"],
+        ["o", "echo hi\r\nhi\r\n$ "],
+    ]
 
 
 def test_recording_is_admin_only(operator_client, recording):
@@ -259,9 +261,7 @@ def test_purge_recordings_deletes_old_files_and_keeps_the_audit_event(admin_clie
 
 
 def _fail(client: Client, username: str, address: str = "127.0.0.1"):
-    return client.post(
-        "/accounts/login/", {"username": username, "password": "wrong"}, REMOTE_ADDR=address
-    )
+    return client.post("/accounts/login/", {"username": username, "password": "wrong"}, REMOTE_ADDR=address)
 
 
 def test_repeated_failures_for_a_user_slow_down_then_lock_even_the_right_password(
@@ -280,7 +280,9 @@ def test_repeated_failures_for_a_user_slow_down_then_lock_even_the_right_passwor
     assert time.monotonic() - started >= 0.3 > fast
     _fail(client, user.username, "10.0.0.4")
     response = client.post(
-        "/accounts/login/", {"username": user.username, "password": "right-password-1"}, REMOTE_ADDR="10.0.0.5"
+        "/accounts/login/",
+        {"username": user.username, "password": "right-password-1"},
+        REMOTE_ADDR="10.0.0.5",
     )
     assert response.status_code == 200 and b'data-testid="login-locked"' in response.content
     locked = AuditEvent.objects.get(action="auth.locked")
@@ -324,3 +326,9 @@ def test_a_good_login_resets_the_user_count(client, user_factory, settings):
     _fail(client, user.username, "10.1.0.4")
     _fail(client, user.username, "10.1.0.5")
     assert client.post("/accounts/login/", good, REMOTE_ADDR="10.1.0.6").status_code == 302
+
+
+def test_export_link_carries_the_current_filters(admin_client, db):
+    _event("container.stop", "a&b target")
+    page = admin_client.get("/audit/?target=a%26b&outcome=ok", HTTP_HX_REQUEST="true").content.decode()
+    assert 'href="/audit/export.csv?target=a%26b&amp;outcome=ok"' in page

@@ -39,7 +39,9 @@ USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 
 
 def _active_admins() -> QuerySet:
-    return User.objects.filter(is_active=True).filter(Q(is_superuser=True) | Q(groups__name="admin")).distinct()
+    return (
+        User.objects.filter(is_active=True).filter(Q(is_superuser=True) | Q(groups__name="admin")).distinct()
+    )
 
 
 def _would_leave_no_admin(user) -> bool:
@@ -121,7 +123,12 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     elif new < Role.ADMIN and _would_leave_no_admin(user):
         message = f"{user.username} is the last active admin; make someone else admin first."
         audit.record(
-            request, "user.role", target=user.username, parameters=params, outcome=audit.FAILED, message=message
+            request,
+            "user.role",
+            target=user.username,
+            parameters=params,
+            outcome=audit.FAILED,
+            message=message,
         )
         messages.error(request, message)
     elif new != old:
@@ -183,7 +190,9 @@ def _when(value: str, *, end: bool) -> datetime | None:
 
 def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
     """Audit events matching the query's filters (user, action, target, outcome, since, until)."""
-    filters = {k: params.get(k, "").strip() for k in ("user", "action", "target", "outcome", "since", "until")}
+    filters = {
+        k: params.get(k, "").strip() for k in ("user", "action", "target", "outcome", "since", "until")
+    }
     events = AuditEvent.objects.all()
     if filters["user"]:
         events = events.filter(username__iexact=filters["user"])
