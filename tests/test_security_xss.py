@@ -63,7 +63,7 @@ def audit_targets_and_messages(live, page) -> str:
 
 
 def messages_after_a_role_change(live, page) -> None:
-    name = f"m{RUN_ID[-6:]}{IMG}"
+    name = f"m{RUN_ID[-6:]}{IMG}{SCRIPT}"
     _plant(
         live,
         "from django.contrib.auth import get_user_model\nfrom core.roles import Role, set_role\n"
@@ -163,6 +163,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(case, page, live, login):
     for marker in MARKERS:
         assert marker in body or not case.shows_markers, f"{marker!r} is not shown as text"
     page.wait_for_timeout(300)  # a late onerror or CSP report would land here
+    screenshot(page, "xss-" + "-".join(case.name.replace(",", "").split()[:2]))
     assert page.problems == [], page.problems
 
 
