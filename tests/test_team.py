@@ -334,3 +334,48 @@ def test_export_link_carries_the_current_filters(admin_client, db):
     _event("container.stop", "a&b target")
     page = admin_client.get("/audit/?target=a%26b&outcome=ok", HTTP_HX_REQUEST="true").content.decode()
     assert 'href="/audit/export.csv?target=a%26b&amp;outcome=ok"' in page
+
+
+def test_the_throttle_holds_across_processes(tmp_path):
+    """Failures made by one process lock the account for another (the count is in the database)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'throttle.sqlite3'}",
+        LOGIN_THROTTLE_LOCK_AFTER="3",
+        LOGIN_THROTTLE_SLOW_AFTER="100",
+        ALLOWED_HOSTS="127.0.0.1",
+    )
+
+    def shell(code: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True)
+    login = (
+        "from django.test import Client\n"
+        "def login(pw):\n"
+        "    form = {'username': 'amy', 'password': pw}\n"
+        "    return Client(HTTP_HOST='127.0.0.1').post('/accounts/login/', form)\n"
+    )
+    shell(
+        "from django.contrib.auth import get_user_model\n"
+        "get_user_model().objects.create_user(username='amy', password='right-password-1')\n"
+        + login
+        + "print([login('wrong').status_code for _ in range(3)])\n"
+    )
+    other = shell(login + "r = login('right-password-1')\nprint(r.status_code, b'login-locked' in r.content)")
+    assert other.strip().splitlines()[-1] == "200 True"
