@@ -116,6 +116,7 @@ GUARDED = [route for route in HTTP_ROUTES if route.name not in PUBLIC_ROUTES]
 @pytest.mark.parametrize("route", GUARDED, ids=str)
 def test_permission_matrix(route, db, sniffing_engine):
     needed = route.required_role
+    assert isinstance(needed, Role), f"{route.path} declares no role (see the test above)"
     anonymous = Client()
     for method in ("get", "post"):
         response = getattr(anonymous, method)(route.path)
