@@ -20,7 +20,7 @@ from core import audit
 from core.models import AuditEvent, Recording
 from core.recordings import SessionRecorder
 from core.roles import Role, role_of
-from tests.support import unique
+from tests.support import RUN_ID, unique
 
 User = get_user_model()
 
@@ -379,3 +379,25 @@ def test_the_throttle_holds_across_processes(tmp_path):
     )
     other = shell(login + "r = login('right-password-1')\nprint(r.status_code, b'login-locked' in r.content)")
     assert other.strip().splitlines()[-1] == "200 True"
+
+
+def test_a_user_changes_their_own_password_and_stays_logged_in(viewer_client):
+    page = viewer_client.get("/account/password/")
+    assert page.status_code == 200 and b'name="old_password"' in page.content
+    bad = viewer_client.post("/account/password/", {"old_password": "nope"})
+    assert bad.status_code == 200
+    new = "Another-long-pass-42"
+    form = {
+        "old_password": "pw-" + RUN_ID,
+        "new_password1": new,
+        "new_password2": new,
+    }
+    assert viewer_client.post("/account/password/", form).status_code == 302
+    assert viewer_client.get("/team/").status_code == 403  # still logged in (and still a viewer)
+    user = User.objects.get(pk=viewer_client.user.pk)
+    assert user.check_password(new)
+    outcomes = list(
+        AuditEvent.objects.filter(action="user.password").order_by("id").values_list("outcome", flat=True)
+    )
+    assert outcomes == ["failed", "ok"]
+    assert new not in json.dumps(list(AuditEvent.objects.values_list("parameters", "message")))

@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.sessions.models import Session
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -176,6 +177,28 @@ def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
+@require_role(Role.VIEWER, audit_action="user.password")
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Change one's own password (e.g. the one-time password an admin handed out)."""
+    form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not form.is_valid():
+            audit.record(
+                request,
+                "user.password",
+                target=request.user.username,
+                outcome=audit.FAILED,
+                message="; ".join(e for errors in form.errors.values() for e in errors),
+            )
+        else:
+            with audit.action(request, "user.password", target=request.user.username):
+                form.save()
+                update_session_auth_hash(request, form.user)
+            messages.success(request, "Your password was changed.")
+            return redirect("overview")
+    return render(request, "team/password.html", {"form": form})
+
+
 # --------------------------------------------------------------------------- audit log
 
 
@@ -316,6 +339,7 @@ urlpatterns = [
     path("team/users/<int:user_id>/role/", user_role, name="user-role"),
     path("team/users/<int:user_id>/deactivate/", user_deactivate, name="user-deactivate"),
     path("team/users/<int:user_id>/activate/", user_activate, name="user-activate"),
+    path("account/password/", password_change, name="password-change"),
     path("audit/", audit_log, name="audit"),
     path("audit/export.csv", audit_export, name="audit-export"),
     path("audit/recordings/<int:pk>/", recording_replay, name="recording-replay"),
