@@ -20,17 +20,18 @@ django_asgi_app = DashboardASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from core.endpoints import EndpointWebsocketMiddleware  # noqa: E402
 from core.routing import websocket_urlpatterns  # noqa: E402
 from core.streaming import WriteBackpressure  # noqa: E402
+from core.wsguard import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # Streamed downloads wait for the client instead of piling up in daphne's buffers.
         "http": WriteBackpressure(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
+        # Same scheme://host:port as the Host header (not only the host name), no credentials in the URL.
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(EndpointWebsocketMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
