@@ -7,46 +7,23 @@ engine's JSON progress messages so a background job can relay them.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, Any
 
-from core.engine._client import client, current_host, translated
+from core.engine._client import client, engine_call, translated
 from core.errors import (
     Conflict,
-    DashboardError,
     EngineError,
     InvalidReference,
     InvalidRequest,
     NotFound,
-    from_engine_exception,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def engine_call(func: Callable[P, R]) -> Callable[P, R]:
-    """Like :func:`core.engine.engine_call`, but our own validation errors (InvalidReference, a
-    DashboardError that is not an EngineError) pass through instead of becoming "unexpected"."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except DashboardError:
-            raise
-        except Exception as exc:
-            raise from_engine_exception(exc, host=current_host(kwargs.get("host"))) from exc  # type: ignore[arg-type]
-
-    return wrapper
-
 
 # --------------------------------------------------------------------------- reference grammar
 # The grammar of github.com/distribution/reference (what the docker CLI and engine accept).
