@@ -194,7 +194,9 @@ def _dockerd_process(*, hosts: list[str], extra_args: list[str], url: str, tls=N
     env = {**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
     env.pop("DOCKER_HOST", None)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     engine = ExtraEngine(url=url, root=root, process=process, log_path=log_path, tls=tls)
     try:
         _wait_until_up(engine)
@@ -319,9 +321,7 @@ def write_client_files(directory: Path, tls: TlsEngine) -> docker.tls.TLSConfig:
         path.write_text(text)
         path.chmod(0o600)
         paths[kind] = str(path)
-    return docker.tls.TLSConfig(
-        client_cert=(paths["cert"], paths["key"]), ca_cert=paths["ca"], verify=True
-    )
+    return docker.tls.TLSConfig(client_cert=(paths["cert"], paths["key"]), ca_cert=paths["ca"], verify=True)
 
 
 def tls_client(url: str, tls: docker.tls.TLSConfig, *, timeout: int = 60) -> docker.DockerClient:

@@ -62,7 +62,9 @@ def _replicas(value: str) -> int:
 @require_role(Role.ADMIN)
 def service_create(request: HttpRequest) -> HttpResponse:
     """Create a replicated service from the form on the swarm page."""
-    form = {k: request.POST.get(k, "").strip() for k in ("name", "image", "replicas", "command", "ports", "env")}
+    form = {
+        k: request.POST.get(k, "").strip() for k in ("name", "image", "replicas", "command", "ports", "env")
+    }
     form["constraints"] = request.POST.get("constraints", "").strip()
     try:
         with audit.action(request, "swarm.service.create", target=form["name"], parameters=form) as details:
@@ -96,6 +98,7 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
     service = swarm.inspect_service(service_id)
     context = {
         "service": service,
+        "service_id": service.summary.id,
         "progress": service.progress,
         "can_operate": has_role(request.user, Role.OPERATOR),
         "can_admin": has_role(request.user, Role.ADMIN),
