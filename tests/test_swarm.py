@@ -7,7 +7,11 @@ TLS endpoints of the scale-out issue.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +33,18 @@ from tests.engines_support import (
     tls_engine,
     write_client_files,
 )
-from tests.support import RUN_ID, TEST_LABEL, unique, wait_for
+from tests.support import (
+    RUN_ID,
+    TEST_LABEL,
+    LiveServer,
+    free_port,
+    screenshot,
+    unique,
+    wait_for,
+    wait_for_http,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -71,6 +86,51 @@ def on_swarm(swarm_engine: Swarm, settings) -> Iterator[Swarm]:
     settings.DOCKER_HOST = swarm_engine.url
     yield swarm_engine
     forget_client(swarm_engine.url)
+
+
+@pytest.fixture(scope="module")
+def live_swarm(swarm_engine: Swarm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A daphne process of the dashboard whose DOCKER_HOST is the swarm engine (for the browser)."""
+    workdir = tmp_path_factory.mktemp("live-swarm")
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(
+        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        WHITENOISE_USE_FINDERS="1",
+        DEBUG="0",
+        DOCKER_HOST=swarm_engine.url,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    users = {role: (f"live-{role}", f"pw-{secrets.token_hex(6)}") for role in ("viewer", "operator", "admin")}
+    script = (
+        "from django.contrib.auth import get_user_model\n"
+        "from core.roles import ROLE_GROUPS, set_role\n"
+        f"for role, (name, pw) in {users!r}.items():\n"
+        "    set_role(get_user_model().objects.create_user(username=name, password=pw), ROLE_GROUPS[role])\n"
+    )
+    subprocess.run([python, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    log_path = workdir / "daphne.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/healthz", timeout=30)
+        yield LiveServer(url=url, pid=process.pid, users=users, database=workdir, log_path=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _running(client: docker.DockerClient, service_id: str) -> list[dict]:
@@ -467,3 +527,51 @@ def test_links_are_reversed_so_they_keep_the_endpoint_prefix():
     for template in source.glob("*.html"):
         text = template.read_text()
         assert not re.search(r'(href|action|hx-get|hx-post)="/swarm', text), template.name
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _browser_login(page, live: LiveServer, role: str) -> None:
+    username, password = live.users[role]
+    page.goto(f"{live.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def test_browser_rolling_update_shows_live_progress_then_the_new_tasks(live_swarm, make_service, page):
+    service = make_service(replicas=2)
+    _browser_login(page, live_swarm, "admin")
+    page.goto(f"{live_swarm.url}{reverse('swarm')}")
+    page.wait_for_selector(f'[data-service-id="{service["ID"]}"]')
+    screenshot(page, "swarm-overview")
+
+    page.goto(f"{live_swarm.url}{reverse('swarm-service', kwargs={'service_id': service['ID']})}")
+    image_v2 = (
+        service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0].rsplit(":", 1)[0] + ":v2"
+    )
+    page.fill("#update-image", image_v2)
+    page.click("form.swarm-inline-form button.primary")
+    page.wait_for_selector('#update-progress[data-update-state="updating"]')
+    screenshot(page, "swarm-service-updating")
+    # The fragment polls itself; when the update completes the page reloads with the new tasks.
+    page.wait_for_selector('#update-progress[data-update-state="completed"]', timeout=90_000)
+    page.wait_for_function(
+        """image => {
+          const rows = [...document.querySelectorAll('[data-testid=service-tasks] tbody tr:not(.dim)')];
+          return rows.length === 2 && rows.every(row => row.textContent.includes(image));
+        }""",
+        arg=image_v2,
+        timeout=30_000,
+    )
+    screenshot(page, "swarm-service-updated")
+
+    page.click("text=Remove…")
+    page.wait_for_selector("[data-testid=confirm-delete]")
+    screenshot(page, "swarm-service-confirm-remove")
+    page.click("[data-testid=confirm-delete] button.danger")
+    page.wait_for_url(f"{live_swarm.url}{reverse('swarm')}")
+    assert "Service removed." in page.inner_text("#messages")
+    assert page.problems == []

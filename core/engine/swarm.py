@@ -25,7 +25,7 @@ _PORT = re.compile(r"^(?:(?P<published>\d{1,5}):)?(?P<target>\d{1,5})(?:/(?P<pro
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*=")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 # Task states that still count as "on their way" during a rolling update (docker/swarmkit api).
-_PENDING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
+_CURRENT = {"running", "ready"}
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,11 @@ class Task:
     def name(self) -> str:
         return f"{self.slot}" if self.slot is not None else self.node
 
+    @property
+    def current(self) -> bool:
+        """Wanted running (or ready to start): not part of the history."""
+        return self.desired_state in _CURRENT
+
 
 @dataclass(frozen=True)
 class UpdateProgress:
@@ -146,6 +151,10 @@ class ServiceDetail:
     previous_image: str
     tasks: tuple[Task, ...]
     progress: UpdateProgress
+
+    @property
+    def current_tasks(self) -> tuple[Task, ...]:
+        return tuple(t for t in self.tasks if t.current)
 
 
 @dataclass(frozen=True)
@@ -341,7 +350,7 @@ def _tasks(api, service_id: str) -> list[Task]:
         )
     # Current tasks first (by slot), then history, newest first: what `docker service ps` shows.
     tasks.sort(key=lambda t: t.updated, reverse=True)
-    tasks.sort(key=lambda t: (t.desired_state != "running", t.slot or 0))
+    tasks.sort(key=lambda t: (not t.current, t.slot or 0))
     return tasks
 
 
@@ -349,7 +358,7 @@ def _progress(raw: dict, tasks: list[Task]) -> UpdateProgress:
     status = raw.get("UpdateStatus") or {}
     spec = raw.get("Spec") or {}
     target = _image(str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")))
-    current = [t for t in tasks if t.desired_state == "running"]
+    current = [t for t in tasks if t.current]
     _, replicas = _mode(spec)
     return UpdateProgress(
         state=str(status.get("State") or ""),
@@ -401,7 +410,7 @@ def inspect_service(service_id: str, *, host: str | None = None) -> ServiceDetai
     template = spec.get("TaskTemplate") or {}
     container = template.get("ContainerSpec") or {}
     update = spec.get("UpdateConfig") or {}
-    current = [t for t in tasks if t.desired_state == "running"]
+    current = [t for t in tasks if t.current]
     _, replicas = _mode(spec)
     running = sum(1 for t in current if t.state == "running")
     previous = ((raw.get("PreviousSpec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
