@@ -120,6 +120,13 @@ def free_udp_port(low: int = 20000, high: int = 49151) -> int:
     raise EngineStartError(f"no free UDP port between {low} and {high}")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM dockerd if the test process dies without tearing down."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _wait_until_up(engine: ExtraEngine) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     last: Exception | None = None
@@ -195,7 +202,12 @@ def _dockerd_process(*, hosts: list[str], extra_args: list[str], url: str, tls=N
     env.pop("DOCKER_HOST", None)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # only prctl between fork and exec
         )
     engine = ExtraEngine(url=url, root=root, process=process, log_path=log_path, tls=tls)
     try:
