@@ -124,3 +124,83 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"recording of {self.audit_event.action} {self.audit_event.target}"
+
+
+class EndpointQuerySet(models.QuerySet):
+    def default(self) -> Endpoint:
+        """The endpoint for settings.DOCKER_HOST, created on first use."""
+        endpoint = self.filter(is_default=True).first()
+        if endpoint is None:
+            endpoint, _ = self.get_or_create(
+                slug="local", defaults={"name": "local", "is_default": True, "url": settings.DOCKER_HOST}
+            )
+        return endpoint
+
+
+class Endpoint(models.Model):
+    """A Docker engine the dashboard drives: unix socket, tcp+TLS (client cert) or ssh."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    url = models.CharField(
+        max_length=300, help_text="unix:///var/run/docker.sock, tcp://host:2376 (with TLS) or ssh://user@host"
+    )
+    tls_ca = models.TextField("CA certificate (PEM)", blank=True)
+    tls_cert = models.TextField("client certificate (PEM)", blank=True)
+    tls_key_encrypted = models.TextField(blank=True, editable=False)
+    is_default = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tls_key(self) -> str:
+        return crypto.decrypt(self.tls_key_encrypted)
+
+    @tls_key.setter
+    def tls_key(self, value: str) -> None:
+        self.tls_key_encrypted = crypto.encrypt(value)
+
+    @property
+    def effective_url(self) -> str:
+        """The default endpoint always follows settings.DOCKER_HOST."""
+        return settings.DOCKER_HOST if self.is_default else self.url
+
+    def ref(self):
+        from core.context import EndpointRef
+
+        return EndpointRef(
+            slug=self.slug,
+            name=self.name,
+            url=self.effective_url,
+            is_default=self.is_default,
+            tls_ca=self.tls_ca,
+            tls_cert=self.tls_cert,
+            tls_key=self.tls_key if self.tls_cert else "",
+        )
+
+
+class EndpointAccess(models.Model):
+    """Limits a user's role on one endpoint (e.g. operator everywhere, viewer on production)."""
+
+    ROLE_CHOICES = [("viewer", "viewer"), ("operator", "operator"), ("admin", "admin")]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="endpoint_access"
+    )
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="access")
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "endpoint"], name="one_limit_per_user_endpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.endpoint}: at most {self.role}"

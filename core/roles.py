@@ -45,8 +45,34 @@ def role_of(user) -> Role | None:
     return role
 
 
+def endpoint_limit(user, slug: str | None = None) -> Role | None:
+    """The cap on ``user``'s role for one endpoint (default: the current one), or None."""
+    from core.context import active_endpoint
+    from core.models import EndpointAccess
+
+    ref = active_endpoint()
+    key = slug or (ref.slug if ref is not None else "")
+    cache = user.__dict__.setdefault("_dashboard_limits", {})
+    if key not in cache:
+        limits = EndpointAccess.objects.filter(user=user)
+        limits = limits.filter(endpoint__slug=key) if key else limits.filter(endpoint__is_default=True)
+        names = list(limits.values_list("role", flat=True))
+        cache[key] = ROLE_GROUPS[names[0]] if names else None
+    return cache[key]
+
+
+def effective_role(user, slug: str | None = None) -> Role | None:
+    """The user's role on an endpoint: the global role, capped by that endpoint's limit if any."""
+    role = role_of(user)
+    if role is None:
+        return None
+    limit = endpoint_limit(user, slug)
+    return min(role, limit) if limit is not None else role
+
+
 def has_role(user, role: Role) -> bool:
-    current = role_of(user)
+    """Whether ``user`` has at least ``role`` on the current endpoint."""
+    current = effective_role(user)
     return current is not None and current >= role
 
 
@@ -59,6 +85,8 @@ def set_role(user, role: Role | None) -> None:
         group, _ = Group.objects.get_or_create(name=role.label)
         user.groups.add(group)
     user.__dict__.pop("_dashboard_role", None)
+    user.__dict__.pop("_dashboard_limits", None)
+    user.__dict__.pop("_dashboard_limits", None)
 
 
 def forbidden(request: HttpRequest, needed: Role) -> HttpResponse:

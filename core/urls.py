@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from core.views import containers, images, logs, overview, registries, swarm, team
+from core.views import containers, endpoints, images, logs, overview, registries, swarm, team
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include(registries.urlpatterns)),
     path("", include(team.urlpatterns)),
     path("", include(swarm.urlpatterns)),
+    path("", include(endpoints.urlpatterns)),
 ]

@@ -257,3 +257,28 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def live_post(live: LiveServer, role: str, path: str, data: dict[str, str]) -> tuple[int, str]:
+    """POST a form on the live server as ``role`` like a browser would (CSRF token from the page)."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    cookie = live.session_cookie(role)
+    request = urllib.request.Request(f"{live.url}{path}", headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310
+    page = opener.open(request, timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    post = urllib.request.Request(  # noqa: S310 - loopback
+        f"{live.url}{path}",
+        data=urllib.parse.urlencode({**data, "csrfmiddlewaretoken": token}).encode(),
+        headers={"Cookie": f"sessionid={cookie}; csrftoken={csrf}", "Referer": f"{live.url}{path}"},
+    )
+    try:
+        with opener.open(post, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

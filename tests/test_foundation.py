@@ -256,7 +256,7 @@ def test_browser_login_through_the_form_shows_the_overview(page, live, login, en
     assert page.locator("nav.mainnav a", has_text="Images").count() == 1
     screenshot(page, "overview")
     wait_for(
-        lambda: page.locator("[data-engine-status=up]").count() == 1,
+        lambda: page.locator("[data-testid=engine-live][data-engine-status=up]").count() == 1,
         timeout=15,
         message="the live engine status pill",
     )

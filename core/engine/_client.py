@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import docker
+import docker.tls
 from django.conf import settings
 
+from core.context import active_endpoint, tls_for
 from core.errors import EngineError, from_engine_exception
 
 P = ParamSpec("P")
@@ -21,7 +25,31 @@ _lock = threading.Lock()
 
 
 def current_host(host: str | None = None) -> str:
-    return host or settings.DOCKER_HOST
+    """``host`` if given, else the endpoint of the current request/websocket, else DOCKER_HOST."""
+    if host:
+        return host
+    ref = active_endpoint()
+    return ref.url if ref is not None else settings.DOCKER_HOST
+
+
+def _tls_config(base_url: str) -> docker.tls.TLSConfig | None:
+    """TLS client config for a tcp endpoint with certificates (written to a private temp dir)."""
+    ref = tls_for(base_url)
+    if ref is None or not base_url.startswith("tcp://"):
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="dashboard-tls-"))
+    directory.chmod(0o700)
+    files = {}
+    for name, pem in (("ca.pem", ref.tls_ca), ("cert.pem", ref.tls_cert), ("key.pem", ref.tls_key)):
+        path = directory / name
+        path.touch(mode=0o600)
+        path.write_text(pem)
+        files[name] = str(path)
+    return docker.tls.TLSConfig(
+        client_cert=(files["cert.pem"], files["key.pem"]),
+        ca_cert=files["ca.pem"] if ref.tls_ca else None,
+        verify=bool(ref.tls_ca),
+    )
 
 
 def client(host: str | None = None) -> docker.DockerClient:

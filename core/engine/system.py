@@ -25,7 +25,15 @@ class EngineInfo:
     images: int
     storage_driver: str
     swarm_state: str
+    swarm_role: str
     warnings: tuple[str, ...]
+
+
+def _swarm_role(info: dict) -> str:
+    swarm = info.get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active":
+        return "none"
+    return "manager" if swarm.get("ControlAvailable") else "worker"
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,28 @@ def engine_info(*, host: str | None = None) -> EngineInfo:
         images=int(info.get("Images") or 0),
         storage_driver=str(info.get("Driver", "")),
         swarm_state=str((info.get("Swarm") or {}).get("LocalNodeState", "inactive")),
+        swarm_role=_swarm_role(info),
         warnings=tuple(str(w) for w in info.get("Warnings") or ()),
     )
 
 
 def _positive(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 0
+
+
+def _system_df(api) -> dict:
+    """``/system/df``, waiting for a concurrent one: the engine runs only one at a time and answers
+    "a disk usage operation is already running" to the others (several tabs, several processes)."""
+    import time
+
+    for attempt in range(20):
+        try:
+            return api.df()
+        except Exception as exc:
+            if "already running" not in str(getattr(exc, "explanation", "") or exc) or attempt == 19:
+                raise
+            time.sleep(0.25)
+    raise AssertionError("unreachable")
 
 
 @engine_call
@@ -95,7 +119,7 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    df = client(host).api.df()
+    df = _system_df(client(host).api)
     images = df.get("Images") or []
     used_by_images = sum(
         _positive(i.get("Size")) - _positive(i.get("SharedSize"))
@@ -141,3 +165,78 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
             ),
         ),
     ]
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    reachable: bool
+    version: str = ""
+    os: str = ""
+    swarm_role: str = ""
+    containers: int = 0
+    running: int = 0
+    images: int = 0
+    error: str = ""
+    seconds: float = 0.0
+
+
+def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
+    """Health of one endpoint, bounded by ``timeout`` so a dead host never slows the others.
+
+    Uses a separate short-timeout client pinned to API 1.30 (no version handshake), makes one call
+    (``/info``) and never raises.
+
+    Args:
+        host: the endpoint's URL.
+        timeout: seconds before the host counts as down.
+
+    Returns:
+        An :class:`EndpointHealth`; ``reachable`` is False with ``error`` set when it does not answer.
+    """
+    import time
+
+    import docker
+
+    from core.engine._client import _tls_config
+    from core.errors import from_engine_exception
+
+    started = time.monotonic()
+    try:
+        api = docker.APIClient(
+            base_url=host,
+            timeout=timeout,
+            version="1.30",
+            tls=_tls_config(host) or False,
+            use_ssh_client=host.startswith("ssh://"),
+        )
+        try:
+            info = api.info()  # one round trip: ServerVersion is in /info too
+        finally:
+            api.close()
+    except Exception as exc:  # noqa: BLE001 - mapped to a message, a probe never raises
+        error = from_engine_exception(exc, host=host)
+        return EndpointHealth(reachable=False, error=error.message, seconds=time.monotonic() - started)
+    swarm_role = _swarm_role(info)
+    return EndpointHealth(
+        reachable=True,
+        version=str(info.get("ServerVersion", "")),
+        os=str(info.get("OperatingSystem", "")),
+        swarm_role=swarm_role,
+        containers=int(info.get("Containers") or 0),
+        running=int(info.get("ContainersRunning") or 0),
+        images=int(info.get("Images") or 0),
+        seconds=time.monotonic() - started,
+    )
+
+
+def health_from_info(info: EngineInfo) -> EndpointHealth:
+    """The health row of an endpoint whose :class:`EngineInfo` was just fetched (no second probe)."""
+    return EndpointHealth(
+        reachable=True,
+        version=info.version,
+        os=info.os,
+        swarm_role=info.swarm_role,
+        containers=info.containers,
+        running=info.running,
+        images=info.images,
+    )

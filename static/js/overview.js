@@ -1,7 +1,7 @@
 // Live overview: numbers and engine up/down pushed over ws/overview/ (textContent only).
 (function () {
   "use strict";
-  var pill = document.querySelector("[data-engine-status]");
+  var pill = document.querySelector("[data-testid=engine-live]");
   if (!pill) { return; }
   var fields = { running: "containers-running", paused: "containers-paused",
                  stopped: "containers-stopped", containers: "containers-total", images: "images-total" };

@@ -1,0 +1,183 @@
+"""Many Docker hosts: endpoints, the `/e/<slug>/` routes, per-endpoint role limits, bounded health."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from core.endpoints import HEALTH_TIMEOUT, health_of_all
+from core.models import AuditEvent, Endpoint, EndpointAccess
+from tests.support import UnixSocketProxy
+
+
+@pytest.fixture
+def proxied_endpoint(db, engine, tmp_path_factory):
+    """A second endpoint reaching the real engine through a unix-socket proxy the test can stop."""
+    proxy = UnixSocketProxy("/var/run/docker.sock", str(tmp_path_factory.mktemp("ep") / "docker.sock"))
+    proxy.start()
+    endpoint = Endpoint.objects.create(name="Staging", slug="staging", url=proxy.url)
+    yield endpoint, proxy
+    proxy.stop()
+    from core.engine import forget_client
+
+    forget_client(proxy.url)
+
+
+@pytest.fixture
+def hung_tcp_server():
+    """A TCP port that accepts connections and never answers (a hung Docker host)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_the_local_engine_is_the_default_endpoint_created_automatically(viewer_client, engine):
+    response = viewer_client.get("/endpoints/")
+    assert response.status_code == 200
+    default = Endpoint.objects.get(is_default=True)
+    assert default.slug == "local"
+    body = response.content.decode()
+    assert 'data-endpoint="local"' in body and 'data-engine-status="up"' in body
+    assert engine.version()["Version"] in body
+
+
+def test_prefixed_routes_address_another_endpoint_and_links_keep_the_prefix(admin_client, proxied_endpoint):
+    _, proxy = proxied_endpoint
+    response = admin_client.get("/e/staging/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'href="/e/staging/containers/"' in body and 'href="/e/staging/images/"' in body
+    assert proxy.url in body  # the footer names the engine this page talks to
+    proxy.stop()
+    down = admin_client.get("/e/staging/")
+    assert down.status_code == 503 and proxy.url in down.content.decode()
+    assert admin_client.get("/").status_code == 200  # the default endpoint is unaffected
+    proxy.start()
+    assert admin_client.get("/e/staging/").status_code == 200
+
+
+def test_unknown_endpoint_slug_is_a_404_page(viewer_client):
+    response = viewer_client.get("/e/no-such-endpoint/")
+    assert response.status_code == 404
+    assert b"no endpoint named" in response.content
+
+
+def test_the_default_endpoint_under_a_prefix_redirects_to_the_plain_route(viewer_client, engine):
+    Endpoint.objects.default()
+    response = viewer_client.get("/e/local/endpoints/")
+    assert response.status_code == 302 and response["Location"] == "/endpoints/"
+
+
+def test_a_role_limit_caps_the_role_on_that_endpoint_only(admin_client, proxied_endpoint):
+    endpoint, _ = proxied_endpoint
+    response = admin_client.post(
+        "/endpoints/staging/access/", {"username": admin_client.user.username, "role": "viewer"}
+    )
+    assert response.status_code == 302
+    assert EndpointAccess.objects.get(user=admin_client.user, endpoint=endpoint).role == "viewer"
+    assert admin_client.get("/endpoints/new/").status_code == 200
+    refused = admin_client.post("/e/staging/endpoints/new/", {"name": "x", "slug": "x", "url": "unix:///x"})
+    assert refused.status_code == 403
+    assert not Endpoint.objects.filter(slug="x").exists()
+    denied = AuditEvent.objects.filter(outcome="denied").first()
+    assert denied is not None and denied.username == admin_client.user.username
+    assert admin_client.get("/e/staging/").status_code == 200  # still a viewer there
+
+
+def test_endpoint_form_refuses_open_tcp_and_unknown_schemes(admin_client, db):
+    open_tcp = admin_client.post(
+        "/endpoints/new/", {"name": "prod", "slug": "prod", "url": "tcp://127.0.0.1:2375"}
+    )
+    assert open_tcp.status_code == 400
+    assert "needs TLS with a client certificate" in open_tcp.content.decode()
+    http = admin_client.post("/endpoints/new/", {"name": "web", "slug": "web", "url": "http://127.0.0.1"})
+    assert http.status_code == 400
+    assert not Endpoint.objects.filter(slug__in=["prod", "web"]).exists()
+    assert AuditEvent.objects.filter(action="endpoint.create", outcome="failed").count() == 2
+
+
+def test_admin_adds_and_removes_an_endpoint_in_two_steps(admin_client, db, tmp_path):
+    created = admin_client.post(
+        "/endpoints/new/", {"name": "Spare", "slug": "spare", "url": f"unix://{tmp_path}/docker.sock"}
+    )
+    assert created.status_code == 302
+    assert admin_client.get("/endpoints/spare/delete/").status_code == 200
+    assert Endpoint.objects.filter(slug="spare").exists()  # GET only asks
+    assert admin_client.post("/endpoints/spare/delete/").status_code == 302
+    assert not Endpoint.objects.filter(slug="spare").exists()
+    actions = list(AuditEvent.objects.filter(target="spare").values_list("action", "outcome"))
+    assert ("endpoint.create", "ok") in actions and ("endpoint.delete", "ok") in actions
+
+
+def test_operators_cannot_manage_endpoints(operator_client, db):
+    response = operator_client.post("/endpoints/new/", {"name": "x", "slug": "x", "url": "unix:///x"})
+    assert response.status_code == 403
+    assert not Endpoint.objects.filter(slug="x").exists()
+
+
+def test_health_of_all_is_concurrent_and_bounded_by_the_timeout(db, engine, hung_tcp_server, tmp_path):
+    default = Endpoint.objects.default()
+    hung = Endpoint(name="hung", slug="hung", url=hung_tcp_server)
+    dead = Endpoint(name="dead", slug="dead", url=f"unix://{tmp_path}/gone.sock")
+    started = time.monotonic()
+    results = dict((endpoint.slug, health) for endpoint, health in health_of_all([default, hung, dead]))
+    elapsed = time.monotonic() - started
+    assert results["local"].reachable and results["local"].version == engine.version()["Version"]
+    assert not results["hung"].reachable and not results["dead"].reachable
+    assert "not answering" in results["dead"].error
+    assert elapsed < HEALTH_TIMEOUT + 1.5, elapsed  # one timeout, not the sum
+
+
+def test_overview_shows_every_endpoint_side_by_side(viewer_client, proxied_endpoint, tmp_path):
+    Endpoint.objects.create(name="Gone", slug="gone", url=f"unix://{tmp_path}/gone.sock")
+    body = viewer_client.get("/").content.decode()
+    cards = body.split('data-testid="endpoint-cards"', 1)[1]
+    for slug in ("local", "staging", "gone"):
+        assert f'data-endpoint="{slug}"' in cards
+    assert cards.count('data-engine-status="up"') == 2 and cards.count('data-engine-status="down"') == 1
+
+
+def test_websockets_under_an_endpoint_prefix_talk_to_that_endpoint(live, tmp_path):
+    import json
+
+    import websockets.sync.client
+
+    from tests.support import live_post, unique
+
+    slug = unique("ws").replace("_", "-")[-40:]
+    status, _ = live_post(
+        live,
+        "admin",
+        "/endpoints/new/",
+        {"name": slug, "slug": slug, "url": f"unix://{tmp_path}/nothing.sock"},
+    )
+    assert status == 200  # redirected to the list
+    cookie = live.session_cookie("viewer")
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": live.url}
+    with websockets.sync.client.connect(
+        f"{live.ws_url}/e/{slug}/ws/overview/", additional_headers=headers, open_timeout=10
+    ) as ws:
+        frame = json.loads(ws.recv(timeout=15))
+    assert frame["type"] == "status" and frame["engine"] == "down"
+    assert f"unix://{tmp_path}/nothing.sock" in frame["message"]
+    with websockets.sync.client.connect(
+        f"{live.ws_url}/ws/overview/", additional_headers=headers, open_timeout=10
+    ) as ws:
+        assert json.loads(ws.recv(timeout=15))["engine"] == "up"
