@@ -529,6 +529,33 @@ def test_links_are_reversed_so_they_keep_the_endpoint_prefix():
         assert not re.search(r'(href|action|hx-get|hx-post)="/swarm', text), template.name
 
 
+def test_swarm_under_an_endpoint_prefix_keeps_the_prefix_and_acts_on_that_engine(
+    swarm_engine, make_service, operator_client
+):
+    from core.engine import forget_client
+    from core.models import Endpoint
+
+    slug = unique("sw").replace(RUN_ID + "-", "")
+    Endpoint.objects.create(name=f"Swarm {slug}", slug=slug, url=swarm_engine.url)
+    service = make_service(replicas=1)
+    prefix, sid = f"/e/{slug}", service["ID"]
+    try:
+        page = operator_client.get(f"{prefix}/swarm/").content.decode()
+        assert service["Spec"]["Name"] in page
+        assert f'href="{prefix}/swarm/services/{sid}/"' in page
+        detail = operator_client.get(f"{prefix}/swarm/services/{sid}/").content.decode()
+        assert f'action="{prefix}/swarm/services/{sid}/scale/"' in detail
+        assert f'href="{prefix}/swarm/services/{sid}/logs/"' in detail
+        response = operator_client.post(f"{prefix}/swarm/services/{sid}/scale/", {"replicas": "2"})
+        assert response.status_code == 302 and response["Location"] == f"{prefix}/swarm/services/{sid}/"
+        assert swarm_engine.client.api.inspect_service(sid)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+        assert AuditEvent.objects.get(action="swarm.service.scale", target=sid).endpoint == slug
+        # The plain routes still mean the default engine, which is not a swarm manager.
+        assert "not a Swarm manager" in operator_client.get("/swarm/").content.decode()
+    finally:
+        forget_client(swarm_engine.url)
+
+
 # --------------------------------------------------------------------------- browser
 
 

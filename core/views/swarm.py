@@ -15,6 +15,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from core import audit
+from core.endpoints import current_slug
 from core.engine import swarm
 from core.errors import EngineError, InvalidRequest, NotFound
 from core.roles import Role, has_role, require_role
@@ -67,7 +68,9 @@ def service_create(request: HttpRequest) -> HttpResponse:
     }
     form["constraints"] = request.POST.get("constraints", "").strip()
     try:
-        with audit.action(request, "swarm.service.create", target=form["name"], parameters=form) as details:
+        with audit.action(
+            request, "swarm.service.create", target=form["name"], parameters=form, endpoint=current_slug()
+        ) as details:
             try:
                 command = shlex.split(form["command"])
             except ValueError as e:
@@ -129,7 +132,13 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     """Set the replica count of a replicated service."""
     value = request.POST.get("replicas", "")
     try:
-        with audit.action(request, "swarm.service.scale", target=service_id, parameters={"replicas": value}):
+        with audit.action(
+            request,
+            "swarm.service.scale",
+            target=service_id,
+            parameters={"replicas": value},
+            endpoint=current_slug(),
+        ):
             swarm.scale_service(service_id, replicas=_replicas(value))
     except NotFound:
         raise
@@ -146,7 +155,13 @@ def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
     """Start a rolling update of the service to another image."""
     image = request.POST.get("image", "").strip()
     try:
-        with audit.action(request, "swarm.service.update", target=service_id, parameters={"image": image}):
+        with audit.action(
+            request,
+            "swarm.service.update",
+            target=service_id,
+            parameters={"image": image},
+            endpoint=current_slug(),
+        ):
             swarm.update_image(service_id, image=image)
     except NotFound:
         raise
@@ -170,7 +185,7 @@ def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpRespons
 def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     """Remove a service and all its tasks."""
     try:
-        with audit.action(request, "swarm.service.remove", target=service_id):
+        with audit.action(request, "swarm.service.remove", target=service_id, endpoint=current_slug()):
             swarm.remove_service(service_id)
     except EngineError as e:
         messages.error(request, e.message)
@@ -186,7 +201,11 @@ def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
     availability = request.POST.get("availability", "")
     try:
         with audit.action(
-            request, "swarm.node.availability", target=node_id, parameters={"availability": availability}
+            request,
+            "swarm.node.availability",
+            target=node_id,
+            parameters={"availability": availability},
+            endpoint=current_slug(),
         ):
             swarm.set_node_availability(node_id, availability=availability)
     except NotFound:
