@@ -45,6 +45,8 @@ from tests.support import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# PID 1 ignores SIGTERM unless it traps it: this one stops at once when a task is shut down.
+STOPPABLE_SLEEP = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
 
 
 @dataclass
@@ -151,13 +153,14 @@ def make_service(swarm_engine: Swarm) -> Iterator:
         service = client.api.create_service(
             docker.types.TaskTemplate(
                 container_spec=docker.types.ContainerSpec(
-                    swarm_engine.image, command=command or ["sleep", "300"], stop_grace_period=1_000_000_000
+                    swarm_engine.image, command=command or STOPPABLE_SLEEP, stop_grace_period=1_000_000_000
                 )
             ),
             name=unique("svc"),
             labels={TEST_LABEL: RUN_ID},
             mode=docker.types.ServiceMode("replicated", replicas=replicas),
-            update_config=docker.types.UpdateConfig(parallelism=1, delay=1_000_000_000),
+            # One task at a time, 1 s apart, watched 0.5 s each (the default watch is 5 s).
+            update_config=docker.types.UpdateConfig(parallelism=1, delay=1_000_000_000, monitor=500_000_000),
         )
         created.append(service["ID"])
         if wait:
