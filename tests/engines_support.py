@@ -404,6 +404,31 @@ def import_busybox(client: docker.DockerClient, repository: str | None = None, t
     return f"{repository}:{tag}"
 
 
+def _own_gateway_bridge(client: docker.DockerClient) -> str:
+    """Create ``docker_gwbridge`` before Swarm does, on a unique host interface name."""
+    bridge = f"dgw{secrets.token_hex(4)}"  # interface names: at most 15 bytes
+    client.networks.create(
+        "docker_gwbridge",
+        driver="bridge",
+        options={
+            "com.docker.network.bridge.name": bridge,
+            "com.docker.network.bridge.enable_ip_masquerade": "false",
+            "com.docker.network.bridge.enable_icc": "false",
+        },
+        labels={TEST_LABEL: RUN_ID},
+    )
+    return bridge
+
+
+def _leave(client: docker.DockerClient, bridge: str) -> None:
+    with suppress(docker.errors.APIError):
+        client.api.leave_swarm(force=True)
+    with suppress(docker.errors.APIError):
+        client.api.remove_network("docker_gwbridge")
+    client.close()
+    subprocess.run(["ip", "link", "delete", bridge], check=False, capture_output=True)
+
+
 @contextmanager
 def swarm_mode(engine: ExtraEngine) -> Iterator[SwarmInfo]:
     """``docker swarm init --advertise-addr 127.0.0.1`` on an EXTRA engine; left (forced) at the end.
@@ -415,19 +440,9 @@ def swarm_mode(engine: ExtraEngine) -> Iterator[SwarmInfo]:
     Yields:
         A :class:`SwarmInfo` with the manager's node id.
     """
-    bridge = f"dgw{secrets.token_hex(4)}"  # interface names: at most 15 bytes
     client = engine.client()
+    bridge = _own_gateway_bridge(client)
     try:
-        client.networks.create(
-            "docker_gwbridge",
-            driver="bridge",
-            options={
-                "com.docker.network.bridge.name": bridge,
-                "com.docker.network.bridge.enable_ip_masquerade": "false",
-                "com.docker.network.bridge.enable_icc": "false",
-            },
-            labels={TEST_LABEL: RUN_ID},
-        )
         listen = f"127.0.0.1:{free_port()}"
         data_port = free_udp_port()
         client.api.init_swarm(advertise_addr="127.0.0.1", listen_addr=listen, data_path_port=data_port)
@@ -438,9 +453,38 @@ def swarm_mode(engine: ExtraEngine) -> Iterator[SwarmInfo]:
             node_id=info["NodeID"], listen_addr=listen, data_path_port=data_port, gateway_bridge=bridge
         )
     finally:
-        with suppress(docker.errors.APIError):
-            client.api.leave_swarm(force=True)
-        with suppress(docker.errors.APIError):
-            client.api.remove_network("docker_gwbridge")
-        client.close()
-        subprocess.run(["ip", "link", "delete", bridge], check=False, capture_output=True)
+        _leave(client, bridge)
+
+
+@contextmanager
+def swarm_worker(manager: ExtraEngine, swarm: SwarmInfo, engine: ExtraEngine) -> Iterator[str]:
+    """Join another extra engine to the swarm as a worker (its own 127.0.0.1 port); leave at the end.
+
+    Yields:
+        The worker's node id.
+    """
+    manager_client = manager.client()
+    client = engine.client()
+    bridge = _own_gateway_bridge(client)
+    node_id = ""
+    try:
+        token = manager_client.api.inspect_swarm()["JoinTokens"]["Worker"]
+        address = f"127.0.0.1:{free_port()}"
+        client.api.join_swarm([swarm.listen_addr], token, listen_addr=address, advertise_addr=address)
+        node_id = client.info()["Swarm"]["NodeID"]
+
+        def ready() -> bool:
+            return manager_client.api.inspect_node(node_id)["Status"]["State"] == "ready"
+
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready():
+            if time.monotonic() > deadline:
+                raise EngineStartError(f"the worker {node_id} did not become ready")
+            time.sleep(0.2)
+        yield node_id
+    finally:
+        _leave(client, bridge)
+        if node_id:
+            with suppress(docker.errors.APIError):
+                manager_client.api.remove_node(node_id, force=True)
+        manager_client.close()

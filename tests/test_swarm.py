@@ -29,6 +29,7 @@ from tests.engines_support import (
     extra_engine,
     import_busybox,
     swarm_mode,
+    swarm_worker,
     tls_client,
     tls_engine,
     write_client_files,
@@ -56,6 +57,8 @@ class Swarm:
     image: str
     image_v2: str
     info: SwarmInfo
+    worker: ExtraEngine
+    worker_node_id: str
 
     @property
     def url(self) -> str:
@@ -64,16 +67,19 @@ class Swarm:
 
 @pytest.fixture(scope="module")
 def swarm_engine() -> Iterator[Swarm]:
-    """An extra dockerd in Swarm mode (single manager) with the busybox image as v1 and v2 tags."""
+    """Two extra dockerd in one swarm (a manager and a worker), busybox imported as v1 and v2 on both."""
     try:
-        with extra_engine() as engine:
+        with extra_engine() as engine, extra_engine() as worker:
             client = engine.client()
             try:
-                image = import_busybox(client)
-                repository = image.rsplit(":", 1)[0]
-                client.api.tag(image, repository, "v2")
-                with swarm_mode(engine) as info:
-                    yield Swarm(engine, client, image, f"{repository}:v2", info)
+                for each in (client, worker.client()):
+                    image = import_busybox(each)
+                    repository = image.rsplit(":", 1)[0]
+                    each.api.tag(image, repository, "v2")
+                    if each is not client:
+                        each.close()
+                with swarm_mode(engine) as info, swarm_worker(engine, info, worker) as worker_id:
+                    yield Swarm(engine, client, image, f"{repository}:v2", info, worker, worker_id)
             finally:
                 client.close()
     except EngineStartError as exc:
@@ -230,9 +236,12 @@ def test_swarm_page_lists_the_node_and_the_services(on_swarm, make_service, view
     assert response.status_code == 200
     html = response.content.decode()
     node = on_swarm.client.api.inspect_node(on_swarm.info.node_id)
-    assert node["Description"]["Hostname"] in html
-    assert "leader" in html and "manager" in html
-    assert node["Description"]["Engine"]["EngineVersion"] in html
+    manager_row = re.search(rf'data-node-id="{node["ID"]}".*?</tr>', html, re.DOTALL).group(0)
+    assert node["Description"]["Hostname"] in manager_row
+    assert "leader" in manager_row and ">manager" in manager_row and "this engine" in manager_row
+    assert node["Description"]["Engine"]["EngineVersion"] in manager_row
+    worker_row = re.search(rf'data-node-id="{on_swarm.worker_node_id}".*?</tr>', html, re.DOTALL).group(0)
+    assert ">worker<" in worker_row and ">ready<" in worker_row and ">active<" in worker_row
     row = re.search(rf'data-service-id="{service["ID"]}".*?</tr>', html, re.DOTALL).group(0)
     assert service["Spec"]["Name"] in row
     assert ">2/2<" in row
@@ -481,40 +490,41 @@ def test_admin_removes_a_service_after_confirming(on_swarm, make_service, admin_
     assert AuditEvent.objects.get(action="swarm.service.remove", target=service["ID"]).outcome == "ok"
 
 
-def test_admin_drains_and_activates_the_node(on_swarm, make_service, admin_client):
-    service = make_service(replicas=1)
-    node_id = on_swarm.info.node_id
-    url = reverse("swarm-node-availability", kwargs={"node_id": node_id})
+def _nodes_running(client: docker.DockerClient, service_id: str) -> list[str]:
+    return sorted(t["NodeID"] for t in _running(client, service_id))
+
+
+def test_admin_drains_a_worker_so_its_tasks_move_then_activates_it(on_swarm, make_service, admin_client):
+    service = make_service(replicas=4)
+    manager, worker = on_swarm.info.node_id, on_swarm.worker_node_id
+    assert worker in _nodes_running(on_swarm.client, service["ID"])  # spread over both nodes
+    url = reverse("swarm-node-availability", kwargs={"node_id": worker})
     try:
         assert admin_client.post(url, {"availability": "drain"}).status_code == 302
-        assert on_swarm.client.api.inspect_node(node_id)["Spec"]["Availability"] == "drain"
-        # The only node is drained: the task stops and waits for a node to run on.
-        row = rf'data-service-id="{service["ID"]}".*?data-testid="replicas">0/1<'
-
-        def drained_page() -> str:
-            page = admin_client.get(reverse("swarm")).content.decode()
-            return page if re.search(row, page, re.DOTALL) else ""
-
-        page = wait_for(drained_page, timeout=30, message="the page to show the task gone")
-        assert 'data-testid="availability">drain<' in page
-        assert not _running(on_swarm.client, service["ID"])
+        assert on_swarm.client.api.inspect_node(worker)["Spec"]["Availability"] == "drain"
+        wait_for(
+            lambda: _nodes_running(on_swarm.client, service["ID"]) == [manager] * 4,
+            timeout=60,
+            message="the worker's tasks to move to the manager",
+        )
+        page = admin_client.get(reverse("swarm")).content.decode()
+        worker_row = re.search(rf'data-node-id="{worker}".*?</tr>', page, re.DOTALL).group(0)
+        assert 'data-testid="availability">drain<' in worker_row and ">worker<" in worker_row
+        assert ">Activate<" in worker_row
 
         bad = admin_client.post(url, {"availability": "sleep"}, follow=True)
         assert "Availability is one of" in _messages(bad)
 
         assert admin_client.post(url, {"availability": "active"}).status_code == 302
-        assert on_swarm.client.api.inspect_node(node_id)["Spec"]["Availability"] == "active"
-        wait_for(
-            lambda: _running(on_swarm.client, service["ID"]), timeout=60, message="the task to come back"
-        )
+        assert on_swarm.client.api.inspect_node(worker)["Spec"]["Availability"] == "active"
     finally:
-        node = on_swarm.client.api.inspect_node(node_id)
+        node = on_swarm.client.api.inspect_node(worker)
         if node["Spec"]["Availability"] != "active":
             on_swarm.client.api.update_node(
-                node_id, node["Version"]["Index"], {**node["Spec"], "Availability": "active"}
+                worker, node["Version"]["Index"], {**node["Spec"], "Availability": "active"}
             )
     outcomes = list(
-        AuditEvent.objects.filter(action="swarm.node.availability", target=node_id)
+        AuditEvent.objects.filter(action="swarm.node.availability", target=worker)
         .order_by("id")
         .values_list("parameters", "outcome")
     )
@@ -523,6 +533,17 @@ def test_admin_drains_and_activates_the_node(on_swarm, make_service, admin_clien
         ({"availability": "sleep"}, "failed"),
         ({"availability": "active"}, "ok"),
     ]
+
+
+def test_worker_engine_gets_a_page_saying_it_is_not_a_manager(swarm_engine, viewer_client, settings):
+    from core.engine import forget_client
+
+    settings.DOCKER_HOST = swarm_engine.worker.url
+    try:
+        html = viewer_client.get(reverse("swarm")).content.decode()
+    finally:
+        forget_client(swarm_engine.worker.url)
+    assert "This engine is a Swarm worker, not a manager" in html
 
 
 def test_links_are_reversed_so_they_keep_the_endpoint_prefix():
