@@ -439,6 +439,30 @@ def test_operator_scales_a_service(on_swarm, make_service, operator_client):
     assert on_swarm.client.api.inspect_service(service["ID"])["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
 
 
+def test_global_service_shows_one_task_per_node_and_refuses_scaling(on_swarm, operator_client):
+    client = on_swarm.client
+    service = client.api.create_service(
+        docker.types.TaskTemplate(
+            container_spec=docker.types.ContainerSpec(on_swarm.image, command=STOPPABLE_SLEEP)
+        ),
+        name=unique("svc"),
+        labels={TEST_LABEL: RUN_ID},
+        mode=docker.types.ServiceMode("global"),
+    )
+    try:
+        wait_for(lambda: len(_running(client, service["ID"])) == 2, timeout=60, message="a task on each node")
+        page = operator_client.get(reverse("swarm")).content.decode()
+        row = re.search(rf'data-service-id="{service["ID"]}".*?</tr>', page, re.DOTALL).group(0)
+        assert "<td>global</td>" in row and 'data-testid="replicas">2/2<' in row
+        url = reverse("swarm-service-scale", kwargs={"service_id": service["ID"]})
+        response = operator_client.post(url, {"replicas": "5"}, follow=True)
+        assert "Only replicated services can be scaled" in _messages(response)
+        assert "Global" in client.api.inspect_service(service["ID"])["Spec"]["Mode"]
+        assert AuditEvent.objects.get(action="swarm.service.scale", target=service["ID"]).outcome == "failed"
+    finally:
+        client.api.remove_service(service["ID"])
+
+
 def test_operator_updates_the_image_with_a_rolling_update_and_sees_progress(
     on_swarm, make_service, operator_client
 ):
