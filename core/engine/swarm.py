@@ -674,7 +674,10 @@ def service_log_stream(
     """Service logs as a stream of raw chunks (stdout and stderr, with task details), like container logs.
 
     Each line starts with ``com.docker.swarm.node.id=...,com.docker.swarm.service.id=...,
-    com.docker.swarm.task.id=...`` then a space. Close the stream (``.close()``) to stop following.
+    com.docker.swarm.task.id=...`` then a space. Errors raised while iterating are SDK errors: iterate
+    inside ``translated(host)``. docker-py gives no handle on the HTTP response here, so a follower
+    blocked in a read cannot be interrupted by ``close()`` from another thread; a websocket consumer
+    should use ``follow=True`` only with that in mind (the thread ends at the next line or EOF).
 
     Args:
         service_id: the service's id or name.
