@@ -391,9 +391,9 @@ def import_busybox(client: docker.DockerClient, repository: str | None = None, t
     """``docker import`` the busybox rootfs into an extra engine (it has no images and no internet).
 
     Returns:
-        The reference, e.g. ``<run id>-base:latest``.
+        The reference, e.g. ``<run id>-extra:latest``.
     """
-    repository = repository or f"{RUN_ID}-base"
+    repository = repository or f"{RUN_ID}-extra"  # not the main engine's base image name
     client.api.import_image_from_data(
         busybox_rootfs_tar(),
         repository=repository,
