@@ -37,6 +37,8 @@ def _logged_out(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    if getattr(request, "login_locked", False):
+        return  # the throttle wrote its own auth.locked event; a refused attempt is not a new failure
     audit.record(
         request if request is not None else {},
         "auth.login",

@@ -146,6 +146,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login throttling (core/throttle.py): failures per username (since its last good login) and per
+# client address within the window first slow every attempt down, then lock until they age out.
+AUTHENTICATION_BACKENDS = ["core.throttle.ThrottledModelBackend"]
+LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
+LOGIN_THROTTLE_SLOW_AFTER = int(os.environ.get("LOGIN_THROTTLE_SLOW_AFTER", "3"))
+LOGIN_THROTTLE_LOCK_AFTER = int(os.environ.get("LOGIN_THROTTLE_LOCK_AFTER", "8"))
+LOGIN_THROTTLE_ADDRESS_SLOW_AFTER = int(os.environ.get("LOGIN_THROTTLE_ADDRESS_SLOW_AFTER", "10"))
+LOGIN_THROTTLE_ADDRESS_LOCK_AFTER = int(os.environ.get("LOGIN_THROTTLE_ADDRESS_LOCK_AFTER", "40"))
+LOGIN_THROTTLE_DELAY_SECONDS = float(os.environ.get("LOGIN_THROTTLE_DELAY_SECONDS", "1"))
+LOGIN_THROTTLE_MAX_DELAY_SECONDS = float(os.environ.get("LOGIN_THROTTLE_MAX_DELAY_SECONDS", "5"))
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

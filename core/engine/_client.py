@@ -15,7 +15,7 @@ import docker.tls
 from django.conf import settings
 
 from core.context import active_endpoint, tls_for
-from core.errors import EngineError, from_engine_exception
+from core.errors import DashboardError, from_engine_exception
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -89,7 +89,7 @@ def translated(host: str | None = None) -> Iterator[None]:
     """Re-raise any SDK/requests exception raised inside the block as a core.errors exception."""
     try:
         yield
-    except EngineError:
+    except DashboardError:  # already ours (e.g. InvalidReference raised inside the block)
         raise
     except Exception as exc:
         raise from_engine_exception(exc, host=current_host(host)) from exc

@@ -1,3 +1,490 @@
-"""Containers pages and actions."""
+"""Containers pages and actions: list, create/run, detail, lifecycle, rename, commit, export, delete, bulk."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core import audit
+from core.container_forms import (
+    CommitForm,
+    CreateContainerForm,
+    DeleteForm,
+    KillForm,
+    RenameForm,
+    TimeoutForm,
+)
+from core.engine import containers as engine
+from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
+from core.roles import Role, forbidden, has_role, require_role, role_of
+
+log = logging.getLogger(__name__)
+EXPORT_READ_AHEAD = 4
+
+SORT_KEYS: dict[str, Callable[[engine.ContainerSummary], object]] = {
+    "name": lambda c: c.name.lower(),
+    "image": lambda c: c.image.lower(),
+    "state": lambda c: (c.state, c.name.lower()),
+    "created": lambda c: c.created,
+}
+STATE_FILTERS = ("all", "running", "exited")
+BULK_ACTIONS = ("start", "stop", "restart", "delete")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _matches(container: engine.ContainerSummary, needle: str) -> bool:
+    if (
+        needle in container.name.lower()
+        or needle in container.image.lower()
+        or container.id.startswith(needle)
+    ):
+        return True
+    return any(needle in f"{k}={v}".lower() for k, v in container.labels.items())
+
+
+def _back(request: HttpRequest, ref: str) -> HttpResponse:
+    """Redirect to ``next`` when it is a local path, else to the container's page."""
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ) or not target.startswith("/"):
+        target = f"/containers/{ref}/"
+    return redirect(target)
+
+
+def _client_status(error: EngineError) -> int:
+    """Engine refusals as 4xx: the person asked for something the engine would not do."""
+    if isinstance(error, (NotFound, Conflict, InvalidRequest)):
+        return error.status
+    return 409
+
+
+def _failed(request: HttpRequest, ref: str, verb: str, error: EngineError) -> HttpResponse:
+    """The page shown when an action on ``ref`` was refused (engine down goes to the 503 page)."""
+    if isinstance(error, EngineUnavailable):
+        raise error
+    messages.error(request, error.message)
+    return render(
+        request,
+        "containers/failed.html",
+        {"ref": ref, "verb": verb, "error": error, "gone": isinstance(error, NotFound)},
+        status=_client_status(error),
+    )
+
+
+def _act(
+    request: HttpRequest, ref: str, verb: str, call: Callable[[], object], parameters: dict | None = None
+):
+    """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
+    try:
+        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters):
+            call()
+    except EngineError as error:
+        return _failed(request, ref, verb, error)
+    messages.success(request, f"{verb.capitalize()}: {ref}.")
+    return _back(request, ref)
+
+
+# --------------------------------------------------------------------------- list and create
+
+
+@require_role(Role.VIEWER)
+def container_list(request: HttpRequest) -> HttpResponse:
+    """All containers in one engine call; filter by state and text, sort, bulk-select."""
+    state = request.GET.get("state", "all")
+    state = state if state in STATE_FILTERS else "all"
+    needle = request.GET.get("q", "").strip().lower()
+    sort = request.GET.get("sort", "created")
+    sort = sort if sort in SORT_KEYS else "created"
+    descending = request.GET.get("dir", "desc" if sort == "created" else "asc") == "desc"
+    rows = engine.list_containers(include_stopped=state != "running")
+    if state == "exited":
+        rows = [c for c in rows if c.state in ("exited", "dead", "created")]
+    if needle:
+        rows = [c for c in rows if _matches(c, needle)]
+    rows.sort(key=SORT_KEYS[sort], reverse=descending)
+    context = {
+        "rows": rows,
+        "state": state,
+        "q": request.GET.get("q", ""),
+        "sort": sort,
+        "descending": descending,
+    }
+    # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "containers/list.html#table" if fragment else "containers/list.html"
+    return render(request, template, context)
+
+
+@require_role(Role.OPERATOR)
+@require_http_methods(["GET", "POST"])
+def container_new(request: HttpRequest) -> HttpResponse:
+    """The create/run form; POST creates (and starts) the container or shows the errors inline."""
+    role = role_of(request.user)
+    form = CreateContainerForm(request.POST or None, role=role, initial={"start": True, "restart": "no"})
+    if request.method == "POST" and form.is_valid():
+        spec = form.spec()
+        result = _create(request, form, spec)
+        if result is not None:
+            verb = "Started" if result.started else "Created"
+            messages.success(request, f"{verb} container {result.name}.")
+            return redirect(f"/containers/{result.name}/")
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
+    )
+
+
+def _create(
+    request: HttpRequest, form: CreateContainerForm, spec: engine.CreateSpec
+) -> engine.CreateResult | None:
+    """Create (and start) through the engine; engine refusals become field errors on ``form``."""
+    start = bool(form.cleaned_data["start"])
+    try:
+        with audit.action(
+            request, "container.run" if start else "container.create", parameters=form.audit_parameters()
+        ) as details:
+            if not engine.image_exists(reference=spec.image):
+                raise NotFound(
+                    f"No image {spec.image} on this engine (the dashboard does not pull on create)."
+                )
+            result = engine.create_container(spec=spec, start=start)
+            details["target"] = result.id
+            return result
+    except EngineUnavailable:
+        raise
+    except EngineError as error:
+        form.add_error(_field_for(error, spec), error.message)
+        return None
+
+
+def _field_for(error: EngineError, spec: engine.CreateSpec) -> str | None:
+    """Which form field an engine refusal is about (None: the whole form)."""
+    text = error.message.lower()
+    if "no image" in text or "no such image" in text:
+        return "image"
+    if isinstance(error, Conflict) and "name" in text:
+        return "name"
+    if "network" in text:
+        return "network"
+    if "port" in text or ("bind" in text and "address" in text):
+        return "ports"
+    if "mount" in text or "volume" in text:
+        return "volumes"
+    if "exec" in text or "executable" in text or "command" in text:
+        return "command" if spec.entrypoint is None else "entrypoint"
+    return None
+
+
+# --------------------------------------------------------------------------- detail
+
+
+@require_role(Role.VIEWER)
+def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
+    """Summary, processes, filesystem changes, live stats and the full inspect JSON."""
+    container = engine.inspect_container(ref=ref)
+    processes = None
+    if container.running and not container.paused:
+        try:
+            processes = engine.top(ref=container.id)
+        except (NotFound, Conflict):
+            processes = None
+    changes = engine.diff(ref=container.id)
+    return render(
+        request,
+        "containers/detail.html",
+        {
+            "c": container,
+            "processes": processes,
+            "changes": changes,
+            "can_operate": has_role(request.user, Role.OPERATOR),
+            "can_admin": has_role(request.user, Role.ADMIN),
+            "commit_form": CommitForm(initial={"pause": True}),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_start(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker start``; a command that exits at once is reported with its exit code and logs."""
+    try:
+        with audit.action(request, "container.start", target=ref) as details:
+            engine.start(ref=ref)
+            after = engine.settled(ref=ref)
+            if not after.running:
+                details["message"] = f"exited at once with code {after.exit_code}"
+    except EngineError as error:
+        return _failed(request, ref, "start", error)
+    if not after.running:
+        messages.warning(
+            request, f"{after.name} started but exited at once with code {after.exit_code}; see its logs."
+        )
+    else:
+        messages.success(request, f"Started: {after.name}.")
+    return _back(request, ref)
+
+
+def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
+    form = TimeoutForm(request.POST)
+    if not form.is_valid():
+        return _failed(request, ref, verb, InvalidRequest("The timeout is a number of seconds, 0-600."))
+    value = form.cleaned_data["timeout"]
+    return 10 if value is None else value
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker stop -t timeout``."""
+    timeout = _timeout(request, ref, "stop")
+    if isinstance(timeout, HttpResponse):
+        return timeout
+    return _act(request, ref, "stop", lambda: engine.stop(ref=ref, timeout=timeout), {"timeout": timeout})
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker restart -t timeout``."""
+    timeout = _timeout(request, ref, "restart")
+    if isinstance(timeout, HttpResponse):
+        return timeout
+    return _act(
+        request, ref, "restart", lambda: engine.restart(ref=ref, timeout=timeout), {"timeout": timeout}
+    )
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker kill -s signal``."""
+    form = KillForm(request.POST)
+    if not form.is_valid():
+        return _failed(request, ref, "kill", InvalidRequest(form.errors["signal"][0]))
+    signal = form.cleaned_data["signal"]
+    return _act(request, ref, "kill", lambda: engine.kill(ref=ref, signal=signal), {"signal": signal})
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker pause``."""
+    return _act(request, ref, "pause", lambda: engine.pause(ref=ref))
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker unpause``."""
+    return _act(request, ref, "unpause", lambda: engine.unpause(ref=ref))
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker rename``; then to the container's page under its new name."""
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return _failed(request, ref, "rename", InvalidRequest(form.errors["name"][0]))
+    name = form.cleaned_data["name"]
+    try:
+        with audit.action(request, "container.rename", target=ref, parameters={"name": name}):
+            engine.rename(ref=ref, name=name)
+    except EngineError as error:
+        return _failed(request, ref, "rename", error)
+    messages.success(request, f"Renamed {ref} to {name}.")
+    return redirect(f"/containers/{name}/")
+
+
+# --------------------------------------------------------------------------- commit, export, delete
+
+
+@require_role(Role.ADMIN)
+@require_POST
+def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker commit``; the result page links the new image."""
+    form = CommitForm(request.POST)
+    if not form.is_valid():
+        return render(request, "containers/commit.html", {"ref": ref, "form": form}, status=400)
+    data = form.cleaned_data
+    try:
+        with audit.action(
+            request, "container.commit", target=ref, parameters=dict(request.POST.items())
+        ) as details:
+            image_id = engine.commit(
+                ref=ref,
+                **{k: data[k] for k in ("repository", "tag", "message", "author")},
+                pause=data["pause"],
+                changes=data["changes"],
+            )
+            details["message"] = image_id
+    except EngineError as error:
+        if isinstance(error, EngineUnavailable):
+            raise
+        form.add_error(None, error.message)
+        return render(
+            request, "containers/commit.html", {"ref": ref, "form": form}, status=_client_status(error)
+        )
+    reference = f"{data['repository']}:{data['tag'] or 'latest'}" if data["repository"] else ""
+    return render(
+        request, "containers/commit.html", {"ref": ref, "image_id": image_id, "reference": reference}
+    )
+
+
+async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEAD) -> AsyncIterator[bytes]:
+    """Relay a blocking iterator through a read-ahead thread (bounded: ``depth`` chunks in flight).
+
+    The engine read of the next chunk overlaps the socket write of this one; when the download is
+    abandoned the thread stops at the next chunk and closes the engine response.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    slots = threading.Semaphore(depth)
+    stopped = threading.Event()
+
+    def hand_over(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone
+            stopped.set()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not slots.acquire(timeout=0.5):
+                    if stopped.is_set():
+                        return
+                if stopped.is_set():
+                    return
+                hand_over(chunk)
+        except Exception as exc:  # noqa: BLE001 - the status line is gone; end the body, log why
+            log.warning("export stream broke off: %r", exc)
+        finally:
+            chunks.close()  # type: ignore[attr-defined]
+            hand_over(None)
+
+    threading.Thread(target=produce, name="export-read-ahead", daemon=True).start()
+    try:
+        while (chunk := await queue.get()) is not None:
+            slots.release()
+            yield chunk
+    finally:
+        stopped.set()
+
+
+@require_role(Role.VIEWER)
+def container_export(request: HttpRequest, ref: str) -> HttpResponse:
+    """``docker export`` as a streamed tar download (constant memory, 1 MiB chunks)."""
+    container = engine.inspect_container(ref=ref)
+    chunks = engine.export(ref=container.id)
+    audit.record(request, "container.export", target=container.id)
+    response = StreamingHttpResponse(_aiter_blocking(chunks), content_type="application/x-tar")
+    response["Content-Disposition"] = f'attachment; filename="{container.name or container.short_id}.tar"'
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@require_role(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
+    """GET: the confirm step; POST: ``docker rm`` (a running one needs ``force``)."""
+    if request.method == "GET":
+        container = engine.inspect_container(ref=ref)
+        return render(request, "containers/delete.html", {"c": container})
+    form = DeleteForm(request.POST)
+    form.is_valid()
+    force, volumes = form.cleaned_data["force"], form.cleaned_data["volumes"]
+    try:
+        with audit.action(
+            request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
+        ):
+            engine.remove(ref=ref, force=force, volumes=volumes)
+    except Conflict as error:
+        messages.error(request, f"{error.message} Stop it first, or delete with force.")
+        container = engine.inspect_container(ref=ref)
+        return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
+    except EngineError as error:
+        return _failed(request, ref, "delete", error)
+    messages.success(request, f"Deleted {ref}.")
+    return redirect("/containers/")
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def container_bulk(request: HttpRequest) -> HttpResponse:
+    """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
+    action = request.POST.get("action", "")
+    ids = [i for i in request.POST.getlist("ids") if i][:500]
+    if action not in BULK_ACTIONS or not ids:
+        messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
+        return redirect("/containers/")
+    if action == "delete":
+        if not has_role(request.user, Role.ADMIN):
+            audit.record(
+                request,
+                "container.delete",
+                target=",".join(ids),
+                outcome=audit.DENIED,
+                message="needs the admin role",
+            )
+            return forbidden(request, Role.ADMIN)
+        if request.POST.get("confirm") != "yes":
+            return render(request, "containers/bulk_delete.html", {"ids": ids})
+    force = request.POST.get("force") == "on"
+    calls = {
+        "start": lambda ref: engine.start(ref=ref),
+        "stop": lambda ref: engine.stop(ref=ref, timeout=10),
+        "restart": lambda ref: engine.restart(ref=ref, timeout=10),
+        "delete": lambda ref: engine.remove(ref=ref, force=force),
+    }
+    done, failed = 0, []
+    for ref in ids:
+        try:
+            with audit.action(request, f"container.{action}", target=ref, parameters={"bulk": True}):
+                calls[action](ref)
+            done += 1
+        except EngineUnavailable:
+            raise
+        except EngineError as error:
+            failed.append(f"{ref[:12]}: {error.message}")
+    if done:
+        messages.success(request, f"{action.capitalize()}: {done} container(s).")
+    for line in failed:
+        messages.error(request, line)
+    return redirect("/containers/")
+
+
+urlpatterns = [
+    path("containers/", container_list, name="container_list"),
+    path("containers/new/", container_new, name="container_new"),
+    path("containers/bulk/", container_bulk, name="container_bulk"),
+    path("containers/<str:ref>/", container_detail, name="container_detail"),
+    path("containers/<str:ref>/start/", container_start, name="container_start"),
+    path("containers/<str:ref>/stop/", container_stop, name="container_stop"),
+    path("containers/<str:ref>/restart/", container_restart, name="container_restart"),
+    path("containers/<str:ref>/kill/", container_kill, name="container_kill"),
+    path("containers/<str:ref>/pause/", container_pause, name="container_pause"),
+    path("containers/<str:ref>/unpause/", container_unpause, name="container_unpause"),
+    path("containers/<str:ref>/rename/", container_rename, name="container_rename"),
+    path("containers/<str:ref>/commit/", container_commit, name="container_commit"),
+    path("containers/<str:ref>/export/", container_export, name="container_export"),
+    path("containers/<str:ref>/delete/", container_delete, name="container_delete"),
+]

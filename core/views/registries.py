@@ -1,3 +1,425 @@
-"""Registries pages and actions."""
+"""Registries: link private registries, browse catalog → repository → tag → manifest, delete tags, drift."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib import messages
+from django.core.validators import URLValidator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_http_methods
+
+from core import audit
+from core.engine import registry_images
+from core.errors import EngineError, EngineUnavailable, RegistryError
+from core.models import Registry
+from core.registry import (
+    DEFAULT_PAGE,
+    DIGEST,
+    MAX_PAGE,
+    RegistryClient,
+    client_for,
+    forget_auth,
+    validate_reference,
+    validate_repository,
+)
+from core.roles import Role, has_role, require_role
+
+CATALOG_SEARCH_LIMIT = 20_000  # names read per registry by the catalog search box
+
+
+class RegistryForm(forms.ModelForm):
+    """Link or edit a registry; the secret is write-only (blank on edit keeps the stored one)."""
+
+    url = forms.URLField(
+        label="Base URL",
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="http(s)://host[:port], without /v2",
+    )
+    secret = forms.CharField(
+        label="Password or token",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted. Leave blank to keep the stored one.",
+    )
+    clear_secret = forms.BooleanField(label="Forget the stored password", required=False)
+
+    class Meta:
+        model = Registry
+        fields = ["name", "url", "username", "verify_tls", "ca_bundle", "allowed_token_hosts"]
+        help_texts = {
+            "allowed_token_hosts": "Other hosts (host or host:port, comma separated) trusted to issue "
+            "tokens; credentials are never sent to a token service elsewhere.",
+        }
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise forms.ValidationError("Only http:// and https:// registry URLs are allowed.")
+        if parts.username or parts.password:
+            raise forms.ValidationError("Put credentials in the username and password fields, not the URL.")
+        if parts.query or parts.fragment or parts.path not in ("", "/"):
+            raise forms.ValidationError("Give the registry's base URL only (scheme, host and port).")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def save(self, commit: bool = True) -> Registry:
+        registry = super().save(commit=False)
+        if self.cleaned_data.get("clear_secret"):
+            registry.secret = ""
+        elif self.cleaned_data.get("secret"):
+            registry.secret = self.cleaned_data["secret"]
+        if commit:
+            registry.save()
+        return registry
+
+
+def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Turn a RegistryError escaping a page view into the registry error page (never a 500)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except RegistryError as exc:
+            registry = Registry.objects.filter(pk=kwargs.get("pk")).first()
+            status = 404 if exc.status == 404 else 502 if exc.status < 500 else exc.status
+            return render(
+                request, "registries/error.html", {"error": exc, "registry": registry}, status=status
+            )
+
+    return wrapper
+
+
+def _page_size(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("n", DEFAULT_PAGE)), MAX_PAGE))
+    except ValueError:
+        return DEFAULT_PAGE
+
+
+def _repository(name: str) -> str:
+    try:
+        return validate_repository(name)
+    except RegistryError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _tag(tag: str) -> str:
+    try:
+        return validate_reference(tag)
+    except RegistryError as exc:
+        raise Http404(exc.message) from exc
+
+
+@require_role(Role.VIEWER)
+def registry_list(request: HttpRequest) -> HttpResponse:
+    """Linked registries; each one's status loads lazily."""
+    return render(request, "registries/list.html", {"registries": Registry.objects.all()})
+
+
+@require_role(Role.VIEWER)
+def registry_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fragment: reachable, auth ok / unauthorized, API version (``GET /v2/``)."""
+    registry = get_object_or_404(Registry, pk=pk)
+    try:
+        with client_for(registry) as client:
+            status = client.ping()
+    except RegistryError as exc:
+        return render(request, "registries/list.html#status", {"error": exc.message})
+    return render(request, "registries/list.html#status", {"status": status})
+
+
+@require_http_methods(["GET", "POST"])
+@require_role(Role.ADMIN, audit_action="registry.create")
+def registry_new(request: HttpRequest) -> HttpResponse:
+    """Link a registry."""
+    form = RegistryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with audit.action(
+            request, "registry.create", target=form.cleaned_data["name"], parameters=_params(form)
+        ):
+            registry = form.save()
+        messages.success(request, f"Linked registry {registry.name}.")
+        return redirect("registry-catalog", pk=registry.pk)
+    return render(request, "registries/form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@require_role(Role.ADMIN, audit_action="registry.update")
+def registry_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a linked registry (the stored secret stays unless a new one is given)."""
+    registry = get_object_or_404(Registry, pk=pk)
+    form = RegistryForm(request.POST or None, instance=registry)
+    if request.method == "POST" and form.is_valid():
+        with audit.action(request, "registry.update", target=registry.name, parameters=_params(form)):
+            form.save()
+        forget_auth()
+        messages.success(request, f"Saved registry {registry.name}.")
+        return redirect("registry-catalog", pk=registry.pk)
+    return render(request, "registries/form.html", {"form": form, "registry": registry})
+
+
+def _params(form: RegistryForm) -> dict:
+    data = {key: form.cleaned_data.get(key) for key in ("name", "url", "username", "verify_tls")}
+    data["secret"] = bool(form.cleaned_data.get("secret"))
+    data["allowed_token_hosts"] = form.cleaned_data.get("allowed_token_hosts", "")
+    return data
+
+
+@require_http_methods(["GET", "POST"])
+@require_role(Role.ADMIN, audit_action="registry.delete")
+def registry_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Unlink a registry: a confirm page on GET, the deletion on POST (the registry itself is untouched)."""
+    registry = get_object_or_404(Registry, pk=pk)
+    if request.method == "GET":
+        return render(request, "registries/delete.html", {"registry": registry})
+    with audit.action(request, "registry.delete", target=registry.name, parameters={"url": registry.url}):
+        registry.delete()
+    messages.success(request, f"Unlinked registry {registry.name}.")
+    return redirect("registry-list")
+
+
+@require_role(Role.VIEWER)
+@registry_page
+def catalog(request: HttpRequest, pk: int) -> HttpResponse:
+    """One page of the catalog (``n`` ≤ 1000, ``last`` marker), optionally filtered by a prefix."""
+    registry = get_object_or_404(Registry, pk=pk)
+    prefix = request.GET.get("prefix", "").strip()
+    last = request.GET.get("last") or None
+    n = _page_size(request)
+    with client_for(registry) as client:
+        page = client.catalog(last=last, n=n, prefix=prefix)
+    sizes = sorted({50, 100, 250, 1000, n})
+    context = {
+        "registry": registry,
+        "page": page,
+        "prefix": prefix,
+        "n": n,
+        "last": last,
+        "page_sizes": sizes,
+    }
+    return render(request, "registries/catalog.html", context)
+
+
+@require_role(Role.VIEWER)
+@registry_page
+def repository(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """One page of a repository's tags; each row's details load lazily when it scrolls into view."""
+    registry = get_object_or_404(Registry, pk=pk)
+    name = _repository(name)
+    last = request.GET.get("last") or None
+    n = _page_size(request)
+    with client_for(registry) as client:
+        page = client.tags(name, last=last, n=n)
+    context = {"registry": registry, "name": name, "page": page, "n": n, "last": last}
+    return render(request, "registries/repository.html", context)
+
+
+@require_role(Role.VIEWER)
+def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
+    """Fragment: one tag's digest, size, created and platform(s)."""
+    registry = get_object_or_404(Registry, pk=pk)
+    name, tag = _repository(name), _tag(tag)
+    context = {"registry": registry, "name": name, "tag": tag}
+    try:
+        with client_for(registry) as client:
+            context["summary"] = client.tag_summary(name, tag)
+    except RegistryError as exc:
+        context["error"] = exc.message
+    return render(request, "registries/repository.html#row", context)
+
+
+@require_role(Role.VIEWER)
+@registry_page
+def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
+    """A tag's manifest (or one platform of its index with ``?digest=``), config and history."""
+    registry = get_object_or_404(Registry, pk=pk)
+    name, tag = _repository(name), _tag(tag)
+    digest = request.GET.get("digest", "")
+    if digest and not DIGEST.match(digest):
+        raise Http404("not a digest")
+    with client_for(registry) as client:
+        found = client.manifest(name, digest or tag)
+        config = None if found.is_index else client.config(name, found)
+    reference = f"{registry.host}/{name}@{digest}" if digest else f"{registry.host}/{name}:{tag}"
+    context = {
+        "registry": registry,
+        "name": name,
+        "tag": tag,
+        "platform_digest": digest,
+        "manifest": found,
+        "config": config,
+        "reference": reference,
+        "can_pull": has_role(request.user, Role.OPERATOR),
+        "can_delete": has_role(request.user, Role.ADMIN),
+    }
+    return render(request, "registries/manifest.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require_role(Role.ADMIN, audit_action="registry.tag_delete")
+@registry_page
+def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
+    """Delete a tag's manifest: GET resolves the digest and lists every tag sharing it; POST deletes."""
+    registry = get_object_or_404(Registry, pk=pk)
+    name, tag = _repository(name), _tag(tag)
+    with client_for(registry) as client:
+        digest = client.manifest_digest(name, tag)
+        if digest is None:
+            messages.error(request, f"{name}:{tag} is not in the registry any more.")
+            return redirect("registry-repository", pk=pk, name=name)
+        if request.method == "GET":
+            shared = client.tags_sharing(name, digest)
+            context = {"registry": registry, "name": name, "tag": tag, "shared": shared}
+            return render(request, "registries/tag_delete.html", context)
+        confirmed = request.POST.get("digest", "")
+        parameters = {"registry": registry.name, "digest": confirmed}
+        with audit.action(
+            request, "registry.tag_delete", target=f"{registry.host}/{name}:{tag}", parameters=parameters
+        ):
+            if confirmed != digest:
+                raise RegistryError(
+                    f"{name}:{tag} now points at another digest than the one you confirmed; nothing was "
+                    "deleted. Look again before deleting."
+                )
+            client.delete_manifest(name, digest)
+    messages.success(
+        request,
+        f"Deleted {name}@{digest} and every tag that pointed at it. Space returns after the registry's "
+        "garbage collection runs.",
+    )
+    return redirect("registry-repository", pk=pk, name=name)
+
+
+@require_role(Role.ADMIN)
+def push_form(request: HttpRequest, pk: int) -> HttpResponse:
+    """Local tags, each with a form that pushes it here (POSTs to the images page's push action)."""
+    registry = get_object_or_404(Registry, pk=pk)
+    repository_name = request.GET.get("repository", "")
+    rows = []
+    for row in registry_images.local_tags():
+        local_repo, _, local_tag = row.reference.rpartition(":")
+        short = (
+            local_repo.split("/", 1)[1] if "/" in local_repo and _looks_like_host(local_repo) else local_repo
+        )
+        target = f"{registry.host}/{repository_name or short}:{local_tag}"
+        rows.append({"row": row, "target": target})
+    return render(
+        request, "registries/push.html", {"registry": registry, "rows": rows, "repository": repository_name}
+    )
+
+
+def _looks_like_host(repository_name: str) -> bool:
+    first = repository_name.split("/", 1)[0]
+    return "." in first or ":" in first or first == "localhost"
+
+
+@require_role(Role.VIEWER)
+def drift(request: HttpRequest) -> HttpResponse:
+    """Fragment: for each local tag on a linked registry, is the registry's digest the local one?"""
+    image_id = request.GET.get("image", "")
+    if not image_id:
+        raise Http404("no image given")
+    references = registry_images.image_references(image=image_id)
+    registries = {registry.host: registry for registry in Registry.objects.all()}
+    rows = []
+    clients: dict[str, RegistryClient] = {}
+    try:
+        for reference in references.tags:
+            repo, _, tag = reference.rpartition(":")
+            host, _, name = repo.partition("/")
+            registry = registries.get(host)
+            if registry is None or not name:
+                continue
+            local = {d.partition("@")[2] for d in references.repo_digests if d.partition("@")[0] == repo}
+            row = {
+                "reference": reference,
+                "registry": registry,
+                "name": name,
+                "tag": tag,
+                "local": sorted(local),
+            }
+            try:
+                client = clients.setdefault(host, client_for(registry))
+                remote = client.manifest_digest(name, tag)
+            except RegistryError as exc:
+                row.update(state="error", message=exc.message)
+            else:
+                row["remote"] = remote
+                row["state"] = "missing" if remote is None else "in-sync" if remote in local else "differs"
+            rows.append(row)
+    finally:
+        for client in clients.values():
+            client.close()
+    return render(request, "registries/drift.html", {"rows": rows, "image": references})
+
+
+@require_role(Role.VIEWER)
+def search(request: HttpRequest) -> HttpResponse:
+    """The search page: linked registries' catalogs and the engine's index, each loaded lazily."""
+    query = request.GET.get("q", "").strip()
+    return render(request, "registries/search.html", {"q": query, "registries": Registry.objects.all()})
+
+
+@require_role(Role.VIEWER)
+def search_catalogs(request: HttpRequest) -> HttpResponse:
+    """Fragment: repositories whose name contains the query, over every linked registry's catalog."""
+    query = request.GET.get("q", "").strip().lower()
+    results = []
+    for registry in Registry.objects.all() if query else ():
+        entry = {"registry": registry, "matches": [], "error": "", "scanned": 0}
+        try:
+            with client_for(registry) as client:
+                for repo_name in client.iter_catalog(limit=CATALOG_SEARCH_LIMIT):
+                    entry["scanned"] += 1
+                    if query in repo_name and len(entry["matches"]) < 200:
+                        entry["matches"].append(repo_name)
+        except RegistryError as exc:
+            entry["error"] = exc.message
+        entry["capped"] = entry["scanned"] >= CATALOG_SEARCH_LIMIT
+        results.append(entry)
+    return render(request, "registries/search.html#catalogs", {"q": query, "results": results})
+
+
+@require_role(Role.VIEWER)
+def search_index(request: HttpRequest) -> HttpResponse:
+    """Fragment: ``docker search`` against the engine's configured index (clear message when offline)."""
+    query = request.GET.get("q", "").strip()
+    context: dict = {"q": query, "found": []}
+    if query:
+        try:
+            context["found"] = registry_images.search_index(term=query)
+        except EngineUnavailable:
+            raise
+        except EngineError as exc:
+            context["error"] = exc.message
+    return render(request, "registries/search.html#index", context)
+
+
+repo = "registries/<int:pk>/repositories/<path:name>"
+urlpatterns = [
+    path("registries/", registry_list, name="registry-list"),
+    path("registries/new/", registry_new, name="registry-new"),
+    path("registries/search/", search, name="registry-search"),
+    path("registries/search/catalogs/", search_catalogs, name="registry-search-catalogs"),
+    path("registries/search/index/", search_index, name="registry-search-index"),
+    path("registries/drift/", drift, name="registry-drift"),
+    path("registries/<int:pk>/", catalog, name="registry-catalog"),
+    path("registries/<int:pk>/status/", registry_status, name="registry-status"),
+    path("registries/<int:pk>/edit/", registry_edit, name="registry-edit"),
+    path("registries/<int:pk>/delete/", registry_delete, name="registry-delete"),
+    path("registries/<int:pk>/push/", push_form, name="registry-push"),
+    # The "/-/" separator cannot be a repository path component, so these must come before <path:name>/.
+    path(f"{repo}/-/tags/<str:tag>/summary/", tag_summary, name="registry-tag-summary"),
+    path(f"{repo}/-/tags/<str:tag>/delete/", tag_delete, name="registry-tag-delete"),
+    path(f"{repo}/-/tags/<str:tag>/", manifest, name="registry-manifest"),
+    path(f"{repo}/", repository, name="registry-repository"),
+]

@@ -1,0 +1,869 @@
+"""Containers: list, inspect, create/run, lifecycle, top, diff, commit, export, stats and events streams.
+
+Lists are ONE API call (``/containers/json?all=1``); everything else names the container by id,
+unique id prefix or name, exactly as the engine accepts it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from docker.types.daemon import CancellableStream
+
+from core.engine._client import client, engine_call, translated
+from core.errors import EngineError
+
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+EXPORT_CHUNK_BYTES = 1 << 20
+CHANGE_KINDS = {0: "changed", 1: "added", 2: "deleted"}
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    container_port: int
+    protocol: str
+    host_ip: str = ""
+    host_port: int | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.host_port is not None
+
+    @property
+    def link_host(self) -> str:
+        """The address to link a published TCP port to (wildcard binds -> 127.0.0.1)."""
+        if self.host_ip in ("", "0.0.0.0", "::"):  # noqa: S104 - describing a bind, not binding
+            return "127.0.0.1"
+        return f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+
+    def __str__(self) -> str:
+        inner = f"{self.container_port}/{self.protocol}"
+        if not self.published:
+            return inner
+        ip = f"{self.host_ip}:" if self.host_ip and self.host_ip not in ("0.0.0.0", "::") else ""  # noqa: S104
+        return f"{ip}{self.host_port}->{inner}"
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    command: str
+    state: str
+    status: str
+    health: str
+    created: int
+    ports: tuple[PortBinding, ...]
+    labels: dict[str, str] = field(hash=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def compose_project(self) -> str:
+        return self.labels.get(COMPOSE_PROJECT_LABEL, "")
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created).astimezone()
+
+    @property
+    def exit_code(self) -> int | None:
+        """Parsed from the status text ("Exited (3) 2 minutes ago"): the list call has no exit code."""
+        if self.state != "exited" or "(" not in self.status:
+            return None
+        try:
+            return int(self.status.split("(", 1)[1].split(")", 1)[0])
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Mount:
+    type: str
+    source: str
+    destination: str
+    mode: str
+    read_write: bool
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    name: str
+    ip_address: str
+    gateway: str
+    mac_address: str
+
+
+@dataclass(frozen=True)
+class ContainerDetail:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    command: str
+    entrypoint: str
+    state: str
+    running: bool
+    paused: bool
+    exit_code: int
+    error: str
+    health: str
+    restart_count: int
+    restart_policy: str
+    created: str
+    started_at: str
+    finished_at: str
+    ports: tuple[PortBinding, ...]
+    mounts: tuple[Mount, ...]
+    networks: tuple[NetworkAttachment, ...]
+    env: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+    tty: bool
+    privileged: bool
+    raw: str  # the full inspect document, pretty JSON
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass(frozen=True)
+class ProcessTable:
+    titles: tuple[str, ...]
+    processes: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # added / changed / deleted
+    path: str
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    source: str
+    target: str
+    read_only: bool = False
+
+    @property
+    def is_bind(self) -> bool:
+        return self.source.startswith("/")
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: int | None = None
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    """Everything ``docker create`` takes from the form, already validated."""
+
+    image: str
+    name: str = ""
+    command: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    ports: tuple[PortSpec, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    restart: str = "no"
+    restart_retries: int = 0
+    tty: bool = False
+    interactive: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+    network: str = ""
+    workdir: str = ""
+    user: str = ""
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    pid: str = ""
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    id: str
+    name: str
+    started: bool
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatsSample:
+    cpu_percent: float
+    memory_usage: int
+    memory_limit: int
+    memory_percent: float
+    net_rx: int
+    net_tx: int
+    block_read: int
+    block_write: int
+    pids: int
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _ports_from_list(raw: list[dict] | None) -> tuple[PortBinding, ...]:
+    ports = {
+        PortBinding(
+            container_port=int(p.get("PrivatePort") or 0),
+            protocol=str(p.get("Type") or "tcp"),
+            host_ip=str(p.get("IP") or ""),
+            host_port=int(p["PublicPort"]) if p.get("PublicPort") else None,
+        )
+        for p in raw or ()
+    }
+    return tuple(sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip, p.host_port or 0)))
+
+
+def _health_from_status(status: str) -> str:
+    for word in ("healthy", "unhealthy", "health: starting"):
+        if f"({word})" in status:
+            return word.removeprefix("health: ")
+    return ""
+
+
+def _summary(raw: dict) -> ContainerSummary:
+    names = raw.get("Names") or []
+    return ContainerSummary(
+        id=str(raw.get("Id", "")),
+        name=(names[0] if names else "").lstrip("/"),
+        image=str(raw.get("Image") or ""),
+        image_id=str(raw.get("ImageID") or ""),
+        command=str(raw.get("Command") or ""),
+        state=str(raw.get("State") or ""),
+        status=str(raw.get("Status") or ""),
+        health=_health_from_status(str(raw.get("Status") or "")),
+        created=int(raw.get("Created") or 0),
+        ports=_ports_from_list(raw.get("Ports")),
+        labels={str(k): str(v) for k, v in (raw.get("Labels") or {}).items()},
+    )
+
+
+def _ports_from_inspect(raw: dict) -> tuple[PortBinding, ...]:
+    ports: list[PortBinding] = []
+    for key, bindings in ((raw.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        number, _, protocol = key.partition("/")
+        if not bindings:
+            ports.append(PortBinding(container_port=int(number), protocol=protocol or "tcp"))
+        for binding in bindings or ():
+            ports.append(
+                PortBinding(
+                    container_port=int(number),
+                    protocol=protocol or "tcp",
+                    host_ip=str(binding.get("HostIp") or ""),
+                    host_port=int(binding["HostPort"]) if binding.get("HostPort") else None,
+                )
+            )
+    return tuple(sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip)))
+
+
+def _joined(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value or "")
+
+
+def _detail(raw: dict) -> ContainerDetail:
+    state = raw.get("State") or {}
+    config = raw.get("Config") or {}
+    host_config = raw.get("HostConfig") or {}
+    policy = host_config.get("RestartPolicy") or {}
+    policy_name = policy.get("Name") or "no"
+    if policy_name == "on-failure" and policy.get("MaximumRetryCount"):
+        policy_name = f"on-failure:{policy['MaximumRetryCount']}"
+    env = []
+    for line in config.get("Env") or ():
+        key, _, value = str(line).partition("=")
+        env.append((key, value))
+    networks = tuple(
+        NetworkAttachment(
+            name=str(name),
+            ip_address=str(n.get("IPAddress") or ""),
+            gateway=str(n.get("Gateway") or ""),
+            mac_address=str(n.get("MacAddress") or ""),
+        )
+        for name, n in sorted(((raw.get("NetworkSettings") or {}).get("Networks") or {}).items())
+    )
+    return ContainerDetail(
+        id=str(raw.get("Id", "")),
+        name=str(raw.get("Name") or "").lstrip("/"),
+        image=str(config.get("Image") or ""),
+        image_id=str(raw.get("Image") or ""),
+        command=_joined([*((raw.get("Path") and [raw["Path"]]) or []), *(raw.get("Args") or [])]),
+        entrypoint=_joined(config.get("Entrypoint")),
+        state=str(state.get("Status") or ""),
+        running=bool(state.get("Running")),
+        paused=bool(state.get("Paused")),
+        exit_code=int(state.get("ExitCode") or 0),
+        error=str(state.get("Error") or ""),
+        health=str((state.get("Health") or {}).get("Status") or ""),
+        restart_count=int(raw.get("RestartCount") or 0),
+        restart_policy=policy_name,
+        created=str(raw.get("Created") or ""),
+        started_at=str(state.get("StartedAt") or ""),
+        finished_at=str(state.get("FinishedAt") or ""),
+        ports=_ports_from_inspect(raw),
+        mounts=tuple(
+            Mount(
+                type=str(m.get("Type") or ""),
+                source=str(m.get("Name") or m.get("Source") or ""),
+                destination=str(m.get("Destination") or ""),
+                mode=str(m.get("Mode") or ""),
+                read_write=bool(m.get("RW")),
+            )
+            for m in raw.get("Mounts") or ()
+        ),
+        networks=networks,
+        env=tuple(env),
+        labels=tuple(sorted((str(k), str(v)) for k, v in (config.get("Labels") or {}).items())),
+        tty=bool(config.get("Tty")),
+        privileged=bool(host_config.get("Privileged")),
+        raw=json.dumps(raw, indent=2, sort_keys=True),
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@engine_call
+def list_containers(*, include_stopped: bool = True, host: str | None = None) -> list[ContainerSummary]:
+    """``docker ps [-a]`` in ONE request (no per-container inspect).
+
+    Args:
+        include_stopped: all containers (``-a``) or only running ones.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        One :class:`ContainerSummary` per container, newest first (the engine's order).
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    return [_summary(raw) for raw in client(host).api.containers(all=include_stopped)]
+
+
+@engine_call
+def inspect_container(*, ref: str, host: str | None = None) -> ContainerDetail:
+    """``docker inspect`` of one container.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`ContainerDetail` (with the full inspect JSON in ``raw``).
+
+    Raises:
+        NotFound: no such container (or the prefix is ambiguous).
+        EngineUnavailable: the engine does not answer.
+    """
+    return _detail(client(host).api.inspect_container(ref))
+
+
+@engine_call
+def top(*, ref: str, host: str | None = None) -> ProcessTable:
+    """``docker top``: the processes of a running container.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`ProcessTable`.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the container is not running.
+    """
+    raw = client(host).api.top(ref)
+    return ProcessTable(
+        titles=tuple(str(t) for t in raw.get("Titles") or ()),
+        processes=tuple(tuple(str(c) for c in row) for row in raw.get("Processes") or ()),
+    )
+
+
+@engine_call
+def diff(*, ref: str, host: str | None = None) -> list[Change]:
+    """``docker diff``: files added, changed and deleted in the container's writable layer.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        :class:`Change` rows sorted by path.
+
+    Raises:
+        NotFound: no such container.
+    """
+    raw = client(host).api.diff(ref) or []
+    return sorted(
+        (
+            Change(kind=CHANGE_KINDS.get(int(c.get("Kind", 0)), "changed"), path=str(c.get("Path")))
+            for c in raw
+        ),
+        key=lambda c: c.path,
+    )
+
+
+# --------------------------------------------------------------------------- create / run
+
+
+def _create_kwargs(api, spec: CreateSpec) -> dict:
+    port_bindings: dict[str, list] = {}
+    exposed: list = []
+    for port in spec.ports:
+        key = f"{port.container_port}/{port.protocol}"
+        exposed.append((port.container_port, port.protocol))
+        if port.host_port is not None or port.host_ip:  # a bare "80" only exposes, never publishes
+            port_bindings.setdefault(key, []).append(
+                (port.host_ip, port.host_port) if port.host_ip else port.host_port
+            )
+    binds = [f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes]
+    restart = None
+    if spec.restart != "no":
+        restart = {"Name": spec.restart}
+        if spec.restart == "on-failure" and spec.restart_retries:
+            restart["MaximumRetryCount"] = spec.restart_retries
+    host_config = api.create_host_config(
+        binds=binds or None,
+        port_bindings={k: (v[0] if len(v) == 1 else v) for k, v in port_bindings.items()} or None,
+        restart_policy=restart,
+        network_mode=spec.network or None,
+        privileged=spec.privileged,
+        cap_add=list(spec.cap_add) or None,
+        pid_mode=spec.pid or None,
+    )
+    return {
+        "image": spec.image,
+        "name": spec.name or None,
+        "command": list(spec.command) or None,
+        "entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None,
+        "environment": [f"{k}={v}" for k, v in spec.env] or None,
+        "ports": [(p, proto) if proto != "tcp" else p for p, proto in exposed] or None,
+        "labels": dict(spec.labels) or None,
+        "tty": spec.tty,
+        "stdin_open": spec.interactive,
+        "working_dir": spec.workdir or None,
+        "user": spec.user or None,
+        "host_config": host_config,
+    }
+
+
+@engine_call
+def image_exists(*, reference: str, host: str | None = None) -> bool:
+    """Whether the engine has ``reference`` locally (the dashboard never pulls on create).
+
+    Args:
+        reference: an image reference or id.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        True when ``docker image inspect`` finds it.
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    try:
+        client(host).api.inspect_image(reference)
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return False
+        raise
+    return True
+
+
+@engine_call
+def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) -> CreateResult:
+    """``docker create`` (and ``docker start`` when ``start``): nothing half-made is left behind.
+
+    When the start fails, the container just created is removed again and the start's error raised.
+
+    Args:
+        spec: the validated :class:`CreateSpec`.
+        start: start it too (``docker run -d``).
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`CreateResult` with the new container's id.
+
+    Raises:
+        NotFound: unknown image or network.
+        Conflict: the name is taken.
+        InvalidRequest: the engine refused a parameter.
+        EngineError: the start failed (the container was removed).
+    """
+    api = client(host).api
+    created = api.create_container(**_create_kwargs(api, spec))
+    container_id = created["Id"]
+    if start:
+        try:
+            with translated(host):
+                api.start(container_id)
+        except EngineError:
+            with translated(host):
+                api.remove_container(container_id, force=True, v=True)
+            raise
+    name = spec.name or api.inspect_container(container_id)["Name"].lstrip("/")
+    return CreateResult(
+        id=container_id,
+        name=name,
+        started=start,
+        warnings=tuple(str(w) for w in created.get("Warnings") or ()),
+    )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@engine_call
+def start(*, ref: str, host: str | None = None) -> None:
+    """``docker start``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+        EngineError: the engine could not start it (e.g. the command does not exist).
+    """
+    client(host).api.start(ref)
+
+
+@engine_call
+def stop(*, ref: str, timeout: int = 10, host: str | None = None) -> None:
+    """``docker stop -t timeout``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        timeout: seconds before SIGKILL.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+    """
+    # The HTTP read must outlast the engine's own grace period.
+    client(host).api.stop(ref, timeout=timeout)
+
+
+@engine_call
+def restart(*, ref: str, timeout: int = 10, host: str | None = None) -> None:
+    """``docker restart -t timeout``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        timeout: seconds before SIGKILL.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+    """
+    client(host).api.restart(ref, timeout=timeout)
+
+
+@engine_call
+def kill(*, ref: str, signal: str = "SIGKILL", host: str | None = None) -> None:
+    """``docker kill -s signal``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        signal: a signal name (``SIGTERM``) or number.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the container is not running.
+    """
+    client(host).api.kill(ref, signal=signal)
+
+
+@engine_call
+def pause(*, ref: str, host: str | None = None) -> None:
+    """``docker pause``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the container is not running (or already paused).
+    """
+    client(host).api.pause(ref)
+
+
+@engine_call
+def unpause(*, ref: str, host: str | None = None) -> None:
+    """``docker unpause``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the container is not paused.
+    """
+    client(host).api.unpause(ref)
+
+
+@engine_call
+def rename(*, ref: str, name: str, host: str | None = None) -> None:
+    """``docker rename``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        name: the new name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the name is taken.
+    """
+    client(host).api.rename(ref, name)
+
+
+@engine_call
+def remove(*, ref: str, force: bool = False, volumes: bool = False, host: str | None = None) -> None:
+    """``docker rm [-f] [-v]``.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        force: kill it first when running.
+        volumes: also remove its anonymous volumes.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: it is running and ``force`` is off.
+    """
+    client(host).api.remove_container(ref, force=force, v=volumes)
+
+
+@engine_call
+def commit(
+    *,
+    ref: str,
+    repository: str,
+    tag: str = "",
+    message: str = "",
+    author: str = "",
+    pause: bool = True,
+    changes: tuple[str, ...] = (),
+    host: str | None = None,
+) -> str:
+    """``docker commit``: a new image from the container's filesystem.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        repository: the new image's repository (may be empty for an untagged image).
+        tag: its tag (``latest`` when empty and a repository is given).
+        message: the commit message.
+        author: the author.
+        pause: pause the container while committing (the CLI's default).
+        changes: Dockerfile instructions applied to the image config (``CMD ["sh"]``).
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        The new image's id (``sha256:...``).
+
+    Raises:
+        NotFound: no such container.
+        InvalidRequest: a change line or the reference was refused.
+    """
+    result = client(host).api.commit(
+        ref,
+        repository=repository or None,
+        tag=(tag or "latest") if repository else None,
+        message=message or None,
+        author=author or None,
+        pause=pause,
+        changes=list(changes) or None,
+    )
+    return str(result["Id"])
+
+
+# --------------------------------------------------------------------------- streams
+
+
+@engine_call
+def export(*, ref: str, chunk_size: int = EXPORT_CHUNK_BYTES, host: str | None = None) -> Iterator[bytes]:
+    """``docker export``: the container's filesystem as a tar stream, in large chunks.
+
+    The request is made (and a missing container reported) before the first chunk; the returned
+    generator closes the engine response when it is closed or finished.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        chunk_size: bytes per chunk.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A generator of ``bytes``.
+
+    Raises:
+        NotFound: no such container.
+    """
+    api = client(host).api
+    # docker-py's export() hides the response; we need it to close the connection on disconnect.
+    response = api._get(api._url("/containers/{0}/export", ref), stream=True)
+    api._raise_for_status(response)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with translated(host):
+                raw = response.raw
+                while True:
+                    data = raw.read(chunk_size)
+                    if not data:
+                        return
+                    yield data
+        finally:
+            response.close()
+
+    return chunks()
+
+
+class EngineStream:
+    """A blocking iterator of decoded JSON objects from the engine, closable from another thread."""
+
+    def __init__(self, stream: CancellableStream, host: str | None):
+        self._stream = stream
+        self._host = host
+        self._closed = False
+
+    def __iter__(self) -> Iterator[dict]:
+        while True:
+            with translated(self._host):
+                try:
+                    item = next(self._stream)
+                except StopIteration:
+                    return
+            yield item
+
+    def close(self) -> None:
+        """Shut the socket down: a read blocked in another thread returns at once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._stream.close()
+        except Exception:  # noqa: BLE001,S110 - already closed by the engine or the proxy
+            pass
+
+
+@engine_call
+def container_events(*, host: str | None = None) -> EngineStream:
+    """``docker events --filter type=container`` as a closable blocking stream (no read timeout).
+
+    Args:
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        An :class:`EngineStream` of event dicts (``Action``, ``id``, ``Actor`` ...).
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    stream = client(host).api.events(decode=True, filters={"type": "container"})
+    return EngineStream(stream, host)
+
+
+@engine_call
+def stats_stream(*, ref: str, host: str | None = None) -> EngineStream:
+    """``docker stats`` of one container, one raw sample a second, as a closable blocking stream.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        An :class:`EngineStream` of raw stats dicts; see :func:`stats_sample`.
+
+    Raises:
+        NotFound: no such container.
+    """
+    api = client(host).api
+    response = api._get(api._url("/containers/{0}/stats", ref), params={"stream": True}, stream=True)
+    api._raise_for_status(response)
+    return EngineStream(CancellableStream(api._stream_helper(response, decode=True), response), host)
+
+
+def stats_sample(raw: dict) -> StatsSample:
+    """One raw stats document to numbers, CPU % and memory computed the way the docker CLI does.
+
+    CPU % = (container CPU delta / system CPU delta) x online CPUs x 100; memory usage excludes the
+    page cache (``inactive_file`` on cgroup v2, ``total_inactive_file``/``cache`` on v1).
+    """
+    cpu = raw.get("cpu_stats") or {}
+    pre = raw.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get(
+        "total_usage", 0
+    )
+    system_delta = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
+    online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or ()) or 1
+    cpu_percent = (cpu_delta / system_delta) * online * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0
+    memory = raw.get("memory_stats") or {}
+    details = memory.get("stats") or {}
+    usage = int(memory.get("usage") or 0)
+    for key in ("total_inactive_file", "inactive_file"):
+        if key in details and details[key] < usage:
+            usage -= int(details[key])
+            break
+    limit = int(memory.get("limit") or 0)
+    rx = tx = 0
+    for net in (raw.get("networks") or {}).values():
+        rx += int(net.get("rx_bytes") or 0)
+        tx += int(net.get("tx_bytes") or 0)
+    read = write = 0
+    for entry in (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or ():
+        op = str(entry.get("op", "")).lower()
+        if op == "read":
+            read += int(entry.get("value") or 0)
+        elif op == "write":
+            write += int(entry.get("value") or 0)
+    return StatsSample(
+        cpu_percent=round(cpu_percent, 2),
+        memory_usage=usage,
+        memory_limit=limit,
+        memory_percent=round(usage / limit * 100.0, 2) if limit else 0.0,
+        net_rx=rx,
+        net_tx=tx,
+        block_read=read,
+        block_write=write,
+        pids=int((raw.get("pids_stats") or {}).get("current") or 0),
+    )
+
+
+def settled(*, ref: str, seconds: float = 0.3, host: str | None = None) -> ContainerDetail:
+    """Inspect after a short grace period, so a command that fails at once shows as exited.
+
+    Args:
+        ref: id, unique id prefix, or name.
+        seconds: the grace period.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        The container's :class:`ContainerDetail`.
+
+    Raises:
+        NotFound: it was removed meanwhile.
+    """
+    time.sleep(seconds)
+    return inspect_container(ref=ref, host=host)

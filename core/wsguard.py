@@ -1,0 +1,98 @@
+"""The websocket handshake guard: same origin (scheme, host AND port) and no credentials in the URL.
+
+Channels' ``AllowedHostsOriginValidator`` compares host names only, so a page on another port of the
+same host (any other web app there) could open our websockets with the person's cookie. This guard
+keeps its ALLOWED_HOSTS semantics and also requires the Origin to be exactly the origin the Host
+header names, with the scheme of the connection.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Query parameter names that look like credentials: never accepted, the handshake is refused.
+CREDENTIAL_PARAMS = {
+    "session",
+    "sessionid",
+    "session_id",
+    "token",
+    "access_token",
+    "auth",
+    "authorization",
+    "password",
+    "key",
+    "api_key",
+    "apikey",
+    "csrftoken",
+}
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin1")
+    return None
+
+
+def _normalized(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return scheme, parts.hostname.lower(), port
+
+
+def _secure(scope: dict) -> bool:
+    if scope.get("scheme") == "wss":
+        return True
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode()
+        return (_header(scope, name) or "").split(",")[0].strip() == proxy[1]
+    return False
+
+
+def refusal_reason(scope: dict) -> str | None:
+    """Why this handshake must be refused, or None when it may go on to the login and role checks."""
+    host = _header(scope, b"host")
+    if not host:
+        return "no Host header"
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return f"host {host!r} is not in ALLOWED_HOSTS"
+    origin = _header(scope, b"origin")
+    if not origin or origin == "null":
+        return "no Origin header"
+    scheme = "https" if _secure(scope) else "http"
+    expected = _normalized(scheme, host)
+    parsed = urlsplit(origin)
+    given = _normalized(parsed.scheme, parsed.netloc) if parsed.scheme in DEFAULT_PORTS else None
+    trusted = {o.rstrip("/") for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}
+    if given is None or (given != expected and origin.rstrip("/") not in trusted):
+        return f"origin {origin!r} is not this site"
+    query = scope.get("query_string", b"").decode("latin1")
+    names = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
+    if names & CREDENTIAL_PARAMS:
+        return "credentials in the query string are not accepted"
+    return None
+
+
+class SameOriginValidator:
+    """ASGI middleware: refuses (HTTP 403) websocket handshakes that fail ``refusal_reason``."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and refusal_reason(scope) is not None:
+            denier = WebsocketDenier()
+            return await denier(scope, receive, send)
+        return await self.application(scope, receive, send)

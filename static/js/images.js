@@ -1,0 +1,103 @@
+// Live progress of a pull/push/build job (ws/images/jobs/<id>/). Text only via textContent.
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-job-ws]");
+  if (!root) { return; }
+  var layersBox = root.querySelector(".layers");
+  var logBox = root.querySelector(".job-log");
+  var messageBox = root.querySelector(".job-message");
+  var statusPill = document.querySelector("[data-job-status]");
+  var template = document.getElementById("layer-template");
+  var layerNodes = {};
+  var lineCount = 0;
+  var finished = false;
+
+  function human(bytes) {
+    var units = ["B", "KB", "MB", "GB", "TB"];
+    var i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
+    return (i === 0 ? bytes : bytes.toFixed(1)) + " " + units[i];
+  }
+
+  function setBar(node, name, pair) {
+    var bar = node.querySelector(".bar-" + name);
+    var label = node.querySelector(".bytes-" + name);
+    var current = pair[0], total = pair[1];
+    bar.classList.toggle("hidden", !total);
+    label.classList.toggle("hidden", !total);
+    if (total) {
+      bar.max = total;
+      bar.value = Math.min(current, total);
+      label.textContent = (name === "extract" ? "extract " : "") + human(current) + " / " + human(total);
+    }
+  }
+
+  function showLayer(layer) {
+    var node = layerNodes[layer.id];
+    if (!node) {
+      node = template.content.firstElementChild.cloneNode(true);
+      node.querySelector(".layer-id").textContent = layer.id;
+      layersBox.appendChild(node);
+      layerNodes[layer.id] = node;
+    }
+    node.querySelector(".layer-status").textContent = layer.status;
+    node.dataset.layerStatus = layer.status;
+    setBar(node, "transfer", layer.transfer || [0, 0]);
+    setBar(node, "extract", layer.extract || [0, 0]);
+  }
+
+  function addLines(lines, first) {
+    var text = "";
+    for (var i = 0; i < lines.length; i += 1) {
+      if (first + i >= lineCount) { text += lines[i] + "\n"; }
+    }
+    lineCount = Math.max(lineCount, first + lines.length);
+    if (text) {
+      logBox.appendChild(document.createTextNode(text));
+      logBox.scrollTop = logBox.scrollHeight;
+    }
+  }
+
+  function setStatus(status, message, result) {
+    statusPill.textContent = status;
+    statusPill.dataset.jobStatus = status;
+    if (status !== "running") {
+      finished = true;
+      messageBox.textContent = message;
+      messageBox.classList.remove("hidden");
+      messageBox.classList.toggle("msg-error", status === "error");
+      messageBox.classList.toggle("msg-success", status === "success");
+    }
+    if (result) {
+      var link = root.querySelector("[data-job-result]");
+      link.href = "/images/" + result.replace("sha256:", "").slice(0, 12) + "/";
+      link.parentNode.classList.remove("hidden");
+    }
+  }
+
+  function onFrame(frame) {
+    if (frame.type === "state") {
+      logBox.textContent = "";
+      lineCount = 0;
+      (frame.layers || []).forEach(showLayer);
+      addLines(frame.lines || [], 0);
+      setStatus(frame.status, frame.message, frame.result);
+    } else if (frame.type === "progress") {
+      (frame.layers || []).forEach(showLayer);
+      addLines(frame.lines || [], frame.first_line || 0);
+    } else if (frame.type === "done") {
+      setStatus(frame.status, frame.message, frame.result);
+    } else if (frame.type === "error") {
+      setStatus("error", frame.message, "");
+    }
+  }
+
+  function connect() {
+    var socket = new WebSocket(window.Dashboard.wsUrl(root.dataset.jobWs));
+    socket.addEventListener("message", function (event) { onFrame(JSON.parse(event.data)); });
+    socket.addEventListener("close", function () {
+      if (!finished) { setTimeout(connect, 2000); }
+    });
+  }
+  connect();
+})();
