@@ -59,8 +59,8 @@ def _replicas(value: str) -> int:
     return replicas
 
 
-@require_POST
 @require_role(Role.ADMIN)
+@require_POST
 def service_create(request: HttpRequest) -> HttpResponse:
     """Create a replicated service from the form on the swarm page."""
     form = {
@@ -126,8 +126,8 @@ def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
     return render(request, "swarm/logs.html", {"service": service, "rows": rows, "tail": LOG_TAIL})
 
 
-@require_POST
 @require_role(Role.OPERATOR)
+@require_POST
 def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     """Set the replica count of a replicated service."""
     value = request.POST.get("replicas", "")
@@ -149,8 +149,8 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm-service", service_id=service_id)
 
 
-@require_POST
 @require_role(Role.OPERATOR)
+@require_POST
 def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
     """Start a rolling update of the service to another image."""
     image = request.POST.get("image", "").strip()
@@ -180,8 +180,8 @@ def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpRespons
     return render(request, template, {"service": service})
 
 
-@require_POST
 @require_role(Role.ADMIN)
+@require_POST
 def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     """Remove a service and all its tasks."""
     try:
@@ -194,8 +194,8 @@ def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm")
 
 
-@require_POST
 @require_role(Role.ADMIN)
+@require_POST
 def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
     """Drain, pause or activate a node."""
     availability = request.POST.get("availability", "")
