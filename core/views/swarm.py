@@ -1,3 +1,235 @@
-"""Swarm pages and actions (nodes, services, tasks) for an endpoint that is a Swarm manager."""
+"""Swarm pages and actions (nodes, services, tasks) for an endpoint that is a Swarm manager.
 
-urlpatterns: list = []
+The views never pick the engine themselves: engine functions are called without ``host`` and the
+engine layer resolves the current endpoint. Every link is reversed, so it keeps the endpoint prefix.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from core import audit
+from core.endpoints import current_slug
+from core.engine import swarm
+from core.errors import EngineError, InvalidRequest, NotFound
+from core.roles import Role, has_role, require_role
+
+LOG_TAIL = 200
+MAX_REPLICAS = 1000
+
+
+def _not_a_manager(request: HttpRequest, state: swarm.SwarmState) -> HttpResponse:
+    return render(request, "swarm/not_manager.html", {"state": state})
+
+
+def _home(request: HttpRequest, *, form: dict | None = None, status: int = 200) -> HttpResponse:
+    state = swarm.swarm_state()
+    if not state.is_manager:
+        return _not_a_manager(request, state)
+    context = {
+        "state": state,
+        "nodes": swarm.list_nodes(),
+        "services": swarm.list_services(),
+        "form": form or {"replicas": "1"},
+        "can_operate": has_role(request.user, Role.OPERATOR),
+        "can_admin": has_role(request.user, Role.ADMIN),
+    }
+    return render(request, "swarm/swarm.html", context, status=status)
+
+
+@require_role(Role.VIEWER)
+def swarm_home(request: HttpRequest) -> HttpResponse:
+    """Nodes and services of the swarm, or how to start one when the engine is not a manager."""
+    return _home(request)
+
+
+def _replicas(value: str) -> int:
+    try:
+        replicas = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest("Replicas must be a whole number.") from None
+    if not 0 <= replicas <= MAX_REPLICAS:
+        raise InvalidRequest(f"Replicas go from 0 to {MAX_REPLICAS}.")
+    return replicas
+
+
+@require_role(Role.ADMIN)
+@require_POST
+def service_create(request: HttpRequest) -> HttpResponse:
+    """Create a replicated service from the form on the swarm page."""
+    form = {
+        k: request.POST.get(k, "").strip() for k in ("name", "image", "replicas", "command", "ports", "env")
+    }
+    form["constraints"] = request.POST.get("constraints", "").strip()
+    try:
+        with audit.action(
+            request, "swarm.service.create", target=form["name"], parameters=form, endpoint=current_slug()
+        ) as details:
+            try:
+                command = shlex.split(form["command"])
+            except ValueError as e:
+                raise InvalidRequest(f"The command cannot be split into words: {e}.") from None
+            service_id = swarm.create_service(
+                name=form["name"],
+                image=form["image"],
+                replicas=_replicas(form["replicas"] or "1"),
+                command=command,
+                ports=swarm.parse_ports(form["ports"]),
+                env=swarm.parse_env(form["env"]),
+                constraints=swarm.parse_constraints(form["constraints"]),
+            )
+            details["message"] = service_id
+    except EngineError as e:
+        messages.error(request, e.message)
+        return _home(request, form=form, status=400)
+    messages.success(request, f"Service {form['name']} created.")
+    return redirect("swarm-service", service_id=service_id)
+
+
+@require_role(Role.VIEWER)
+def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
+    """One service: its spec, tasks with their node and state, and the last rolling update."""
+    state = swarm.swarm_state()
+    if not state.is_manager:
+        return _not_a_manager(request, state)
+    service = swarm.inspect_service(service_id)
+    context = {
+        "service": service,
+        "service_id": service.summary.id,
+        "progress": service.progress,
+        "can_operate": has_role(request.user, Role.OPERATOR),
+        "can_admin": has_role(request.user, Role.ADMIN),
+    }
+    return render(request, "swarm/service.html", context)
+
+
+@require_role(Role.VIEWER)
+def service_progress(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The rolling-update fragment; it polls itself every 2 s while the update runs."""
+    progress = swarm.update_progress(service_id)
+    return render(request, "swarm/service.html#progress", {"progress": progress, "service_id": service_id})
+
+
+@require_role(Role.VIEWER)
+def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The last lines of every task of the service, read once on the server."""
+    service = swarm.inspect_service(service_id)
+    lines = swarm.service_log_lines(service.summary.id, tail=LOG_TAIL)
+    slots = {t.id: t.name for t in service.tasks}
+    rows = [(slots.get(line.task_id, line.task_id[:12]), line.text) for line in lines]
+    return render(request, "swarm/logs.html", {"service": service, "rows": rows, "tail": LOG_TAIL})
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
+    """Set the replica count of a replicated service."""
+    value = request.POST.get("replicas", "")
+    try:
+        with audit.action(
+            request,
+            "swarm.service.scale",
+            target=service_id,
+            parameters={"replicas": value},
+            endpoint=current_slug(),
+        ):
+            swarm.scale_service(service_id, replicas=_replicas(value))
+    except NotFound:
+        raise
+    except EngineError as e:
+        messages.error(request, e.message)
+    else:
+        messages.success(request, f"Scaled to {value} replicas.")
+    return redirect("swarm-service", service_id=service_id)
+
+
+@require_role(Role.OPERATOR)
+@require_POST
+def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
+    """Start a rolling update of the service to another image."""
+    image = request.POST.get("image", "").strip()
+    try:
+        with audit.action(
+            request,
+            "swarm.service.update",
+            target=service_id,
+            parameters={"image": image},
+            endpoint=current_slug(),
+        ):
+            swarm.update_image(service_id, image=image)
+    except NotFound:
+        raise
+    except EngineError as e:
+        messages.error(request, e.message)
+    else:
+        messages.success(request, f"Rolling update to {image} started.")
+    return redirect("swarm-service", service_id=service_id)
+
+
+@require_role(Role.ADMIN)
+def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpResponse:
+    """First step of removing a service: what will go, and the button that does it."""
+    service = swarm.inspect_service(service_id)
+    template = "swarm/confirm_delete.html#confirm" if request.htmx else "swarm/confirm_delete.html"
+    return render(request, template, {"service": service})
+
+
+@require_role(Role.ADMIN)
+@require_POST
+def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
+    """Remove a service and all its tasks."""
+    try:
+        with audit.action(request, "swarm.service.remove", target=service_id, endpoint=current_slug()):
+            swarm.remove_service(service_id)
+    except EngineError as e:
+        messages.error(request, e.message)
+        return redirect("swarm-service", service_id=service_id)
+    messages.success(request, "Service removed.")
+    return redirect("swarm")
+
+
+@require_role(Role.ADMIN)
+@require_POST
+def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
+    """Drain, pause or activate a node."""
+    availability = request.POST.get("availability", "")
+    try:
+        with audit.action(
+            request,
+            "swarm.node.availability",
+            target=node_id,
+            parameters={"availability": availability},
+            endpoint=current_slug(),
+        ):
+            swarm.set_node_availability(node_id, availability=availability)
+    except NotFound:
+        raise
+    except EngineError as e:
+        messages.error(request, e.message)
+    else:
+        messages.success(request, f"Node set to {availability}.")
+    return redirect("swarm")
+
+
+urlpatterns = [
+    path("swarm/", swarm_home, name="swarm"),
+    path("swarm/services/new/", service_create, name="swarm-service-create"),
+    path("swarm/services/<str:service_id>/", service_detail, name="swarm-service"),
+    path("swarm/services/<str:service_id>/progress/", service_progress, name="swarm-service-progress"),
+    path("swarm/services/<str:service_id>/logs/", service_logs, name="swarm-service-logs"),
+    path("swarm/services/<str:service_id>/scale/", service_scale, name="swarm-service-scale"),
+    path("swarm/services/<str:service_id>/update/", service_update, name="swarm-service-update"),
+    path(
+        "swarm/services/<str:service_id>/delete/confirm/",
+        service_delete_confirm,
+        name="swarm-service-delete-confirm",
+    ),
+    path("swarm/services/<str:service_id>/delete/", service_delete, name="swarm-service-delete"),
+    path("swarm/nodes/<str:node_id>/availability/", node_availability, name="swarm-node-availability"),
+]
