@@ -4,8 +4,10 @@ Each extra engine is its own ``dockerd`` with its own socket, data-root, exec-ro
 file and (managed) containerd, so it never touches the main engine at /var/run/docker.sock that the
 other suites use at the same time:
 
-- ``--bridge=none --iptables=false --ip-forward=false --ip-masq=false``: no docker0, no firewall or
-  sysctl changes on the host;
+- ``--bridge=<its own bridge> --iptables=false --ip-forward=false --ip-masq=false``: no firewall or
+  sysctl changes on the host. NOT ``--bridge=none``: a daemon started with it deletes the host's
+  ``docker0`` (dockerd's removeDefaultBridgeInterface), which breaks the main engine's containers.
+  Each extra daemon gets a bridge interface of its own instead, removed at teardown;
 - ``--config-file`` points at an empty JSON file, so /etc/docker/daemon.json (the main daemon's
   settings, e.g. its ``hosts``) is never read;
 - dockerd 20.10 starts its own containerd under ``<exec-root>/containerd`` unless ``--containerd`` is
@@ -177,6 +179,19 @@ def _stop(engine: ExtraEngine) -> None:
     shutil.rmtree(engine.root, ignore_errors=True)
 
 
+def _own_bridge() -> str:
+    """A fresh bridge interface with a private /24 for one extra daemon (never the host's docker0)."""
+    name = f"ddb{secrets.token_hex(4)}"  # interface names: at most 15 bytes
+    subnet = f"10.231.{secrets.randbelow(250) + 2}.1/24"
+    for command in (
+        ["ip", "link", "add", name, "type", "bridge"],
+        ["ip", "addr", "add", subnet, "dev", name],
+        ["ip", "link", "set", name, "up"],
+    ):
+        subprocess.run(command, check=True, capture_output=True)
+    return name
+
+
 @contextmanager
 def _dockerd_process(*, hosts: list[str], extra_args: list[str], url: str, tls=None) -> Iterator[ExtraEngine]:
     binary = _dockerd()
@@ -184,6 +199,7 @@ def _dockerd_process(*, hosts: list[str], extra_args: list[str], url: str, tls=N
     root = Path(tempfile.mkdtemp(prefix="dde-", dir="/tmp"))
     (root / "daemon.json").write_text("{}\n")
     log_path = root / "dockerd.log"
+    bridge = _own_bridge()
     args = [
         binary,
         *(f"--host={h}" for h in hosts),
@@ -191,7 +207,7 @@ def _dockerd_process(*, hosts: list[str], extra_args: list[str], url: str, tls=N
         f"--exec-root={root / 'exec'}",
         f"--pidfile={root / 'docker.pid'}",
         f"--config-file={root / 'daemon.json'}",
-        "--bridge=none",
+        f"--bridge={bridge}",
         "--iptables=false",
         "--ip-forward=false",
         "--ip-masq=false",
@@ -215,6 +231,7 @@ def _dockerd_process(*, hosts: list[str], extra_args: list[str], url: str, tls=N
         yield engine
     finally:
         _stop(engine)
+        subprocess.run(["ip", "link", "delete", bridge], check=False, capture_output=True)
 
 
 @contextmanager

@@ -181,3 +181,38 @@ def test_websockets_under_an_endpoint_prefix_talk_to_that_endpoint(live, tmp_pat
         f"{live.ws_url}/ws/overview/", additional_headers=headers, open_timeout=10
     ) as ws:
         assert json.loads(ws.recv(timeout=15))["engine"] == "up"
+
+
+def test_a_tls_endpoint_is_reached_with_its_client_certificate(admin_client, db):
+    from core.engine import forget_client
+    from tests.engines_support import EngineStartError, tls_engine
+
+    try:
+        context = tls_engine()
+        tls = context.__enter__()
+    except EngineStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        created = admin_client.post(
+            "/endpoints/new/",
+            {
+                "name": "secure",
+                "slug": "secure",
+                "url": tls.url,
+                "tls_ca": tls.ca_pem,
+                "tls_cert": tls.cert_pem,
+                "tls_key": tls.key_pem,
+            },
+        )
+        assert created.status_code == 302
+        endpoint = Endpoint.objects.get(slug="secure")
+        assert endpoint.tls_key.strip() == tls.key_pem.strip()
+        assert "PRIVATE KEY" not in endpoint.tls_key_encrypted  # encrypted at rest
+        page = admin_client.get("/e/secure/")
+        assert page.status_code == 200 and tls.url in page.content.decode()
+        listing = admin_client.get("/endpoints/").content.decode()
+        row = listing.split('data-endpoint="secure"', 1)[1].split("</tr>", 1)[0]
+        assert 'data-engine-status="up"' in row
+    finally:
+        forget_client(tls.url)
+        context.__exit__(None, None, None)

@@ -198,7 +198,9 @@ def test_extra_engines_are_separate_from_the_main_engine(swarm_engine, engine):
     assert extra_info["Swarm"]["LocalNodeState"] == "active"
     assert engine.info()["Swarm"]["LocalNodeState"] == "inactive"
     assert {n["Name"] for n in swarm_engine.client.api.networks()} >= {"ingress", "docker_gwbridge"}
-    assert "bridge" not in {n["Name"] for n in swarm_engine.client.api.networks()}
+    bridge = next(n for n in swarm_engine.client.api.networks() if n["Name"] == "bridge")
+    assert bridge["Options"]["com.docker.network.bridge.name"].startswith("ddb")  # its own, not docker0
+    assert Path("/sys/class/net/docker0").exists()  # the main engine's bridge survived the extra daemons
     assert not engine.api.images(name=swarm_engine.image.rsplit(":", 1)[0])
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import docker
+import docker.constants
 import docker.tls
+import docker.utils
 from django.conf import settings
 
 from core.context import active_endpoint, tls_for
@@ -52,6 +54,30 @@ def _tls_config(base_url: str) -> docker.tls.TLSConfig | None:
     )
 
 
+# The oldest API the dashboard speaks; the version handshake raises it to what both sides support.
+MIN_API_VERSION = "1.30"
+
+
+def new_client(base_url: str, *, timeout: float, negotiate: bool = True) -> docker.DockerClient:
+    """A client for ``base_url`` with the endpoint's TLS material, ssh via the ssh binary, and no
+    environment overrides: requests would otherwise let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace an
+    endpoint's own CA (``trust_env`` must be off before the first request, so the version is
+    negotiated here rather than by docker-py's "auto")."""
+    created = docker.DockerClient(
+        base_url=base_url,
+        timeout=timeout,
+        version=MIN_API_VERSION,
+        tls=_tls_config(base_url) or False,
+        use_ssh_client=base_url.startswith("ssh://"),
+    )
+    created.api.trust_env = False
+    if negotiate:
+        server = str(created.api.version(api_version=False).get("ApiVersion", MIN_API_VERSION))
+        ours = docker.constants.DEFAULT_DOCKER_API_VERSION
+        created.api._version = server if docker.utils.version_lt(server, ours) else ours
+    return created
+
+
 def client(host: str | None = None) -> docker.DockerClient:
     """Return the cached client for ``host`` (default: settings.DOCKER_HOST), creating it if needed.
 
@@ -71,7 +97,7 @@ def client(host: str | None = None) -> docker.DockerClient:
     if cached is not None:
         return cached
     with translated(base_url):
-        created = docker.DockerClient(base_url=base_url, timeout=settings.DOCKER_TIMEOUT, version="auto")
+        created = new_client(base_url, timeout=settings.DOCKER_TIMEOUT)
     with _lock:
         return _clients.setdefault(base_url, created)
 

@@ -195,20 +195,12 @@ def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
     """
     import time
 
-    import docker
-
-    from core.engine._client import _tls_config
+    from core.engine._client import new_client
     from core.errors import from_engine_exception
 
     started = time.monotonic()
     try:
-        api = docker.APIClient(
-            base_url=host,
-            timeout=timeout,
-            version="1.30",
-            tls=_tls_config(host) or False,
-            use_ssh_client=host.startswith("ssh://"),
-        )
+        api = new_client(host, timeout=timeout, negotiate=False).api
         try:
             info = api.info()  # one round trip: ServerVersion is in /info too
         finally:
