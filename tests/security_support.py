@@ -32,7 +32,16 @@ DUMMIES = {
     "path": "0000doesnotexist",
 }
 _PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>\w+)>")
-_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
+_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<regex>[^)]*)\)")
+# Harmless values tried, in order, for a regex group: the first its pattern fully matches is used.
+_GROUP_DUMMIES = ("0000doesnotexist", "999999", "0" * 32, "0" * 64, "x")
+
+
+def _group_dummy(match: re.Match, default: str) -> str:
+    for candidate in (default, *_GROUP_DUMMIES):
+        if re.fullmatch(match.group("regex"), candidate):
+            return candidate
+    return default
 
 
 @dataclass(frozen=True)
@@ -57,8 +66,8 @@ def _fill(template: str) -> list[str]:
     """Candidate concrete paths for a route template (converters and regex groups)."""
     candidates = []
     for default in ("0000doesnotexist", "999999"):
-        text = _PARAM.sub(lambda m, d=default: DUMMIES.get(m.group("conv") or "str", d), template)
-        text = _GROUP.sub(default, text)
+        text = _GROUP.sub(lambda m, d=default: _group_dummy(m, d), template)  # before <name> params
+        text = _PARAM.sub(lambda m, d=default: DUMMIES.get(m.group("conv") or "str", d), text)
         text = text.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\", "")
         candidates.append(text)
     return candidates
