@@ -31,6 +31,7 @@ BATCH_SECONDS = 0.05
 BATCH_BYTES = 64 * 1024
 RESTART_GRACE_SECONDS = 2.0
 MAX_MERGED = 20
+END_GRACE_SECONDS = 120  # after ``end``, how long the server waits for the client to close
 MERGE_HOLD_SECONDS = 0.25  # merged view: how long a line may wait for a quieter container's lines
 
 
@@ -217,8 +218,7 @@ class LogsConsumer(GuardedConsumer):
                     continue
                 await self.fail(message)
                 return
-        await self.send_json({"type": "end", "reason": "; ".join(dict.fromkeys(reasons))})
-        await self.close()
+        await self.finish("; ".join(dict.fromkeys(reasons)))
 
     async def relay_merged(self) -> None:
         """Interleave several containers by timestamp: a line goes out once every other container
@@ -272,7 +272,16 @@ class LogsConsumer(GuardedConsumer):
                 out, held = [entry[2] for entry in held[:count]], held[count:]
                 for start in range(0, len(out), 1000):
                     await self.send_lines(out[start : start + 1000])
-        await self.send_json({"type": "end", "reason": "; ".join(dict.fromkeys(reasons))})
+        await self.finish("; ".join(dict.fromkeys(reasons)))
+
+    async def finish(self, reason: str) -> None:
+        """Send ``end`` and let the client close: closing first would make the server drop the
+        connection after its close-handshake timeout, losing lines a slow client has not read yet."""
+        await self.send_json({"type": "end", "reason": reason})
+        if self.slot:
+            self.slot = False
+            release_stream_slot(self.scope["user"].pk)
+        await asyncio.sleep(END_GRACE_SECONDS)
         await self.close()
 
     async def send_lines(self, batch: list[dict]) -> None:

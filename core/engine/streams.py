@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import select
 import socket
 import struct
 import time
@@ -24,6 +25,9 @@ from core.engine._client import client, engine_call, translated
 from core.errors import EngineError, InvalidRequest
 
 READ_SIZE = 64 * 1024
+BATCH_BYTES = 64 * 1024
+BATCH_SECONDS = 0.05
+QUIET_SECONDS = 0.005
 MAX_LINE = 1024 * 1024  # a "line" that never ends is cut here rather than held forever
 STREAMS = {1: "stdout", 2: "stderr", 0: "stdout"}
 _HEADER = struct.Struct(">BxxxL")
@@ -215,6 +219,9 @@ class LogStream:
         Raises:
             EngineUnavailable: the connection to the engine broke mid-stream (unless closed by us).
         """
+        pending: list[dict] = []
+        size = 0
+        started = 0.0
         try:
             while True:
                 with translated(self.host):
@@ -225,17 +232,38 @@ class LogStream:
                             return
                         raise
                 if not data:
-                    tail = self._flush_pending()
-                    if tail:
-                        yield tail
+                    pending.extend(self._flush_pending())
+                    if pending:
+                        yield pending
                     return
                 lines = self._tty_lines(data) if self.tty else self._demux(data)
                 if lines:
-                    yield lines
+                    if not pending:
+                        started = time.monotonic()
+                    pending.extend(lines)
+                    size += len(data)
+                # Coalesce while the engine keeps writing (a backlog); hand over when it goes quiet,
+                # at 64 KiB, or after 50 ms: fewer, bigger hand-overs to the event loop.
+                if pending and (
+                    size >= BATCH_BYTES
+                    or time.monotonic() - started >= BATCH_SECONDS
+                    or not self._more_ready()
+                ):
+                    yield pending
+                    pending, size = [], 0
         except Exception:
             if self._closed:
                 return
             raise
+
+    def _more_ready(self) -> bool:
+        """More body bytes can be read without blocking (buffered, or on the socket)."""
+        if self._sock is None:
+            return False
+        try:
+            return bool(select.select([self._sock], [], [], QUIET_SECONDS)[0])
+        except (OSError, ValueError):
+            return False
 
     def _demux(self, data: bytes) -> list[dict]:
         buffer = self._frame_buffer + data if self._frame_buffer else data

@@ -267,6 +267,7 @@
         addNotice(frame.message);
       } else if (frame.type === "end") {
         ended = true;
+        socket.close();
         setStatus("ended", "ended: " + frame.reason);
         addNotice("stream ended: " + frame.reason);
       } else if (frame.type === "error") {
@@ -275,11 +276,11 @@
         addNotice(frame.message, "error");
       }
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       if (!opened) {
         setStatus("error", "Could not open the live stream (websockets blocked by a proxy or firewall?)");
       } else if (!ended) {
-        setStatus("offline", "disconnected");
+        setStatus("offline", "disconnected (" + event.code + (event.reason ? ": " + event.reason : "") + ")");
       }
       reconnectOffer();
     };
@@ -297,10 +298,16 @@
 
   // ------------------------------------------------------------------ controls
 
+  // Only the person's own scrolling (wheel, keys, touch, scrollbar drag) unsticks the view; our
+  // trimming of old lines also fires scroll events and must not.
+  var userScroll = 0;
+  ["wheel", "touchmove", "keydown", "mousedown"].forEach(function (name) {
+    view.addEventListener(name, function () { userScroll = Date.now(); }, { passive: true });
+  });
   view.addEventListener("scroll", function () {
     var atBottom = view.scrollTop + view.clientHeight >= view.scrollHeight - 24;
-    stick = atBottom;
-    jumpButton.hidden = atBottom;
+    if (atBottom) { stick = true; } else if (Date.now() - userScroll < 1000) { stick = false; }
+    jumpButton.hidden = stick;
   });
   jumpButton.addEventListener("click", function () {
     stick = true; jumpButton.hidden = true; view.scrollTop = view.scrollHeight;
