@@ -99,7 +99,7 @@ def login(url: str, username: str, password: str) -> str:
     page = opener.open(f"{url}/accounts/login/", timeout=10).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode(
-        {"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/"}
+        {"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/healthz"}
     ).encode()
     request = urllib.request.Request(f"{url}/accounts/login/", data=body, headers={"Referer": f"{url}/accounts/login/"})
     opener.open(request, timeout=30).read()

@@ -111,3 +111,24 @@ def second_daphne(live: LiveServer, *, docker_host: str, workdir: Path) -> Itera
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def login_cookie(live: LiveServer, role: str) -> str:
+    """Log in through the real form without following the redirect (the overview may be slow)."""
+    import re
+
+    import requests
+
+    session = requests.Session()
+    page = session.get(f"{live.url}/accounts/login/", timeout=10).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    username, password = live.users[role]
+    response = session.post(
+        f"{live.url}/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/healthz"},
+        headers={"Referer": f"{live.url}/accounts/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 302, f"login as {role} failed: {response.status_code}"
+    return session.cookies["sessionid"]

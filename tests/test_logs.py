@@ -11,7 +11,7 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from core.engine.streams import parse_since, ts_to_since
-from tests.live_support import read_log_frames, second_daphne, ws_connect
+from tests.live_support import login_cookie, read_log_frames, second_daphne, ws_connect
 from tests.support import UnixSocketProxy, screenshot, wait_for
 
 
@@ -38,7 +38,7 @@ def make_container(make_container, engine):
 
 @pytest.fixture(scope="module")
 def viewer_cookie(live_server_process):
-    return live_server_process.session_cookie("viewer")
+    return login_cookie(live_server_process, "viewer")
 
 
 # --------------------------------------------------------------------------- framing
@@ -202,7 +202,7 @@ def test_anonymous_and_cross_origin_log_sockets_are_refused(live, make_container
 
 
 def test_logging_out_elsewhere_closes_the_open_stream(live, make_container):
-    cookie = live.session_cookie("viewer")
+    cookie = login_cookie(live, "viewer")
     container = make_container(command=["sh", "-c", "echo hello; sleep 300"])
     with ws_connect(live, _logs_path(container, tail="all"), cookie=cookie) as ws:
         read_log_frames(ws, until_text="hello")
@@ -227,7 +227,7 @@ def test_logging_out_elsewhere_closes_the_open_stream(live, make_container):
 
 def test_fifty_followers_keep_pages_fast_and_the_per_user_cap_answers_clearly(live, make_container):
     container = make_container(command=["sh", "-c", "while true; do echo tick; sleep 0.2; done"])
-    cookies = {"viewer": live.session_cookie("viewer"), "operator": live.session_cookie("operator")}
+    cookies = {"viewer": login_cookie(live, "viewer"), "operator": login_cookie(live, "operator")}
     sockets = []
     with contextlib.ExitStack() as stack:
         for role in ("viewer", "operator"):
@@ -270,8 +270,8 @@ def test_two_hundred_log_connect_disconnect_cycles_leave_no_threads_or_fds(live,
     threads, fds = live.thread_count(), live.fd_count()
     in_parallel(50)
     wait_for(
-        lambda: live.thread_count() <= threads + 1 and live.fd_count() <= fds + 2,
-        timeout=15,
+        lambda: live.thread_count() <= threads + 1 and live.fd_count() <= fds + 3,
+        timeout=60,
         message=f"threads/fds back to {threads}/{fds} (now {live.thread_count()}/{live.fd_count()})",
     )
 
@@ -345,6 +345,6 @@ def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(page
     print(f"200k burst: longest frame gap {longest:.0f} ms, {nodes} DOM nodes, {lines} lines shown")
     assert lines <= 10000
     assert nodes < 50000
-    assert longest < 1000
+    assert longest < 500
     assert "older lines are not shown" in page.locator(".logview .dropped").text_content()
     assert page.problems == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import queue
 import shlex
 import threading
@@ -37,6 +38,7 @@ from core.recordings import SessionRecorder
 from core.roles import Role
 
 MAX_FRAME = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 def _size(value: str | None, default: int) -> int:
@@ -150,9 +152,10 @@ class TerminalConsumer(GuardedConsumer):
             put(("exit", code))
 
     def write_input(self) -> None:
+        terminal = self.terminal
         while (data := self.writes.get()) is not None:
-            if self.terminal is not None:
-                self.terminal.send(data)
+            if terminal is not None:
+                terminal.send(data)
 
     # ---- loop side
 
@@ -225,14 +228,25 @@ class TerminalConsumer(GuardedConsumer):
         await self.close()
 
     async def stop(self) -> None:
-        if getattr(self, "terminal", None) is None:
-            if getattr(self, "slot", False):
-                self.slot = False
-                release_stream_slot(self.scope["user"].pk)
+        # The person closed the terminal: it no longer counts against their cap, even while the
+        # process tree is being ended and the recording closed below.
+        if getattr(self, "slot", False):
+            self.slot = False
+            release_stream_slot(self.scope["user"].pk)
+        try:
+            await self.end_session()
+        except Exception:
+            log.exception("ending the %s session on %s failed", self.action, self.container_id)
+
+    async def end_session(self) -> None:
+        """Stop the threads (ending the exec's processes), close the recording, audit the end."""
+        terminal = getattr(self, "terminal", None)
+        if terminal is None:
             return
+        self.terminal = None
         if self.pump is not None:
             self.pump.stop()
-        self.terminal.close()
+        terminal.close()
         self.writes.put(None)
         if self.pump is not None:
             await self.pump.finished()
@@ -254,10 +268,6 @@ class TerminalConsumer(GuardedConsumer):
                 "exit_code": self.exit_code,
             },
         )
-        self.terminal = None
-        if self.slot:
-            self.slot = False
-            release_stream_slot(self.scope["user"].pk)
 
 
 class ExecConsumer(TerminalConsumer):

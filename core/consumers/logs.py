@@ -295,22 +295,23 @@ class LogsConsumer(GuardedConsumer):
         await self.close()
 
     async def stop(self) -> None:
-        pumps = getattr(self, "pumps", [])
-        for pump in pumps:
-            pump.stop()
-            log = pump.current[0]  # type: ignore[attr-defined]
-            if log is not None:
-                log.close()
-        for pump in pumps:
-            if pump.thread.is_alive() or pump.thread.ident is None:
+        try:
+            pumps = getattr(self, "pumps", [])
+            for pump in pumps:
+                pump.stop()
+                log = pump.current[0]  # type: ignore[attr-defined]
+                if log is not None:
+                    log.close()
+            for pump in pumps:
                 if pump.thread.ident is not None:
                     await pump.finished()
-        task = getattr(self, "relay_task", None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-        if getattr(self, "slot", False):
-            self.slot = False
-            release_stream_slot(self.scope["user"].pk)
+            task = getattr(self, "relay_task", None)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        finally:
+            if getattr(self, "slot", False):
+                self.slot = False
+                release_stream_slot(self.scope["user"].pk)
 
 
 def _ts_key(ts: str) -> str:

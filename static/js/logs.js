@@ -6,7 +6,7 @@
   if (!view) { return; }
 
   var MAX_LINES = parseInt(view.dataset.maxLines, 10) || 10000;
-  var PER_FRAME = 2500;                 // lines rendered per animation frame at most
+  var PER_FRAME = 1000;                 // lines rendered per animation frame at most
   var merged = view.dataset.merged === "1";
   var statusPill = document.querySelector("[data-log-status]");
   var pauseButton = document.querySelector("[data-log-pause]");
