@@ -14,7 +14,6 @@ from pathlib import Path
 
 import docker
 import websockets.sync.client
-
 from _live import base_image, daphne, run_container, wait_exit
 
 LINES = 200_000

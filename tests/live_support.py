@@ -31,7 +31,9 @@ def ws_connect(live: LiveServer, path: str, *, cookie: str | None, origin: str |
     )
 
 
-def read_log_frames(ws, *, timeout: float = 30, until_text: str | None = None) -> tuple[list[dict], dict | None]:
+def read_log_frames(
+    ws, *, timeout: float = 30, until_text: str | None = None
+) -> tuple[list[dict], dict | None]:
     """Read frames until ``end``/``error`` (returned) or a line with ``until_text`` (then None)."""
     lines: list[dict] = []
     deadline = time.monotonic() + timeout
@@ -61,7 +63,8 @@ def audit_rows(live: LiveServer, action: str) -> list[tuple]:
     """(id, username, target, outcome, parameters) audit rows of the live server's database."""
     with sqlite3.connect(live.database) as db:
         return db.execute(
-            "SELECT id, username, target, outcome, parameters FROM core_auditevent WHERE action = ? ORDER BY id",
+            "SELECT id, username, target, outcome, parameters FROM core_auditevent"
+            " WHERE action = ? ORDER BY id",
             (action,),
         ).fetchall()
 
@@ -90,7 +93,16 @@ def second_daphne(live: LiveServer, *, docker_host: str, workdir: Path) -> Itera
     log_path = workdir / "daphne-proxy.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "dashboard.asgi:application",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -9,7 +9,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.live_support import login_cookie, audit_rows, read_terminal, recording_for, ws_connect
+from tests.live_support import audit_rows, login_cookie, read_terminal, recording_for, ws_connect
 from tests.support import screenshot, wait_for
 
 
@@ -63,7 +63,9 @@ def test_exec_relays_bytes_both_ways_and_reports_the_exit_code(live, make_contai
     assert frame == {"type": "exit", "code": 3}
     started = audit_rows(live, "container.exec")[before:]
     assert [(row[2], row[3]) for row in started] == [(container["Id"], "ok")]
-    ended = wait_for(lambda: [row for row in audit_rows(live, "container.exec.end") if row[2] == container["Id"]])
+    ended = wait_for(
+        lambda: [row for row in audit_rows(live, "container.exec.end") if row[2] == container["Id"]]
+    )
     assert json.loads(ended[-1][4])["exit_code"] == 3
     recording = wait_for(lambda: (r := recording_for(live, started[0][0])) and r[1] and r)
     cast = open(recording[0], encoding="utf-8").read()
@@ -72,8 +74,11 @@ def test_exec_relays_bytes_both_ways_and_reports_the_exit_code(live, make_contai
 
 def test_exec_runs_the_given_command_user_and_workdir(live, make_container, operator_cookie):
     container = make_container(command="sleep 300")
-    with ws_connect(live, _exec_path(container, cmd="sh%20-c%20'id%20-u;%20pwd'", user="nobody", workdir="/tmp"),
-                    cookie=operator_cookie) as ws:
+    with ws_connect(
+        live,
+        _exec_path(container, cmd="sh%20-c%20'id%20-u;%20pwd'", user="nobody", workdir="/tmp"),
+        cookie=operator_cookie,
+    ) as ws:
         output = read_terminal(ws, b'"exit"')
     assert b"65534" in output and b"/tmp" in output and b'{"type":"exit","code":0}' in output
 
@@ -150,7 +155,9 @@ def test_attach_reaches_the_main_process_and_detaching_keeps_it_running(
     assert frame == {"type": "exit", "code": 7}
 
 
-def test_two_hundred_exec_cycles_leave_no_threads_fds_or_processes(live, engine, make_container, operator_cookie):
+def test_two_hundred_exec_cycles_leave_no_threads_fds_or_processes(
+    live, engine, make_container, operator_cookie
+):
     container = make_container(command="sleep 300")
     path = _exec_path(container, cmd="cat")
 

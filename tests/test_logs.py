@@ -46,7 +46,9 @@ def viewer_cookie(live_server_process):
 
 def test_non_tty_log_is_demultiplexed_into_stdout_and_stderr(live, engine, make_container, viewer_cookie):
     container = _finished(engine, make_container(command=["sh", "-c", "echo out1; echo err1 >&2; echo out2"]))
-    with ws_connect(live, _logs_path(container, tail="all", follow="0", timestamps="1"), cookie=viewer_cookie) as ws:
+    with ws_connect(
+        live, _logs_path(container, tail="all", follow="0", timestamps="1"), cookie=viewer_cookie
+    ) as ws:
         lines, end = read_log_frames(ws)
     assert end == {"type": "end", "reason": "end of the log (not following)"}
     assert sorted((line["stream"], line["text"]) for line in lines) == [
@@ -85,11 +87,15 @@ def test_tail_and_since_select_lines(live, engine, make_container, viewer_cookie
     with ws_connect(live, _logs_path(container, tail="3", follow="0"), cookie=viewer_cookie) as ws:
         lines, _ = read_log_frames(ws)
     assert [line["text"] for line in lines] == ["998", "999", "1000"]
-    with ws_connect(live, _logs_path(container, tail="all", follow="0", since="1m"), cookie=viewer_cookie) as ws:
+    with ws_connect(
+        live, _logs_path(container, tail="all", follow="0", since="1m"), cookie=viewer_cookie
+    ) as ws:
         recent, _ = read_log_frames(ws)
     assert len(recent) == 1000
     future = str(int(time.time()) + 3600)
-    with ws_connect(live, _logs_path(container, tail="all", follow="0", since=future), cookie=viewer_cookie) as ws:
+    with ws_connect(
+        live, _logs_path(container, tail="all", follow="0", since=future), cookie=viewer_cookie
+    ) as ws:
         none, end = read_log_frames(ws)
     assert none == [] and end["type"] == "end"
 
@@ -160,7 +166,9 @@ def test_merged_view_tags_and_interleaves_lines_by_time(live, engine, make_conta
 
 
 def test_logs_page_and_download_for_a_viewer(viewer_client, engine, make_container):
-    container = _finished(engine, make_container(command=["sh", "-c", "echo alpha; echo beta; echo alphabet"]))
+    container = _finished(
+        engine, make_container(command=["sh", "-c", "echo alpha; echo beta; echo alphabet"])
+    )
     page = viewer_client.get(f"/containers/{container['Id']}/logs/")
     assert page.status_code == 200
     assert f'data-ws="/ws/containers/{container["Id"]}/logs/"' in page.content.decode()
@@ -212,7 +220,9 @@ def test_logging_out_elsewhere_closes_the_open_stream(live, make_container):
         token = page.split('"X-CSRFToken": "', 1)[1].split('"', 1)[0]
         started = time.monotonic()
         logout = session.post(
-            f"{live.url}/accounts/logout/", headers={"X-CSRFToken": token, "Referer": f"{live.url}/"}, timeout=10
+            f"{live.url}/accounts/logout/",
+            headers={"X-CSRFToken": token, "Referer": f"{live.url}/"},
+            timeout=10,
         )
         assert logout.status_code in (200, 302)
         _, frame = read_log_frames(ws, timeout=5)
@@ -232,7 +242,9 @@ def test_fifty_followers_keep_pages_fast_and_the_per_user_cap_answers_clearly(li
     with contextlib.ExitStack() as stack:
         for role in ("viewer", "operator"):
             for _ in range(25):
-                ws = stack.enter_context(ws_connect(live, _logs_path(container, tail="5"), cookie=cookies[role]))
+                ws = stack.enter_context(
+                    ws_connect(live, _logs_path(container, tail="5"), cookie=cookies[role])
+                )
                 sockets.append(ws)
         for ws in sockets:
             read_log_frames(ws, until_text="tick")
@@ -240,7 +252,9 @@ def test_fifty_followers_keep_pages_fast_and_the_per_user_cap_answers_clearly(li
         for _ in range(5):
             assert requests.get(f"{live.url}/healthz", timeout=5).status_code == 200
             page = requests.get(
-                f"{live.url}/containers/{container['Id']}/logs/", cookies={"sessionid": cookies["viewer"]}, timeout=5
+                f"{live.url}/containers/{container['Id']}/logs/",
+                cookies={"sessionid": cookies["viewer"]},
+                timeout=5,
             )
             assert page.status_code == 200
         assert (time.monotonic() - started) / 10 < 0.5
@@ -249,7 +263,9 @@ def test_fifty_followers_keep_pages_fast_and_the_per_user_cap_answers_clearly(li
         assert frame["type"] == "error" and "Too many live streams" in frame["message"]
 
 
-def test_two_hundred_log_connect_disconnect_cycles_leave_no_threads_or_fds(live, make_container, viewer_cookie):
+def test_two_hundred_log_connect_disconnect_cycles_leave_no_threads_or_fds(
+    live, make_container, viewer_cookie
+):
     container = make_container(command=["sh", "-c", "seq 1 50; sleep 300"])
     path = _logs_path(container, tail="all")
 
@@ -293,7 +309,9 @@ def test_engine_going_away_ends_streams_with_the_reason_and_reconnect_works(
             proxy.start()
 
             def reconnected() -> bool:
-                with ws_connect(other, _logs_path(container, tail="all", follow="0"), cookie=viewer_cookie) as ws:
+                with ws_connect(
+                    other, _logs_path(container, tail="all", follow="0"), cookie=viewer_cookie
+                ) as ws:
                     lines, frame = read_log_frames(ws, timeout=10)
                 return frame["type"] == "end" and [line["text"] for line in lines] == ["first"]
 
@@ -314,29 +332,36 @@ def test_log_viewer_renders_ansi_colours_as_classes_and_filters(page, login, liv
     red = page.locator(".logview .line span.ansi-fg-1").first
     assert red.text_content() == "red alert"
     assert page.locator(".logview b").count() == 0
-    assert "red alert plain <b>bold?</b>" in page.locator(".logview .line", has_text="red alert").text_content()
+    assert (
+        "red alert plain <b>bold?</b>" in page.locator(".logview .line", has_text="red alert").text_content()
+    )
+    page.check("[data-log-toggle=ts]")
+    screenshot(page, "logs-viewer")
     page.fill("[data-log-filter]", "second")
     page.wait_for_selector(".logview mark")
     assert page.locator(".logview .line:visible").count() == 1
-    screenshot(page, "logs-viewer")
     page.fill("[data-log-filter]", "")
     page.uncheck("[data-log-toggle=stderr]")
     assert page.locator(".logview .line.stderr:visible").count() == 0
     assert page.problems == []
 
 
-def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(page, login, live, engine, make_container):
+def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(
+    page, login, live, engine, make_container
+):
     container = _finished(engine, make_container(command=["seq", "1", "200000"]))
     login(page, "viewer")
     page.goto(f"{live.url}/containers/{container['Id']}/logs/")
     page.evaluate(
         """() => { window.__gaps = []; let last = performance.now();
-        const tick = (t) => { window.__gaps.push(t - last); last = t; if (window.__gaps.length < 100000) requestAnimationFrame(tick); };
+        const tick = (t) => { window.__gaps.push(t - last); last = t;
+          if (window.__gaps.length < 100000) requestAnimationFrame(tick); };
         requestAnimationFrame(tick); }"""
     )
     page.select_option("[data-log-tail]", "all")
     page.wait_for_function(
-        "() => { const l = document.querySelectorAll('.logview .line .text'); return l.length && l[l.length-1].textContent === '200000'; }",
+        "() => { const l = document.querySelectorAll('.logview .line .text');"
+        " return l.length && l[l.length - 1].textContent === '200000'; }",
         timeout=60000,
     )
     longest = page.evaluate("() => Math.max(...window.__gaps)")

@@ -183,7 +183,9 @@ class TerminalConsumer(GuardedConsumer):
                 await self.close()
                 return
             if kind == "error":
-                message = payload.message if isinstance(payload, DashboardError) else "the terminal stream failed"
+                message = (
+                    payload.message if isinstance(payload, DashboardError) else "the terminal stream failed"
+                )
                 await self.fail(message)
                 return
 

@@ -65,7 +65,9 @@ def follow_container(
     """The thread's work: read one container's log, resume across restarts, end with a reason."""
     since, tail, started_at = options["since"], options["tail"], container.started_at
     while True:
-        log = streams.open_logs(container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty)
+        log = streams.open_logs(
+            container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
+        )
         register(log)
         if stopping():
             log.close()
@@ -127,7 +129,8 @@ class LogsConsumer(GuardedConsumer):
             return
         if not acquire_stream_slot(self.scope["user"].pk):
             await self.fail(
-                f"Too many live streams are open for you ({STREAMS_PER_USER}); close a few log or terminal tabs."
+                f"Too many live streams are open for you ({STREAMS_PER_USER}); "
+                "close a few log or terminal tabs."
             )
             return
         self.slot = True
@@ -257,7 +260,9 @@ class LogsConsumer(GuardedConsumer):
                 if isinstance(payload, EngineUnavailable):
                     reasons.append(f"the engine went away ({payload.message})")
                     continue
-                await self.fail(payload.message if isinstance(payload, DashboardError) else "the stream failed")
+                await self.fail(
+                    payload.message if isinstance(payload, DashboardError) else "the stream failed"
+                )
                 return
             if not held:
                 continue

@@ -12,7 +12,9 @@ from typing import Any
 from django.conf import settings
 
 QUEUE_SIZE = 32
-STREAMS_PER_USER = int(getattr(settings, "LIVE_STREAMS_PER_USER", os.environ.get("LIVE_STREAMS_PER_USER", 25)))
+STREAMS_PER_USER = int(
+    getattr(settings, "LIVE_STREAMS_PER_USER", os.environ.get("LIVE_STREAMS_PER_USER", 25))
+)
 
 # Live streams per user id in this process; only touched from the event loop, so no lock.
 _open_streams: dict[int, int] = {}

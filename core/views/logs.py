@@ -61,7 +61,9 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _download_chunks(container: streams.ContainerFacts, *, since, until, timestamps, pattern) -> AsyncIterator[bytes]:
+def _download_chunks(
+    container: streams.ContainerFacts, *, since, until, timestamps, pattern
+) -> AsyncIterator[bytes]:
     """The whole log as text, read in a dedicated thread, one bounded queue: constant memory."""
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -69,7 +71,13 @@ def _download_chunks(container: streams.ContainerFacts, *, since, until, timesta
         queue: asyncio.Queue = asyncio.Queue(maxsize=8)
         stop = threading.Event()
         log = await asyncio.to_thread(
-            streams.open_logs, container.id, tail="all", since=since, until=until, follow=False, tty=container.tty
+            streams.open_logs,
+            container.id,
+            tail="all",
+            since=since,
+            until=until,
+            follow=False,
+            tty=container.tty,
         )
 
         def produce() -> None:
@@ -82,7 +90,7 @@ def _download_chunks(container: streams.ContainerFacts, *, since, until, timesta
                     ]
                     if out and not _put(loop, queue, "".join(out).encode(), stop):
                         return
-            except Exception:  # noqa: BLE001 - the download just ends early
+            except Exception:  # noqa: BLE001, S110 - the download just ends early
                 pass
             finally:
                 log.close()
@@ -130,7 +138,11 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         _download_chunks(
-            container, since=since, until=until, timestamps=request.GET.get("timestamps") == "1", pattern=pattern
+            container,
+            since=since,
+            until=until,
+            timestamps=request.GET.get("timestamps") == "1",
+            pattern=pattern,
         ),
         content_type="text/plain; charset=utf-8",
     )
