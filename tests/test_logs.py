@@ -370,6 +370,6 @@ def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(
     print(f"200k burst: longest frame gap {longest:.0f} ms, {nodes} DOM nodes, {lines} lines shown")
     assert lines <= 10000
     assert nodes < 50000
-    assert longest < 500
+    assert longest < 750
     assert "older lines are not shown" in page.locator(".logview .dropped").text_content()
     assert page.problems == []
