@@ -221,3 +221,23 @@ def test_terminal_page_is_for_operators(viewer_client, operator_client, make_con
     response = operator_client.get(f"/containers/{container['Id']}/terminal/")
     assert response.status_code == 200 and b"data-terminal" in response.content
     assert operator_client.get(f"/containers/{container['Id']}/attach/").status_code == 200
+
+
+@pytest.mark.parametrize("local_kill", [True, False], ids=["same-host", "helper-exec"])
+def test_end_exec_ends_the_whole_tree_on_the_same_host_and_through_a_helper_exec(
+    engine, make_container, local_kill
+):
+    from core.engine import streams
+
+    container = make_container(command="sleep 300")
+    terminal = streams.start_exec(container["Id"], cmd=["sh", "-c", "top -d 1 & sleep 250"])
+    wait_for(
+        lambda: "sleep 250" in _processes(engine, container) and "top -d 1" in _processes(engine, container)
+    )
+    terminal.close()
+    time.sleep(0.3)
+    assert "sleep 250" in _processes(engine, container), "docker itself leaves the exec running"
+    status = streams.end_exec(terminal, local_kill=local_kill)
+    assert not status.running
+    left = _processes(engine, container)
+    assert "sleep 250" not in left and "top -d 1" not in left

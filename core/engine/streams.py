@@ -625,14 +625,17 @@ def _kill_local(pid: int, token: str) -> bool:
 
 
 @engine_call
-def end_exec(terminal: TerminalSocket, *, host: str | None = None) -> ExecStatus:
+def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | None = None) -> ExecStatus:
     """Make sure the exec's process tree is gone (docker leaves TTY execs running on disconnect).
 
-    The exec was started with a unique token in its environment; children inherit it, so one
-    short helper exec finds the whole tree under /proc and sends it SIGHUP, then SIGKILL.
+    The exec was started with a unique token in its environment; children inherit it. When the
+    engine runs on this host (and we may signal its processes) the tree is found in /proc and ended
+    here; otherwise one short helper exec (needs ``sh``) finds it under the container's /proc.
+    Either way: SIGHUP, then SIGKILL.
 
     Args:
         terminal: the (already closed) session.
+        local_kill: try the same-host fast path first.
         host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
@@ -648,7 +651,7 @@ def end_exec(terminal: TerminalSocket, *, host: str | None = None) -> ExecStatus
     if not data.get("Running"):
         code = data.get("ExitCode")
         return ExecStatus(running=False, exit_code=code if isinstance(code, int) else None)
-    if _kill_local(int(data.get("Pid") or 0), terminal.token):
+    if local_kill and _kill_local(int(data.get("Pid") or 0), terminal.token):
         for _ in range(20):
             status = exec_status(terminal.exec_id, host=host)
             if not status.running:
