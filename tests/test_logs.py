@@ -373,3 +373,20 @@ def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(
     assert longest < 750
     assert "older lines are not shown" in page.locator(".logview .dropped").text_content()
     assert page.problems == []
+
+
+def test_merged_view_page_tags_each_container_with_its_own_colour(page, login, live, engine, make_container):
+    a = _finished(engine, make_container(command=["sh", "-c", "echo from-a; sleep 0.3; echo again-a"]))
+    b = _finished(engine, make_container(command=["sh", "-c", "sleep 0.15; echo from-b"]))
+    login(page, "viewer")
+    page.goto(f"{live.url}/logs/?containers={a['Id']},{b['Id']}")
+    page.wait_for_function("() => document.querySelectorAll('.logview .line .ctr').length === 3")
+    tags = page.locator(".logview .line .ctr")
+    name_a, name_b = a["Name"].lstrip("/"), b["Name"].lstrip("/")
+    classes = {tags.nth(i).text_content(): tags.nth(i).get_attribute("class") for i in range(3)}
+    assert set(classes) == {name_a, name_b} and classes[name_a] != classes[name_b]
+    texts = page.locator(".logview .line .text").all_text_contents()
+    assert sorted(texts) == ["again-a", "from-a", "from-b"]
+    assert texts.index("from-a") < texts.index("again-a")
+    screenshot(page, "logs-merged")
+    assert page.problems == []

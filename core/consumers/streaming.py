@@ -58,7 +58,10 @@ class ThreadPump:
     def put(self, item: Any) -> bool:
         if self.stopping.is_set():
             return False
-        future = asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop)
+        except RuntimeError:  # the loop is closed (server shutting down)
+            return False
         while True:
             try:
                 future.result(timeout=0.25)
