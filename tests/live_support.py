@@ -144,3 +144,16 @@ def login_cookie(live: LiveServer, role: str) -> str:
     )
     assert response.status_code == 302, f"login as {role} failed: {response.status_code}"
     return session.cookies["sessionid"]
+
+
+def settled_counts(live: LiveServer, *, timeout: float = 60) -> tuple[int, int]:
+    """The live server's (threads, fds) once they stopped changing for a second."""
+    deadline = time.monotonic() + timeout
+    last = (live.thread_count(), live.fd_count())
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = (live.thread_count(), live.fd_count())
+        if now == last:
+            return now
+        last = now
+    return last
