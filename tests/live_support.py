@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import websockets.sync.client
 
-from tests.support import LiveServer, free_port, wait_for_http
+from tests.support import LiveServer, UnixSocketProxy, free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,3 +159,24 @@ def settled_counts(live: LiveServer, *, timeout: float = 60) -> tuple[int, int]:
             return now
         last = now
     return last
+
+
+class EngineProxy(UnixSocketProxy):
+    """UnixSocketProxy that cannot let a connection accepted during ``stop()`` survive it."""
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.upstream)
+            with self._lock:
+                if self._server is not server:
+                    client.close()
+                    upstream.close()
+                    return
+                self._connections += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()

@@ -11,8 +11,15 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from core.engine.streams import parse_since, ts_to_since
-from tests.live_support import login_cookie, read_log_frames, second_daphne, settled_counts, ws_connect
-from tests.support import UnixSocketProxy, screenshot, wait_for
+from tests.live_support import (
+    EngineProxy,
+    login_cookie,
+    read_log_frames,
+    second_daphne,
+    settled_counts,
+    ws_connect,
+)
+from tests.support import screenshot, wait_for
 
 
 def _logs_path(container: dict, **params: str) -> str:
@@ -297,7 +304,7 @@ def test_engine_going_away_ends_streams_with_the_reason_and_reconnect_works(
     live, make_container, tmp_path, viewer_cookie
 ):
     upstream = "/var/run/docker.sock"
-    proxy = UnixSocketProxy(upstream, str(tmp_path / "docker.sock"))
+    proxy = EngineProxy(upstream, str(tmp_path / "docker.sock"))
     proxy.start()
     container = make_container(command=["sh", "-c", "echo first; sleep 300"])
     try:

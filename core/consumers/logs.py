@@ -108,6 +108,8 @@ def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[
             return f"the engine stopped the stream: {exc.message}", None
         if facts.running and facts.started_at != started_at:
             return "", facts
+        if facts.running:
+            return "the engine closed the log stream while the container kept running", None
         if time.monotonic() > deadline or stopping():
             return f"the container stopped ({facts.status})", None
         time.sleep(0.2)
