@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.urls import path
 
@@ -30,6 +29,7 @@ from core.consumers.streaming import (
     STREAMS_PER_USER,
     ThreadPump,
     acquire_stream_slot,
+    in_thread,
     release_stream_slot,
 )
 from core.engine import streams
@@ -78,7 +78,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            self.terminal = await sync_to_async(self.open_terminal, thread_sensitive=False)()
+            self.terminal = await in_thread(self.open_terminal)
         except DashboardError as exc:
             await database_sync_to_async(audit.record)(
                 self.scope,
@@ -90,12 +90,18 @@ class TerminalConsumer(GuardedConsumer):
             )
             await self.fail(exc.message)
             return
-        event = await database_sync_to_async(audit.record)(
-            self.scope, self.action, target=self.container_id, parameters=self.parameters
-        )
-        self.recorder = await database_sync_to_async(SessionRecorder.open)(
-            audit_event=event, width=self.cols, height=self.rows, command=self.command_label()
-        )
+        try:
+            event = await database_sync_to_async(audit.record)(
+                self.scope, self.action, target=self.container_id, parameters=self.parameters
+            )
+            self.recorder = await database_sync_to_async(SessionRecorder.open)(
+                audit_event=event, width=self.cols, height=self.rows, command=self.command_label()
+            )
+        except Exception:
+            # No audit trail or recording, no session: end the process we just started.
+            log.exception("could not audit/record the %s session on %s", self.action, self.container_id)
+            await self.fail("The session could not be recorded; try again.")
+            return
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
         self.pump = ThreadPump(f"{self.action}-{self.container_id[:12]}", self.read_output, self.queue)
         self.writer = threading.Thread(target=self.write_input, name="terminal-writer", daemon=True)
@@ -212,9 +218,7 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await sync_to_async(streams.resize_terminal, thread_sensitive=False)(
-                    self.terminal, cols=cols, rows=rows
-                )
+                await in_thread(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except EngineError:
                 return
             if self.recorder is not None:
@@ -250,8 +254,13 @@ class TerminalConsumer(GuardedConsumer):
             self.pump.stop()
         terminal.close()
         self.writes.put(None)
-        if self.pump is not None:
+        if self.pump is not None and self.pump.thread.ident is not None:
             await self.pump.finished()
+        else:  # the session never got its reader thread: end the process here
+            try:
+                await in_thread(self.final_status, terminal, stopping=True)
+            except DashboardError:
+                pass
         for _ in range(40):
             if self.writer is None or not self.writer.is_alive():
                 break

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
@@ -22,6 +21,7 @@ from core.consumers.streaming import (
     STREAMS_PER_USER,
     ThreadPump,
     acquire_stream_slot,
+    in_thread,
     release_stream_slot,
 )
 from core.engine import streams
@@ -84,7 +84,8 @@ def follow_container(
         if not options["follow"]:
             put(("end", "end of the log (not following)"))
             return
-        reason, facts = _after_stream_ended(container.id, started_at, stopping)
+        grace = RESTART_GRACE_SECONDS if container.running else 0.0
+        reason, facts = _after_stream_ended(container.id, started_at, stopping, grace)
         if facts is None:
             put(("end", reason))
             return
@@ -94,9 +95,9 @@ def follow_container(
         tail = "all"
 
 
-def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[], bool]):
+def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[], bool], grace: float):
     """Why did a followed log end? (None, facts) is a restart to follow; (reason, None) is the end."""
-    deadline = time.monotonic() + RESTART_GRACE_SECONDS
+    deadline = time.monotonic() + grace
     while True:
         try:
             facts = streams.container_facts(container_id)
@@ -136,9 +137,8 @@ class LogsConsumer(GuardedConsumer):
             )
             return
         self.slot = True
-        facts = sync_to_async(streams.container_facts, thread_sensitive=False)
         try:
-            containers = [await facts(name) for name in names]
+            containers = [await in_thread(streams.container_facts, name) for name in names]
         except DashboardError as exc:
             await self.fail(exc.message)
             return

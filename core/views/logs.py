@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.urls import path
 
+from core.consumers.streaming import in_thread
 from core.engine import streams
 from core.errors import DashboardError, InvalidRequest, NotFound
 from core.roles import Role, require_role
@@ -70,7 +71,7 @@ def _download_chunks(
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(maxsize=8)
         stop = threading.Event()
-        log = await asyncio.to_thread(
+        log = await in_thread(
             streams.open_logs,
             container.id,
             tail="all",
