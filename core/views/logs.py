@@ -1,3 +1,183 @@
-"""Logs pages and actions."""
+"""Log viewer, log download, merged logs, and the exec/attach terminal pages."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import AsyncIterator
+
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+from core.consumers.streaming import in_thread
+from core.engine import streams
+from core.errors import DashboardError, InvalidRequest, NotFound
+from core.roles import Role, require_role
+
+MAX_GREP = 200
+
+
+def _facts(container_id: str) -> streams.ContainerFacts:
+    try:
+        return streams.container_facts(container_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@require_role(Role.VIEWER)
+def container_logs(request: HttpRequest, container_id: str) -> HttpResponse:
+    """The live log viewer of one container."""
+    container = _facts(container_id)
+    return render(
+        request,
+        "logs/logs.html",
+        {
+            "containers": [container],
+            "title": container.name,
+            "ws_path": f"/ws/containers/{container.id}/logs/",
+            "download": f"/containers/{container.id}/logs/download/",
+        },
+    )
+
+
+@require_role(Role.VIEWER)
+def merged_logs(request: HttpRequest) -> HttpResponse:
+    """Several containers' logs in one stream, interleaved by time (``?containers=a,b``)."""
+    ids = [part.strip() for part in request.GET.get("containers", "").split(",") if part.strip()]
+    if not ids:
+        return render(request, "logs/logs.html", {"containers": [], "title": "Merged logs"}, status=400)
+    containers = [_facts(container_id) for container_id in dict.fromkeys(ids)]
+    joined = ",".join(container.id for container in containers)
+    return render(
+        request,
+        "logs/logs.html",
+        {
+            "containers": containers,
+            "title": ", ".join(container.name for container in containers),
+            "ws_path": f"/ws/logs/?containers={joined}",
+            "merged": True,
+        },
+    )
+
+
+def _download_chunks(
+    container: streams.ContainerFacts, *, since, until, timestamps, pattern
+) -> AsyncIterator[bytes]:
+    """The whole log as text, read in a dedicated thread, one bounded queue: constant memory."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue(maxsize=8)
+        stop = threading.Event()
+        log = await in_thread(
+            streams.open_logs,
+            container.id,
+            tail="all",
+            since=since,
+            until=until,
+            follow=False,
+            tty=container.tty,
+        )
+
+        def produce() -> None:
+            try:
+                for batch in log.batches():
+                    out = [
+                        (f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n")
+                        for line in batch
+                        if pattern is None or pattern.search(line["text"])
+                    ]
+                    if out and not _put(loop, queue, "".join(out).encode(), stop):
+                        return
+            except Exception:  # noqa: BLE001, S110 - the download just ends early
+                pass
+            finally:
+                log.close()
+                _put(loop, queue, None, stop)
+
+        thread = threading.Thread(target=produce, name="logs-download", daemon=True)
+        thread.start()
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+        finally:
+            stop.set()
+            log.close()
+
+    return chunks()
+
+
+def _put(loop, queue: asyncio.Queue, item, stop: threading.Event) -> bool:
+    future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+    while True:
+        try:
+            future.result(timeout=0.25)
+            return True
+        except TimeoutError:
+            if stop.is_set():
+                future.cancel()
+                return False
+        except Exception:  # noqa: BLE001 - loop gone
+            return False
+
+
+@require_role(Role.VIEWER)
+def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
+    """The whole log as text/plain (``since``, ``until``, ``timestamps``, ``grep`` applied here)."""
+    container = _facts(container_id)
+    try:
+        since = streams.parse_since(request.GET.get("since"))
+        until = streams.parse_since(request.GET.get("until"))
+        grep = request.GET.get("grep", "")[:MAX_GREP]
+        try:
+            pattern = re.compile(grep) if grep else None
+        except re.error as exc:
+            raise InvalidRequest(f"grep is not a valid regular expression: {exc}.") from exc
+    except DashboardError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(
+        _download_chunks(
+            container,
+            since=since,
+            until=until,
+            timestamps=request.GET.get("timestamps") == "1",
+            pattern=pattern,
+        ),
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{container.name or container.id[:12]}.log"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_role(Role.OPERATOR)
+def terminal(request: HttpRequest, container_id: str) -> HttpResponse:
+    """The exec terminal (xterm.js) of a running container."""
+    container = _facts(container_id)
+    return render(
+        request,
+        "terminal/terminal.html",
+        {"container": container, "mode": "exec", "ws_path": f"/ws/containers/{container.id}/exec/"},
+    )
+
+
+@require_role(Role.OPERATOR)
+def attach(request: HttpRequest, container_id: str) -> HttpResponse:
+    """``docker attach`` in the browser: the main process's terminal; closing the tab detaches."""
+    container = _facts(container_id)
+    return render(
+        request,
+        "terminal/terminal.html",
+        {"container": container, "mode": "attach", "ws_path": f"/ws/containers/{container.id}/attach/"},
+    )
+
+
+urlpatterns = [
+    path("containers/<str:container_id>/logs/", container_logs, name="container-logs"),
+    path("containers/<str:container_id>/logs/download/", download_logs, name="container-logs-download"),
+    path("logs/", merged_logs, name="merged-logs"),
+    path("containers/<str:container_id>/terminal/", terminal, name="container-terminal"),
+    path("containers/<str:container_id>/attach/", attach, name="container-attach"),
+]

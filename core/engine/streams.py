@@ -1,0 +1,717 @@
+"""Log streams and exec/attach sockets: the blocking halves, run by consumers in their own threads.
+
+Everything here blocks; nothing here knows about asyncio. A consumer opens a stream, reads it from a
+dedicated thread, and calls ``close()`` from the event loop to wake that thread up (the socket is
+shut down, so the blocked ``read`` returns at once).
+
+Speed matters (a 200k-line log must stream faster than the docker CLI can print it), so the log
+body is read straight from the response's buffered socket: HTTP chunked encoding and docker's 8-byte
+stream headers are decoded here in large slices instead of one Python call per line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import select
+import signal
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core.engine._client import client, engine_call, translated
+from core.errors import InvalidRequest
+
+READ_SIZE = 64 * 1024
+BATCH_BYTES = 64 * 1024
+BATCH_SECONDS = 0.05
+QUIET_SECONDS = 0.005
+MAX_LINE = 1024 * 1024  # a "line" that never ends is cut here rather than held forever
+STREAMS = {1: "stdout", 2: "stderr", 0: "stdout"}
+_HEADER = struct.Struct(">BxxxL")
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+EXEC_TOKEN_VAR = "DASHBOARD_EXEC_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    id: str
+    name: str
+    tty: bool
+    running: bool
+    status: str
+    started_at: str
+    open_stdin: bool
+
+
+@engine_call
+def container_facts(container_id: str, *, host: str | None = None) -> ContainerFacts:
+    """What a log or terminal stream needs to know about a container (one inspect).
+
+    Args:
+        container_id: id or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`ContainerFacts`.
+
+    Raises:
+        NotFound: no such container.
+        EngineUnavailable: the engine does not answer.
+    """
+    data = client(host).api.inspect_container(container_id)
+    config = data.get("Config") or {}
+    state = data.get("State") or {}
+    return ContainerFacts(
+        id=data["Id"],
+        name=str(data.get("Name", "")).lstrip("/"),
+        tty=bool(config.get("Tty")),
+        running=bool(state.get("Running")),
+        status=str(state.get("Status", "")),
+        started_at=str(state.get("StartedAt", "")),
+        open_stdin=bool(config.get("OpenStdin")),
+    )
+
+
+def parse_since(value: str | None, *, now: float | None = None) -> str | None:
+    """``since``/``until`` as the engine wants it: unix seconds, from ``10m``, a timestamp or seconds.
+
+    Args:
+        value: ``""``/None (no bound), ``"90s"``, ``"10m"``, ``"2h"``, ``"1d"``, unix seconds
+            (``"1700000000"`` or with a fraction), or an RFC 3339 / ISO 8601 timestamp.
+        now: the reference time for relative values (default: now).
+
+    Returns:
+        Unix seconds as a string (``"1700000000.000000000"``), or None.
+
+    Raises:
+        InvalidRequest: the value is none of the above.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    relative = _RELATIVE.match(value)
+    if relative:
+        seconds = float(relative.group(1)) * _UNITS[relative.group(2)]
+        return f"{(now if now is not None else time.time()) - seconds:.9f}"
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"“{value}” is not a time: use e.g. 10m, 2h, 1700000000 or 2024-05-01T10:00:00Z."
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.timestamp():.9f}"
+
+
+def ts_to_since(ts: str) -> str:
+    """The engine timestamp of a line (RFC 3339 nano) + 1ns as ``since`` (to resume after it)."""
+    main, _, rest = ts.partition(".")
+    fraction = rest.rstrip("Z").split("+")[0].split("-")[0] if rest else ""
+    seconds = datetime.fromisoformat(main + "+00:00").timestamp()
+    nanos = int((fraction + "000000000")[:9]) + 1
+    return f"{int(seconds) + nanos // 1_000_000_000}.{nanos % 1_000_000_000:09d}"
+
+
+# --------------------------------------------------------------------------- raw reading
+
+
+def _raw_socket(response) -> socket.socket | None:
+    """The socket under a streamed docker-py response (unix, tcp and ssh transports)."""
+    try:
+        sock = response.raw._fp.fp.raw
+    except AttributeError:
+        return None
+    if isinstance(sock, socket.socket):
+        return sock
+    inner = getattr(sock, "_sock", None)
+    return inner if isinstance(inner, socket.socket) else None
+
+
+def _reader(response) -> Callable[[], bytes]:
+    """A ``read()`` returning whatever body bytes are available (b"" at the end), chunking undone."""
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    if fp is None or not hasattr(fp, "read1"):
+        iterator = response.raw.stream(READ_SIZE, decode_content=False)
+        return lambda: next(iterator, b"")
+    read1 = fp.read1
+    if not response.raw.chunked:
+        return lambda: read1(READ_SIZE)
+    return _Dechunker(read1).read
+
+
+class _Dechunker:
+    """HTTP/1.1 chunked transfer decoding over big raw reads (docker sends one chunk per log line)."""
+
+    def __init__(self, read1: Callable[[int], bytes]):
+        self.read1 = read1
+        self.buffer = b""
+        self.done = False
+
+    def read(self) -> bytes:
+        out: list[bytes] = []
+        while not out:
+            if self.done:
+                return b""
+            data = self.read1(READ_SIZE)
+            if not data:
+                self.done = True
+                return b""
+            buffer = self.buffer + data if self.buffer else data
+            pos, end = 0, len(buffer)
+            while True:
+                eol = buffer.find(b"\r\n", pos)
+                if eol < 0:
+                    break
+                size = int(buffer[pos:eol].split(b";", 1)[0], 16)
+                if size == 0:
+                    self.done = True
+                    pos = end
+                    break
+                start = eol + 2
+                if start + size + 2 > end:
+                    break
+                out.append(buffer[start : start + size])
+                pos = start + size + 2
+            self.buffer = buffer[pos:]
+        return b"".join(out)
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------- logs
+
+
+class LogStream:
+    """One open ``/containers/<id>/logs`` response, read as batches of line dicts.
+
+    Each line is ``{"stream": "stdout"|"stderr", "text": str, "ts": str}`` (ready for the
+    websocket frame). ``ts`` is the engine's RFC 3339 timestamp (always requested, so merged views
+    can interleave and a restart can resume with ``since``).
+    """
+
+    def __init__(self, response, *, tty: bool, host: str | None):
+        self.response = response
+        self.tty = tty
+        self.host = host
+        self.last_ts = ""
+        self._read = _reader(response)
+        self._sock = _raw_socket(response)
+        self._closed = False
+        self._pending: dict[int, bytes] = {}
+        self._pending_ts: dict[int, str] = {}
+        self._frame_buffer = b""
+
+    def batches(self) -> Iterator[list[dict]]:
+        """Yield lists of complete lines as they arrive; returns at the end of the stream.
+
+        Raises:
+            EngineUnavailable: the connection to the engine broke mid-stream (unless closed by us).
+        """
+        pending: list[dict] = []
+        size = 0
+        started = 0.0
+        try:
+            while True:
+                with translated(self.host):
+                    try:
+                        data = self._read()
+                    except (OSError, ValueError, AttributeError):
+                        if self._closed:
+                            return
+                        raise
+                if not data:
+                    pending.extend(self._flush_pending())
+                    if pending:
+                        yield pending
+                    return
+                lines = self._tty_lines(data) if self.tty else self._demux(data)
+                if lines:
+                    if not pending:
+                        started = time.monotonic()
+                    pending.extend(lines)
+                    size += len(data)
+                # Coalesce while the engine keeps writing (a backlog); hand over when it goes quiet,
+                # at 64 KiB, or after 50 ms: fewer, bigger hand-overs to the event loop.
+                if pending and (
+                    size >= BATCH_BYTES
+                    or time.monotonic() - started >= BATCH_SECONDS
+                    or not self._more_ready()
+                ):
+                    yield pending
+                    pending, size = [], 0
+        except Exception:
+            if self._closed:
+                return
+            raise
+
+    def _more_ready(self) -> bool:
+        """More body bytes can be read without blocking (buffered, or on the socket)."""
+        if self._sock is None:
+            return False
+        try:
+            return bool(select.select([self._sock], [], [], QUIET_SECONDS)[0])
+        except (OSError, ValueError):
+            return False
+
+    def _demux(self, data: bytes) -> list[dict]:
+        buffer = self._frame_buffer + data if self._frame_buffer else data
+        pos, end = 0, len(buffer)
+        lines: list[dict] = []
+        unpack = _HEADER.unpack_from
+        pending = self._pending
+        while pos + 8 <= end:
+            kind, size = unpack(buffer, pos)
+            if pos + 8 + size > end:
+                break
+            payload = buffer[pos + 8 : pos + 8 + size]
+            pos += 8 + size
+            ts, _, text = payload.partition(b" ")
+            self._add(kind, ts, text, lines, pending)
+        self._frame_buffer = buffer[pos:]
+        return lines
+
+    def _add(self, kind: int, ts: bytes, text: bytes, lines: list[dict], pending: dict[int, bytes]) -> None:
+        """One engine message: a whole line, a piece of one (16 KiB partials) or several lines."""
+        stream = STREAMS.get(kind, "stdout")
+        stamp = ts.decode("ascii", "replace")
+        self.last_ts = stamp
+        if kind in pending:
+            text = pending.pop(kind) + text
+            stamp = self._pending_ts.pop(kind, stamp)
+        if text.endswith(b"\n"):
+            body = text[:-1]
+            if b"\n" in body:
+                for piece in body.split(b"\n"):
+                    lines.append({"stream": stream, "text": _text(piece), "ts": stamp})
+            else:
+                lines.append({"stream": stream, "text": _text(body), "ts": stamp})
+            return
+        head, sep, rest = text.rpartition(b"\n")
+        if sep:
+            for piece in head.split(b"\n"):
+                lines.append({"stream": stream, "text": _text(piece), "ts": stamp})
+            text = rest
+        if len(text) >= MAX_LINE:
+            lines.append({"stream": stream, "text": _text(text), "ts": stamp})
+            return
+        pending[kind] = text
+        self._pending_ts[kind] = stamp
+
+    def _tty_lines(self, data: bytes) -> list[dict]:
+        buffer = self._pending.pop(1, b"") + data
+        parts = buffer.split(b"\n")
+        rest = parts.pop()
+        lines = []
+        for part in parts:
+            ts, _, text = part.partition(b" ")
+            stamp = ts.decode("ascii", "replace")
+            self.last_ts = stamp
+            lines.append({"stream": "stdout", "text": _text(text.rstrip(b"\r")), "ts": stamp})
+        if len(rest) >= MAX_LINE:
+            ts, _, text = rest.partition(b" ")
+            lines.append({"stream": "stdout", "text": _text(text), "ts": ts.decode("ascii", "replace")})
+        elif rest:
+            self._pending[1] = rest
+        return lines
+
+    def _flush_pending(self) -> list[dict]:
+        lines = []
+        for kind, text in sorted(self._pending.items()):
+            if self.tty:
+                ts, _, text = text.partition(b" ")
+                stamp = ts.decode("ascii", "replace")
+            else:
+                stamp = self._pending_ts.get(kind, "")
+            lines.append({"stream": STREAMS.get(kind, "stdout"), "text": _text(text), "ts": stamp})
+        self._pending.clear()
+        return lines
+
+    def close(self) -> None:
+        """Wake up and end the reading thread (safe from any thread, idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        _shutdown(self._sock)
+        try:
+            self.response.close()
+        except Exception:  # noqa: BLE001, S110 - closing a broken response may raise anything
+            pass
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+@engine_call
+def open_logs(
+    container_id: str,
+    *,
+    tail: str = "500",
+    since: str | None = None,
+    until: str | None = None,
+    follow: bool = True,
+    tty: bool = False,
+    host: str | None = None,
+) -> LogStream:
+    """Open the container's log stream (stdout and stderr, with engine timestamps).
+
+    Args:
+        container_id: id or name.
+        tail: number of last lines, or ``"all"``.
+        since: engine ``since`` (unix seconds string, see :func:`parse_since`), or None.
+        until: engine ``until``, or None.
+        follow: keep the stream open for new lines.
+        tty: the container's ``Config.Tty`` (its log is one raw stream, not multiplexed).
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`LogStream`; the caller must ``close()`` it.
+
+    Raises:
+        NotFound: no such container.
+        InvalidRequest: the engine refused the parameters.
+        EngineUnavailable: the engine does not answer.
+    """
+    api = client(host).api
+    params: dict[str, object] = {
+        "stdout": 1,
+        "stderr": 1,
+        "timestamps": 1,
+        "follow": 1 if follow else 0,
+        "tail": tail,
+    }
+    if since:
+        params["since"] = since
+    if until:
+        params["until"] = until
+    response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
+    api._raise_for_status(response)
+    sock = _raw_socket(response)
+    if sock is not None:
+        sock.settimeout(None)  # a quiet container is not an error; close() wakes the reader
+    return LogStream(response, tty=tty, host=host)
+
+
+# --------------------------------------------------------------------------- exec and attach
+
+
+@dataclass(frozen=True)
+class ExecStatus:
+    running: bool
+    exit_code: int | None
+
+
+class TerminalSocket:
+    """A hijacked exec/attach connection: raw terminal bytes both ways (TTY) or multiplexed."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        exec_id: str | None,
+        container_id: str,
+        token: str,
+        host: str | None,
+        multiplexed: bool = False,
+    ):
+        self.sock = sock
+        self.multiplexed = multiplexed
+        self._frames = b""
+        self.exec_id = exec_id
+        self.container_id = container_id
+        self.token = token
+        self.host = host
+        self._closed = False
+
+    def recv(self) -> bytes:
+        """Block for output; b"" when the process ended or the socket was closed."""
+        while True:
+            try:
+                data = self.sock.recv(READ_SIZE)
+            except OSError:
+                return b""
+            if not self.multiplexed or not data:
+                return data
+            payload = self._demux(data)
+            if payload:
+                return payload
+
+    def _demux(self, data: bytes) -> bytes:
+        """Non-TTY attach: drop docker's 8-byte stream headers, keep the payloads in order."""
+        buffer = self._frames + data
+        pos, out = 0, []
+        while pos + 8 <= len(buffer):
+            _, size = _HEADER.unpack_from(buffer, pos)
+            if pos + 8 + size > len(buffer):
+                break
+            out.append(buffer[pos + 8 : pos + 8 + size])
+            pos += 8 + size
+        self._frames = buffer[pos:]
+        return b"".join(out)
+
+    def send(self, data: bytes) -> None:
+        """Write input bytes (blocks only if the process does not read its input)."""
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Shut the socket down (wakes a blocked ``recv``); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        _shutdown(self.sock)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _hijacked(result) -> socket.socket:
+    sock = getattr(result, "_sock", result)
+    sock.settimeout(None)
+    return sock
+
+
+DEFAULT_SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"]
+
+
+@engine_call
+def start_exec(
+    container_id: str,
+    *,
+    cmd: list[str] | None = None,
+    user: str = "",
+    workdir: str = "",
+    cols: int = 80,
+    rows: int = 24,
+    host: str | None = None,
+) -> TerminalSocket:
+    """Start an interactive TTY exec and hand back its socket.
+
+    Args:
+        container_id: id or name (must be running).
+        cmd: argv; None for the default shell (bash when the image has it, else sh).
+        user: ``user[:group]`` or empty for the image's user.
+        workdir: working directory or empty.
+        cols: initial terminal width.
+        rows: initial terminal height.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`TerminalSocket` (call :func:`end_exec` after closing it, so nothing is left running).
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the container is not running.
+        EngineError: the engine refused (unknown user, bad workdir...).
+    """
+    api = client(host).api
+    token = secrets.token_hex(12)
+    created = api.exec_create(
+        container_id,
+        cmd or DEFAULT_SHELL,
+        stdin=True,
+        tty=True,
+        user=user or "",
+        workdir=workdir or None,
+        environment={"TERM": "xterm-256color", EXEC_TOKEN_VAR: token},
+    )
+    exec_id = created["Id"]
+    sock = _hijacked(api.exec_start(exec_id, tty=True, socket=True))
+    try:
+        api.exec_resize(exec_id, height=rows, width=cols)
+    except Exception:  # noqa: BLE001, S110 - the process may already have ended; the stream says so
+        pass
+    return TerminalSocket(sock, exec_id=exec_id, container_id=container_id, token=token, host=host)
+
+
+@engine_call
+def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str | None = None) -> None:
+    """Resize the exec's (or the attached container's) TTY.
+
+    Args:
+        terminal: the open session.
+        cols: width in columns.
+        rows: height in rows.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Raises:
+        EngineError: the engine refused (process gone).
+    """
+    api = client(host).api
+    if terminal.exec_id:
+        api.exec_resize(terminal.exec_id, height=rows, width=cols)
+    else:
+        api.resize(terminal.container_id, height=rows, width=cols)
+
+
+@engine_call
+def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
+    """Whether an exec still runs, and its exit code.
+
+    Args:
+        exec_id: the exec instance.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        An :class:`ExecStatus`.
+
+    Raises:
+        NotFound: the exec (or its container) is gone.
+    """
+    data = client(host).api.exec_inspect(exec_id)
+    code = data.get("ExitCode")
+    return ExecStatus(running=bool(data.get("Running")), exit_code=code if isinstance(code, int) else None)
+
+
+_KILL_SCRIPT = (
+    'for p in /proc/[0-9]*; do if tr "\\000" "\\n" < "$p/environ" 2>/dev/null | grep -qx "$1"; '
+    'then echo "${p#/proc/}"; fi; done > /tmp/.dashboard-kill-$$; '
+    "kill -HUP $(cat /tmp/.dashboard-kill-$$) 2>/dev/null; sleep 0.2; "
+    "kill -KILL $(cat /tmp/.dashboard-kill-$$) 2>/dev/null; rm -f /tmp/.dashboard-kill-$$"
+)
+
+
+def _kill_local(pid: int, token: str) -> bool:
+    """Fast path when the engine runs on this host and we may signal its processes: find the
+    exec's tree by its token in /proc and end it here, without a helper exec."""
+    needle = f"{EXEC_TOKEN_VAR}={token}".encode()
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            if pid <= 0 or needle not in environ.read().split(b"\0"):
+                return False
+    except OSError:
+        return False
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    pids.append(int(entry.name))
+        except OSError:
+            continue
+    for number in pids:
+        try:
+            os.kill(number, signal.SIGHUP)
+        except OSError:
+            pass
+    time.sleep(0.05)
+    for number in pids:
+        try:
+            os.kill(number, signal.SIGKILL)
+        except OSError:
+            pass
+    return True
+
+
+@engine_call
+def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | None = None) -> ExecStatus:
+    """Make sure the exec's process tree is gone (docker leaves TTY execs running on disconnect).
+
+    The exec was started with a unique token in its environment; children inherit it. When the
+    engine runs on this host (and we may signal its processes) the tree is found in /proc and ended
+    here; otherwise one short helper exec (needs ``sh``) finds it under the container's /proc.
+    Either way: SIGHUP, then SIGKILL.
+
+    Args:
+        terminal: the (already closed) session.
+        local_kill: try the same-host fast path first.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        The exec's final :class:`ExecStatus`.
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    if not terminal.exec_id:
+        return ExecStatus(running=False, exit_code=None)
+    api = client(host).api
+    data = api.exec_inspect(terminal.exec_id)
+    if not data.get("Running"):
+        code = data.get("ExitCode")
+        return ExecStatus(running=False, exit_code=code if isinstance(code, int) else None)
+    if local_kill and _kill_local(int(data.get("Pid") or 0), terminal.token):
+        for _ in range(20):
+            status = exec_status(terminal.exec_id, host=host)
+            if not status.running:
+                return status
+            time.sleep(0.05)
+    try:
+        killer = api.exec_create(
+            terminal.container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={terminal.token}"]
+        )
+        api.exec_start(killer["Id"])
+    except Exception:  # noqa: BLE001, S110 - e.g. no sh in the image: the status below tells
+        pass
+    for _ in range(20):
+        status = exec_status(terminal.exec_id, host=host)
+        if not status.running:
+            break
+        time.sleep(0.05)
+    return status
+
+
+@engine_call
+def start_attach(container_id: str, *, tty: bool = True, host: str | None = None) -> TerminalSocket:
+    """Attach to the container's main process (stdin, stdout, stderr; no old output).
+
+    Closing the socket detaches: the container keeps running.
+
+    Args:
+        container_id: id or name (must be running).
+        tty: the container's ``Config.Tty`` (otherwise its output is multiplexed).
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        A :class:`TerminalSocket` without an exec id.
+
+    Raises:
+        NotFound: no such container.
+        Conflict: the container is not running.
+    """
+    api = client(host).api
+    sock = api.attach_socket(
+        container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+    )
+    return TerminalSocket(
+        _hijacked(sock), exec_id=None, container_id=container_id, token="", host=host, multiplexed=not tty
+    )
+
+
+@engine_call
+def container_exit_code(container_id: str, *, host: str | None = None) -> int | None:
+    """The container's exit code when it has stopped, else None.
+
+    Args:
+        container_id: id or name.
+        host: the engine's URL; None for the default DOCKER_HOST.
+
+    Returns:
+        The exit code, or None while it runs.
+
+    Raises:
+        NotFound: no such container.
+    """
+    state = client(host).api.inspect_container(container_id).get("State") or {}
+    return None if state.get("Running") else int(state.get("ExitCode") or 0)

@@ -1,0 +1,376 @@
+// Live log viewer: a bounded window of lines in the DOM, ANSI SGR colours as classes, text only via
+// textContent / text nodes (never innerHTML). Frames come from ws/.../logs/ (see docs/live.md).
+(function () {
+  "use strict";
+  var view = document.querySelector("[data-logs]");
+  if (!view) { return; }
+
+  var MAX_LINES = parseInt(view.dataset.maxLines, 10) || 10000;
+  var PER_FRAME = 1000;                 // lines rendered per animation frame at most
+  var merged = view.dataset.merged === "1";
+  var statusPill = document.querySelector("[data-log-status]");
+  var pauseButton = document.querySelector("[data-log-pause]");
+  var jumpButton = document.querySelector("[data-log-jump]");
+  var filterBox = document.querySelector("[data-log-filter]");
+  var regexBox = document.querySelector("[data-log-regex]");
+  var caseBox = document.querySelector("[data-log-case]");
+  var tailSelect = document.querySelector("[data-log-tail]");
+  var countLabel = document.querySelector("[data-log-count]");
+
+  var pending = [];          // lines received but not yet in the DOM
+  var dropped = 0;           // lines that left the window (reachable through Download)
+  var received = 0;
+  var paused = false;
+  var stick = true;
+  var scheduled = false;
+  var matcher = null;
+  var lastTs = "";
+  var socket = null;
+  var ended = false;
+  var marker = null;
+  var containerClass = {};
+
+  // ------------------------------------------------------------------ ANSI SGR -> classed spans
+
+  var ESC = /\x1b\[([0-9;:?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>NOMc78]/g;
+
+  function newState() { return { fg: null, bg: null, fgRgb: null, bgRgb: null, bold: false, dim: false, italic: false, underline: false, inverse: false }; }
+
+  function applySgr(state, params) {
+    var codes = params === "" ? [0] : params.split(/[;:]/).map(function (x) { return parseInt(x, 10) || 0; });
+    for (var i = 0; i < codes.length; i++) {
+      var c = codes[i];
+      if (c === 0) { var fresh = newState(); for (var k in fresh) { state[k] = fresh[k]; } }
+      else if (c === 1) { state.bold = true; }
+      else if (c === 2) { state.dim = true; }
+      else if (c === 3) { state.italic = true; }
+      else if (c === 4) { state.underline = true; }
+      else if (c === 7) { state.inverse = true; }
+      else if (c === 22) { state.bold = false; state.dim = false; }
+      else if (c === 23) { state.italic = false; }
+      else if (c === 24) { state.underline = false; }
+      else if (c === 27) { state.inverse = false; }
+      else if (c >= 30 && c <= 37) { state.fg = c - 30; state.fgRgb = null; }
+      else if (c === 39) { state.fg = null; state.fgRgb = null; }
+      else if (c >= 40 && c <= 47) { state.bg = c - 40; state.bgRgb = null; }
+      else if (c === 49) { state.bg = null; state.bgRgb = null; }
+      else if (c >= 90 && c <= 97) { state.fg = c - 90 + 8; state.fgRgb = null; }
+      else if (c >= 100 && c <= 107) { state.bg = c - 100 + 8; state.bgRgb = null; }
+      else if (c === 38 || c === 48) {
+        var rgb = null, index = null;
+        if (codes[i + 1] === 5) { index = codes[i + 2]; i += 2; }
+        else if (codes[i + 1] === 2) { rgb = [codes[i + 2], codes[i + 3], codes[i + 4]]; i += 4; }
+        if (index !== null && index < 16) {
+          if (c === 38) { state.fg = index; state.fgRgb = null; } else { state.bg = index; state.bgRgb = null; }
+        } else {
+          if (index !== null) { rgb = xterm256(index); }
+          if (rgb) {
+            var value = "rgb(" + rgb.join(",") + ")";
+            if (c === 38) { state.fg = null; state.fgRgb = value; } else { state.bg = null; state.bgRgb = value; }
+          }
+        }
+      }
+    }
+  }
+
+  function xterm256(n) {
+    if (n >= 232) { var g = 8 + (n - 232) * 10; return [g, g, g]; }
+    n -= 16;
+    var steps = [0, 95, 135, 175, 215, 255];
+    return [steps[Math.floor(n / 36) % 6], steps[Math.floor(n / 6) % 6], steps[n % 6]];
+  }
+
+  function styled(state) {
+    return state.fg !== null || state.bg !== null || state.fgRgb || state.bgRgb || state.bold ||
+      state.dim || state.italic || state.underline || state.inverse;
+  }
+
+  function span(state, text) {
+    var el = document.createElement("span");
+    var names = [];
+    if (state.fg !== null) { names.push("ansi-fg-" + state.fg); }
+    if (state.bg !== null) { names.push("ansi-bg-" + state.bg); }
+    if (state.bold) { names.push("ansi-bold"); }
+    if (state.dim) { names.push("ansi-dim"); }
+    if (state.italic) { names.push("ansi-italic"); }
+    if (state.underline) { names.push("ansi-underline"); }
+    if (state.inverse) { names.push("ansi-inverse"); }
+    el.className = names.join(" ");
+    // CSSOM, not a style attribute: allowed by the strict CSP.
+    if (state.fgRgb) { el.style.color = state.fgRgb; }
+    if (state.bgRgb) { el.style.backgroundColor = state.bgRgb; }
+    el.textContent = text;
+    return el;
+  }
+
+  // Appends the text of one line to `parent`: coloured segments, matches of the filter marked.
+  function renderText(parent, raw) {
+    if (raw.indexOf("\x1b") < 0) { appendMarked(parent, raw, null); return; }
+    var state = newState();
+    var last = 0;
+    ESC.lastIndex = 0;
+    var m;
+    while ((m = ESC.exec(raw)) !== null) {
+      if (m.index > last) { appendMarked(parent, raw.slice(last, m.index), styled(state) ? state : null); }
+      if (m[2] === "m") { applySgr(state, m[1]); }
+      last = ESC.lastIndex;
+    }
+    if (last < raw.length) { appendMarked(parent, raw.slice(last), styled(state) ? state : null); }
+  }
+
+  function appendMarked(parent, text, state) {
+    var target = parent;
+    if (state) { target = span(state, ""); parent.appendChild(target); }
+    if (!matcher) { target.appendChild(document.createTextNode(text)); return; }
+    var pos = 0;
+    matcher.lastIndex = 0;
+    var m;
+    while ((m = matcher.exec(text)) !== null) {
+      if (m[0] === "") { matcher.lastIndex++; continue; }
+      if (m.index > pos) { target.appendChild(document.createTextNode(text.slice(pos, m.index))); }
+      var mark = document.createElement("mark");
+      mark.textContent = m[0];
+      target.appendChild(mark);
+      pos = m.index + m[0].length;
+    }
+    if (pos < text.length) { target.appendChild(document.createTextNode(text.slice(pos))); }
+  }
+
+  function plain(raw) { return raw.indexOf("\x1b") < 0 ? raw : raw.replace(ESC, ""); }
+
+  // ------------------------------------------------------------------ lines in the DOM
+
+  function buildLine(line) {
+    var row = document.createElement("div");
+    row.className = "line " + (line.stream === "stderr" ? "stderr" : "stdout");
+    row._line = line;
+    if (line.ts) {
+      var ts = document.createElement("span");
+      ts.className = "ts";
+      ts.textContent = line.ts.replace("T", " ").replace(/\.(\d{3})\d*Z$/, ".$1Z");
+      row.appendChild(ts);
+    }
+    if (line.container) {
+      var tag = document.createElement("span");
+      tag.className = "ctr " + classFor(line.container);
+      tag.textContent = line.container;
+      row.appendChild(tag);
+    }
+    var text = document.createElement("span");
+    text.className = "text";
+    renderText(text, line.text);
+    row.appendChild(text);
+    if (matcher) {
+      matcher.lastIndex = 0;
+      if (!matcher.test(plain(line.text))) { row.classList.add("filtered"); }
+    }
+    return row;
+  }
+
+  function classFor(name) {
+    if (!(name in containerClass)) { containerClass[name] = "ctr-" + (Object.keys(containerClass).length % 8); }
+    return containerClass[name];
+  }
+
+  function schedule() {
+    if (!scheduled && !paused) { scheduled = true; requestAnimationFrame(render); }
+  }
+
+  function render() {
+    scheduled = false;
+    if (paused || pending.length === 0) { return; }
+    if (pending.length > MAX_LINES) {       // a burst: only the newest window can ever be seen
+      dropped += pending.length - MAX_LINES;
+      pending = pending.slice(pending.length - MAX_LINES);
+    }
+    var batch = pending.length > PER_FRAME ? pending.splice(0, PER_FRAME) : pending.splice(0);
+    var fragment = document.createDocumentFragment();
+    for (var i = 0; i < batch.length; i++) { fragment.appendChild(buildLine(batch[i])); }
+    view.appendChild(fragment);
+    var excess = view.childElementCount - (marker ? 1 : 0) - MAX_LINES;
+    if (excess > 0) {
+      for (var j = 0; j < excess; j++) { view.removeChild(marker ? marker.nextSibling : view.firstChild); }
+      dropped += excess;
+    }
+    updateMarker();
+    countLabel.textContent = received.toLocaleString("en-US") + " lines" +
+      (dropped ? " · " + dropped.toLocaleString("en-US") + " older not shown" : "");
+    if (stick) { view.scrollTop = view.scrollHeight; }
+    if (pending.length) { schedule(); }
+  }
+
+  function updateMarker() {
+    if (!dropped) { return; }
+    if (!marker) {
+      marker = document.createElement("div");
+      marker.className = "dropped";
+      view.insertBefore(marker, view.firstChild);
+    }
+    marker.textContent = dropped.toLocaleString("en-US") +
+      " older lines are not shown here (the view keeps the last " + MAX_LINES.toLocaleString("en-US") +
+      "); use Download for the whole log.";
+  }
+
+  function clearView() {
+    while (view.firstChild) { view.removeChild(view.firstChild); }
+    marker = null; dropped = 0; received = 0; pending = [];
+  }
+
+  // ------------------------------------------------------------------ the socket
+
+  function setStatus(state, text) {
+    statusPill.dataset.logStatus = state;
+    statusPill.textContent = text;
+  }
+
+  function addNotice(text, kind) {
+    pending.push({ stream: "notice", text: "", ts: "", notice: text, kind: kind || "notice" });
+    schedule();
+  }
+
+  var buildPlain = buildLine;
+  buildLine = function (line) {
+    if (line.notice === undefined) { return buildPlain(line); }
+    var row = document.createElement("div");
+    row.className = "line notice " + line.kind;
+    row.textContent = "— " + line.notice + " —";
+    return row;
+  };
+
+  function connect(resume) {
+    ended = false;
+    var params = new URLSearchParams();
+    params.set("timestamps", "1");
+    params.set("follow", "1");
+    if (resume && lastTs) { params.set("since", lastTs); params.set("tail", "all"); }
+    else { params.set("tail", tailSelect ? tailSelect.value : "500"); }
+    var path = view.dataset.ws;
+    var url = window.Dashboard.wsUrl(path + (path.indexOf("?") >= 0 ? "&" : "?") + params.toString());
+    var opened = false;
+    setStatus("connecting", "connecting…");
+    socket = new WebSocket(url);
+    socket.onopen = function () { opened = true; setStatus("live", "live"); };
+    socket.onmessage = function (event) {
+      var frame = JSON.parse(event.data);
+      if (frame.type === "lines") {
+        var lines = frame.lines;
+        received += lines.length;
+        if (lines.length) { lastTs = lines[lines.length - 1].ts || lastTs; }
+        if (pending.length + lines.length > MAX_LINES * 2) {
+          var keep = Math.max(0, MAX_LINES - lines.length);
+          dropped += pending.length - keep;
+          pending = keep ? pending.slice(pending.length - keep) : [];
+        }
+        for (var i = 0; i < lines.length; i++) { pending.push(lines[i]); }
+        schedule();
+      } else if (frame.type === "notice") {
+        addNotice(frame.message);
+      } else if (frame.type === "end") {
+        ended = true;
+        socket.close();
+        setStatus("ended", "ended: " + frame.reason);
+        addNotice("stream ended: " + frame.reason);
+      } else if (frame.type === "error") {
+        ended = true;
+        setStatus("error", frame.message);
+        addNotice(frame.message, "error");
+      }
+    };
+    socket.onclose = function (event) {
+      if (!opened) {
+        setStatus("error", "Could not open the live stream (websockets blocked by a proxy or firewall?)");
+      } else if (!ended) {
+        setStatus("offline", "disconnected (" + event.code + (event.reason ? ": " + event.reason : "") + ")");
+      }
+      reconnectOffer();
+    };
+  }
+
+  function reconnectOffer() {
+    if (document.querySelector("[data-log-reconnect]")) { return; }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.dataset.logReconnect = "1";
+    button.textContent = "Reconnect";
+    button.addEventListener("click", function () { button.remove(); connect(true); });
+    statusPill.after(button);
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  // Only the person's own scrolling (wheel, keys, touch, scrollbar drag) unsticks the view; our
+  // trimming of old lines also fires scroll events and must not.
+  var userScroll = 0;
+  ["wheel", "touchmove", "keydown", "mousedown"].forEach(function (name) {
+    view.addEventListener(name, function () { userScroll = Date.now(); }, { passive: true });
+  });
+  view.addEventListener("scroll", function () {
+    var atBottom = view.scrollTop + view.clientHeight >= view.scrollHeight - 24;
+    if (atBottom) { stick = true; } else if (Date.now() - userScroll < 1000) { stick = false; }
+    jumpButton.hidden = stick;
+  });
+  jumpButton.addEventListener("click", function () {
+    stick = true; jumpButton.hidden = true; view.scrollTop = view.scrollHeight;
+  });
+  pauseButton.addEventListener("click", function () {
+    paused = !paused;
+    pauseButton.textContent = paused ? "Resume" : "Pause";
+    pauseButton.setAttribute("aria-pressed", paused ? "true" : "false");
+    view.classList.toggle("paused", paused);
+    if (!paused) { schedule(); }
+  });
+  document.querySelectorAll("[data-log-toggle]").forEach(function (box) {
+    var apply = function () { view.classList.toggle("hide-" + box.dataset.logToggle, box.dataset.logToggle === "ts" ? !box.checked : !box.checked); };
+    box.addEventListener("change", apply);
+    apply();
+  });
+  if (tailSelect) {
+    tailSelect.addEventListener("change", function () {
+      if (socket) { socket.onclose = null; socket.close(); }
+      var old = document.querySelector("[data-log-reconnect]");
+      if (old) { old.remove(); }
+      clearView(); connect(false);
+    });
+  }
+
+  var filterTimer = null;
+  function applyFilter() {
+    var text = filterBox.value;
+    matcher = null;
+    filterBox.classList.remove("invalid");
+    if (text) {
+      var flags = caseBox.checked ? "g" : "gi";
+      try {
+        matcher = new RegExp(regexBox.checked ? text : text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), flags);
+      } catch (e) {
+        filterBox.classList.add("invalid");
+      }
+    }
+    view.classList.toggle("filtering", !!matcher);
+    var rows = view.querySelectorAll(".line");
+    for (var i = 0; i < rows.length; i++) {
+      var row = rows[i];
+      var line = row._line;
+      if (!line || line.notice !== undefined) { continue; }
+      var textEl = row.querySelector(".text");
+      var fresh = document.createElement("span");
+      fresh.className = "text";
+      renderText(fresh, line.text);
+      row.replaceChild(fresh, textEl);
+      var hit = true;
+      if (matcher) { matcher.lastIndex = 0; hit = matcher.test(plain(line.text)); }
+      row.classList.toggle("filtered", !hit);
+    }
+  }
+  function queueFilter() { clearTimeout(filterTimer); filterTimer = setTimeout(applyFilter, 150); }
+  filterBox.addEventListener("input", queueFilter);
+  regexBox.addEventListener("change", applyFilter);
+  caseBox.addEventListener("change", applyFilter);
+  document.querySelector("[data-log-tools]").addEventListener("submit", function (e) { e.preventDefault(); });
+
+  document.querySelectorAll("[data-ctr-legend]").forEach(function (el) {
+    el.classList.add(classFor(el.dataset.ctrLegend));
+  });
+
+  connect(false);
+})();
