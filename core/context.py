@@ -51,3 +51,12 @@ def tls_for(url: str) -> EndpointRef | None:
     if ref is not None and ref.url == url and ref.tls_cert:
         return ref
     return _tls_by_url.get(url)
+
+
+def context_thread(*, target, name: str, daemon: bool = True, args: tuple = ()):
+    """A ``threading.Thread`` that runs ``target`` in a copy of the caller's context, so engine calls
+    made in it still address the endpoint of the page or websocket that started it."""
+    import threading
+
+    context = contextvars.copy_context()
+    return threading.Thread(target=context.run, args=(target, *args), name=name, daemon=daemon)

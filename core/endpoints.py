@@ -114,3 +114,9 @@ class EndpointWebsocketMiddleware:
             return await self.inner(scope, receive, send)
         finally:
             deactivate(token)
+
+
+def prefixed(path: str) -> str:
+    """``path`` (an absolute app path) under the current endpoint's `/e/<slug>` prefix, if any."""
+    ref = active_endpoint()
+    return f"{ref.prefix}{path}" if ref is not None else path

@@ -36,6 +36,11 @@ def _frames_until(ws, predicate, timeout: float = 15) -> list[dict]:
 
 def test_events_socket_reports_container_changes_and_releases_its_thread(live, engine, make_container):
     cookie = live.session_cookie("viewer")
+    for _ in range(2):  # warm the server's thread pools, which grow lazily, before the baseline
+        with _ws(live, "/ws/events/", cookie) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+    wait_for(lambda: live.thread_count() < 200, timeout=5, message="the live server to settle")
+    time.sleep(0.5)
     threads_before = live.thread_count()
     with _ws(live, "/ws/events/", cookie) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"

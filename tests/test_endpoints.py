@@ -216,3 +216,74 @@ def test_a_tls_endpoint_is_reached_with_its_client_certificate(admin_client, db)
     finally:
         forget_client(tls.url)
         context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def second_engine():
+    """A real second dockerd (own socket and data-root) with the busybox image and one container."""
+    from tests.engines_support import EngineStartError, extra_engine, import_busybox
+    from tests.support import RUN_ID, TEST_LABEL, unique
+
+    try:
+        context = extra_engine()
+        extra = context.__enter__()
+    except EngineStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        client = extra.client()
+        image = import_busybox(client)
+        name = unique("on-second")
+        container = client.api.create_container(
+            image,
+            command=["sh", "-c", "echo hello-from-the-second-engine; sleep 300"],
+            name=name,
+            labels={TEST_LABEL: RUN_ID},
+            host_config=client.api.create_host_config(network_mode="none"),
+        )
+        client.api.start(container["Id"])
+        yield extra, client, name, container["Id"]
+    finally:
+        from core.engine import forget_client
+
+        forget_client(extra.url)
+        context.__exit__(None, None, None)
+
+
+def test_pages_and_actions_under_a_prefix_act_on_that_engine(admin_client, engine, second_engine):
+    extra, client, name, container_id = second_engine
+    Endpoint.objects.create(name="Second", slug="second", url=extra.url)
+    listing = admin_client.get("/e/second/containers/").content.decode()
+    assert name in listing and f'href="/e/second/containers/{container_id[:12]}/"' in listing
+    assert name not in admin_client.get("/containers/").content.decode()  # not on the main engine
+    assert admin_client.get(f"/e/second/containers/{container_id[:12]}/").status_code == 200
+    assert admin_client.get(f"/containers/{container_id[:12]}/").status_code == 404
+    stopped = admin_client.post(f"/e/second/containers/{container_id[:12]}/stop/", {"timeout": "1"})
+    assert stopped.status_code == 302 and stopped["Location"].startswith("/e/second/containers/")
+    assert client.api.inspect_container(container_id)["State"]["Running"] is False
+    client.api.start(container_id)
+
+
+def test_a_log_stream_under_a_prefix_reads_that_engine(live, second_engine):
+    import json
+
+    import websockets.sync.client
+
+    from tests.support import live_post
+
+    extra, _, _, container_id = second_engine
+    slug = f"second-{container_id[:6]}"
+    status, _ = live_post(live, "admin", "/endpoints/new/", {"name": slug, "slug": slug, "url": extra.url})
+    assert status == 200
+    headers = {"Cookie": f"sessionid={live.session_cookie('viewer')}", "Origin": live.url}
+    path = f"/e/{slug}/ws/containers/{container_id}/logs/?follow=0&tail=all"
+    texts = []
+    with websockets.sync.client.connect(
+        f"{live.ws_url}{path}", additional_headers=headers, open_timeout=10
+    ) as ws:
+        while True:
+            frame = json.loads(ws.recv(timeout=20))
+            if frame["type"] == "lines":
+                texts += [line["text"] for line in frame["lines"]]
+            elif frame["type"] in ("end", "error"):
+                break
+    assert "hello-from-the-second-engine" in texts, (frame, texts)

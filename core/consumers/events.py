@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
+from core.context import context_thread
 from core.engine import containers
 from core.errors import EngineError
 
@@ -41,7 +42,7 @@ class StreamPump:
         self._stopped = threading.Event()
         self.dropped = 0
         self.error: str | None = None
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread = context_thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()

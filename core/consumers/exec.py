@@ -32,6 +32,7 @@ from core.consumers.streaming import (
     in_thread,
     release_stream_slot,
 )
+from core.context import context_thread
 from core.engine import streams
 from core.errors import DashboardError, EngineError
 from core.recordings import SessionRecorder
@@ -104,7 +105,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
         self.pump = ThreadPump(f"{self.action}-{self.container_id[:12]}", self.read_output, self.queue)
-        self.writer = threading.Thread(target=self.write_input, name="terminal-writer", daemon=True)
+        self.writer = context_thread(target=self.write_input, name="terminal-writer", daemon=True)
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
         self.writer.start()

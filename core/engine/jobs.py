@@ -20,6 +20,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
+from core.context import context_thread
 from core.errors import DashboardError
 
 log = logging.getLogger(__name__)
@@ -218,5 +219,5 @@ def start(
 
             connection.close()
 
-    threading.Thread(target=run, name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
+    context_thread(target=run, name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
     return job

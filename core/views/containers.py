@@ -23,6 +23,8 @@ from core.container_forms import (
     RenameForm,
     TimeoutForm,
 )
+from core.context import context_thread
+from core.endpoints import prefixed
 from core.engine import containers as engine
 from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
 from core.roles import Role, forbidden, has_role, require_role, role_of
@@ -59,7 +61,7 @@ def _back(request: HttpRequest, ref: str) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}
     ) or not target.startswith("/"):
-        target = f"/containers/{ref}/"
+        target = prefixed(f"/containers/{ref}/")
     return redirect(target)
 
 
@@ -139,7 +141,7 @@ def container_new(request: HttpRequest) -> HttpResponse:
         if result is not None:
             verb = "Started" if result.started else "Created"
             messages.success(request, f"{verb} container {result.name}.")
-            return redirect(f"/containers/{result.name}/")
+            return redirect(prefixed(f"/containers/{result.name}/"))
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
@@ -308,7 +310,7 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     except EngineError as error:
         return _failed(request, ref, "rename", error)
     messages.success(request, f"Renamed {ref} to {name}.")
-    return redirect(f"/containers/{name}/")
+    return redirect(prefixed(f"/containers/{name}/"))
 
 
 # --------------------------------------------------------------------------- commit, export, delete
@@ -378,7 +380,7 @@ async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEA
             chunks.close()  # type: ignore[attr-defined]
             hand_over(None)
 
-    threading.Thread(target=produce, name="export-read-ahead", daemon=True).start()
+    context_thread(target=produce, name="export-read-ahead", daemon=True).start()
     try:
         while (chunk := await queue.get()) is not None:
             slots.release()
@@ -421,7 +423,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     except EngineError as error:
         return _failed(request, ref, "delete", error)
     messages.success(request, f"Deleted {ref}.")
-    return redirect("/containers/")
+    return redirect(prefixed("/containers/"))
 
 
 # --------------------------------------------------------------------------- bulk
@@ -435,7 +437,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     ids = [i for i in request.POST.getlist("ids") if i][:500]
     if action not in BULK_ACTIONS or not ids:
         messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
-        return redirect("/containers/")
+        return redirect(prefixed("/containers/"))
     if action == "delete":
         if not has_role(request.user, Role.ADMIN):
             audit.record(
@@ -469,7 +471,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{action.capitalize()}: {done} container(s).")
     for line in failed:
         messages.error(request, line)
-    return redirect("/containers/")
+    return redirect(prefixed("/containers/"))
 
 
 urlpatterns = [

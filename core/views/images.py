@@ -22,6 +22,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import audit
+from core.context import context_thread
+from core.endpoints import prefixed
 from core.engine import images as engine
 from core.engine import jobs
 from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
@@ -91,13 +93,14 @@ def _rows_html(rows: list[engine.ImageRow]) -> str:
     Every value from the engine goes through html.escape (quotes included).
     """
     now = time.time()
+    base = escape(prefixed(""))
     out = []
     for r in rows:
         short = escape(r.short_id)
         dim = ' class="dim"' if r.dangling else ""
         out.append(
             f'<tr{dim} data-image="{short}">'
-            f'<td><a href="/images/{short}/">{escape(r.repository)}</a></td><td>{escape(r.tag)}</td>'
+            f'<td><a href="{base}/images/{short}/">{escape(r.repository)}</a></td><td>{escape(r.tag)}</td>'
             f'<td class="mono">{short}</td><td class="num" title="{r.size} bytes">{_size(r.size)}</td>'
             f'<td title="{_exact(r.created)}">{_ago(now - r.created)}</td>'
             f'<td class="num">{r.containers}</td></tr>'
@@ -433,7 +436,7 @@ async def _stream_in_thread(raw: Any) -> AsyncIterator[bytes]:
             chunks.append(b"")  # the end (a second end marker is harmless)
             wake()
 
-    threading.Thread(target=reader, name="image-save", daemon=True).start()
+    context_thread(target=reader, name="image-save", daemon=True).start()
     try:
         while True:
             while not chunks:

@@ -12,6 +12,8 @@ from django.shortcuts import render
 from django.urls import path
 
 from core.consumers.streaming import in_thread
+from core.context import context_thread
+from core.endpoints import prefixed
 from core.engine import streams
 from core.errors import DashboardError, InvalidRequest, NotFound
 from core.roles import Role, require_role
@@ -36,8 +38,8 @@ def container_logs(request: HttpRequest, container_id: str) -> HttpResponse:
         {
             "containers": [container],
             "title": container.name,
-            "ws_path": f"/ws/containers/{container.id}/logs/",
-            "download": f"/containers/{container.id}/logs/download/",
+            "ws_path": prefixed(f"/ws/containers/{container.id}/logs/"),
+            "download": prefixed(f"/containers/{container.id}/logs/download/"),
         },
     )
 
@@ -56,7 +58,7 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
         {
             "containers": containers,
             "title": ", ".join(container.name for container in containers),
-            "ws_path": f"/ws/logs/?containers={joined}",
+            "ws_path": prefixed(f"/ws/logs/?containers={joined}"),
             "merged": True,
         },
     )
@@ -97,7 +99,7 @@ def _download_chunks(
                 log.close()
                 _put(loop, queue, None, stop)
 
-        thread = threading.Thread(target=produce, name="logs-download", daemon=True)
+        thread = context_thread(target=produce, name="logs-download", daemon=True)
         thread.start()
         try:
             while (chunk := await queue.get()) is not None:
@@ -159,7 +161,7 @@ def terminal(request: HttpRequest, container_id: str) -> HttpResponse:
     return render(
         request,
         "terminal/terminal.html",
-        {"container": container, "mode": "exec", "ws_path": f"/ws/containers/{container.id}/exec/"},
+        {"container": container, "mode": "exec", "ws_path": prefixed(f"/ws/containers/{container.id}/exec/")},
     )
 
 
@@ -170,7 +172,11 @@ def attach(request: HttpRequest, container_id: str) -> HttpResponse:
     return render(
         request,
         "terminal/terminal.html",
-        {"container": container, "mode": "attach", "ws_path": f"/ws/containers/{container.id}/attach/"},
+        {
+            "container": container,
+            "mode": "attach",
+            "ws_path": prefixed(f"/ws/containers/{container.id}/attach/"),
+        },
     )
 
 

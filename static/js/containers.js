@@ -60,7 +60,7 @@
   function currentUrl() {
     var form = document.getElementById("container-filters");
     var params = form ? new URLSearchParams(new FormData(form)) : new URLSearchParams();
-    return "/containers/?" + params.toString();
+    return (document.body.dataset.prefix || "") + "/containers/?" + params.toString();
   }
 
   var pending = null;

@@ -70,7 +70,7 @@
     }
     if (result) {
       var link = root.querySelector("[data-job-result]");
-      link.href = "/images/" + result.replace("sha256:", "").slice(0, 12) + "/";
+      link.href = (document.body.dataset.prefix || "") + "/images/" + result.replace("sha256:", "").slice(0, 12) + "/";
       link.parentNode.classList.remove("hidden");
     }
   }
