@@ -23,18 +23,6 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# Pages with an xterm.js terminal: xterm 6 writes its theme and cell sizes into <style> elements it
-# creates at run time, so those pages (and only those) allow inline style ELEMENTS. Scripts stay
-# 'self' only and style="" attributes stay refused.
-TERMINAL_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
-    "style-src 'self';", "style-src 'self'; style-src-elem 'self' 'unsafe-inline'; style-src-attr 'none';"
-)
-
-
-def allow_terminal_styles(response: HttpResponse) -> HttpResponse:
-    """Give a page that shows an xterm.js terminal the terminal CSP (see above)."""
-    response.headers["Content-Security-Policy"] = TERMINAL_CONTENT_SECURITY_POLICY
-    return response
 
 
 class SecurityHeadersMiddleware:

@@ -24,7 +24,6 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from core import audit
-from core.middleware import allow_terminal_styles
 from core.models import AuditEvent, Recording
 from core.recordings import recordings_dir
 from core.roles import ROLE_GROUPS, Role, require_role, role_of, set_role
@@ -313,8 +312,7 @@ def recording_replay(request: HttpRequest, pk: int) -> HttpResponse:
     """Replay a recorded terminal session in the browser (xterm.js, with its timing)."""
     recording = get_object_or_404(Recording.objects.select_related("audit_event"), pk=pk)
     available = _recording_file(recording) is not None
-    response = render(request, "audit/replay.html", {"recording": recording, "available": available})
-    return allow_terminal_styles(response)
+    return render(request, "audit/replay.html", {"recording": recording, "available": available})
 
 
 @require_GET
