@@ -652,3 +652,36 @@ def test_browser_rolling_update_shows_live_progress_then_the_new_tasks(live_swar
     page.wait_for_url(f"{live_swarm.url}{reverse('swarm')}")
     assert "Service removed." in page.inner_text("#messages")
     assert page.problems == []
+
+
+def test_service_logs_follow_live_in_the_log_viewer(live_swarm, make_service):
+    import json
+    import time
+
+    import websockets.sync.client
+
+    marker = unique("live")
+    service = make_service(
+        replicas=1, command=["sh", "-c", f"echo {marker}-first; sleep 2; echo {marker}-later; sleep 300"]
+    )
+    cookie = live_swarm.session_cookie("viewer")
+    page = requests.get(
+        f"{live_swarm.url}/swarm/services/{service['ID']}/logs/live/",
+        cookies={"sessionid": cookie},
+        timeout=20,
+    )
+    assert page.status_code == 200
+    assert f'data-ws="/ws/swarm/services/{service["ID"]}/logs/"' in page.text
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": live_swarm.url}
+    texts: list[str] = []
+    deadline = time.monotonic() + 40
+    with websockets.sync.client.connect(
+        f"{live_swarm.ws_url}/ws/swarm/services/{service['ID']}/logs/?tail=all&follow=1",
+        additional_headers=headers,
+        open_timeout=10,
+    ) as ws:
+        while not any(f"{marker}-later" in text for text in texts):
+            frame = json.loads(ws.recv(timeout=max(1.0, deadline - time.monotonic())))
+            assert frame["type"] in ("lines", "notice"), frame
+            texts += [line["text"] for line in frame.get("lines", [])]
+    assert any(f"{marker}-first" in text for text in texts)  # the backlog, then the live line

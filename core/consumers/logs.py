@@ -345,7 +345,50 @@ class MergedLogsConsumer(LogsConsumer):
         return list(dict.fromkeys(ids))
 
 
+class ServiceLogsConsumer(LogsConsumer):
+    """A Swarm service's logs (all its tasks) in the same frames and viewer; viewer and up."""
+
+    async def start(self) -> None:
+        self.pumps, self.relay_task, self.slot = [], None, False
+        try:
+            options = log_options(query(self.scope))
+        except DashboardError as exc:
+            await self.fail(exc.message)
+            return
+        if not acquire_stream_slot(self.scope["user"].pk):
+            await self.fail(f"Too many live streams are open for you ({STREAMS_PER_USER}); close a few tabs.")
+            return
+        self.slot = True
+        service_id = self.scope["url_route"]["kwargs"]["service_id"]
+        self.timestamps, self.merged, self.remaining = options["timestamps"], False, 1
+        self.labels = [service_id[:12]]
+        self.queue = asyncio.Queue(maxsize=8)
+        current: list[streams.LogStream | None] = [None]
+
+        def produce(put: Callable[[Any], bool]) -> None:
+            log = streams.open_service_logs(
+                service_id, tail=options["tail"], since=options["since"], follow=options["follow"]
+            )
+            current[0] = log
+            try:
+                for batch in log.batches():
+                    if not put(("lines", batch)):
+                        return
+            finally:
+                log.close()
+                current[0] = None
+            if not pump.stopping.is_set():
+                put(("end", "the service's log stream ended" if options["follow"] else "end of the log"))
+
+        pump = ThreadPump(f"service-logs-{service_id[:12]}", produce, self.queue)
+        pump.current = current  # type: ignore[attr-defined]
+        self.pumps.append(pump)
+        self.relay_task = asyncio.create_task(self.relay())
+        pump.start()
+
+
 websocket_urlpatterns = [
     path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi()),
     path("ws/logs/", MergedLogsConsumer.as_asgi()),
+    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi()),
 ]

@@ -408,6 +408,50 @@ def open_logs(
     return LogStream(response, tty=tty, host=host)
 
 
+def open_service_logs(
+    service_id: str,
+    *,
+    tail: str = "500",
+    since: str | None = None,
+    follow: bool = True,
+    host: str | None = None,
+) -> LogStream:
+    """Open a Swarm service's log stream (every task; stdout and stderr, with timestamps).
+
+    Args:
+        service_id: the service's id or name.
+        tail: number of last lines per task, or ``"all"``.
+        since: engine ``since`` (see :func:`parse_since`), or None.
+        follow: keep the stream open for new lines.
+        host: the engine's URL (a Swarm manager); None for the current endpoint.
+
+    Returns:
+        A :class:`LogStream` (services log in the multiplexed format); the caller must ``close()`` it.
+
+    Raises:
+        NotFound: no such service.
+        EngineError: the engine is not a Swarm manager, or refused the parameters.
+        EngineUnavailable: the engine does not answer.
+    """
+    with translated(host):
+        api = client(host).api
+        params: dict[str, object] = {
+            "stdout": 1,
+            "stderr": 1,
+            "timestamps": 1,
+            "follow": 1 if follow else 0,
+            "tail": tail,
+        }
+        if since:
+            params["since"] = since
+        response = api._get(api._url("/services/{0}/logs", service_id), params=params, stream=True)
+        api._raise_for_status(response)
+    sock = _raw_socket(response)
+    if sock is not None:
+        sock.settimeout(None)
+    return LogStream(response, tty=False, host=host)
+
+
 # --------------------------------------------------------------------------- exec and attach
 
 

@@ -15,7 +15,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from core import audit
-from core.endpoints import current_slug
+from core.endpoints import current_slug, prefixed
 from core.engine import swarm
 from core.errors import EngineError, InvalidRequest, NotFound
 from core.roles import Role, has_role, require_role
@@ -126,6 +126,22 @@ def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
     return render(request, "swarm/logs.html", {"service": service, "rows": rows, "tail": LOG_TAIL})
 
 
+@require_role(Role.VIEWER)
+def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The service's logs followed live in the container log viewer (ws/swarm/services/<id>/logs/)."""
+    service = swarm.inspect_service(service_id)
+    return render(
+        request,
+        "logs/logs.html",
+        {
+            "containers": [],
+            "service": service.summary,
+            "title": f"service {service.summary.name}",
+            "ws_path": prefixed(f"/ws/swarm/services/{service.summary.id}/logs/"),
+        },
+    )
+
+
 @require_role(Role.OPERATOR)
 @require_POST
 def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
@@ -223,6 +239,7 @@ urlpatterns = [
     path("swarm/services/<str:service_id>/", service_detail, name="swarm-service"),
     path("swarm/services/<str:service_id>/progress/", service_progress, name="swarm-service-progress"),
     path("swarm/services/<str:service_id>/logs/", service_logs, name="swarm-service-logs"),
+    path("swarm/services/<str:service_id>/logs/live/", service_logs_live, name="swarm-service-logs-live"),
     path("swarm/services/<str:service_id>/scale/", service_scale, name="swarm-service-scale"),
     path("swarm/services/<str:service_id>/update/", service_update, name="swarm-service-update"),
     path(
