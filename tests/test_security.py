@@ -429,3 +429,28 @@ def test_deactivating_or_downgrading_closes_the_users_open_websocket(change, liv
     assert any(f["type"] == "error" and "Session ended" in f["message"] for f in frames)
     home = victim.get(f"{live.url}/", allow_redirects=False, timeout=10)
     assert home.status_code == 302 and home.headers["Location"].startswith(LOGIN_PREFIX)
+
+
+# --------------------------------------------------------------------------- endpoint-scoped routes
+
+
+@pytest.mark.parametrize("route", GUARDED, ids=str)
+def test_permission_matrix_under_an_endpoint_prefix_honours_the_endpoint_limit(route, db, sniffing_engine):
+    """Every route again under /e/<slug>/: a global admin capped to viewer on that endpoint gets
+    exactly a viewer's rights there; anonymous still goes to the login page."""
+    from core.models import Endpoint, EndpointAccess
+
+    endpoint = Endpoint.objects.create(name="scoped", slug="scoped", url=sniffing_engine.url)
+    path = f"/e/scoped{route.path}"
+    capped = _fast_client("admin")
+    EndpointAccess.objects.create(user=capped.user, endpoint=endpoint, role="viewer")
+    allowed = route.required_role <= Role.VIEWER
+    for method in ("get", "post"):
+        assert _is_login_redirect(getattr(Client(), method)(path)), f"anonymous {method.upper()} {path}"
+        response = getattr(capped, method)(path)  # POST: an EMPTY body, never a confirm
+        who = f"admin capped to viewer: {method.upper()} {path}"
+        assert not _is_login_redirect(response), who
+        if allowed:
+            assert response.status_code not in (403, 500), f"{who}: {response.status_code}"
+        elif response.status_code != 405:
+            assert response.status_code == 403, f"{who}: {response.status_code}, expected 403"
