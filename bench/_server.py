@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import socket
@@ -17,6 +16,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -75,59 +75,26 @@ class Server:
 
 @contextmanager
 def dashboard(**env_overrides: str):
-    """Yield a logged-in admin :class:`Server` on a fresh database."""
+    """Yield a logged-in admin :class:`Server` on a fresh database (see tests.support)."""
+    from tests.support import daphne_process, dashboard_env, manage
+
     workdir = Path(tempfile.mkdtemp(prefix="dash-bench-"))
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
-        WHITENOISE_USE_FINDERS="1",
-        DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        **env_overrides,
+    env = dashboard_env(
+        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}", LOG_LEVEL="WARNING", **env_overrides
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
+    manage(env, "migrate", "--no-input", "-v", "0")
     password = secrets.token_urlsafe(12)
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from django.contrib.auth import get_user_model\n"
-            f"get_user_model().objects.create_superuser('bench', '', {password!r})",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        f"get_user_model().objects.create_superuser('bench', '', {password!r})",
     )
-    port = free_port()
-    log = (workdir / "daphne.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1).read()  # noqa: S310
-            break
-        except OSError:
-            time.sleep(0.2)
-    server = Server(url, process.pid, env)
-    server.login("bench", password)
-    try:
+    with daphne_process(env, workdir / "daphne.log") as (url, pid):
+        server = Server(url, pid, env)
+        server.login("bench", password)
         yield server
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def median(values: list[float]) -> float:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from tests.support import (
     RegistryServer,
     UnixSocketProxy,
     busybox_rootfs_tar,
+    dashboard_server,
     free_port,
     unique,
     wait_for_http,
@@ -288,51 +287,11 @@ def live_server_process(
 
     It has one user per role (``live.users[role] == (username, password)``).
     """
-    workdir = tmp_path_factory.mktemp("live")
-    database = workdir / "live.sqlite3"
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=f"sqlite:///{database}",
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        WHITENOISE_USE_FINDERS="1",
-        DEBUG="0",
-        DOCKER_HOST=_engine_url(),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    users = {role: (f"live-{role}", f"pw-{secrets.token_hex(6)}") for role in ROLES}
-    script = (
-        "from django.contrib.auth import get_user_model\n"
-        "from core.roles import ROLE_GROUPS, set_role\n"
-        f"for role, (name, pw) in {users!r}.items():\n"
-        "    u = get_user_model().objects.create_user(username=name, password=pw)\n"
-        "    set_role(u, ROLE_GROUPS[role])\n"
-    )
-    subprocess.run([python, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    log_path = workdir / "daphne.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{url}/healthz", timeout=30)
-    except AssertionError:
-        process.kill()
-        pytest.fail(f"daphne did not start: {log_path.read_text()[-3000:]}", pytrace=False)
-    yield LiveServer(url=url, pid=process.pid, users=users, database=database, log_path=log_path)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        with dashboard_server(tmp_path_factory.mktemp("live"), DOCKER_HOST=_engine_url()) as server:
+            yield server
+    except AssertionError as exc:  # daphne did not start: say why, once, for every test using it
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

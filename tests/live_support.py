@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +13,7 @@ from pathlib import Path
 
 import websockets.sync.client
 
-from tests.support import LiveServer, UnixSocketProxy, free_port, wait_for_http
+from tests.support import LiveServer, UnixSocketProxy, daphne_process, dashboard_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,50 +77,10 @@ def recording_for(live: LiveServer, audit_id: int) -> tuple | None:
 @contextmanager
 def second_daphne(live: LiveServer, *, docker_host: str, workdir: Path) -> Iterator[LiveServer]:
     """Another daphne on the live server's database, talking to ``docker_host`` (e.g. a proxy)."""
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=f"sqlite:///{live.database}",
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        WHITENOISE_USE_FINDERS="1",
-        DEBUG="0",
-        DOCKER_HOST=docker_host,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
-    port = free_port()
+    env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}", DOCKER_HOST=docker_host)
     log_path = workdir / "daphne-proxy.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "dashboard.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
-        yield LiveServer(
-            url=f"http://127.0.0.1:{port}",
-            pid=process.pid,
-            users=live.users,
-            database=live.database,
-            log_path=log_path,
-        )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with daphne_process(env, log_path) as (url, pid):
+        yield LiveServer(url=url, pid=pid, users=live.users, database=live.database, log_path=log_path)
 
 
 def login_cookie(live: LiveServer, role: str) -> str:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import glob
-import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, wait_for, wait_for_http
+from tests.support import daphne_process as daphne  # noqa: F401 - re-exported for the scale tests
+from tests.support import dashboard_env, free_port, manage, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,54 +131,3 @@ def postgres_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def dashboard_env(**overrides: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        DEBUG="0",
-        PYTHONUNBUFFERED="1",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-    )
-    env.update(overrides)
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    )
-
-
-@contextmanager
-def daphne(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
-    """One more daphne process serving the dashboard with ``env``; yields (url, pid)."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "dashboard.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/healthz", timeout=30)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()

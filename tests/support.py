@@ -11,7 +11,8 @@ import tarfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,3 +283,106 @@ def live_post(live: LiveServer, role: str, path: str, data: dict[str, str]) -> t
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+# --------------------------------------------------------------------------- dashboard processes
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLE_NAMES = ("viewer", "operator", "admin")
+
+
+def dashboard_env(**overrides: str) -> dict[str, str]:
+    """The environment of a dashboard subprocess (never the test process's async-unsafe switch)."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DEBUG="0",
+        PYTHONUNBUFFERED="1",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        WHITENOISE_USE_FINDERS="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``manage.py <args>`` in a subprocess with ``env``; raises with its output if it fails."""
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+
+
+def create_role_users(
+    env: dict[str, str], roles: tuple[str, ...] = ROLE_NAMES, prefix: str = "live"
+) -> dict[str, tuple[str, str]]:
+    """One user per role in ``env``'s database (one subprocess); returns {role: (username, password)}."""
+    users = {role: (f"{prefix}-{role}", f"pw-{secrets.token_hex(6)}") for role in roles}
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from core.roles import ROLE_GROUPS, set_role\n"
+        f"for role, (name, pw) in {users!r}.items():\n"
+        "    user = get_user_model().objects.create_user(username=name, password=pw)\n"
+        "    set_role(user, ROLE_GROUPS[role])\n",
+    )
+    return users
+
+
+@contextmanager
+def daphne_process(env: dict[str, str], log_path: Path, *, timeout: float = 30) -> Iterator[tuple[str, int]]:
+    """A daphne serving the dashboard with ``env`` on a free loopback port; yields (url, pid).
+
+    Stopped with SIGTERM (then SIGKILL) at the end; its output goes to ``log_path``.
+    """
+    import signal
+    import sys
+
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "dashboard.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_for_http(f"{url}/healthz", timeout=timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"daphne did not start: {log_path.read_text()[-3000:]}") from exc
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def dashboard_server(
+    workdir: Path, *, roles: tuple[str, ...] = ROLE_NAMES, **env_overrides: str
+) -> Iterator[LiveServer]:
+    """A migrated SQLite database in ``workdir``, one user per role, and a daphne serving it."""
+    database = workdir / "live.sqlite3"
+    env = dashboard_env(DATABASE_URL=f"sqlite:///{database}", **env_overrides)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    users = create_role_users(env, roles)
+    log_path = workdir / "daphne.log"
+    with daphne_process(env, log_path) as (url, pid):
+        yield LiveServer(url=url, pid=pid, users=users, database=database, log_path=log_path)

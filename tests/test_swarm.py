@@ -7,11 +7,7 @@ TLS endpoints of the scale-out issue.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +34,10 @@ from tests.support import (
     RUN_ID,
     TEST_LABEL,
     LiveServer,
-    free_port,
+    dashboard_server,
     screenshot,
     unique,
     wait_for,
-    wait_for_http,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,46 +94,8 @@ def on_swarm(swarm_engine: Swarm, settings) -> Iterator[Swarm]:
 @pytest.fixture(scope="module")
 def live_swarm(swarm_engine: Swarm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A daphne process of the dashboard whose DOCKER_HOST is the swarm engine (for the browser)."""
-    workdir = tmp_path_factory.mktemp("live-swarm")
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        WHITENOISE_USE_FINDERS="1",
-        DEBUG="0",
-        DOCKER_HOST=swarm_engine.url,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-    )
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    users = {role: (f"live-{role}", f"pw-{secrets.token_hex(6)}") for role in ("viewer", "operator", "admin")}
-    script = (
-        "from django.contrib.auth import get_user_model\n"
-        "from core.roles import ROLE_GROUPS, set_role\n"
-        f"for role, (name, pw) in {users!r}.items():\n"
-        "    set_role(get_user_model().objects.create_user(username=name, password=pw), ROLE_GROUPS[role])\n"
-    )
-    subprocess.run([python, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    log_path = workdir / "daphne.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/healthz", timeout=30)
-        yield LiveServer(url=url, pid=process.pid, users=users, database=workdir, log_path=log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with dashboard_server(tmp_path_factory.mktemp("live-swarm"), DOCKER_HOST=swarm_engine.url) as server:
+        yield server
 
 
 def _running(client: docker.DockerClient, service_id: str) -> list[dict]:
