@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,53 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402 - after the path set-up
 
-from tests.support import LiveServer, busybox_rootfs_tar, free_port, wait_for_http  # noqa: E402
+from tests.support import LiveServer, busybox_rootfs_tar, dashboard_server  # noqa: E402
 
 BENCH_LABEL = "org.dockerdashboard.bench"
 RUN = f"dashbench-{os.getpid()}-{secrets.token_hex(3)}"
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-
-
-def start_daphne(workdir: Path) -> tuple[LiveServer, subprocess.Popen]:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        WHITENOISE_USE_FINDERS="1",
-        DEBUG="0",
-        DOCKER_HOST=DOCKER_HOST,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATA_DIR=str(workdir),
-    )
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    password = secrets.token_hex(8)
-    script = (
-        "from django.contrib.auth import get_user_model\n"
-        "from core.roles import Role, set_role\n"
-        f"u = get_user_model().objects.create_user(username='bench', password={password!r})\n"
-        "set_role(u, Role.VIEWER)\n"
-    )
-    subprocess.run([python, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    log = (workdir / "daphne.log").open("wb")
-    process = subprocess.Popen(
-        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/healthz", timeout=30)
-    live = LiveServer(
-        url=url,
-        pid=process.pid,
-        users={"viewer": ("bench", password)},
-        database=workdir / "bench.sqlite3",
-        log_path=workdir / "daphne.log",
-    )
-    return live, process
 
 
 def fetch(url: str, cookie: str, chunk: int = 1 << 20) -> int:
@@ -235,16 +192,16 @@ def main() -> None:
         changes=[f"LABEL {BENCH_LABEL}={RUN}", 'CMD ["sh"]', "ENV PATH=/bin"],
     )
     workdir = Path(tempfile.mkdtemp(prefix="dash-bench-"))
-    live, process = start_daphne(workdir)
     try:
-        cookie = live.session_cookie("viewer")
-        if not args.skip_list:
-            bench_list(api, live, cookie, image, args.containers)
-        if not args.skip_export:
-            bench_export(api, live, cookie, image, args.megabytes)
+        with dashboard_server(
+            workdir, roles=("viewer",), DOCKER_HOST=DOCKER_HOST, DATA_DIR=str(workdir)
+        ) as live:
+            cookie = live.session_cookie("viewer")
+            if not args.skip_list:
+                bench_list(api, live, cookie, image, args.containers)
+            if not args.skip_export:
+                bench_export(api, live, cookie, image, args.megabytes)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
         cleanup(api)
 
 

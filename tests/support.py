@@ -228,7 +228,7 @@ class LiveServer:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
         username, password = self.users[role]
         body = urllib.parse.urlencode(
-            {"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/"}
+            {"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/healthz"}
         ).encode()
         request = urllib.request.Request(  # noqa: S310 - the loopback live server
             f"{self.url}/accounts/login/", data=body, headers={"Referer": f"{self.url}/accounts/login/"}

@@ -388,23 +388,48 @@ def open_logs(
         InvalidRequest: the engine refused the parameters.
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
-    params: dict[str, object] = {
-        "stdout": 1,
-        "stderr": 1,
-        "timestamps": 1,
-        "follow": 1 if follow else 0,
-        "tail": tail,
-    }
-    if since:
-        params["since"] = since
-    if until:
-        params["until"] = until
-    response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
-    api._raise_for_status(response)
+    return _open_log_stream(
+        "/containers/{0}/logs",
+        container_id,
+        tail=tail,
+        since=since,
+        until=until,
+        follow=follow,
+        tty=tty,
+        host=host,
+    )
+
+
+def _open_log_stream(
+    template: str,
+    target: str,
+    *,
+    tail: str,
+    since: str | None,
+    until: str | None,
+    follow: bool,
+    tty: bool,
+    host: str | None,
+) -> LogStream:
+    """GET a container's or a service's ``/logs`` (both answer in the same format) as a LogStream."""
+    with translated(host):
+        api = client(host).api
+        params: dict[str, object] = {
+            "stdout": 1,
+            "stderr": 1,
+            "timestamps": 1,
+            "follow": 1 if follow else 0,
+            "tail": tail,
+        }
+        if since:
+            params["since"] = since
+        if until:
+            params["until"] = until
+        response = api._get(api._url(template, target), params=params, stream=True)
+        api._raise_for_status(response)
     sock = _raw_socket(response)
     if sock is not None:
-        sock.settimeout(None)  # a quiet container is not an error; close() wakes the reader
+        sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
     return LogStream(response, tty=tty, host=host)
 
 
@@ -433,23 +458,16 @@ def open_service_logs(
         EngineError: the engine is not a Swarm manager, or refused the parameters.
         EngineUnavailable: the engine does not answer.
     """
-    with translated(host):
-        api = client(host).api
-        params: dict[str, object] = {
-            "stdout": 1,
-            "stderr": 1,
-            "timestamps": 1,
-            "follow": 1 if follow else 0,
-            "tail": tail,
-        }
-        if since:
-            params["since"] = since
-        response = api._get(api._url("/services/{0}/logs", service_id), params=params, stream=True)
-        api._raise_for_status(response)
-    sock = _raw_socket(response)
-    if sock is not None:
-        sock.settimeout(None)
-    return LogStream(response, tty=False, host=host)
+    return _open_log_stream(
+        "/services/{0}/logs",
+        service_id,
+        tail=tail,
+        since=since,
+        until=None,
+        follow=follow,
+        tty=False,
+        host=host,
+    )
 
 
 # --------------------------------------------------------------------------- exec and attach
