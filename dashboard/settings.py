@@ -232,3 +232,6 @@ REGISTRY_TIMEOUT = float(os.environ.get("REGISTRY_TIMEOUT", "15"))
 # Exec/attach session recordings (asciicast v2) and how long they are kept.
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", DATA_DIR / "recordings"))
 RECORDINGS_RETENTION_DAYS = int(os.environ.get("RECORDINGS_RETENTION_DAYS", "90"))
+
+# Live log and terminal streams one user may hold open per process.
+LIVE_STREAMS_PER_USER = int(os.environ.get("LIVE_STREAMS_PER_USER", "25"))
