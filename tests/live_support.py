@@ -136,3 +136,33 @@ class EngineProxy(UnixSocketProxy):
                 self._connections += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+
+
+def assert_cycles_leave_nothing(live: LiveServer, one_cycle, *, join_timeout: float = 300) -> None:
+    """Run ``one_cycle()`` 200 times (4 clients x 50) and check the live server's threads and fds
+    come back to where they were.
+
+    Warm-up first, wider than the run: the bounded pools (the engine's HTTP connection pool, the
+    executor for short engine calls) reach their size, so what is left over after is a leak. A leak
+    grows with the 200 cycles; what may legitimately remain is bounded (an idle executor thread or
+    pooled engine connection that the warm-up happened not to need on a busy machine).
+    """
+    import threading
+
+    from tests.support import wait_for
+
+    def in_parallel(count: int, width: int = 4) -> None:
+        workers = [threading.Thread(target=lambda: [one_cycle() for _ in range(count)]) for _ in range(width)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(join_timeout)
+
+    in_parallel(3, width=8)
+    threads, fds = settled_counts(live)
+    in_parallel(50)
+    wait_for(
+        lambda: live.thread_count() <= threads + 4 and live.fd_count() <= fds + 12,
+        timeout=60,
+        message=f"threads/fds back to {threads}/{fds} (now {live.thread_count()}/{live.fd_count()})",
+    )

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.live_support import (
+    assert_cycles_leave_nothing,
     audit_rows,
     login_cookie,
     read_terminal,
     recording_for,
-    settled_counts,
     ws_connect,
 )
 from tests.support import screenshot, wait_for
@@ -168,31 +167,12 @@ def test_two_hundred_exec_cycles_leave_no_threads_fds_or_processes(
     container = make_container(command="sleep 300")
     path = _exec_path(container, cmd="cat")
 
-    def cycles(count: int) -> None:
-        for _ in range(count):
-            with ws_connect(live, path, cookie=operator_cookie) as ws:
-                ws.send(b"ping\n")
-                read_terminal(ws, b"ping\r\nping")
+    def one_cycle() -> None:
+        with ws_connect(live, path, cookie=operator_cookie) as ws:
+            ws.send(b"ping\n")
+            read_terminal(ws, b"ping\r\nping")
 
-    def in_parallel(count: int, width: int = 4) -> None:
-        workers = [threading.Thread(target=cycles, args=(count,)) for _ in range(width)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(300)
-
-    # Warm up wider than the run below: the bounded pools (the engine's HTTP connection pool, the
-    # executor for short engine calls) reach their size, so what is left over after is a leak.
-    in_parallel(3, width=8)
-    threads, fds = settled_counts(live)
-    in_parallel(50)
-    # A leak grows with the 200 cycles; what may legitimately remain is bounded (an idle executor
-    # thread or pooled engine connection that the warm-up happened not to need on a busy machine).
-    wait_for(
-        lambda: live.thread_count() <= threads + 4 and live.fd_count() <= fds + 12,
-        timeout=60,
-        message=f"threads/fds back to {threads}/{fds} (now {live.thread_count()}/{live.fd_count()})",
-    )
+    assert_cycles_leave_nothing(live, one_cycle)
     wait_for(lambda: " cat" not in _processes(engine, container), timeout=10, message="no cat left running")
 
 

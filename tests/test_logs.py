@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 
 import pytest
@@ -14,10 +13,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from core.engine.streams import parse_since, ts_to_since
 from tests.live_support import (
     EngineProxy,
+    assert_cycles_leave_nothing,
     login_cookie,
     read_log_frames,
     second_daphne,
-    settled_counts,
     ws_connect,
 )
 from tests.support import screenshot, wait_for
@@ -281,30 +280,11 @@ def test_two_hundred_log_connect_disconnect_cycles_leave_no_threads_or_fds(
     container = make_container(command=["sh", "-c", "seq 1 50; sleep 300"])
     path = _logs_path(container, tail="all")
 
-    def cycles(count: int) -> None:
-        for _ in range(count):
-            with ws_connect(live, path, cookie=viewer_cookie) as ws:
-                read_log_frames(ws, until_text="50")
+    def one_cycle() -> None:
+        with ws_connect(live, path, cookie=viewer_cookie) as ws:
+            read_log_frames(ws, until_text="50")
 
-    def in_parallel(count: int, width: int = 4) -> None:
-        workers = [threading.Thread(target=cycles, args=(count,)) for _ in range(width)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(120)
-
-    # Warm up wider than the run below: the bounded pools (the engine's HTTP connection pool, the
-    # executor for short engine calls) reach their size, so what is left over after is a leak.
-    in_parallel(3, width=8)
-    threads, fds = settled_counts(live)
-    in_parallel(50)
-    # A leak grows with the 200 cycles; what may legitimately remain is bounded (an idle executor
-    # thread or pooled engine connection that the warm-up happened not to need on a busy machine).
-    wait_for(
-        lambda: live.thread_count() <= threads + 4 and live.fd_count() <= fds + 12,
-        timeout=60,
-        message=f"threads/fds back to {threads}/{fds} (now {live.thread_count()}/{live.fd_count()})",
-    )
+    assert_cycles_leave_nothing(live, one_cycle, join_timeout=120)
 
 
 def test_engine_going_away_ends_streams_with_the_reason_and_reconnect_works(
