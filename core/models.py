@@ -204,3 +204,52 @@ class EndpointAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.endpoint}: at most {self.role}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A person's token for the JSON API: only a SHA-256 of the secret is kept (core/tokens.py).
+
+    ``role`` caps what the token may do; the owner's own (per-endpoint) role caps it again at every
+    request, so a token can never do more than the person who made it can do now.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=16)
+    prefix = models.CharField(max_length=16, db_index=True)  # "dkd_" + 8 characters: shown, searchable
+    digest = models.CharField(max_length=64, unique=True)  # sha256 hex of the whole secret
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expired:
+            return "expired"
+        if not self.user.is_active:
+            return "owner deactivated"
+        return "active"
