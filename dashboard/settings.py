@@ -63,6 +63,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # The Docker engine this dashboard drives.
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 DOCKER_TIMEOUT = float(os.environ.get("DOCKER_TIMEOUT", "30"))
+# The image of the never-started helper container that reads a volume's files when no container
+# uses the volume (any image with a filesystem works: nothing in it runs).
+VOLUME_HELPER_IMAGE = os.environ.get("VOLUME_HELPER_IMAGE", "busybox:latest")
 
 INSTALLED_APPS = [
     "daphne",
