@@ -2,7 +2,18 @@
 
 from django.urls import include, path
 
-from core.views import containers, endpoints, images, logs, networks, overview, registries, swarm, team, volumes
+from core.views import (
+    containers,
+    endpoints,
+    images,
+    logs,
+    networks,
+    overview,
+    registries,
+    swarm,
+    team,
+    volumes,
+)
 
 urlpatterns = [
     path("", overview.overview, name="overview"),

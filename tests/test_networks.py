@@ -41,7 +41,7 @@ def network(engine):
     yield make
     for network_id in made:
         try:
-            for container_id in (engine.api.inspect_network(network_id).get("Containers") or {}):
+            for container_id in engine.api.inspect_network(network_id).get("Containers") or {}:
                 engine.api.disconnect_container_from_network(container_id, network_id, force=True)
             engine.api.remove_network(network_id)
         except docker.errors.NotFound:
@@ -80,7 +80,13 @@ def test_create_with_subnet_then_connect_with_alias_shows_the_assigned_address(
     gateway = str(next(ipaddress.ip_network(subnet).hosts()))
     response = operator_client.post(
         "/networks/new/",
-        {"name": name, "driver": "bridge", "subnet": subnet, "gateway": gateway, "labels": f"{TEST_LABEL}={RUN_ID}"},
+        {
+            "name": name,
+            "driver": "bridge",
+            "subnet": subnet,
+            "gateway": gateway,
+            "labels": f"{TEST_LABEL}={RUN_ID}",
+        },
     )
     created_by_dashboard.append(name)
     assert response.status_code == 302
@@ -88,7 +94,8 @@ def test_create_with_subnet_then_connect_with_alias_shows_the_assigned_address(
     assert raw["IPAM"]["Config"][0]["Subnet"] == subnet
     container = make_container()
     response = operator_client.post(
-        f"/networks/{raw['Id'][:12]}/connect/", {"container": container["Name"].lstrip("/"), "aliases": "db, primary"}
+        f"/networks/{raw['Id'][:12]}/connect/",
+        {"container": container["Name"].lstrip("/"), "aliases": "db, primary"},
     )
     assert response.status_code == 302
     assigned = engine.api.inspect_container(container["Id"])["NetworkSettings"]["Networks"][name]

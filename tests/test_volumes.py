@@ -42,9 +42,13 @@ def helper_image(settings, base_image):
 
 def _with_volume(engine, make_container, name: str, script: str, *, start: bool = True) -> dict:
     host_config = engine.api.create_host_config(binds={name: {"bind": "/data", "mode": "rw"}})
-    container = make_container(command=["sh", "-c", f"{script} && sleep 300"], start=start, host_config=host_config)
+    container = make_container(
+        command=["sh", "-c", f"{script} && sleep 300"], start=start, host_config=host_config
+    )
     if start:
-        wait_for(lambda: _exists(engine, container["Id"], "/data/.ready"), timeout=20, what="the writer's file")
+        wait_for(
+            lambda: _exists(engine, container["Id"], "/data/.ready"), timeout=20, what="the writer's file"
+        )
     return container
 
 
@@ -139,8 +143,12 @@ def test_operator_bind_option_volume_is_refused_and_nothing_is_created(operator_
     name = unique("vol")
     response = operator_client.post(
         "/volumes/new/",
-        {"name": name, "driver": "local", "driver_opts": "type=none\no=bind\ndevice=/etc",
-         "labels": f"{TEST_LABEL}={RUN_ID}"},
+        {
+            "name": name,
+            "driver": "local",
+            "driver_opts": "type=none\no=bind\ndevice=/etc",
+            "labels": f"{TEST_LABEL}={RUN_ID}",
+        },
     )
     assert response.status_code == 400
     assert "Only an admin" in response.content.decode()
@@ -153,7 +161,11 @@ def test_admin_may_create_a_bind_option_volume(admin_client, engine, tmp_path):
     name = unique("vol")
     response = admin_client.post(
         "/volumes/new/",
-        {"name": name, "driver_opts": f"type=none\no=bind\ndevice={tmp_path}", "labels": f"{TEST_LABEL}={RUN_ID}"},
+        {
+            "name": name,
+            "driver_opts": f"type=none\no=bind\ndevice={tmp_path}",
+            "labels": f"{TEST_LABEL}={RUN_ID}",
+        },
     )
     try:
         assert response.status_code == 302
@@ -186,7 +198,12 @@ def test_viewer_cannot_create(viewer_client):
 
 def test_file_browser_lists_what_a_container_wrote(operator_client, engine, volume, make_container):
     name = volume()
-    _with_volume(engine, make_container, name, "mkdir -p /data/sub && echo hello > /data/sub/greeting.txt && touch /data/.ready")
+    _with_volume(
+        engine,
+        make_container,
+        name,
+        "mkdir -p /data/sub && echo hello > /data/sub/greeting.txt && touch /data/.ready",
+    )
     root = operator_client.get(f"/volumes/{name}/files/").content.decode()
     assert 'data-id="sub"' in root
     sub = operator_client.get(f"/volumes/{name}/files/?path=/sub").content.decode()
@@ -199,7 +216,9 @@ def test_download_of_a_file_has_its_bytes(operator_client, engine, volume, make_
     _with_volume(engine, make_container, name, "printf 'payload-123' > /data/f.bin && touch /data/.ready")
     response = operator_client.get(f"/volumes/{name}/download/?path=/f.bin")
     assert response.status_code == 200
-    body = b"".join(response.streaming_content) if hasattr(response, "streaming_content") else response.content
+    body = (
+        b"".join(response.streaming_content) if hasattr(response, "streaming_content") else response.content
+    )
     assert _members(body)["f.bin"] == b"payload-123"
     wait_for(lambda: _helpers_left(engine) == [], timeout=10, what="the helper container to go")
     assert AuditEvent.objects.filter(action="volume.download", target=name).exists()
@@ -235,7 +254,9 @@ def test_no_helper_image_is_a_clear_message(operator_client, settings, volume):
 # --------------------------------------------------------------------------- restore
 
 
-def test_restore_into_a_fresh_volume_is_read_by_a_container(admin_client, engine, volume, make_container, helper_image):
+def test_restore_into_a_fresh_volume_is_read_by_a_container(
+    admin_client, engine, volume, make_container, helper_image
+):
     name = volume()
     archive = io.BytesIO(_tar({"restored/hello.txt": b"from the archive"}))
     archive.name = "backup.tar"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
 from django.urls import path
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, engine, tables
 from core.engine.networks import Network, NetworkSpec
@@ -55,7 +55,9 @@ def network_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             spec = NetworkSpec(**form.cleaned_data)
             try:
-                with audit.action(request, "network.create", target=spec.name, parameters=form.cleaned_data) as details:
+                with audit.action(
+                    request, "network.create", target=spec.name, parameters=form.cleaned_data
+                ) as details:
                     network = engine.for_request(request).networks.create_network(spec=spec)
                     details["target"] = f"{network.name} ({network.short_id})"
             except EngineError as error:
@@ -71,7 +73,9 @@ def network_new(request: HttpRequest) -> HttpResponse:
     return render(request, "networks/new.html", {"form": form}, status=status)
 
 
-def _detail(request: HttpRequest, ref: str, *, connect: ConnectForm | None = None, status: int = 200) -> HttpResponse:
+def _detail(
+    request: HttpRequest, ref: str, *, connect: ConnectForm | None = None, status: int = 200
+) -> HttpResponse:
     detail = engine.for_request(request).networks.inspect_network(ref=ref)
     context = {
         "detail": detail,
@@ -180,7 +184,10 @@ def network_prune(request: HttpRequest) -> HttpResponse:
         except (Conflict, NotFound):
             kept.append(network.name)
     if removed:
-        messages.success(request, f"Removed {len(removed)} unused network{'s' if len(removed) != 1 else ''}: {', '.join(removed[:10])}.")
+        messages.success(
+            request,
+            f"Removed {len(removed)} unused network{'s' if len(removed) != 1 else ''}: {', '.join(removed[:10])}.",
+        )
     if kept:
         messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
     if not confirmed:
