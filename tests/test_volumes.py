@@ -1,4 +1,4 @@
-"""Volumes on the real engine: list with used-by, create and policy, files, download, restore, delete, prune."""
+"""Volumes on the real engine: used-by, create and policy, files, download, restore, delete, prune."""
 
 from __future__ import annotations
 
