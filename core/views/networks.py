@@ -186,7 +186,8 @@ def network_prune(request: HttpRequest) -> HttpResponse:
     if removed:
         messages.success(
             request,
-            f"Removed {len(removed)} unused network{'s' if len(removed) != 1 else ''}: {', '.join(removed[:10])}.",
+            f"Removed {len(removed)} unused network{'s' if len(removed) != 1 else ''}: "
+            f"{', '.join(removed[:10])}.",
         )
     if kept:
         messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
