@@ -929,7 +929,7 @@ class RegistryClient:
                     "credentials were not sent there. Add it to the registry's allowed token hosts "
                     "if you trust it."
                 )
-            raise RegistryAuthFailed(f"The token service at {parts.netloc} refused the stored credentials.")
+            raise RegistryAuthFailed(f"The token service at {parts.netloc} refused the credentials.")
         if response.status_code != 200:
             raise RegistryError(f"The token service at {parts.netloc} answered HTTP {response.status_code}.")
         try:
@@ -1004,7 +1004,7 @@ class RegistryClient:
             if scheme == "basic":
                 if not self.username:
                     raise RegistryAuthFailed(
-                        "The registry requires a login (HTTP 401) and no credentials are stored."
+                        "The registry requires a login (HTTP 401) and no credentials are given."
                     )
                 authorization = self._basic()
             elif scheme == "bearer":
@@ -1016,9 +1016,7 @@ class RegistryClient:
             if response.status_code == 401:
                 response.close()
                 if scheme == "basic":
-                    raise RegistryAuthFailed(
-                        "The registry refused the stored username and password (HTTP 401)."
-                    )
+                    raise RegistryAuthFailed("The registry refused the username and password (HTTP 401).")
                 raise RegistryAuthFailed(
                     "The registry refused the token it was given (HTTP 401): the account may lack access."
                 )

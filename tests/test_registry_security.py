@@ -10,6 +10,7 @@ policy refuses are refused before any connection, so nothing here ever connects 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -462,3 +463,38 @@ def token_registry(tmp_path_factory) -> Iterator[TokenRegistry]:
     )
     yield registry
     registry.close()
+
+
+# --------------------------------------------------------------------------- in the browser
+
+
+@pytest.mark.browser
+def test_browser_link_form_refuses_a_wrong_password_then_links_with_the_right_one(
+    page, live, registry_server
+):
+    from tests.support import screenshot
+
+    username, password = live.users["admin"]
+    page.goto(f"{live.url}/accounts/login/?next=/registries/new/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{live.url}/registries/new/")
+    name = unique("ui-sec")
+    page.fill("#id_name", name)
+    page.fill("#id_url", registry_server.url)
+    page.fill("#id_username", registry_server.username)
+    page.fill("#id_secret", "not-the-password")
+    page.check("#id_allow_private_addresses")
+    page.click("form.reg-form button[type=submit]")
+    page.wait_for_selector("form.reg-form .errorlist")
+    assert "refused these credentials" in page.inner_text("form.reg-form .errorlist")
+    screenshot(page, "registries-form-refused")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "registries-form-refused-390")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.fill("#id_secret", registry_server.password)
+    page.click("form.reg-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/registries/\d+/$"))
+    assert "works with these credentials" in page.inner_text(".msg-success")
+    assert not page.problems, page.problems

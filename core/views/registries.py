@@ -125,7 +125,8 @@ class RegistryForm(forms.ModelForm):
             return
         if self.check.auth_refused:
             raise forms.ValidationError(
-                "The registry refused these credentials: %(detail)s", params={"detail": self.check.message}
+                "The registry refused these credentials. Its answer: %(detail)s",
+                params={"detail": self.check.message},
             )
         raise forms.ValidationError(
             'Could not check the registry: %(detail)s Tick "Save even if the check fails" to link it anyway.',
