@@ -498,3 +498,14 @@ def test_browser_link_form_refuses_a_wrong_password_then_links_with_the_right_on
     page.wait_for_url(re.compile(r"/registries/\d+/$"))
     assert "works with these credentials" in page.inner_text(".msg-success")
     assert not page.problems, page.problems
+
+
+def test_a_registry_linked_from_registry_url_may_use_private_addresses(settings, db, registry_server):
+    from core.management.commands.bootstrap import Command
+
+    settings.REGISTRY_URL = registry_server.url
+    settings.REGISTRY_NAME = unique("env")
+    settings.REGISTRY_USERNAME = registry_server.username
+    settings.REGISTRY_PASSWORD = registry_server.password
+    Command().link_env_registry()
+    assert Registry.objects.get(name=settings.REGISTRY_NAME).allow_private_addresses
