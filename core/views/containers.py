@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import audit
+from core import audit, policy
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -28,6 +28,7 @@ from core.container_forms import (
 from core.context import context_thread
 from core.endpoints import prefixed
 from core.engine import containers as engine
+from core.engine import networks, volumes
 from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
 from core.roles import Role, effective_role, forbidden, has_role, require_role
 
@@ -185,7 +186,9 @@ def _rows_html(rows: list, *, can_operate: bool) -> str:
 def container_new(request: HttpRequest) -> HttpResponse:
     """The create/run form; POST creates (and starts) the container or shows the errors inline."""
     role = effective_role(request.user)
-    form = CreateContainerForm(request.POST or None, role=role, initial={"start": True, "restart": "no"})
+    form = CreateContainerForm(
+        request.POST or None, role=role, facts=_policy_facts, initial={"start": True, "restart": "no"}
+    )
     if request.method == "POST" and form.is_valid():
         spec = form.spec()
         result = _create(request, form, spec)
@@ -193,9 +196,21 @@ def container_new(request: HttpRequest) -> HttpResponse:
             verb = "Started" if result.started else "Created"
             messages.success(request, f"{verb} container {result.name}.")
             return redirect(prefixed(f"/containers/{result.name}/"))
+    elif request.method == "POST":
+        action = "container.run" if request.POST.get("start") else "container.create"
+        audit.refused_form(
+            request, action, form, target=request.POST.get("name", ""), denied=bool(form.refusals)
+        )
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
+    )
+
+
+def _policy_facts(workload: policy.Workload) -> policy.Facts:
+    """What the engine knows about the volumes and network a create names (core/policy.py)."""
+    return policy.gather_facts(
+        workload, inspect_volume=volumes.inspect_volume, network_driver=networks.network_driver
     )
 
 
