@@ -122,8 +122,8 @@ def test_operator_runs_a_container_from_the_form(operator_client, base_image, en
     assert raw["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == "127.0.0.1"
     assert "53/udp" in raw["HostConfig"]["PortBindings"]
     assert any(m["Name"] == f"{name}-data" and m["Destination"] == "/data" for m in raw["Mounts"])
-    event = AuditEvent.objects.filter(action="container.run").latest("id")
-    assert event.outcome == "ok" and event.target == raw["Id"]
+    event = AuditEvent.objects.filter(action="container.create").latest("id")
+    assert event.outcome == "ok" and event.target == f"{name} ({raw['Id'][:12]})"
     assert "hello world" not in str(event.parameters)  # env values stay out of the audit trail
     engine.api.remove_container(name, force=True, v=True)
     engine.api.remove_volume(f"{name}-data")
@@ -203,7 +203,7 @@ def test_failed_start_on_run_removes_the_container(operator_client, base_image, 
     assert response.status_code == 400
     assert b"no/such/binary" in response.content
     assert not engine.api.containers(all=True, filters={"name": name})
-    assert AuditEvent.objects.filter(action="container.run", outcome="failed").exists()
+    assert AuditEvent.objects.filter(action="container.create", outcome="failed").exists()
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from django.urls import path
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core import audit, policy
 from core.container_forms import (
@@ -43,6 +43,11 @@ SORT_KEYS: dict[str, Callable[[engine.ContainerSummary], object]] = {
 }
 STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
+
+
+def bulk_action_name(action: str) -> str:
+    """The audit name of a bulk request: the per-container name (``container.stop``) when valid."""
+    return f"container.{action}" if action in BULK_ACTIONS else "container.bulk"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -88,12 +93,27 @@ def _failed(request: HttpRequest, ref: str, verb: str, error: EngineError) -> Ht
     )
 
 
+def _target(ref: str) -> str:
+    """The audit target: ``name (id12)``, so the event stays readable after the container is gone."""
+    try:
+        container = engine.inspect_container(ref=ref)
+    except NotFound:
+        return ref
+    return f"{container.name} ({container.short_id})"
+
+
+def _refused_input(request: HttpRequest, ref: str, verb: str, message: str) -> HttpResponse:
+    """Input that does not parse: audited as a failed ``container.<verb>``, then the failure page."""
+    audit.record(request, f"container.{verb}", target=ref, outcome=audit.FAILED, message=message)
+    return _failed(request, ref, verb, InvalidRequest(message))
+
+
 def _act(
     request: HttpRequest, ref: str, verb: str, call: Callable[[], object], parameters: dict | None = None
 ):
     """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
     try:
-        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters):
+        with audit.action(request, f"container.{verb}", target=_target(ref), parameters=parameters):
             call()
     except EngineError as error:
         return _failed(request, ref, verb, error)
@@ -181,13 +201,16 @@ def _rows_html(rows: list, *, can_operate: bool) -> str:
     return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.create")
 @require_http_methods(["GET", "POST"])
 def container_new(request: HttpRequest) -> HttpResponse:
     """The create/run form; POST creates (and starts) the container or shows the errors inline."""
     role = effective_role(request.user)
     form = CreateContainerForm(
-        request.POST or None, role=role, facts=_policy_facts, initial={"start": True, "restart": "no"}
+        request.POST if request.method == "POST" else None,
+        role=role,
+        facts=_policy_facts,
+        initial={"start": True, "restart": "no"},
     )
     if request.method == "POST" and form.is_valid():
         spec = form.spec()
@@ -197,9 +220,8 @@ def container_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{verb} container {result.name}.")
             return redirect(prefixed(f"/containers/{result.name}/"))
     elif request.method == "POST":
-        action = "container.run" if request.POST.get("start") else "container.create"
         audit.refused_form(
-            request, action, form, target=request.POST.get("name", ""), denied=bool(form.refusals)
+            request, "container.create", form, target=request.POST.get("name", ""), denied=bool(form.refusals)
         )
     status = 400 if form.is_bound and form.errors else 200
     return render(
@@ -220,15 +242,13 @@ def _create(
     """Create (and start) through the engine; engine refusals become field errors on ``form``."""
     start = bool(form.cleaned_data["start"])
     try:
-        with audit.action(
-            request, "container.run" if start else "container.create", parameters=form.audit_parameters()
-        ) as details:
+        with audit.action(request, "container.create", parameters=form.audit_parameters()) as details:
             if not engine.image_exists(reference=spec.image):
                 raise NotFound(
                     f"No image {spec.image} on this engine (the dashboard does not pull on create)."
                 )
             result = engine.create_container(spec=spec, start=start)
-            details["target"] = result.id
+            details["target"] = f"{result.name} ({result.id[:12]})"
             return result
     except EngineUnavailable:
         raise
@@ -260,8 +280,24 @@ def _field_for(error: EngineError, spec: engine.CreateSpec) -> str | None:
 
 @require_role(Role.VIEWER)
 def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
-    """Summary, processes, filesystem changes, live stats and the full inspect JSON."""
-    container = engine.inspect_container(ref=ref)
+    """Summary, processes, filesystem changes, live stats and the inspect JSON (env values masked)."""
+    return _detail_page(request, engine.inspect_container(ref=ref))
+
+
+@require_role(Role.OPERATOR, action="container.reveal")
+@require_POST
+def container_reveal(request: HttpRequest, ref: str) -> HttpResponse:
+    """The container page with its env values shown in the table and the JSON (audited)."""
+    with audit.action(request, "container.reveal", target=_target(ref)):
+        container = engine.inspect_container(ref=ref)
+    response = _detail_page(request, container, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _detail_page(
+    request: HttpRequest, container: engine.ContainerDetail, *, revealed: bool = False
+) -> HttpResponse:
     processes = None
     if container.running and not container.paused:
         try:
@@ -279,6 +315,7 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "can_operate": has_role(request.user, Role.OPERATOR),
             "can_admin": has_role(request.user, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
+            "revealed": revealed,
         },
     )
 
@@ -286,12 +323,12 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- lifecycle
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.start")
 @require_POST
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker start``; a command that exits at once is reported with its exit code and logs."""
     try:
-        with audit.action(request, "container.start", target=ref) as details:
+        with audit.action(request, "container.start", target=_target(ref)) as details:
             engine.start(ref=ref)
             after = engine.settled(ref=ref)
             if not after.running:
@@ -310,12 +347,12 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
 def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
     form = TimeoutForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, verb, InvalidRequest("The timeout is a number of seconds, 0-600."))
+        return _refused_input(request, ref, verb, "The timeout is a number of seconds, 0-600.")
     value = form.cleaned_data["timeout"]
     return 10 if value is None else value
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.stop")
 @require_POST
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker stop -t timeout``."""
@@ -325,7 +362,7 @@ def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     return _act(request, ref, "stop", lambda: engine.stop(ref=ref, timeout=timeout), {"timeout": timeout})
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.restart")
 @require_POST
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker restart -t timeout``."""
@@ -337,41 +374,41 @@ def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.kill")
 @require_POST
 def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker kill -s signal``."""
     form = KillForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "kill", InvalidRequest(form.errors["signal"][0]))
+        return _refused_input(request, ref, "kill", form.errors["signal"][0])
     signal = form.cleaned_data["signal"]
     return _act(request, ref, "kill", lambda: engine.kill(ref=ref, signal=signal), {"signal": signal})
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.pause")
 @require_POST
 def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker pause``."""
     return _act(request, ref, "pause", lambda: engine.pause(ref=ref))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.unpause")
 @require_POST
 def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker unpause``."""
     return _act(request, ref, "unpause", lambda: engine.unpause(ref=ref))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.rename")
 @require_POST
 def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker rename``; then to the container's page under its new name."""
     form = RenameForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "rename", InvalidRequest(form.errors["name"][0]))
+        return _refused_input(request, ref, "rename", form.errors["name"][0])
     name = form.cleaned_data["name"]
     try:
-        with audit.action(request, "container.rename", target=ref, parameters={"name": name}):
+        with audit.action(request, "container.rename", target=_target(ref), parameters={"name": name}):
             engine.rename(ref=ref, name=name)
     except EngineError as error:
         return _failed(request, ref, "rename", error)
@@ -382,7 +419,7 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- commit, export, delete
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="container.commit")
 @require_POST
 def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker commit``; the result page links the new image."""
@@ -392,7 +429,7 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     data = form.cleaned_data
     try:
         with audit.action(
-            request, "container.commit", target=ref, parameters=dict(request.POST.items())
+            request, "container.commit", target=_target(ref), parameters=dict(request.POST.items())
         ) as details:
             image_id = engine.commit(
                 ref=ref,
@@ -455,19 +492,20 @@ async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEA
         stopped.set()
 
 
-@require_role(Role.VIEWER)
+@require_role(Role.OPERATOR, action="container.export")
+@require_safe
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker export`` as a streamed tar download (constant memory, 1 MiB chunks)."""
     container = engine.inspect_container(ref=ref)
     chunks = engine.export(ref=container.id)
-    audit.record(request, "container.export", target=container.id)
+    audit.record(request, "container.export", target=f"{container.name} ({container.short_id})")
     response = StreamingHttpResponse(_aiter_blocking(chunks), content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{container.name or container.short_id}.tar"'
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="container.delete")
 @require_http_methods(["GET", "POST"])
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     """GET: the confirm step; POST: ``docker rm`` (a running one needs ``force``)."""
@@ -479,7 +517,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     force, volumes = form.cleaned_data["force"], form.cleaned_data["volumes"]
     try:
         with audit.action(
-            request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
+            request, "container.delete", target=_target(ref), parameters={"force": force, "volumes": volumes}
         ):
             engine.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
@@ -495,38 +533,53 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- bulk
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action=lambda request: bulk_action_name(request.POST.get("action", "")))
 @require_POST
 def container_bulk(request: HttpRequest) -> HttpResponse:
     """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
     action = request.POST.get("action", "")
     ids = [i for i in request.POST.getlist("ids") if i][:500]
     if action not in BULK_ACTIONS or not ids:
-        messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
+        message = "Choose containers and one of: start, stop, restart, delete."
+        audit.record(
+            request,
+            bulk_action_name(action),
+            parameters={"bulk": True},
+            outcome=audit.FAILED,
+            message=message,
+        )
+        messages.error(request, message)
         return redirect(prefixed("/containers/"))
     if action == "delete":
         if not has_role(request.user, Role.ADMIN):
-            audit.record(
-                request,
-                "container.delete",
-                target=",".join(ids),
-                outcome=audit.DENIED,
-                message="needs the admin role",
-            )
+            for ref in ids:
+                audit.record(
+                    request,
+                    "container.delete",
+                    target=ref,
+                    parameters={"bulk": True},
+                    outcome=audit.DENIED,
+                    message="needs the admin role",
+                )
             return forbidden(request, Role.ADMIN)
         if request.POST.get("confirm") != "yes":
             return render(request, "containers/bulk_delete.html", {"ids": ids})
     force = request.POST.get("force") == "on"
+    volumes = request.POST.get("volumes") == "on"
+    options = {"bulk": True, "force": force, "volumes": volumes} if action == "delete" else {"bulk": True}
     calls = {
         "start": lambda ref: engine.start(ref=ref),
         "stop": lambda ref: engine.stop(ref=ref, timeout=10),
         "restart": lambda ref: engine.restart(ref=ref, timeout=10),
-        "delete": lambda ref: engine.remove(ref=ref, force=force),
+        "delete": lambda ref: engine.remove(ref=ref, force=force, volumes=volumes),
     }
+    names = {c.id: c.name for c in engine.list_containers(include_stopped=True)}
     done, failed = 0, []
     for ref in ids:
+        full = next((cid for cid in names if cid.startswith(ref)), "") if len(ref) >= 4 else ""
+        target = f"{names[full]} ({full[:12]})" if full else ref
         try:
-            with audit.action(request, f"container.{action}", target=ref, parameters={"bulk": True}):
+            with audit.action(request, f"container.{action}", target=target, parameters=options):
                 calls[action](ref)
             done += 1
         except EngineUnavailable:
@@ -554,5 +607,6 @@ urlpatterns = [
     path("containers/<str:ref>/rename/", container_rename, name="container_rename"),
     path("containers/<str:ref>/commit/", container_commit, name="container_commit"),
     path("containers/<str:ref>/export/", container_export, name="container_export"),
+    path("containers/<str:ref>/reveal/", container_reveal, name="container_reveal"),
     path("containers/<str:ref>/delete/", container_delete, name="container_delete"),
 ]

@@ -14,13 +14,14 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from core import audit
+from core import audit, policy
 from core.endpoints import current_slug, prefixed
-from core.engine import swarm
+from core.engine import networks, swarm, volumes
 from core.errors import EngineError, InvalidRequest, NotFound
-from core.roles import Role, has_role, require_role
+from core.roles import Role, effective_role, has_role, require_role
 
 LOG_TAIL = 200
+SERVICE_FIELDS = ("name", "image", "replicas", "command", "ports", "env", "constraints")
 MAX_REPLICAS = 1000
 
 
@@ -59,14 +60,25 @@ def _replicas(value: str) -> int:
     return replicas
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.service.create")
 @require_POST
 def service_create(request: HttpRequest) -> HttpResponse:
     """Create a replicated service from the form on the swarm page."""
-    form = {
-        k: request.POST.get(k, "").strip() for k in ("name", "image", "replicas", "command", "ports", "env")
-    }
-    form["constraints"] = request.POST.get("constraints", "").strip()
+    form = {k: request.POST.get(k, "").strip() for k in SERVICE_FIELDS}
+    workload = policy.Workload(unknown_fields=policy.unknown_fields(request.POST.keys(), SERVICE_FIELDS))
+    refused = policy.refusals(workload, effective_role(request.user))
+    if refused:
+        message = " ".join(r.message for r in refused)
+        audit.record(
+            request,
+            "swarm.service.create",
+            target=form["name"],
+            parameters={**form, "refused_fields": list(workload.unknown_fields)},
+            outcome=audit.DENIED,
+            message=message,
+        )
+        messages.error(request, message)
+        return _home(request, form=form, status=400)
     try:
         with audit.action(
             request, "swarm.service.create", target=form["name"], parameters=form, endpoint=current_slug()
@@ -94,7 +106,21 @@ def service_create(request: HttpRequest) -> HttpResponse:
 
 @require_role(Role.VIEWER)
 def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
-    """One service: its spec, tasks with their node and state, and the last rolling update."""
+    """One service: its spec (env values masked), tasks with their node and state, the last update."""
+    return _service_page(request, service_id)
+
+
+@require_role(Role.OPERATOR, action="swarm.service.reveal")
+@require_POST
+def service_reveal(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The service page with its env values shown (audited)."""
+    with audit.action(request, "swarm.service.reveal", target=service_id):
+        response = _service_page(request, service_id, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _service_page(request: HttpRequest, service_id: str, *, revealed: bool = False) -> HttpResponse:
     state = swarm.swarm_state()
     if not state.is_manager:
         return _not_a_manager(request, state)
@@ -103,6 +129,7 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
         "service": service,
         "service_id": service.summary.id,
         "progress": service.progress,
+        "revealed": revealed,
         "can_operate": has_role(request.user, Role.OPERATOR),
         "can_admin": has_role(request.user, Role.ADMIN),
     }
@@ -142,11 +169,42 @@ def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
     )
 
 
-@require_role(Role.OPERATOR)
+def _refused_change(
+    request: HttpRequest, service_id: str, action: str, parameters: dict
+) -> HttpResponse | None:
+    """The workload policy on a change: a non-admin may not change a service set up with what only
+    an admin may ask for (bind mounts, capabilities, the host network ...). Audited when refused."""
+    role = effective_role(request.user)
+    if role is None or role >= Role.ADMIN:
+        return None
+    workload = swarm.inspect_service(service_id).workload
+    facts = policy.gather_facts(
+        workload, inspect_volume=volumes.inspect_volume, network_driver=networks.network_driver
+    )
+    refused = policy.refusals(workload, role, facts)
+    if not refused:
+        return None
+    message = "Only an admin may change this service: " + " ".join(r.message for r in refused)
+    audit.record(
+        request,
+        action,
+        target=service_id,
+        parameters={**parameters, "refused_fields": sorted({r.field for r in refused})},
+        outcome=audit.DENIED,
+        message=message,
+    )
+    messages.error(request, message)
+    return redirect("swarm-service", service_id=service_id)
+
+
+@require_role(Role.OPERATOR, action="swarm.service.scale")
 @require_POST
 def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     """Set the replica count of a replicated service."""
     value = request.POST.get("replicas", "")
+    refused = _refused_change(request, service_id, "swarm.service.scale", {"replicas": value})
+    if refused is not None:
+        return refused
     try:
         with audit.action(
             request,
@@ -165,11 +223,14 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm-service", service_id=service_id)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="swarm.service.update")
 @require_POST
 def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
     """Start a rolling update of the service to another image."""
     image = request.POST.get("image", "").strip()
+    refused = _refused_change(request, service_id, "swarm.service.update", {"image": image})
+    if refused is not None:
+        return refused
     try:
         with audit.action(
             request,
@@ -196,7 +257,7 @@ def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpRespons
     return render(request, template, {"service": service})
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.service.remove")
 @require_POST
 def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     """Remove a service and all its tasks."""
@@ -210,7 +271,7 @@ def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm")
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.node.availability")
 @require_POST
 def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
     """Drain, pause or activate a node."""
@@ -238,6 +299,7 @@ urlpatterns = [
     path("swarm/services/new/", service_create, name="swarm-service-create"),
     path("swarm/services/<str:service_id>/", service_detail, name="swarm-service"),
     path("swarm/services/<str:service_id>/progress/", service_progress, name="swarm-service-progress"),
+    path("swarm/services/<str:service_id>/reveal/", service_reveal, name="swarm-service-reveal"),
     path("swarm/services/<str:service_id>/logs/", service_logs, name="swarm-service-logs"),
     path("swarm/services/<str:service_id>/logs/live/", service_logs_live, name="swarm-service-logs-live"),
     path("swarm/services/<str:service_id>/scale/", service_scale, name="swarm-service-scale"),
