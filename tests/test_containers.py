@@ -304,7 +304,8 @@ def test_lifecycle_actions_change_the_engine_state(operator_client, make_contain
     assert operator_client.post(f"/containers/{ref}/kill/", {"signal": "9"}).status_code == 302
     wait_for(lambda: not _state(engine, ref)["Running"], message="signal 9 to end sleep")
     assert _state(engine, ref)["ExitCode"] == 137
-    actions = set(AuditEvent.objects.filter(target=ref).values_list("action", flat=True))
+    target = f"{container['Name'].lstrip('/')} ({ref[:12]})"  # the name next to the id
+    actions = set(AuditEvent.objects.filter(target=target).values_list("action", flat=True))
     assert {"container.start", "container.pause", "container.stop", "container.kill"} <= actions
 
 

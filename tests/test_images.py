@@ -139,7 +139,7 @@ def test_viewer_cannot_tag_and_the_refusal_is_audited(viewer_client, engine, mak
     response = viewer_client.post(f"/images/{_short(image['id'])}/tag/", {"repository": "x", "tag": "y"})
     assert response.status_code == 403
     assert _tags(engine, image["id"]) == [image["ref"]]
-    assert AuditEvent.objects.filter(action="images.image_tag", outcome="denied").exists()
+    assert AuditEvent.objects.filter(action="image.tag", outcome="denied").exists()
 
 
 def test_untag_removes_only_that_tag(operator_client, engine, make_image):

@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from core.models import AuditEvent
-from tests.support import RUN_ID, TEST_LABEL, unique
+from tests.support import RUN_ID, TEST_LABEL, screenshot, unique
 
 SECRET = "s3cr3t-" + RUN_ID
 
@@ -329,3 +329,24 @@ def test_viewer_pages_offer_no_export_save_or_reveal(viewer_client, secret_conta
     assert "/export/" not in container_page
     assert "/reveal/" not in container_page
     assert "/save/" not in image_page
+
+
+# --------------------------------------------------------------------------- in the browser
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_browser_operator_reveals_env_values_the_viewer_never_gets(live, page, login, make_container, width):
+    container = make_container(environment=[f"API_TOKEN={SECRET}"])
+    page.set_viewport_size({"width": width, "height": 860})
+    login(page, "viewer")
+    page.goto(f"{live.url}/containers/{container['Id'][:12]}/")
+    assert SECRET not in page.content()
+    screenshot(page, f"policy-env-masked-viewer-{width}")
+    page.context.clear_cookies()
+    login(page, "operator")
+    page.goto(f"{live.url}/containers/{container['Id'][:12]}/")
+    page.click("[data-action=reveal]")
+    page.wait_for_selector("[data-testid=env-value]")
+    assert page.inner_text("[data-testid=env-value]") == SECRET
+    screenshot(page, f"policy-env-revealed-operator-{width}")
+    assert page.problems == []

@@ -113,7 +113,8 @@ def _act(
 ):
     """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
     try:
-        with audit.action(request, f"container.{verb}", target=_target(ref), parameters=parameters):
+        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters) as details:
+            details["target"] = _target(ref)
             call()
     except EngineError as error:
         return _failed(request, ref, verb, error)
@@ -288,8 +289,9 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def container_reveal(request: HttpRequest, ref: str) -> HttpResponse:
     """The container page with its env values shown in the table and the JSON (audited)."""
-    with audit.action(request, "container.reveal", target=_target(ref)):
+    with audit.action(request, "container.reveal", target=ref) as details:
         container = engine.inspect_container(ref=ref)
+        details["target"] = f"{container.name} ({container.short_id})"
     response = _detail_page(request, container, revealed=True)
     response["Cache-Control"] = "no-store"
     return response
@@ -328,7 +330,8 @@ def _detail_page(
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker start``; a command that exits at once is reported with its exit code and logs."""
     try:
-        with audit.action(request, "container.start", target=_target(ref)) as details:
+        with audit.action(request, "container.start", target=ref) as details:
+            details["target"] = _target(ref)
             engine.start(ref=ref)
             after = engine.settled(ref=ref)
             if not after.running:
@@ -408,7 +411,8 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
         return _refused_input(request, ref, "rename", form.errors["name"][0])
     name = form.cleaned_data["name"]
     try:
-        with audit.action(request, "container.rename", target=_target(ref), parameters={"name": name}):
+        with audit.action(request, "container.rename", target=ref, parameters={"name": name}) as details:
+            details["target"] = _target(ref)
             engine.rename(ref=ref, name=name)
     except EngineError as error:
         return _failed(request, ref, "rename", error)
@@ -429,8 +433,9 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     data = form.cleaned_data
     try:
         with audit.action(
-            request, "container.commit", target=_target(ref), parameters=dict(request.POST.items())
+            request, "container.commit", target=ref, parameters=dict(request.POST.items())
         ) as details:
+            details["target"] = _target(ref)
             image_id = engine.commit(
                 ref=ref,
                 **{k: data[k] for k in ("repository", "tag", "message", "author")},
@@ -517,8 +522,9 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     force, volumes = form.cleaned_data["force"], form.cleaned_data["volumes"]
     try:
         with audit.action(
-            request, "container.delete", target=_target(ref), parameters={"force": force, "volumes": volumes}
-        ):
+            request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
+        ) as details:
+            details["target"] = _target(ref)
             engine.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
