@@ -147,3 +147,23 @@ def action(
         outcome=OK,
         message=details["message"],
     )
+
+
+def refused_form(who: Any, name: str, form: Any, *, target: str = "", denied: bool = False) -> AuditEvent:
+    """Audit a form that was refused: the refused fields named, their messages, the input (masked).
+
+    ``denied`` when a policy refused it (a non-admin asking for what only an admin may), else
+    ``failed`` (input that does not parse). ``form.audit_parameters()`` is used when the form has it.
+    """
+    parameters = form.audit_parameters() if hasattr(form, "audit_parameters") else dict(form.data.items())
+    parameters.pop("csrfmiddlewaretoken", None)
+    parameters["refused_fields"] = sorted(form.errors)
+    messages = [f"{field}: {error}" for field, errors in form.errors.items() for error in errors]
+    return record(
+        who,
+        name,
+        target=target,
+        parameters=parameters,
+        outcome=DENIED if denied else FAILED,
+        message="; ".join(messages),
+    )

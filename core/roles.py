@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 
 
@@ -96,10 +96,52 @@ def forbidden(request: HttpRequest, needed: Role) -> HttpResponse:
     return TemplateResponse(request, "errors/403.html", {"needed_role": needed.label}, status=403).render()
 
 
-def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
-    """View decorator: login, then at least ``role``; otherwise 403 (audited for POSTs).
+DENIED_GET_EVERY_SECONDS = 60
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-    The wrapped view carries ``required_role`` so the permission sweep can read the contract.
+
+def _audit_denied(request: HttpRequest, name: str, role: Role, target: str) -> None:
+    """Audit a refusal by the role check; GET-like refusals at most once a minute per user and route."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import audit
+    from core.models import AuditEvent
+
+    if request.method in SAFE_METHODS:
+        since = timezone.now() - timedelta(seconds=DENIED_GET_EVERY_SECONDS)
+        recent = AuditEvent.objects.filter(
+            user=request.user,
+            action=name,
+            outcome=audit.DENIED,
+            created_at__gte=since,
+            parameters__method=request.method,
+        )
+        if recent.exists():
+            return
+    audit.record(
+        request,
+        name,
+        target=target,
+        parameters={"method": request.method, "path": request.path},
+        outcome=audit.DENIED,
+        message=f"needs the {role.label} role",
+    )
+
+
+def require_role(role: Role, *, action: str | Callable[[HttpRequest], str] | None = None) -> Callable:
+    """View decorator: login, then at least ``role``; otherwise a 403 page, audited.
+
+    ``action`` is the audit name of what the view does (``container.stop``, or a function of the
+    request for a view that does several things, like the bulk form): a refusal here is written
+    under the same name as the view's own ok/failed events, so filtering by action finds both.
+    Every view that changes state declares it (the security sweep checks that the names match); a
+    view that declares none is read-only and answers 405 to anything but GET/HEAD/OPTIONS. A
+    refused POST is always audited; a refused GET at most once a minute per user and route (as
+    ``action``, or ``page.<url name>`` for read-only pages).
+
+    The wrapped view carries ``required_role`` and ``audit_action`` so the sweep can read the contract.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -108,20 +150,17 @@ def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not has_role(request, role):
-                if request.method not in ("GET", "HEAD", "OPTIONS"):
-                    from core import audit
-
-                    audit.record(
-                        request,
-                        audit_action or f"{view.__module__.rsplit('.', 1)[-1]}.{view.__name__}",
-                        target=str(next(iter(kwargs.values()), "")),
-                        outcome=audit.DENIED,
-                        message=f"needs the {role.label} role",
-                    )
+                match = getattr(request, "resolver_match", None)
+                name = action(request) if callable(action) else action
+                name = name or f"page.{(match and match.url_name) or view.__name__}"
+                _audit_denied(request, name, role, str(next(iter(kwargs.values()), "")))
                 return forbidden(request, role)
+            if action is None and request.method not in SAFE_METHODS:
+                return HttpResponseNotAllowed(list(SAFE_METHODS))  # no action declared: read-only
             return view(request, *args, **kwargs)
 
         wrapper.required_role = role  # type: ignore[attr-defined]
+        wrapper.audit_action = action  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

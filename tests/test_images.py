@@ -139,7 +139,7 @@ def test_viewer_cannot_tag_and_the_refusal_is_audited(viewer_client, engine, mak
     response = viewer_client.post(f"/images/{_short(image['id'])}/tag/", {"repository": "x", "tag": "y"})
     assert response.status_code == 403
     assert _tags(engine, image["id"]) == [image["ref"]]
-    assert AuditEvent.objects.filter(action="images.image_tag", outcome="denied").exists()
+    assert AuditEvent.objects.filter(action="image.tag", outcome="denied").exists()
 
 
 def test_untag_removes_only_that_tag(operator_client, engine, make_image):
@@ -409,7 +409,7 @@ def test_progress_socket_refuses_a_user_without_a_role(user_factory):
 def test_save_streams_a_tar_that_loads_back(live, engine, make_image, role_client, db):
     image = make_image(payload=b"saved" * 1000)
     session = requests.Session()
-    session.cookies.set("sessionid", live.session_cookie("viewer"))
+    session.cookies.set("sessionid", live.session_cookie("operator"))
     response = session.get(f"{live.url}/images/{_short(image['id'])}/save/", stream=True, timeout=60)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/x-tar"
@@ -432,7 +432,7 @@ def test_save_to_a_slow_client_keeps_server_memory_flat(live, engine, make_image
 
     image = make_image(payload=os.urandom(48 * 1024 * 1024))
     session = requests.Session()
-    session.cookies.set("sessionid", live.session_cookie("viewer"))
+    session.cookies.set("sessionid", live.session_cookie("operator"))
     before = peak = live.rss_bytes()
     received = 0
     with session.get(f"{live.url}/images/{_short(image['id'])}/save/", stream=True, timeout=60) as response:

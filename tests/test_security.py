@@ -156,6 +156,62 @@ def test_get_never_changes_state(route, db, sniffing_engine):
     assert sniffing_engine.changes(strict=True) == [], f"GET {route.path} asked the engine for a change"
 
 
+# --------------------------------------------------------------------------- one audit name per action
+
+
+@pytest.mark.parametrize("route", GUARDED, ids=str)
+def test_every_route_that_takes_a_post_declares_its_audit_action(route, db, sniffing_engine):
+    response = _fast_client("admin").post(route.path)  # an EMPTY body
+    declared = getattr(route.view, "audit_action", None)
+    assert response.status_code == 405 or declared, (
+        f"POST {route.path} is accepted but the view declares no @require_role(..., action=...)"
+    )
+
+
+MUTATING = [route for route in GUARDED if getattr(route.view, "audit_action", None)]
+
+
+def _role_below(needed: Role) -> str | None:
+    below = [name for name, role in ROLE_GROUPS.items() if role < needed]
+    return max(below, key=lambda name: ROLE_GROUPS[name]) if below else None
+
+
+def _declared(route) -> str:
+    """The audit name a route's view declares for an empty POST (a name, or a function of the request)."""
+    from django.test import RequestFactory
+
+    action = route.view.audit_action
+    return action(RequestFactory().post(route.path)) if callable(action) else action
+
+
+@pytest.mark.parametrize("route", MUTATING, ids=str)
+def test_a_refused_post_is_audited_under_the_views_action_name(route, db, sniffing_engine):
+    client = _fast_client(_role_below(route.required_role))
+    assert client.post(route.path).status_code == 403
+    event = AuditEvent.objects.filter(username=client.user.username).latest("pk")
+    assert (event.action, event.outcome) == (_declared(route), "denied")
+
+
+@pytest.mark.parametrize("route", MUTATING, ids=str)
+def test_an_allowed_post_is_audited_under_the_same_name(route, db, sniffing_engine):
+    """An admin's empty POST to a dummy id fails or is refused: audited under the declared name, unless
+    it never reached the action (404 for the dummy id, 405 for a download, 200 for a confirm step)."""
+    admin = _fast_client("admin")
+    response = admin.post(route.path)  # an EMPTY body, never a confirm
+    names = set(AuditEvent.objects.filter(username=admin.user.username).values_list("action", flat=True))
+    assert names == {_declared(route)} or (response.status_code in (200, 404, 405) and not names), (
+        f"POST {route.path}: {response.status_code}, audited as {names or 'nothing'}"
+    )
+
+
+def test_a_refused_get_is_audited_once_a_minute_per_user_and_route(db):
+    viewer = _fast_client("viewer")
+    for _ in range(3):
+        assert viewer.get("/team/").status_code == 403
+    events = AuditEvent.objects.filter(username=viewer.user.username)
+    assert list(events.values_list("action", "outcome")) == [("page.team", "denied")]
+
+
 @pytest.mark.parametrize("route", HTTP_ROUTES, ids=str)
 def test_every_post_needs_the_csrf_token(route, db):
     client = _fast_client("admin", enforce_csrf_checks=True)

@@ -238,6 +238,8 @@ class Engine:
     streams = _Module()
     jobs = _Module()
     registry_images = _Module()
+    volumes = _Module()
+    networks = _Module()
 
     def __init__(self, ref: EndpointRef):
         self.ref = ref

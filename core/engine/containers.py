@@ -16,6 +16,7 @@ from docker.types.daemon import CancellableStream
 
 from core.engine._client import Engine, engine_call, translated
 from core.errors import EngineError
+from core.policy import masked_document
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 EXPORT_CHUNK_BYTES = 1 << 20
@@ -132,6 +133,7 @@ class ContainerDetail:
     tty: bool
     privileged: bool
     raw: str  # the full inspect document, pretty JSON
+    raw_masked: str  # the same with the env values masked (what a page shows until revealed)
 
     @property
     def short_id(self) -> str:
@@ -334,6 +336,7 @@ def _detail(raw: dict) -> ContainerDetail:
         tty=bool(config.get("Tty")),
         privileged=bool(host_config.get("Privileged")),
         raw=json.dumps(raw, indent=2, sort_keys=True),
+        raw_masked=json.dumps(masked_document(raw), indent=2, sort_keys=True),
     )
 
 

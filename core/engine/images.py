@@ -24,6 +24,7 @@ from core.errors import (
     InvalidRequest,
     NotFound,
 )
+from core.policy import masked_document, masked_env
 
 # --------------------------------------------------------------------------- reference grammar
 # The grammar of github.com/distribution/reference (what the docker CLI and engine accept).
@@ -206,6 +207,11 @@ class ImageDetail:
     history: tuple[HistoryRow, ...]
     containers: tuple[ContainerRef, ...]
     inspect_json: str
+    inspect_json_masked: str  # env values masked (what the page shows until revealed)
+
+    @property
+    def env_masked(self) -> tuple[str, ...]:
+        return masked_env(self.env)
 
 
 @dataclass(frozen=True)
@@ -417,6 +423,7 @@ def image_detail(engine: Engine, image_id: str) -> ImageDetail:
         ),
         containers=_container_refs(api, data["Id"]),
         inspect_json=json.dumps(data, indent=2, sort_keys=True),
+        inspect_json_masked=json.dumps(masked_document(data), indent=2, sort_keys=True),
     )
 
 

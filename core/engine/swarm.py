@@ -19,6 +19,7 @@ from docker.utils import version_lt
 
 from core.engine._client import Engine, engine_call
 from core.errors import Conflict, InvalidRequest
+from core.policy import Mount, Workload, masked_env
 
 AVAILABILITIES = ("active", "pause", "drain")
 _PORT = re.compile(r"^(?:(?P<published>\d{1,5}):)?(?P<target>\d{1,5})(?:/(?P<protocol>tcp|udp|sctp))?$")
@@ -151,6 +152,11 @@ class ServiceDetail:
     previous_image: str
     tasks: tuple[Task, ...]
     progress: UpdateProgress
+    workload: Workload  # what its task template asks of the hosts (core/policy.py)
+
+    @property
+    def env_masked(self) -> tuple[str, ...]:
+        return masked_env(self.env)
 
     @property
     def current_tasks(self) -> tuple[Task, ...]:
@@ -384,6 +390,48 @@ def service_tasks(engine: Engine, service_id: str) -> list[Task]:
     return _tasks(engine.api, service_id)
 
 
+def _workload(api, template: dict) -> Workload:
+    """What a service's task template asks of its hosts, in the policy's terms."""
+    container = template.get("ContainerSpec") or {}
+    privileges = container.get("Privileges") or {}
+    mounts = []
+    for m in container.get("Mounts") or ():
+        options = (m.get("VolumeOptions") or {}).get("DriverConfig") or {}
+        mounts.append(
+            Mount(
+                source=str(m.get("Source") or ""),
+                target=str(m.get("Target") or ""),
+                kind=str(m.get("Type") or "volume").lower(),
+                read_only=bool(m.get("ReadOnly")),
+                driver=str(options.get("Name") or ""),
+                driver_options=tuple(
+                    sorted((str(k), str(v)) for k, v in (options.get("Options") or {}).items())
+                ),
+            )
+        )
+    drivers = set()
+    for attachment in template.get("Networks") or ():
+        try:
+            drivers.add(str(api.inspect_network(attachment.get("Target", "")).get("Driver") or ""))
+        except Exception as exc:  # a network gone since is not the host's
+            if getattr(exc, "status_code", None) != 404:
+                raise
+    security = []
+    if (privileges.get("SELinuxContext") or {}).get("Disable"):
+        security.append("label=disable")
+    if (privileges.get("Seccomp") or {}).get("Mode") == "unconfined":
+        security.append("seccomp=unconfined")
+    if (privileges.get("AppArmor") or {}).get("Mode") == "disabled":
+        security.append("apparmor=unconfined")
+    return Workload(
+        cap_add=tuple(str(c) for c in container.get("CapabilityAdd") or ()),
+        network="host" if "host" in drivers else "",
+        mounts=tuple(mounts),
+        security_opt=tuple(security),
+        sysctls=tuple(f"{k}={v}" for k, v in (container.get("Sysctls") or {}).items()),
+    )
+
+
 @engine_call
 def inspect_service(engine: Engine, service_id: str) -> ServiceDetail:
     """One service: its spec, its tasks and the state of its last rolling update.
@@ -422,6 +470,7 @@ def inspect_service(engine: Engine, service_id: str) -> ServiceDetail:
         previous_image=_image(str(previous.get("Image", ""))),
         tasks=tuple(tasks),
         progress=_progress(raw, tasks),
+        workload=_workload(api, template),
     )
 
 

@@ -14,9 +14,9 @@ from django.urls import path, reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, engine
+from core import audit, engine, policy
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -25,7 +25,7 @@ from core.container_forms import (
     RenameForm,
     TimeoutForm,
 )
-from core.engine.containers import ContainerSummary, CreateResult, CreateSpec
+from core.engine.containers import ContainerDetail, ContainerSummary, CreateResult, CreateSpec
 from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
 from core.roles import Role, forbidden, has_role, require_role, role_on
 
@@ -40,6 +40,11 @@ SORT_KEYS: dict[str, Callable[[ContainerSummary], object]] = {
 }
 STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
+
+
+def bulk_action_name(action: str) -> str:
+    """The audit name of a bulk request: the per-container name (``container.stop``) when valid."""
+    return f"container.{action}" if action in BULK_ACTIONS else "container.bulk"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -85,12 +90,28 @@ def _failed(request: HttpRequest, ref: str, verb: str, error: EngineError) -> Ht
     )
 
 
+def _target(docker: engine.Engine, ref: str) -> str:
+    """The audit target: ``name (id12)``, so the event stays readable after the container is gone."""
+    try:
+        container = docker.containers.inspect_container(ref=ref)
+    except NotFound:
+        return ref
+    return f"{container.name} ({container.short_id})"
+
+
+def _refused_input(request: HttpRequest, ref: str, verb: str, message: str) -> HttpResponse:
+    """Input that does not parse: audited as a failed ``container.<verb>``, then the failure page."""
+    audit.record(request, f"container.{verb}", target=ref, outcome=audit.FAILED, message=message)
+    return _failed(request, ref, verb, InvalidRequest(message))
+
+
 def _act(
     request: HttpRequest, ref: str, verb: str, call: Callable[[], object], parameters: dict | None = None
 ):
     """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
     try:
-        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters):
+        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters) as details:
+            details["target"] = _target(engine.for_request(request), ref)
             call()
     except EngineError as error:
         return _failed(request, ref, verb, error)
@@ -179,12 +200,17 @@ def _rows_html(rows: list, *, can_operate: bool) -> str:
     return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.create")
 @require_http_methods(["GET", "POST"])
 def container_new(request: HttpRequest) -> HttpResponse:
     """The create/run form; POST creates (and starts) the container or shows the errors inline."""
     role = role_on(request)
-    form = CreateContainerForm(request.POST or None, role=role, initial={"start": True, "restart": "no"})
+    form = CreateContainerForm(
+        request.POST if request.method == "POST" else None,
+        role=role,
+        facts=_policy_facts(engine.for_request(request)),
+        initial={"start": True, "restart": "no"},
+    )
     if request.method == "POST" and form.is_valid():
         spec = form.spec()
         result = _create(request, form, spec)
@@ -192,26 +218,43 @@ def container_new(request: HttpRequest) -> HttpResponse:
             verb = "Started" if result.started else "Created"
             messages.success(request, f"{verb} container {result.name}.")
             return redirect(reverse("container_detail", args=[result.name]))
+    elif request.method == "POST":
+        audit.refused_form(
+            request, "container.create", form, target=request.POST.get("name", ""), denied=bool(form.refusals)
+        )
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
     )
 
 
-def _create(request: HttpRequest, form: CreateContainerForm, spec: CreateSpec) -> CreateResult | None:
+def _policy_facts(docker: engine.Engine):
+    """What the engine knows about the volumes and network a create names (core/policy.py)."""
+
+    def facts(workload: policy.Workload) -> policy.Facts:
+        return policy.gather_facts(
+            workload,
+            inspect_volume=docker.volumes.volume_facts,
+            network_driver=docker.networks.network_driver,
+        )
+
+    return facts
+
+
+def _create(
+    request: HttpRequest, form: CreateContainerForm, spec: CreateSpec
+) -> CreateResult | None:
     """Create (and start) through the engine; engine refusals become field errors on ``form``."""
     docker = engine.for_request(request)
     start = bool(form.cleaned_data["start"])
     try:
-        with audit.action(
-            request, "container.run" if start else "container.create", parameters=form.audit_parameters()
-        ) as details:
+        with audit.action(request, "container.create", parameters=form.audit_parameters()) as details:
             if not docker.containers.image_exists(reference=spec.image):
                 raise NotFound(
                     f"No image {spec.image} on this engine (the dashboard does not pull on create)."
                 )
             result = docker.containers.create_container(spec=spec, start=start)
-            details["target"] = result.id
+            details["target"] = f"{result.name} ({result.id[:12]})"
             return result
     except EngineUnavailable:
         raise
@@ -243,9 +286,27 @@ def _field_for(error: EngineError, spec: CreateSpec) -> str | None:
 
 @require_role(Role.VIEWER)
 def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
-    """Summary, processes, filesystem changes, live stats and the full inspect JSON."""
+    """Summary, processes, filesystem changes, live stats and the inspect JSON (env values masked)."""
+    return _detail_page(request, engine.for_request(request).containers.inspect_container(ref=ref))
+
+
+@require_role(Role.OPERATOR, action="container.reveal")
+@require_POST
+def container_reveal(request: HttpRequest, ref: str) -> HttpResponse:
+    """The container page with its env values shown in the table and the JSON (audited)."""
     docker = engine.for_request(request)
-    container = docker.containers.inspect_container(ref=ref)
+    with audit.action(request, "container.reveal", target=ref) as details:
+        container = docker.containers.inspect_container(ref=ref)
+        details["target"] = f"{container.name} ({container.short_id})"
+    response = _detail_page(request, container, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _detail_page(
+    request: HttpRequest, container: ContainerDetail, *, revealed: bool = False
+) -> HttpResponse:
+    docker = engine.for_request(request)
     processes = None
     if container.running and not container.paused:
         try:
@@ -263,6 +324,7 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "can_operate": has_role(request, Role.OPERATOR),
             "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
+            "revealed": revealed,
         },
     )
 
@@ -270,13 +332,14 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- lifecycle
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.start")
 @require_POST
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker start``; a command that exits at once is reported with its exit code and logs."""
     docker = engine.for_request(request)
     try:
         with audit.action(request, "container.start", target=ref) as details:
+            details["target"] = _target(docker, ref)
             docker.containers.start(ref=ref)
             after = docker.containers.settled(ref=ref)
             if not after.running:
@@ -295,12 +358,12 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
 def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
     form = TimeoutForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, verb, InvalidRequest("The timeout is a number of seconds, 0-600."))
+        return _refused_input(request, ref, verb, "The timeout is a number of seconds, 0-600.")
     value = form.cleaned_data["timeout"]
     return 10 if value is None else value
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.stop")
 @require_POST
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker stop -t timeout``."""
@@ -313,7 +376,7 @@ def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.restart")
 @require_POST
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker restart -t timeout``."""
@@ -330,21 +393,21 @@ def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.kill")
 @require_POST
 def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker kill -s signal``."""
     docker = engine.for_request(request)
     form = KillForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "kill", InvalidRequest(form.errors["signal"][0]))
+        return _refused_input(request, ref, "kill", form.errors["signal"][0])
     signal = form.cleaned_data["signal"]
     return _act(
         request, ref, "kill", lambda: docker.containers.kill(ref=ref, signal=signal), {"signal": signal}
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.pause")
 @require_POST
 def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker pause``."""
@@ -352,7 +415,7 @@ def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
     return _act(request, ref, "pause", lambda: docker.containers.pause(ref=ref))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.unpause")
 @require_POST
 def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker unpause``."""
@@ -360,17 +423,18 @@ def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
     return _act(request, ref, "unpause", lambda: docker.containers.unpause(ref=ref))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.rename")
 @require_POST
 def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker rename``; then to the container's page under its new name."""
     docker = engine.for_request(request)
     form = RenameForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "rename", InvalidRequest(form.errors["name"][0]))
+        return _refused_input(request, ref, "rename", form.errors["name"][0])
     name = form.cleaned_data["name"]
     try:
-        with audit.action(request, "container.rename", target=ref, parameters={"name": name}):
+        with audit.action(request, "container.rename", target=ref, parameters={"name": name}) as details:
+            details["target"] = _target(docker, ref)
             docker.containers.rename(ref=ref, name=name)
     except EngineError as error:
         return _failed(request, ref, "rename", error)
@@ -381,7 +445,7 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- commit, export, delete
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="container.commit")
 @require_POST
 def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker commit``; the result page links the new image."""
@@ -394,6 +458,7 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.commit", target=ref, parameters=dict(request.POST.items())
         ) as details:
+            details["target"] = _target(docker, ref)
             image_id = docker.containers.commit(
                 ref=ref,
                 **{k: data[k] for k in ("repository", "tag", "message", "author")},
@@ -455,20 +520,21 @@ async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEA
         stopped.set()
 
 
-@require_role(Role.VIEWER)
+@require_role(Role.OPERATOR, action="container.export")
+@require_safe
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker export`` as a streamed tar download (constant memory, 1 MiB chunks)."""
     docker = engine.for_request(request)
     container = docker.containers.inspect_container(ref=ref)
     chunks = docker.containers.export(ref=container.id)
-    audit.record(request, "container.export", target=container.id)
+    audit.record(request, "container.export", target=f"{container.name} ({container.short_id})")
     response = StreamingHttpResponse(_aiter_blocking(chunks), content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{container.name or container.short_id}.tar"'
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="container.delete")
 @require_http_methods(["GET", "POST"])
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     """GET: the confirm step; POST: ``docker rm`` (a running one needs ``force``)."""
@@ -482,7 +548,8 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     try:
         with audit.action(
             request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
-        ):
+        ) as details:
+            details["target"] = _target(docker, ref)
             docker.containers.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
@@ -497,7 +564,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- bulk
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action=lambda request: bulk_action_name(request.POST.get("action", "")))
 @require_POST
 def container_bulk(request: HttpRequest) -> HttpResponse:
     """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
@@ -505,31 +572,46 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
     ids = [i for i in request.POST.getlist("ids") if i][:500]
     if action not in BULK_ACTIONS or not ids:
-        messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
+        message = "Choose containers and one of: start, stop, restart, delete."
+        audit.record(
+            request,
+            bulk_action_name(action),
+            parameters={"bulk": True},
+            outcome=audit.FAILED,
+            message=message,
+        )
+        messages.error(request, message)
         return redirect("container_list")
     if action == "delete":
         if not has_role(request, Role.ADMIN):
-            audit.record(
-                request,
-                "container.delete",
-                target=",".join(ids),
-                outcome=audit.DENIED,
-                message="needs the admin role",
-            )
+            for ref in ids:
+                audit.record(
+                    request,
+                    "container.delete",
+                    target=ref,
+                    parameters={"bulk": True},
+                    outcome=audit.DENIED,
+                    message="needs the admin role",
+                )
             return forbidden(request, Role.ADMIN)
         if request.POST.get("confirm") != "yes":
             return render(request, "containers/bulk_delete.html", {"ids": ids})
     force = request.POST.get("force") == "on"
+    volumes = request.POST.get("volumes") == "on"
+    options = {"bulk": True, "force": force, "volumes": volumes} if action == "delete" else {"bulk": True}
     calls = {
         "start": lambda ref: docker.containers.start(ref=ref),
         "stop": lambda ref: docker.containers.stop(ref=ref, timeout=10),
         "restart": lambda ref: docker.containers.restart(ref=ref, timeout=10),
-        "delete": lambda ref: docker.containers.remove(ref=ref, force=force),
+        "delete": lambda ref: docker.containers.remove(ref=ref, force=force, volumes=volumes),
     }
+    names = {c.id: c.name for c in docker.containers.list_containers(include_stopped=True)}
     done, failed = 0, []
     for ref in ids:
+        full = next((cid for cid in names if cid.startswith(ref)), "") if len(ref) >= 4 else ""
+        target = f"{names[full]} ({full[:12]})" if full else ref
         try:
-            with audit.action(request, f"container.{action}", target=ref, parameters={"bulk": True}):
+            with audit.action(request, f"container.{action}", target=target, parameters=options):
                 calls[action](ref)
             done += 1
         except EngineUnavailable:
@@ -557,5 +639,6 @@ urlpatterns = [
     path("containers/<str:ref>/rename/", container_rename, name="container_rename"),
     path("containers/<str:ref>/commit/", container_commit, name="container_commit"),
     path("containers/<str:ref>/export/", container_export, name="container_export"),
+    path("containers/<str:ref>/reveal/", container_reveal, name="container_reveal"),
     path("containers/<str:ref>/delete/", container_delete, name="container_delete"),
 ]

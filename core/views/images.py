@@ -174,7 +174,18 @@ def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **ext
     return render(request, "images/detail.html", context, status=status)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.reveal")
+@require_POST
+def image_reveal(request: HttpRequest, image_id: str) -> HttpResponse:
+    """The image page with its env values shown (masked by default; revealing them is audited)."""
+    full_id = _resolve(image_id)
+    with audit.action(request, "image.reveal", target=full_id):
+        response = _detail_page(request, full_id, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_role(Role.OPERATOR, action="image.tag")
 @require_POST
 def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     """``docker tag``: add repository:tag; invalid input gets the form back with the reason."""
@@ -198,7 +209,7 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     return redirect("image-detail", image_id=short(full_id))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.untag")
 @require_POST
 def image_untag(request: HttpRequest) -> HttpResponse:
     """Remove one tag (the image stays while it has other tags)."""
@@ -224,7 +235,7 @@ def image_untag(request: HttpRequest) -> HttpResponse:
     return redirect("image-detail", image_id=short(full_id))
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.delete")
 @require_http_methods(["GET", "POST"])
 def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     """GET: the confirm step (what goes, who uses it). POST: ``docker rmi`` (force is admin-only)."""
@@ -298,7 +309,7 @@ def _job_form_error(
     return render(request, "images/message.html", {"title": action}, status=400)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.pull")
 @require_POST
 def image_pull(request: HttpRequest) -> HttpResponse:
     """Start ``docker pull`` as a background job; the job page shows live per-layer progress."""
@@ -318,7 +329,7 @@ def image_pull(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.push")
 @require_POST
 def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     """Tag if needed and ``docker push`` to a (linked) registry as a background job."""
@@ -340,7 +351,7 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.build")
 @require_http_methods(["GET", "POST"])
 def image_build(request: HttpRequest) -> HttpResponse:
     """GET: the build form. POST: build an uploaded context tarball or a pasted Dockerfile as a job."""
@@ -394,15 +405,16 @@ def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "images/job.html", {"job": job.snapshot()})
 
 
-@require_role(Role.VIEWER)
+@require_role(Role.OPERATOR, action="image.save")
 @require_GET
 def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
-    """``docker save`` streamed as a tar download, in constant memory."""
+    """``docker save`` streamed as a tar download, in constant memory (an operator action, audited)."""
     docker = engine.for_request(request)
     full_id = _resolve(docker, image_id)
     image = docker.images.image_detail(full_id)
     name = image.tags[0] if image.tags else image.short_id
     raw = docker.images.open_save(image.tags[0] if image.tags else full_id)
+    audit.record(request, "image.save", target=f"{name} ({image.short_id})")
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".tar"
     response = StreamingHttpResponse(_stream_in_thread(raw), content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -470,7 +482,7 @@ def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **para
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.load")
 @require_POST
 def image_load(request: HttpRequest) -> HttpResponse:
     """``docker load`` of an uploaded tar (streamed from the upload's temp file)."""
@@ -490,7 +502,7 @@ def image_load(request: HttpRequest) -> HttpResponse:
     return render(request, "images/loaded.html", {"loaded": result.images})
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.import")
 @require_POST
 def image_import(request: HttpRequest) -> HttpResponse:
     """``docker import`` of an uploaded rootfs tarball (plain or gzipped) as repository:tag."""
@@ -518,7 +530,7 @@ def image_import(request: HttpRequest) -> HttpResponse:
     return redirect("image-detail", image_id=short(image_id))
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.prune")
 @require_http_methods(["GET", "POST"])
 def image_prune(request: HttpRequest) -> HttpResponse:
     """GET or POST without ``confirm``: the preview. POST with ``confirm``: ``docker image prune``."""
@@ -557,4 +569,5 @@ urlpatterns = [
     path("images/<str:image_id>/delete/", image_delete, name="image-delete"),
     path("images/<str:image_id>/push/", image_push, name="image-push"),
     path("images/<str:image_id>/save/", image_save, name="image-save"),
+    path("images/<str:image_id>/reveal/", image_reveal, name="image-reveal"),
 ]

@@ -213,10 +213,10 @@ def registry_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.create")
+@require_role(Role.ADMIN, action="registry.create")
 def registry_new(request: HttpRequest) -> HttpResponse:
     """Link a registry."""
-    form = RegistryForm(request.POST or None)
+    form = RegistryForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         with audit.action(
             request, "registry.create", target=form.cleaned_data["name"], parameters=_params(form)
@@ -224,22 +224,27 @@ def registry_new(request: HttpRequest) -> HttpResponse:
             registry = form.save()
         messages.success(request, f"Linked registry {registry.name}. {_checked(form)}")
         return redirect("registry-catalog", pk=registry.pk)
-    return render(request, "registries/form.html", {"form": form})
+    if form.is_bound:
+        audit.refused_form(request, "registry.create", form, target=request.POST.get("name", ""))
+    return render(request, "registries/form.html", {"form": form}, status=400 if form.is_bound else 200)
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.update")
+@require_role(Role.ADMIN, action="registry.update")
 def registry_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a linked registry (the stored secret stays unless a new one is given)."""
     registry = get_object_or_404(Registry, pk=pk)
-    form = RegistryForm(request.POST or None, instance=registry)
+    form = RegistryForm(request.POST if request.method == "POST" else None, instance=registry)
     if request.method == "POST" and form.is_valid():
         with audit.action(request, "registry.update", target=registry.name, parameters=_params(form)):
             form.save()
         forget_auth()
         messages.success(request, f"Saved registry {registry.name}. {_checked(form)}")
         return redirect("registry-catalog", pk=registry.pk)
-    return render(request, "registries/form.html", {"form": form, "registry": registry})
+    if form.is_bound:
+        audit.refused_form(request, "registry.update", form, target=registry.name)
+    status = 400 if form.is_bound else 200
+    return render(request, "registries/form.html", {"form": form, "registry": registry}, status=status)
 
 
 def _checked(form: RegistryForm) -> str:
@@ -259,7 +264,7 @@ def _params(form: RegistryForm) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.delete")
+@require_role(Role.ADMIN, action="registry.delete")
 def registry_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Unlink a registry: a confirm page on GET, the deletion on POST (the registry itself is untouched)."""
     registry = get_object_or_404(Registry, pk=pk)
@@ -349,7 +354,7 @@ def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.tag_delete")
+@require_role(Role.ADMIN, action="registry.tag_delete")
 @registry_page
 def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """Delete a tag's manifest: GET resolves the digest and lists every tag sharing it; POST deletes."""

@@ -14,13 +14,14 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from core import audit, engine
+from core import audit, engine, policy
 from core.engine.swarm import SwarmState, parse_constraints, parse_env, parse_ports
 from core.errors import EngineError, InvalidRequest, NotFound
-from core.roles import Role, has_role, require_role
+from core.roles import Role, has_role, require_role, role_on
 from core.routing import ws_path
 
 LOG_TAIL = 200
+SERVICE_FIELDS = ("name", "image", "replicas", "command", "ports", "env", "constraints")
 MAX_REPLICAS = 1000
 
 
@@ -60,15 +61,26 @@ def _replicas(value: str) -> int:
     return replicas
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.service.create")
 @require_POST
 def service_create(request: HttpRequest) -> HttpResponse:
     """Create a replicated service from the form on the swarm page."""
     docker = engine.for_request(request)
-    form = {
-        k: request.POST.get(k, "").strip() for k in ("name", "image", "replicas", "command", "ports", "env")
-    }
-    form["constraints"] = request.POST.get("constraints", "").strip()
+    form = {k: request.POST.get(k, "").strip() for k in SERVICE_FIELDS}
+    workload = policy.Workload(unknown_fields=policy.unknown_fields(request.POST.keys(), SERVICE_FIELDS))
+    refused = policy.refusals(workload, role_on(request))
+    if refused:
+        message = " ".join(r.message for r in refused)
+        audit.record(
+            request,
+            "swarm.service.create",
+            target=form["name"],
+            parameters={**form, "refused_fields": list(workload.unknown_fields)},
+            outcome=audit.DENIED,
+            message=message,
+        )
+        messages.error(request, message)
+        return _home(request, form=form, status=400)
     try:
         with audit.action(request, "swarm.service.create", target=form["name"], parameters=form) as details:
             try:
@@ -94,7 +106,21 @@ def service_create(request: HttpRequest) -> HttpResponse:
 
 @require_role(Role.VIEWER)
 def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
-    """One service: its spec, tasks with their node and state, and the last rolling update."""
+    """One service: its spec (env values masked), tasks with their node and state, the last update."""
+    return _service_page(request, service_id)
+
+
+@require_role(Role.OPERATOR, action="swarm.service.reveal")
+@require_POST
+def service_reveal(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The service page with its env values shown (audited)."""
+    with audit.action(request, "swarm.service.reveal", target=service_id):
+        response = _service_page(request, service_id, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _service_page(request: HttpRequest, service_id: str, *, revealed: bool = False) -> HttpResponse:
     docker = engine.for_request(request)
     state = docker.swarm.swarm_state()
     if not state.is_manager:
@@ -104,6 +130,7 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
         "service": service,
         "service_id": service.summary.id,
         "progress": service.progress,
+        "revealed": revealed,
         "can_operate": has_role(request, Role.OPERATOR),
         "can_admin": has_role(request, Role.ADMIN),
     }
@@ -146,12 +173,44 @@ def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
     )
 
 
-@require_role(Role.OPERATOR)
+def _refused_change(
+    request: HttpRequest, service_id: str, action: str, parameters: dict
+) -> HttpResponse | None:
+    """The workload policy on a change: a non-admin may not change a service set up with what only
+    an admin may ask for (bind mounts, capabilities, the host network ...). Audited when refused."""
+    role = role_on(request)
+    if role is None or role >= Role.ADMIN:
+        return None
+    docker = engine.for_request(request)
+    workload = docker.swarm.inspect_service(service_id).workload
+    facts = policy.gather_facts(
+        workload, inspect_volume=docker.volumes.volume_facts, network_driver=docker.networks.network_driver
+    )
+    refused = policy.refusals(workload, role, facts)
+    if not refused:
+        return None
+    message = "Only an admin may change this service: " + " ".join(r.message for r in refused)
+    audit.record(
+        request,
+        action,
+        target=service_id,
+        parameters={**parameters, "refused_fields": sorted({r.field for r in refused})},
+        outcome=audit.DENIED,
+        message=message,
+    )
+    messages.error(request, message)
+    return redirect("swarm-service", service_id=service_id)
+
+
+@require_role(Role.OPERATOR, action="swarm.service.scale")
 @require_POST
 def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     """Set the replica count of a replicated service."""
     docker = engine.for_request(request)
     value = request.POST.get("replicas", "")
+    refused = _refused_change(request, service_id, "swarm.service.scale", {"replicas": value})
+    if refused is not None:
+        return refused
     try:
         with audit.action(
             request,
@@ -169,12 +228,15 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm-service", service_id=service_id)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="swarm.service.update")
 @require_POST
 def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
     """Start a rolling update of the service to another image."""
     docker = engine.for_request(request)
     image = request.POST.get("image", "").strip()
+    refused = _refused_change(request, service_id, "swarm.service.update", {"image": image})
+    if refused is not None:
+        return refused
     try:
         with audit.action(
             request,
@@ -201,7 +263,7 @@ def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpRespons
     return render(request, template, {"service": service})
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.service.remove")
 @require_POST
 def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     """Remove a service and all its tasks."""
@@ -216,7 +278,7 @@ def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm")
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.node.availability")
 @require_POST
 def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
     """Drain, pause or activate a node."""
@@ -244,6 +306,7 @@ urlpatterns = [
     path("swarm/services/new/", service_create, name="swarm-service-create"),
     path("swarm/services/<str:service_id>/", service_detail, name="swarm-service"),
     path("swarm/services/<str:service_id>/progress/", service_progress, name="swarm-service-progress"),
+    path("swarm/services/<str:service_id>/reveal/", service_reveal, name="swarm-service-reveal"),
     path("swarm/services/<str:service_id>/logs/", service_logs, name="swarm-service-logs"),
     path("swarm/services/<str:service_id>/logs/live/", service_logs_live, name="swarm-service-logs-live"),
     path("swarm/services/<str:service_id>/scale/", service_scale, name="swarm-service-scale"),

@@ -98,7 +98,7 @@ def team(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.create")
+@require_role(Role.ADMIN, action="user.create")
 def user_create(request: HttpRequest) -> HttpResponse:
     """Create a user with a role; the generated password is shown once, in this response only."""
     username = request.POST.get("username", "").strip()
@@ -122,7 +122,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.role")
+@require_role(Role.ADMIN, action="user.role")
 def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     """Change a user's role; a downgrade ends their sessions and websockets."""
     user = get_object_or_404(User, pk=user_id)
@@ -154,7 +154,7 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-@require_role(Role.ADMIN, audit_action="user.deactivate")
+@require_role(Role.ADMIN, action="user.deactivate")
 def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     """GET: the confirm step. POST with confirm=yes: deactivate, end sessions, close websockets."""
     user = get_object_or_404(User, pk=user_id)
@@ -176,7 +176,7 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.activate")
+@require_role(Role.ADMIN, action="user.activate")
 def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     """Re-activate a deactivated user (their role is kept)."""
     user = get_object_or_404(User, pk=user_id)
@@ -187,7 +187,7 @@ def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-@require_role(Role.VIEWER, audit_action="user.password")
+@require_role(Role.VIEWER, action="user.password")
 def password_change(request: HttpRequest) -> HttpResponse:
     """Change one's own password (e.g. the one-time password an admin handed out)."""
     form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
