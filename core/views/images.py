@@ -178,7 +178,7 @@ def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **ext
 @require_POST
 def image_reveal(request: HttpRequest, image_id: str) -> HttpResponse:
     """The image page with its env values shown (masked by default; revealing them is audited)."""
-    full_id = _resolve(image_id)
+    full_id = _resolve(engine.for_request(request), image_id)
     with audit.action(request, "image.reveal", target=full_id):
         response = _detail_page(request, full_id, revealed=True)
     response["Cache-Control"] = "no-store"
