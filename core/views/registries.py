@@ -165,7 +165,7 @@ def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 def _shown(request: HttpRequest, exc: RegistryError) -> str:
     """The message a person may see: admins the detail; others the generic one, except for refused
     credentials and a missing repository/tag (so "port closed" and "not a registry" look alike)."""
-    if has_role(request.user, Role.ADMIN) or isinstance(exc, RegistryAuthFailed | RegistryNotFound):
+    if has_role(request, Role.ADMIN) or isinstance(exc, RegistryAuthFailed | RegistryNotFound):
         return exc.message
     return UNAVAILABLE
 
@@ -206,7 +206,7 @@ def registry_status(request: HttpRequest, pk: int) -> HttpResponse:
             status = client.ping()
     except RegistryError as exc:
         status = RegistryStatus(False, False, "", "", exc.message)
-    if not status.auth_ok and not status.auth_refused and not has_role(request.user, Role.ADMIN):
+    if not status.auth_ok and not status.auth_refused and not has_role(request, Role.ADMIN):
         # "Port closed" and "port open but not a registry" look the same to non-admins.
         status = RegistryStatus(False, False, "", "", UNAVAILABLE)
     return render(request, "registries/list.html#status", {"status": status})
@@ -347,8 +347,8 @@ def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse
         "manifest": found,
         "config": config,
         "reference": reference,
-        "can_pull": has_role(request.user, Role.OPERATOR),
-        "can_delete": has_role(request.user, Role.ADMIN),
+        "can_pull": has_role(request, Role.OPERATOR),
+        "can_delete": has_role(request, Role.ADMIN),
     }
     return render(request, "registries/manifest.html", context)
 
