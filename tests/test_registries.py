@@ -87,7 +87,7 @@ def _link(url: str, **fields) -> Registry:
 )
 def test_registry_form_rejects_non_http_schemes(admin_client, url):
     response = admin_client.post("/registries/new/", {"name": "bad", "url": url, "verify_tls": "on"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert not Registry.objects.filter(name="bad").exists()
     assert "http" in response.content.decode()
 
