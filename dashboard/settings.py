@@ -236,8 +236,8 @@ RECORDINGS_RETENTION_DAYS = int(os.environ.get("RECORDINGS_RETENTION_DAYS", "90"
 # Live log and terminal streams one user may hold open per process.
 LIVE_STREAMS_PER_USER = int(os.environ.get("LIVE_STREAMS_PER_USER", "25"))
 
-# Exec terminals: input bounds (a frame over the size closes with 1009, a flood over the rates with
-# 1008), the recording size cap, and whether a session's processes are found in this host's /proc
+# Exec terminals: input bounds (a frame over the size closes with 4009, a flood over the rates with
+# 4008), the recording size cap, and whether a session's processes are found in this host's /proc
 # (False: always through a helper exec in the container).
 EXEC_INPUT_FRAME_BYTES = int(os.environ.get("EXEC_INPUT_FRAME_BYTES", "65536"))
 EXEC_INPUT_BYTES_PER_SECOND = int(os.environ.get("EXEC_INPUT_BYTES_PER_SECOND", "1048576"))

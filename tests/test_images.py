@@ -331,8 +331,8 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
         go.wait(30)
         yield from engine_images.pull_stream(remote, auth_config=auth)
 
-    job = jobs.start("pull", remote, work)
-    viewer = user_factory("viewer")
+    job = jobs.start("pull", remote, work, required_role="operator")
+    viewer = user_factory("operator")  # watching a pull needs the role that may start one
 
     async def scenario() -> list[dict]:
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
@@ -380,7 +380,7 @@ def test_progress_socket_refuses_a_user_without_a_role(user_factory):
 
     from core.consumers.progress import JobProgressConsumer
 
-    job = jobs.start("pull", "nothing", lambda job: iter(()))
+    job = jobs.start("pull", "nothing", lambda job: iter(()), required_role="operator")
     nobody = user_factory(None)
 
     async def scenario():

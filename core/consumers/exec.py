@@ -5,8 +5,9 @@ Binary frames carry terminal bytes both ways. Text frames are JSON control: the 
 (pasted text: escape sequences and control characters other than tab/CR/LF are removed here, whatever
 the browser did); the server sends ``{"type": "exit", "code": N}`` when the process ends and
 ``{"type": "error", "message"}`` before closing on a failure. Input is bounded: a frame over
-``EXEC_INPUT_FRAME_BYTES`` closes the session with 1009, a flood over the byte/frame rates (or input the
-process does not read) with 1008. Operator and up; start and end are audited, every session is
+``EXEC_INPUT_FRAME_BYTES`` closes the session with 4009, a flood over the byte/frame rates (or input the
+process does not read) with 4008 (1009/1008 in the range daphne lets an application send), after an
+``error`` frame saying why. Operator and up; start and end are audited, every session is
 recorded (asciicast). However the session ends (close, reset, flood, the handler cancelled, the engine
 gone), a cleanup thread of its own ends every process it started (core/exec_sessions.py), closes the
 recording and audits the end; for attach it only detaches.
@@ -48,8 +49,9 @@ from core.roles import Role
 
 MAX_FRAME = 64 * 1024
 WRITE_QUEUE = 256  # input frames waiting for the process to read them
-CLOSE_TOO_BIG = 1009
-CLOSE_POLICY = 1008
+# 1009/1008 in the application range: daphne (autobahn) refuses to send codes under 3000 but 1000.
+CLOSE_TOO_BIG = 4009
+CLOSE_POLICY = 4008
 log = logging.getLogger(__name__)
 
 _ESCAPES = re.compile(

@@ -22,13 +22,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import audit
-from core.context import context_thread
+from core.context import active_endpoint, context_thread
 from core.endpoints import prefixed
 from core.engine import images as engine
 from core.engine import jobs
 from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
 from core.models import Registry
-from core.roles import Role, require_role
+from core.roles import ROLE_GROUPS, Role, forbidden, require_role
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,10 @@ def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | No
     return str(ref), registry.auth_config()
 
 
-def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any) -> HttpResponse:
+def _start_job(
+    request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any
+) -> HttpResponse:
+    """Start a job that people with ``role`` on this endpoint (who may start it) can watch."""
     who = _who(request)
     parameters = kwargs.pop("parameters", {})
 
@@ -279,7 +282,17 @@ def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any
             who, f"image.{kind}", target=target, parameters=parameters, outcome=outcome, message=job.message
         )
 
-    job = jobs.start(kind, target, work, on_done=on_done, **kwargs)
+    ref = active_endpoint()
+    job = jobs.start(
+        kind,
+        target,
+        work,
+        required_role=role.label,
+        user=request.user,
+        endpoint=ref.slug if ref is not None else "",
+        on_done=on_done,
+        **kwargs,
+    )
     return redirect("image-job", job_id=job.id)
 
 
@@ -306,6 +319,7 @@ def image_pull(request: HttpRequest) -> HttpResponse:
         "pull",
         reference,
         lambda job: engine.pull_stream(reference, auth_config=auth),
+        role=Role.OPERATOR,
         parameters=params,
         success_message=lambda job: f"Pulled {reference}.",
     )
@@ -327,6 +341,7 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
         "push",
         reference,
         lambda job: engine.push_stream(full_id, reference, auth_config=auth),
+        role=Role.ADMIN,
         parameters=params,
         success_message=lambda job: f"Pushed {reference}.",
     )
@@ -371,6 +386,7 @@ def image_build(request: HttpRequest) -> HttpResponse:
         "build",
         tag or "(untagged)",
         work,
+        role=Role.OPERATOR,
         parameters=params,
         success_message=lambda job: f"Built {tag or 'image'} {engine.short(job.result)}.",
     )
@@ -379,11 +395,13 @@ def image_build(request: HttpRequest) -> HttpResponse:
 @require_role(Role.VIEWER)
 @require_GET
 def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The live progress page of a pull, push or build (works after a reload: the state is kept)."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise Http404("No such job (it finished long ago, or the server restarted).")
-    return render(request, "images/job.html", {"job": job.snapshot()})
+    """The live progress page of a pull, push or build, from any server process (the job is a row)."""
+    row = jobs.load(job_id)
+    if row is None:
+        raise Http404("No such job.")
+    if not jobs.may_watch(request.user, row):
+        return forbidden(request, ROLE_GROUPS[row.required_role])
+    return render(request, "images/job.html", {"job": jobs.snapshot_of(row)})
 
 
 @require_role(Role.VIEWER)
