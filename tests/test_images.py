@@ -577,7 +577,8 @@ def test_engine_down_during_an_action_is_a_503_and_changes_nothing(
     assert operator_client.get("/images/").status_code == 200
 
 
-def test_engine_down_during_a_pull_ends_the_job_in_error(operator_client, engine, engine_proxy, db):
+@pytest.mark.django_db(transaction=True)  # the job thread writes its row on its own connection
+def test_engine_down_during_a_pull_ends_the_job_in_error(operator_client, engine, engine_proxy):
     engine_proxy.stop()
     response = operator_client.post("/images/pull/", {"reference": f"127.0.0.1:9/{RUN_ID}-x:y"})
     job = wait_job(_job_id(response))

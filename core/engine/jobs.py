@@ -168,7 +168,10 @@ class Job:
             self._base_total, self._saved_total = self._saved_total, self.total
             self._dirty_before, self._dirty = self._dirty, set()
             fields = {"progress": progress, "result": self.result, "heartbeat_at": timezone.now()}
-        JobRow.objects.filter(pk=self.id).update(**fields)
+        try:
+            JobRow.objects.filter(pk=self.id).update(**fields)
+        except Exception:  # a busy database delays a snapshot; it never fails the job itself
+            log.warning("could not save the progress of job %s", self.id, exc_info=True)
 
     def flush(self) -> None:
         """Send one ``progress`` frame: lines and layers changed since the save before the last."""
@@ -184,22 +187,26 @@ class Job:
         publish(self.id, {"type": "progress", "layers": layers, "lines": lines, "first_line": start})
 
     def finish(self, status: str, message: str, result: str = "") -> None:
+        """Store the end, send the last progress and the ``done`` frame; ``finished`` is set last."""
         with self._lock:
             self.status, self.message = status, message
             self.result = result or self.result
-            self.finished = time.time()
             self._changed = True
             progress = self._progress()
-        JobRow.objects.filter(pk=self.id).update(
-            status=status,
-            message=message[:4000],
-            result=self.result,
-            progress=progress,
-            finished_at=timezone.now(),
-            heartbeat_at=timezone.now(),
-        )
+        try:
+            JobRow.objects.filter(pk=self.id).update(
+                status=status,
+                message=message[:4000],
+                result=self.result,
+                progress=progress,
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+            )
+        except Exception:  # the watchers still get the end; the row turns "interrupted" when stale
+            log.exception("could not store the end of job %s", self.id)
         self.flush()
         publish(self.id, {"type": "done", "status": status, "message": message, "result": self.result})
+        self.finished = time.time()
 
 
 def state_frame(
@@ -352,23 +359,26 @@ def start(
             for message in work(job):
                 job.feed(message)
             text = success_message(job) if success_message else f"{kind} of {target} finished."
-            job.finish(SUCCESS, text)
+            outcome = (SUCCESS, text)
         except DashboardError as exc:
-            job.finish(ERROR, exc.message)
+            outcome = (ERROR, exc.message)
         except Exception as exc:
             log.exception("job %s (%s %s) failed", job.id, kind, target)
-            job.finish(ERROR, f"{kind} failed unexpectedly: {type(exc).__name__}")
+            outcome = (ERROR, f"{kind} failed unexpectedly: {type(exc).__name__}")
+        try:
+            job.status, job.message = outcome
+            if on_done is not None:  # the audit trail first: whoever sees "done" finds it written
+                try:
+                    on_done(job)
+                except Exception:
+                    log.exception("on_done of job %s failed", job.id)
+            job.finish(*outcome)
         finally:
             with _running_lock:
                 _running.pop(job.id, None)
                 _finished[job.id] = job
                 while len(_finished) > KEEP_FINISHED:
                     _finished.pop(next(iter(_finished)))
-            if on_done is not None:
-                try:
-                    on_done(job)
-                except Exception:
-                    log.exception("on_done of job %s failed", job.id)
             connection.close()
 
     context_thread(target=run, name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
