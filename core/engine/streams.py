@@ -604,9 +604,10 @@ def start_exec(
         environment={"TERM": "xterm-256color", EXEC_TOKEN_VAR: token},
     )
     exec_id = created["Id"]
-    sock = _hijacked(api.exec_start(exec_id, tty=True, socket=True))
+    result = api.exec_start(exec_id, tty=True, socket=True)
+    sock = _hijacked(result)
     try:
-        local, pending = _started(api, exec_id, sock, token)
+        local, pending = _started(api, exec_id, sock, token, result)
     except BaseException:
         _shutdown(sock)
         sock.close()
@@ -623,7 +624,7 @@ def start_exec(
 START_WAIT = 3.0
 
 
-def _started(api, exec_id: str, sock: socket.socket, token: str) -> tuple[bool | None, bytes]:
+def _started(api, exec_id: str, sock: socket.socket, token: str, result=None) -> tuple[bool | None, bytes]:
     """Wait until the exec runs (or ended); raise the engine's message if it never started.
 
     An unknown user, workdir or command is not an API error: the engine writes its message to the
@@ -641,10 +642,25 @@ def _started(api, exec_id: str, sock: socket.socket, token: str) -> tuple[bool |
         time.sleep(0.005)
     if pid:  # it ran and already ended (e.g. `echo hi`): the stream holds its output
         return None, b""
-    pending = _drain(sock, timeout=1.0)
+    pending = _buffered(result, sock) + _drain(sock, timeout=1.0)
     text = _text(pending).strip()
     code = data.get("ExitCode")
     raise InvalidRequest(text[:500] or f"The command did not start (exit code {code}).")
+
+
+def _buffered(result, sock: socket.socket) -> bytes:
+    """Bytes the HTTP response's buffered reader took along with the upgrade headers (the engine
+    writes a refusal right after them, often in the same segment)."""
+    fp = getattr(getattr(getattr(getattr(result, "_response", None), "raw", None), "_fp", None), "fp", None)
+    if fp is None or not hasattr(fp, "peek"):
+        return b""
+    sock.settimeout(1.0)
+    try:
+        return fp.peek()
+    except (OSError, ValueError):
+        return b""
+    finally:
+        sock.settimeout(None)
 
 
 def _drain(sock: socket.socket, *, timeout: float, limit: int = 64 * 1024) -> bytes:
