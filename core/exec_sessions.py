@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from core.context import activate, deactivate
+from core import engine
 from core.engine import streams
 from core.errors import EngineUnavailable
 from core.models import ExecSession
@@ -58,30 +58,26 @@ def remember(terminal: streams.TerminalSocket, *, endpoint: str, username: str) 
 
 
 def _sweep_row(row: ExecSession) -> streams.ExecStatus:
-    from core.endpoints import lookup
+    from core.endpoints import DEFAULT_SLUG, default_ref, lookup
 
-    ref = lookup(row.endpoint) if row.endpoint else None
-    token = activate(ref)
-    try:
-        return streams.sweep_exec(
-            row.container_id,
-            row.exec_id,
-            row.token,
-            local=row.local if local_sweep_allowed() else False,
-            host=ref.url if ref is not None else None,
-        )
-    finally:
-        deactivate(token)
+    ref = lookup(row.endpoint) or (default_ref() if row.endpoint in ("", DEFAULT_SLUG) else None)
+    if ref is None:
+        raise LookupError(f"the endpoint {row.endpoint!r} no longer exists")
+    return engine.for_endpoint(ref).streams.sweep_exec(
+        row.container_id, row.exec_id, row.token, local=row.local if local_sweep_allowed() else False
+    )
 
 
-def sweep(row_id: int | None, terminal: streams.TerminalSocket) -> streams.ExecStatus | None:
+def sweep(
+    docker: engine.Engine, row_id: int | None, terminal: streams.TerminalSocket
+) -> streams.ExecStatus | None:
     """End every process of the session; mark the row ended, or pending when the engine is away.
 
     Blocking: runs in the session's cleanup thread. Returns the exec's final status (None when the
     engine could not be reached).
     """
     try:
-        status = streams.end_exec(terminal, local_kill=local_sweep_allowed(), host=terminal.host)
+        status = docker.streams.end_exec(terminal, local_kill=local_sweep_allowed())
     except EngineUnavailable as exc:
         if row_id is not None:
             ExecSession.objects.filter(pk=row_id).update(

@@ -127,13 +127,19 @@ class Recording(models.Model):
         return f"recording of {self.audit_event.action} {self.audit_event.target}"
 
 
+# The default endpoint (settings.DOCKER_HOST) is created with this slug and cannot be edited, so a
+# request on a plain route knows its endpoint without a database query.
+DEFAULT_SLUG = "local"
+
+
 class EndpointQuerySet(models.QuerySet):
     def default(self) -> Endpoint:
         """The endpoint for settings.DOCKER_HOST, created on first use."""
         endpoint = self.filter(is_default=True).first()
         if endpoint is None:
             endpoint, _ = self.get_or_create(
-                slug="local", defaults={"name": "local", "is_default": True, "url": settings.DOCKER_HOST}
+                slug=DEFAULT_SLUG,
+                defaults={"name": DEFAULT_SLUG, "is_default": True, "url": settings.DOCKER_HOST},
             )
         return endpoint
 
@@ -174,7 +180,7 @@ class Endpoint(models.Model):
         return settings.DOCKER_HOST if self.is_default else self.url
 
     def ref(self):
-        from core.context import EndpointRef
+        from core.engine import EndpointRef
 
         return EndpointRef(
             slug=self.slug,

@@ -174,6 +174,7 @@ def test_a_cancelled_handler_still_ends_the_session_processes(engine, make_conta
 
     from core.consumers.exec import ExecConsumer
     from core.models import AuditEvent
+    from tests.support import default_endpoint_ref
 
     container = make_container(command="sleep 300")
     operator = user_factory("operator")
@@ -183,6 +184,7 @@ def test_a_cancelled_handler_still_ends_the_session_processes(engine, make_conta
             ExecConsumer.as_asgi(), f"/ws/containers/{container['Id']}/exec/?cmd=sh"
         )
         communicator.scope["user"] = operator
+        communicator.scope["endpoint"] = default_endpoint_ref()
         communicator.scope["url_route"] = {"kwargs": {"container_id": container["Id"]}}
         connected, _ = await communicator.connect()
         assert connected

@@ -318,25 +318,27 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
     from channels.testing import WebsocketCommunicator
 
     from core.consumers.progress import JobProgressConsumer
-    from core.engine import images as engine_images
+    from tests.support import default_endpoint_ref, default_engine
 
+    docker, endpoint = default_engine(), default_endpoint_ref()
     image = make_image(payload=b"x" * 300_000)
     remote = f"{registry_server.host}/{RUN_ID}-progress:v1"
     auth = linked_registry.auth_config()
-    list(engine_images.push_stream(image["id"], remote, auth_config=auth))
+    list(docker.images.push_stream(image["id"], remote, auth_config=auth))
     engine.api.remove_image(image["id"], force=True)
     go = threading.Event()
 
-    def work(job):
+    def work(docker, job):
         go.wait(30)
-        yield from engine_images.pull_stream(remote, auth_config=auth)
+        yield from docker.images.pull_stream(remote, auth_config=auth)
 
-    job = jobs.start("pull", remote, work, required_role="operator")
+    job = docker.jobs.start("pull", remote, work, required_role="operator")
     viewer = user_factory("operator")  # watching a pull needs the role that may start one
 
     async def scenario() -> list[dict]:
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
         communicator.scope["user"] = viewer
+        communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         connected, _ = await communicator.connect()
         assert connected
@@ -362,6 +364,7 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
     async def late() -> dict:
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
         communicator.scope["user"] = viewer
+        communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         await communicator.connect()
         frame = await communicator.receive_json_from(timeout=5)
@@ -379,13 +382,18 @@ def test_progress_socket_refuses_a_user_without_a_role(user_factory):
     from channels.testing import WebsocketCommunicator
 
     from core.consumers.progress import JobProgressConsumer
+    from tests.support import default_endpoint_ref, default_engine
 
-    job = jobs.start("pull", "nothing", lambda job: iter(()), required_role="operator")
+    endpoint = default_endpoint_ref()
+    job = default_engine().jobs.start(
+        "pull", "nothing", lambda docker, job: iter(()), required_role="operator"
+    )
     nobody = user_factory(None)
 
     async def scenario():
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
         communicator.scope["user"] = nobody
+        communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         connected, code = await communicator.connect()
         return connected, code

@@ -41,8 +41,7 @@ from core.consumers.streaming import (
     in_thread,
     release_stream_slot,
 )
-from core.context import active_endpoint, context_thread
-from core.engine import streams
+from core.engine.streams import TerminalSocket
 from core.errors import DashboardError, EngineError
 from core.recordings import SessionRecorder
 from core.roles import Role
@@ -109,7 +108,7 @@ class TerminalConsumer(GuardedConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.terminal: streams.TerminalSocket | None = None
+        self.terminal: TerminalSocket | None = None
         self.pump: ThreadPump | None = None
         self.recorder: SessionRecorder | None = None
         self.writes: queue.Queue = queue.Queue(maxsize=WRITE_QUEUE)
@@ -173,19 +172,17 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
         self.pump = ThreadPump(f"{self.action}-{self.container_id[:12]}", self.read_output, self.queue)
-        self.writer = context_thread(target=self.write_input, name="terminal-writer", daemon=True)
+        self.writer = threading.Thread(target=self.write_input, name="terminal-writer", daemon=True)
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
         self.writer.start()
 
-    def begin(self, terminal: streams.TerminalSocket) -> None:
+    def begin(self, terminal: TerminalSocket) -> None:
         """Audit the start, remember the session, open the recording (one trip off the loop)."""
         event = audit.record(self.scope, self.action, target=self.container_id, parameters=self.parameters)
         if self.sweeps:
-            ref = active_endpoint()
-            user = self.scope["user"]
             self.session_row = exec_sessions.remember(
-                terminal, endpoint=ref.slug if ref is not None else "", username=user.get_username()
+                terminal, endpoint=self.scope["endpoint"].slug, username=self.scope["user"].get_username()
             )
         self.recorder = SessionRecorder.open(
             audit_event=event, width=self.cols, height=self.rows, command=self.command_label()
@@ -202,8 +199,8 @@ class TerminalConsumer(GuardedConsumer):
     def command_label(self) -> str:
         return shlex.join(self.parameters["cmd"]) if self.parameters["cmd"] else "bash || sh"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        return streams.start_exec(
+    def open_terminal(self) -> TerminalSocket:
+        return self.docker.streams.start_exec(
             self.container_id,
             cmd=self.parameters["cmd"] or None,
             user=self.parameters["user"],
@@ -212,10 +209,10 @@ class TerminalConsumer(GuardedConsumer):
             rows=self.rows,
         )
 
-    def exit_status(self, terminal: streams.TerminalSocket) -> int | None:
+    def exit_status(self, terminal: TerminalSocket) -> int | None:
         """After the stream ended by itself: the process's exit code."""
         for _ in range(20):  # the engine marks the exec finished a moment after the socket closes
-            status = streams.exec_status(terminal.exec_id or "")
+            status = self.docker.streams.exec_status(terminal.exec_id or "")
             if not status.running:
                 return status.exit_code
             time.sleep(0.05)
@@ -254,7 +251,7 @@ class TerminalConsumer(GuardedConsumer):
             self._stop_writer()
             status = None
             if self.sweeps:
-                status = exec_sessions.sweep(self.session_row, terminal)
+                status = exec_sessions.sweep(self.docker, self.session_row, terminal)
             if self.exit_code is None and status is not None:
                 self.exit_code = status.exit_code
             if self.pump is not None and self.pump.thread.ident is not None:
@@ -355,7 +352,7 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await in_thread(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
+                await in_thread(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except EngineError:
                 return
             if self.recorder is not None:
@@ -412,7 +409,7 @@ class TerminalConsumer(GuardedConsumer):
     def _spawn_finish(self) -> None:
         if self.pump is not None:
             self.pump.stop()
-        context_thread(target=self.finish, name="terminal-cleanup", daemon=True).start()
+        threading.Thread(target=self.finish, name="terminal-cleanup", daemon=True).start()
 
 
 def _current_task() -> asyncio.Task | None:
@@ -441,23 +438,23 @@ class AttachConsumer(TerminalConsumer):
     def command_label(self) -> str:
         return "attach"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        facts = streams.container_facts(self.container_id)
+    def open_terminal(self) -> TerminalSocket:
+        facts = self.docker.streams.container_facts(self.container_id)
         if not facts.running:
             from core.errors import Conflict
 
             raise Conflict(f"Container {facts.name} is not running ({facts.status}).")
-        terminal = streams.start_attach(facts.id, tty=facts.tty)
+        terminal = self.docker.streams.start_attach(facts.id, tty=facts.tty)
         if facts.tty:
             try:
-                streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
+                self.docker.streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
             except EngineError:
                 pass
         return terminal
 
-    def exit_status(self, terminal: streams.TerminalSocket) -> int | None:
+    def exit_status(self, terminal: TerminalSocket) -> int | None:
         for _ in range(40):
-            code = streams.container_exit_code(terminal.container_id)
+            code = self.docker.streams.container_exit_code(terminal.container_id)
             if code is not None:
                 return code
             time.sleep(0.05)
@@ -465,6 +462,6 @@ class AttachConsumer(TerminalConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi()),
-    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi()),
+    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi(), name="ws-exec"),
+    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi(), name="ws-attach"),
 ]

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from core.context import context_thread
+from core.engine._client import Engine, engine_call
 from core.errors import DashboardError
 from core.models import Job as JobRow
 
@@ -256,10 +256,12 @@ def load(job_id: str) -> JobRow | None:
 
 def may_watch(user, row: JobRow) -> bool:
     """Only people allowed to start a job of that kind (on its endpoint) can see it."""
+    from core.endpoints import default_ref
     from core.roles import ROLE_GROUPS, effective_role
 
     needed = ROLE_GROUPS.get(row.required_role)
-    role = effective_role(user, row.endpoint or None) if getattr(user, "is_authenticated", False) else None
+    slug = row.endpoint or default_ref().slug
+    role = effective_role(user, slug) if getattr(user, "is_authenticated", False) else None
     return needed is not None and role is not None and role >= needed
 
 
@@ -307,10 +309,12 @@ def _beat() -> None:
         connection.close()
 
 
+@engine_call
 def start(
+    engine: Engine,
     kind: str,
     target: str,
-    work: Callable[[Job], Iterable[dict[str, Any]]],
+    work: Callable[[Engine, Job], Iterable[dict[str, Any]]],
     *,
     required_role: str,
     user=None,
@@ -318,7 +322,8 @@ def start(
     on_done: Callable[[Job], None] | None = None,
     success_message: Callable[[Job], str] | None = None,
 ) -> Job:
-    """Store the job, then run ``work(job)`` (an iterator of engine progress messages) in a thread.
+    """Store the job, then run ``work(engine, job)`` (an iterator of engine progress messages) in a
+    thread of its own, which is handed the engine explicitly.
 
     Args:
         kind: ``pull``, ``push``, ``build`` (later ``recreate``, ``deploy``).
@@ -354,9 +359,9 @@ def start(
             _heartbeat = threading.Thread(target=_beat, name="job-heartbeat", daemon=True)
             _heartbeat.start()
 
-    def run() -> None:
+    def run(engine: Engine) -> None:
         try:
-            for message in work(job):
+            for message in work(engine, job):
                 job.feed(message)
             text = success_message(job) if success_message else f"{kind} of {target} finished."
             outcome = (SUCCESS, text)
@@ -381,5 +386,5 @@ def start(
                     _finished.pop(next(iter(_finished)))
             connection.close()
 
-    context_thread(target=run, name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
+    threading.Thread(target=run, args=(engine,), name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
     return job

@@ -14,8 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from core import audit
-from core.engine import registry_images
+from core import audit, engine
 from core.errors import EngineError, EngineUnavailable, RegistryError
 from core.models import Registry
 from core.registry import (
@@ -305,7 +304,7 @@ def push_form(request: HttpRequest, pk: int) -> HttpResponse:
     registry = get_object_or_404(Registry, pk=pk)
     repository_name = request.GET.get("repository", "")
     rows = []
-    for row in registry_images.local_tags():
+    for row in engine.for_request(request).registry_images.local_tags():
         local_repo, _, local_tag = row.reference.rpartition(":")
         short = (
             local_repo.split("/", 1)[1] if "/" in local_repo and _looks_like_host(local_repo) else local_repo
@@ -328,7 +327,7 @@ def drift(request: HttpRequest) -> HttpResponse:
     image_id = request.GET.get("image", "")
     if not image_id:
         raise Http404("no image given")
-    references = registry_images.image_references(image=image_id)
+    references = engine.for_request(request).registry_images.image_references(image=image_id)
     registries = {registry.host: registry for registry in Registry.objects.all()}
     rows = []
     clients: dict[str, RegistryClient] = {}
@@ -396,7 +395,7 @@ def search_index(request: HttpRequest) -> HttpResponse:
     context: dict = {"q": query, "found": []}
     if query:
         try:
-            context["found"] = registry_images.search_index(term=query)
+            context["found"] = engine.for_request(request).registry_images.search_index(term=query)
         except EngineUnavailable:
             raise
         except EngineError as exc:
