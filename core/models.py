@@ -74,6 +74,13 @@ class Registry(models.Model):
     ca_bundle = models.TextField("CA bundle (PEM)", blank=True)
     # Token realms on another host get credentials only when listed here (ContainerDrip).
     allowed_token_hosts = models.CharField(max_length=500, blank=True)
+    # SSRF policy (core/registry.py AddressPolicy): loopback/private addresses only when an admin says so.
+    allow_private_addresses = models.BooleanField(
+        "allow private addresses",
+        default=False,
+        help_text="Allow loopback and private network addresses (127.0.0.0/8, 10.0.0.0/8, 192.168.0.0/16, "
+        "...) for this registry. Link-local and metadata addresses (169.254.0.0/16 ...) are always refused.",
+    )
     from_environment = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -222,7 +222,11 @@ def test_delete_of_an_image_removed_a_moment_earlier_is_a_404(admin_client, engi
 @pytest.fixture
 def linked_registry(registry_server, transactional_db) -> Registry:
     registry = Registry(
-        name=unique("reg"), url=registry_server.url, username=registry_server.username, verify_tls=False
+        name=unique("reg"),
+        url=registry_server.url,
+        username=registry_server.username,
+        verify_tls=False,
+        allow_private_addresses=True,  # the test registry listens on 127.0.0.1
     )
     registry.secret = registry_server.password
     registry.save()

@@ -52,7 +52,7 @@ def _link_registry_in_live_db(live, registry_server) -> int:
     script = (
         "from core.models import Registry\n"
         f"r = Registry(name='live-{RUN_ID}', url='{registry_server.url}',\n"
-        f"             username='{registry_server.username}')\n"
+        f"             username='{registry_server.username}', allow_private_addresses=True)\n"
         f"r.secret = '{registry_server.password}'\n"
         "r.save()\n"
         "print(r.pk)\n"
