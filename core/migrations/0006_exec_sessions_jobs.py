@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0004_endpoints'),
+        ('core', '0005_registry_allow_private_addresses'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
