@@ -125,6 +125,7 @@ class Recording(models.Model):
     width = models.PositiveIntegerField(default=80)
     height = models.PositiveIntegerField(default=24)
     command = models.CharField(max_length=500, blank=True)
+    truncated = models.BooleanField(default=False)  # stopped at RECORDING_MAX_BYTES
 
     class Meta:
         ordering = ["-started_at"]
@@ -217,3 +218,71 @@ class EndpointAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.endpoint}: at most {self.role}"
+
+
+class ExecSession(models.Model):
+    """One exec terminal session, kept until every process it started is known to be gone.
+
+    ``open`` while it runs; ``ended`` once swept; ``pending`` when the sweep could not reach the
+    engine (outage): a sweeper retries until the engine answers (core/exec_sessions.py).
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        PENDING = "pending", "sweep pending"
+        ENDED = "ended"
+
+    token = models.CharField(max_length=64, unique=True)
+    exec_id = models.CharField(max_length=128, blank=True)
+    container_id = models.CharField(max_length=128)
+    endpoint = models.CharField(max_length=50, blank=True)
+    username = models.CharField(max_length=150, blank=True)
+    local = models.BooleanField(null=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN, db_index=True)
+    process = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"exec {self.exec_id[:12]} in {self.container_id[:12]} ({self.state})"
+
+
+class Job(models.Model):
+    """A long engine action (pull, push, build, ...) that any server process can show and follow.
+
+    The process running it saves a progress snapshot (throttled) and a heartbeat; a running job
+    whose heartbeat is stale belonged to a process that died and is shown as ``interrupted``.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCESS = "success"
+        ERROR = "error"
+        INTERRUPTED = "interrupted"
+
+    id = models.CharField(primary_key=True, max_length=32)
+    kind = models.CharField(max_length=32)
+    target = models.CharField(max_length=512)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    message = models.TextField(blank=True)
+    result = models.CharField(max_length=200, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    required_role = models.CharField(max_length=16)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    endpoint = models.CharField(max_length=50, blank=True)
+    process = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} ({self.status})"

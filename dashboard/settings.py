@@ -133,7 +133,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 reads with a 5 s socket timeout by default, shorter than channels-redis's
+            # blocking receive: every websocket idle for 5 s died with 1011 (channels_redis#422).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
 else:
@@ -235,3 +237,14 @@ RECORDINGS_RETENTION_DAYS = int(os.environ.get("RECORDINGS_RETENTION_DAYS", "90"
 
 # Live log and terminal streams one user may hold open per process.
 LIVE_STREAMS_PER_USER = int(os.environ.get("LIVE_STREAMS_PER_USER", "25"))
+
+# Exec terminals: input bounds (a frame over the size closes with 4009, a flood over the rates with
+# 4008), the recording size cap, and whether a session's processes are found in this host's /proc
+# (False: always through a helper exec in the container).
+EXEC_INPUT_FRAME_BYTES = int(os.environ.get("EXEC_INPUT_FRAME_BYTES", "65536"))
+EXEC_INPUT_BYTES_PER_SECOND = int(os.environ.get("EXEC_INPUT_BYTES_PER_SECOND", "1048576"))
+EXEC_INPUT_FRAMES_PER_SECOND = int(os.environ.get("EXEC_INPUT_FRAMES_PER_SECOND", "1000"))
+RECORDING_MAX_BYTES = int(os.environ.get("RECORDING_MAX_BYTES", str(64 * 1024 * 1024)))
+EXEC_SWEEP_LOCAL = env_bool("EXEC_SWEEP_LOCAL", True)
+# Jobs (pull, push, build): a running job whose heartbeat is older than this is shown interrupted.
+JOB_STALE_SECONDS = int(os.environ.get("JOB_STALE_SECONDS", "30"))

@@ -336,8 +336,8 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
         go.wait(30)
         yield from docker.images.pull_stream(remote, auth_config=auth)
 
-    job = docker.jobs.start("pull", remote, work)
-    viewer = user_factory("viewer")
+    job = docker.jobs.start("pull", remote, work, required_role="operator")
+    viewer = user_factory("operator")  # watching a pull needs the role that may start one
 
     async def scenario() -> list[dict]:
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
@@ -389,7 +389,9 @@ def test_progress_socket_refuses_a_user_without_a_role(user_factory):
     from tests.support import default_endpoint_ref, default_engine
 
     endpoint = default_endpoint_ref()
-    job = default_engine().jobs.start("pull", "nothing", lambda docker, job: iter(()))
+    job = default_engine().jobs.start(
+        "pull", "nothing", lambda docker, job: iter(()), required_role="operator"
+    )
     nobody = user_factory(None)
 
     async def scenario():
@@ -587,7 +589,8 @@ def test_engine_down_during_an_action_is_a_503_and_changes_nothing(
     assert operator_client.get("/images/").status_code == 200
 
 
-def test_engine_down_during_a_pull_ends_the_job_in_error(operator_client, engine, engine_proxy, db):
+@pytest.mark.django_db(transaction=True)  # the job thread writes its row on its own connection
+def test_engine_down_during_a_pull_ends_the_job_in_error(operator_client, engine, engine_proxy):
     engine_proxy.stop()
     response = operator_client.post("/images/pull/", {"reference": f"127.0.0.1:9/{RUN_ID}-x:y"})
     job = wait_job(_job_id(response))

@@ -93,6 +93,7 @@ def test_pull_shows_live_layer_progress_then_success(page, login, live, engine, 
     # A reload (or a tab opened later) gets the whole state from the server.
     page.reload()
     page.wait_for_selector("[data-job-status=success]")
+    page.wait_for_selector(".layer")  # layers come with the socket's state frame (read from the job's row)
     assert "Pull complete" in page.inner_text("[data-testid=layers]")
     assert page.problems == []
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.engine._client import Engine, engine_call, translated
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, NotFound
 
 READ_SIZE = 64 * 1024
 BATCH_BYTES = 64 * 1024
@@ -489,9 +489,13 @@ class TerminalSocket:
         token: str,
         url: str,
         multiplexed: bool = False,
+        local: bool | None = None,
+        pending: bytes = b"",
     ):
         self.sock = sock
         self.multiplexed = multiplexed
+        self.local = local  # the exec's processes are visible in this host's /proc (None: unknown)
+        self._pending = pending  # output read while checking that the exec started
         self._frames = b""
         self.exec_id = exec_id
         self.container_id = container_id
@@ -501,6 +505,9 @@ class TerminalSocket:
 
     def recv(self) -> bytes:
         """Block for output; b"" when the process ended or the socket was closed."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
         while True:
             try:
                 data = self.sock.recv(READ_SIZE)
@@ -594,12 +601,87 @@ def start_exec(
         environment={"TERM": "xterm-256color", EXEC_TOKEN_VAR: token},
     )
     exec_id = created["Id"]
-    sock = _hijacked(api.exec_start(exec_id, tty=True, socket=True))
+    result = api.exec_start(exec_id, tty=True, socket=True)
+    sock = _hijacked(result)
+    try:
+        local, pending = _started(api, exec_id, sock, token, result)
+    except BaseException:
+        _shutdown(sock)
+        sock.close()
+        raise
     try:
         api.exec_resize(exec_id, height=rows, width=cols)
     except Exception:  # noqa: BLE001, S110 - the process may already have ended; the stream says so
         pass
-    return TerminalSocket(sock, exec_id=exec_id, container_id=container_id, token=token, url=engine.url)
+    return TerminalSocket(
+        sock,
+        exec_id=exec_id,
+        container_id=container_id,
+        token=token,
+        url=engine.url,
+        local=local,
+        pending=pending,
+    )
+
+
+START_WAIT = 3.0
+
+
+def _started(api, exec_id: str, sock: socket.socket, token: str, result=None) -> tuple[bool | None, bytes]:
+    """Wait until the exec runs (or ended); raise the engine's message if it never started.
+
+    An unknown user, workdir or command is not an API error: the engine writes its message to the
+    exec's stream and ends it with no process (Pid 0, exit code 126/127). Returns whether the
+    process tree is visible in this host's /proc, and any output already read.
+    """
+    deadline = time.monotonic() + START_WAIT
+    while True:
+        data = api.exec_inspect(exec_id)
+        pid = int(data.get("Pid") or 0)
+        if data.get("Running") and pid:
+            return _has_token(pid, token), b""
+        if data.get("ExitCode") is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    if pid:  # it ran and already ended (e.g. `echo hi`): the stream holds its output
+        return None, b""
+    pending = _buffered(result, sock) + _drain(sock, timeout=1.0)
+    text = _text(pending).strip()
+    code = data.get("ExitCode")
+    raise InvalidRequest(text[:500] or f"The command did not start (exit code {code}).")
+
+
+def _buffered(result, sock: socket.socket) -> bytes:
+    """Bytes the HTTP response's buffered reader took along with the upgrade headers (the engine
+    writes a refusal right after them, often in the same segment)."""
+    fp = getattr(getattr(getattr(getattr(result, "_response", None), "raw", None), "_fp", None), "fp", None)
+    if fp is None or not hasattr(fp, "peek"):
+        return b""
+    sock.settimeout(1.0)
+    try:
+        return fp.peek()
+    except (OSError, ValueError):
+        return b""
+    finally:
+        sock.settimeout(None)
+
+
+def _drain(sock: socket.socket, *, timeout: float, limit: int = 64 * 1024) -> bytes:
+    """Read what is there until EOF, ``limit`` bytes or ``timeout`` seconds."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while len(out) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            break
+        try:
+            data = sock.recv(READ_SIZE)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    return out
 
 
 @engine_call
@@ -647,16 +729,19 @@ _KILL_SCRIPT = (
 )
 
 
-def _kill_local(pid: int, token: str) -> bool:
-    """Fast path when the engine runs on this host and we may signal its processes: find the
-    exec's tree by its token in /proc and end it here, without a helper exec."""
+def _has_token(pid: int, token: str) -> bool:
+    """Whether process ``pid`` (as this host sees it) carries the session token."""
     needle = f"{EXEC_TOKEN_VAR}={token}".encode()
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
-            if pid <= 0 or needle not in environ.read().split(b"\0"):
-                return False
+            return pid > 0 and needle in environ.read().split(b"\0")
     except OSError:
         return False
+
+
+def token_pids(token: str) -> list[int]:
+    """Every process in this host's /proc whose environment carries the session token."""
+    needle = f"{EXEC_TOKEN_VAR}={token}".encode()
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -667,61 +752,85 @@ def _kill_local(pid: int, token: str) -> bool:
                     pids.append(int(entry.name))
         except OSError:
             continue
-    for number in pids:
-        try:
-            os.kill(number, signal.SIGHUP)
-        except OSError:
-            pass
-    time.sleep(0.05)
-    for number in pids:
-        try:
-            os.kill(number, signal.SIGKILL)
-        except OSError:
-            pass
-    return True
+    return pids
+
+
+def _kill_local(token: str) -> bool:
+    """End every local process carrying the token (SIGHUP, then SIGKILL; twice, for forks in
+    between). Returns whether any was found."""
+    found = False
+    for _ in range(2):
+        pids = token_pids(token)
+        if not pids:
+            break
+        found = True
+        for number in pids:
+            try:
+                os.kill(number, signal.SIGHUP)
+            except OSError:
+                pass
+        time.sleep(0.05)
+        for number in pids:
+            try:
+                os.kill(number, signal.SIGKILL)
+            except OSError:
+                pass
+    return found
 
 
 @engine_call
 def end_exec(engine: Engine, terminal: TerminalSocket, *, local_kill: bool = True) -> ExecStatus:
     """Make sure the exec's process tree is gone (docker leaves TTY execs running on disconnect).
 
-    The exec was started with a unique token in its environment; children inherit it. When the
-    engine runs on this host (and we may signal its processes) the tree is found in /proc and ended
-    here; otherwise one short helper exec (needs ``sh``) finds it under the container's /proc.
-    Either way: SIGHUP, then SIGKILL.
+    See :func:`sweep_exec`; this is the same for an open session's socket.
+    """
+    local = terminal.local if local_kill else False
+    return sweep_exec(engine, terminal.container_id, terminal.exec_id or "", terminal.token, local=local)
+
+
+@engine_call
+def sweep_exec(
+    engine: Engine, container_id: str, exec_id: str, token: str, *, local: bool | None = None
+) -> ExecStatus:
+    """End every process the session started, whatever state its main process is in.
+
+    The exec was started with a unique token in its environment; children inherit it, so a
+    background ``sleep`` outlives the main process but not this sweep. When the engine runs on this
+    host (``local``: we saw the exec's process in /proc at start) the tree is found in /proc and
+    ended here; otherwise (or when unknown and nothing was found locally) one short helper exec
+    (needs ``sh``) finds it under the container's /proc. Either way: SIGHUP, then SIGKILL.
 
     Args:
-        terminal: the (already closed) session.
-        local_kill: try the same-host fast path first.
+        container_id: the container the exec runs in.
+        exec_id: the exec instance ("" when unknown).
+        token: the session's DASHBOARD_EXEC_TOKEN value.
+        local: True/False when known whether this host sees the exec's processes, None if not.
 
     Returns:
         The exec's final :class:`ExecStatus`.
 
     Raises:
-        EngineUnavailable: the engine does not answer.
+        EngineUnavailable: the engine does not answer (nothing could be swept remotely).
     """
-    if not terminal.exec_id:
-        return ExecStatus(running=False, exit_code=None)
     api = engine.api
-    data = api.exec_inspect(terminal.exec_id)
-    if not data.get("Running"):
-        code = data.get("ExitCode")
-        return ExecStatus(running=False, exit_code=code if isinstance(code, int) else None)
-    if local_kill and _kill_local(int(data.get("Pid") or 0), terminal.token):
-        for _ in range(20):
-            status = exec_status(engine, terminal.exec_id)
-            if not status.running:
-                return status
-            time.sleep(0.05)
-    try:
-        killer = api.exec_create(
-            terminal.container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={terminal.token}"]
-        )
-        api.exec_start(killer["Id"])
-    except Exception:  # noqa: BLE001, S110 - e.g. no sh in the image: the status below tells
-        pass
+    found = local is not False and _kill_local(token)
+    if not found and local is not True:
+        try:
+            killer = api.exec_create(
+                container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={token}"]
+            )
+            api.exec_start(killer["Id"])
+        except Exception as exc:
+            if getattr(exc, "status_code", None) is None and not hasattr(exc, "explanation"):
+                raise
+    if not exec_id:
+        return ExecStatus(running=False, exit_code=None)
+    status = ExecStatus(running=True, exit_code=None)
     for _ in range(20):
-        status = exec_status(engine, terminal.exec_id)
+        try:
+            status = exec_status(engine, exec_id)
+        except NotFound:
+            return ExecStatus(running=False, exit_code=None)
         if not status.running:
             break
         time.sleep(0.05)

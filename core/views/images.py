@@ -26,7 +26,7 @@ from core.engine import jobs
 from core.engine.images import ImageInUse, ImageRow, dockerfile_context, parse_reference, short
 from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
 from core.models import Registry
-from core.roles import Role, require_role
+from core.roles import ROLE_GROUPS, Role, forbidden, require_role
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,10 @@ def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | No
     return str(ref), registry.auth_config()
 
 
-def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any) -> HttpResponse:
+def _start_job(
+    request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any
+) -> HttpResponse:
+    """Start a job that people with ``role`` on this endpoint (who may start it) can watch."""
     who = _who(request)
     parameters = kwargs.pop("parameters", {})
 
@@ -297,7 +300,16 @@ def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any
             who, f"image.{kind}", target=target, parameters=parameters, outcome=outcome, message=job.message
         )
 
-    job = engine.for_request(request).jobs.start(kind, target, work, on_done=on_done, **kwargs)
+    job = engine.for_request(request).jobs.start(
+        kind,
+        target,
+        work,
+        required_role=role.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        on_done=on_done,
+        **kwargs,
+    )
     return redirect("image-job", job_id=job.id)
 
 
@@ -324,6 +336,7 @@ def image_pull(request: HttpRequest) -> HttpResponse:
         "pull",
         reference,
         lambda docker, job: docker.images.pull_stream(reference, auth_config=auth),
+        role=Role.OPERATOR,
         parameters=params,
         success_message=lambda job: f"Pulled {reference}.",
     )
@@ -346,6 +359,7 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
         "push",
         reference,
         lambda docker, job: docker.images.push_stream(full_id, reference, auth_config=auth),
+        role=Role.ADMIN,
         parameters=params,
         success_message=lambda job: f"Pushed {reference}.",
     )
@@ -390,6 +404,7 @@ def image_build(request: HttpRequest) -> HttpResponse:
         "build",
         tag or "(untagged)",
         work,
+        role=Role.OPERATOR,
         parameters=params,
         success_message=lambda job: f"Built {tag or 'image'} {short(job.result)}.",
     )
@@ -398,11 +413,13 @@ def image_build(request: HttpRequest) -> HttpResponse:
 @require_role(Role.VIEWER)
 @require_GET
 def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The live progress page of a pull, push or build (works after a reload: the state is kept)."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise Http404("No such job (it finished long ago, or the server restarted).")
-    return render(request, "images/job.html", {"job": job.snapshot()})
+    """The live progress page of a pull, push or build, from any server process (the job is a row)."""
+    row = jobs.load(job_id)
+    if row is None:
+        raise Http404("No such job.")
+    if not jobs.may_watch(request.user, row):
+        return forbidden(request, ROLE_GROUPS[row.required_role])
+    return render(request, "images/job.html", {"job": jobs.snapshot_of(row)})
 
 
 @require_role(Role.OPERATOR, action="image.save")
