@@ -125,5 +125,8 @@ def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
 
 
 def websocket_allowed(scope: dict, role: Role) -> bool:
-    """The consumer check: an authenticated, active user with at least ``role``."""
-    return has_role(scope.get("user"), role)
+    """The consumer check: an authenticated, active user with at least ``role`` and their own password."""
+    from core.accounts import must_change_password
+
+    user = scope.get("user")
+    return has_role(user, role) and not must_change_password(user)

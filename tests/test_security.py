@@ -15,9 +15,7 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 import websockets.sync.client
@@ -71,11 +69,11 @@ def sniffing_engine(settings):
     from core.engine import forget_client
 
     upstream = _engine_url().removeprefix("unix://")
-    proxy = SniffingProxy(upstream, str(Path(tempfile.mkdtemp(prefix="dash-sec-")) / "docker.sock"))
+    proxy = SniffingProxy.in_temp_dir(upstream, prefix="dash-sec-")
     proxy.start()
     settings.DOCKER_HOST = proxy.url
     yield proxy
-    proxy.stop()
+    proxy.close()
     forget_client(proxy.url)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,9 +13,7 @@ from django.conf import settings
 from core.context import context_thread
 
 QUEUE_SIZE = 32
-STREAMS_PER_USER = int(
-    getattr(settings, "LIVE_STREAMS_PER_USER", os.environ.get("LIVE_STREAMS_PER_USER", 25))
-)
+STREAMS_PER_USER = settings.LIVE_STREAMS_PER_USER
 
 # Live streams per user id in this process; only touched from the event loop, so no lock.
 _open_streams: dict[int, int] = {}
