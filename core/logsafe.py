@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from urllib.parse import parse_qsl, urlencode
 
 # C0 controls (tab included), DEL and C1 controls; Unicode line/paragraph separators too.
@@ -60,9 +61,17 @@ class SafeFormatter(logging.Formatter):
         return super().format(safe)
 
     def _safe_traceback(self, exc_info) -> str:
-        lines = self.formatException(exc_info).splitlines()
-        # The last line names the exception and its message: text from outside may be in it.
-        return "\n".join([*lines[:-1], escape_controls(lines[-1])]) if lines else ""
+        """The traceback with each exception's message (in the chain too) escaped; frames kept."""
+        trace = traceback.TracebackException(*exc_info)
+        seen, pending = set(), [trace]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            current._str = escape_controls(str(getattr(current, "_str", "")))  # the message as text
+            pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+        return "".join(trace.format()).rstrip("\n")
 
 
 def install_access_log_redaction() -> None:

@@ -28,12 +28,16 @@ REAL_FIXTURES = frozenset(
 MOVE_IT = "move it to the real-engine tier (a tests/test_*.py file), or test the pure function instead"
 
 
-@pytest.fixture(autouse=True)
-def _no_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    used = sorted(REAL_FIXTURES.intersection(request.fixturenames))
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture runs (the engine's are session-scoped, so they would come first)."""
+    used = sorted(REAL_FIXTURES.intersection(getattr(item, "fixturenames", ())))
     if used:
         pytest.fail(f"a unit test may not use {', '.join(used)}: {MOVE_IT}.", pytrace=False)
 
+
+@pytest.fixture(autouse=True)
+def _no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(self, request, *args, **kwargs):
         pytest.fail(
             f"this unit test called the Docker engine ({request.method} {request.url}): {MOVE_IT}.",
@@ -41,3 +45,9 @@ def _no_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         )
 
     monkeypatch.setattr(docker.APIClient, "send", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Unit tests check what is done with passwords, not PBKDF2's cost (seconds on a small machine)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
