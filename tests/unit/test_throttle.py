@@ -71,6 +71,12 @@ def test_failures_of_one_pair_make_that_pair_wait(db, throttle):
     assert verdict("amy", "10.0.0.1").wait == pytest.approx(60, abs=2)
 
 
+def test_each_further_failure_of_the_pair_doubles_its_wait(db, throttle):
+    for _ in range(5):
+        _event("amy", "10.0.0.1")
+    assert verdict("amy", "10.0.0.1").wait == pytest.approx(240, abs=2)
+
+
 def test_failures_of_one_pair_do_not_hold_up_another_address(db, throttle):
     for _ in range(3):
         _event("amy", "10.0.0.1")
