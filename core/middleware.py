@@ -112,7 +112,7 @@ class PasswordChangeRequiredMiddleware:
                 name = None
             if name not in self.ALLOWED:
                 target = reverse("password-change")
-                if getattr(request, "htmx", False):
+                if request.headers.get("HX-Request") == "true":  # before HtmxMiddleware runs
                     return HttpResponse(status=204, headers={"HX-Redirect": target})
                 return redirect(target)
         return self.get_response(request)

@@ -479,3 +479,80 @@ def test_a_user_changes_their_own_password_and_stays_logged_in(viewer_client):
     )
     assert outcomes == ["failed", "ok"]
     assert new not in json.dumps(list(AuditEvent.objects.values_list("parameters", "message")))
+
+
+# --------------------------------------------------------------------------- one-time passwords
+
+
+def _created_user_client(admin_client) -> tuple[Client, str, str]:
+    """Create a user on the team page and log in with the one-time password it shows."""
+    name = unique("fresh")
+    response = admin_client.post("/team/users/create/", {"username": name, "role": "operator"})
+    password = re.search(r'data-testid="one-time-password">([^<]+)<', response.content.decode()).group(1)
+    client = Client()
+    assert client.post("/accounts/login/", {"username": name, "password": password}).status_code == 302
+    return client, name, password
+
+
+def test_a_new_user_is_sent_to_the_password_page_from_every_page(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert client.get("/audit/").headers["Location"] == "/account/password/"
+
+
+def test_the_password_page_explains_the_one_time_password(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert b'data-testid="one-time-password"' in client.get("/account/password/").content
+
+
+def test_htmx_requests_are_sent_to_the_password_page_too(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert client.get("/containers/", HTTP_HX_REQUEST="true").headers["HX-Redirect"] == "/account/password/"
+
+
+def test_logout_works_before_the_change(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert client.post("/accounts/logout/").headers["Location"] == "/accounts/login/"
+
+
+def test_websockets_are_refused_until_the_password_is_changed(admin_client):
+    from core.roles import websocket_allowed
+
+    _, name, _ = _created_user_client(admin_client)
+    assert websocket_allowed({"user": User.objects.get(username=name)}, Role.VIEWER) is False
+
+
+def test_after_the_change_every_page_opens(admin_client):
+    client, _, password = _created_user_client(admin_client)
+    new = "A-password-of-my-own-42"
+    form = {"old_password": password, "new_password1": new, "new_password2": new}
+    assert client.post("/account/password/", form).status_code == 302
+    assert client.get("/account/password/").status_code == 200
+    assert "Location" not in client.get("/audit/").headers  # 403 for an operator, no redirect
+
+
+def test_websockets_are_allowed_after_the_change(admin_client):
+    from core.roles import websocket_allowed
+
+    client, name, password = _created_user_client(admin_client)
+    new = "A-password-of-my-own-42"
+    client.post("/account/password/", {"old_password": password, "new_password1": new, "new_password2": new})
+    assert websocket_allowed({"user": User.objects.get(username=name)}, Role.VIEWER) is True
+
+
+def test_bootstrap_prints_a_one_time_password_that_must_be_changed(db, settings, capsys):
+    User.objects.filter(is_superuser=True).update(is_superuser=False)
+    settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD = unique("boss"), ""
+    call_command("bootstrap")
+    assert "must be changed at the first login" in capsys.readouterr().out
+    from core.accounts import must_change_password
+
+    assert must_change_password(User.objects.get(username=settings.FIRST_ADMIN_USERNAME)) is True
+
+
+def test_bootstrap_with_a_given_password_does_not_force_a_change(db, settings):
+    from core.accounts import must_change_password
+
+    User.objects.filter(is_superuser=True).update(is_superuser=False)
+    settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD = unique("boss"), "Given-pass-4242"
+    call_command("bootstrap")
+    assert must_change_password(User.objects.get(username=settings.FIRST_ADMIN_USERNAME)) is False
