@@ -70,6 +70,13 @@ def test_creating_a_duplicate_or_bad_user_fails_and_is_audited(admin_client, use
     assert list(outcomes) == ["failed", "failed"]
 
 
+@pytest.mark.parametrize("name", ["eve\nINFO core.audit: forged", "eve\x1b[2J", "eve\rx", "eve\x85x"])
+def test_a_username_with_control_characters_is_refused_at_create(admin_client, name):
+    response = admin_client.post("/team/users/create/", {"username": name, "role": "viewer"})
+    assert response.status_code == 400
+    assert not User.objects.filter(username=name).exists()
+
+
 def test_non_admin_cannot_create_a_user_and_the_attempt_is_audited(operator_client, db):
     name = unique("sneaky")
     response = operator_client.post("/team/users/create/", {"username": name, "role": "admin"})
