@@ -21,12 +21,19 @@ def test_calls_engine():
     docker.APIClient(base_url="unix:///nonexistent.sock", version="1.43").ping()
 """
 
+LEAKS_A_TEMP_DIR = """
+import tempfile
+
+def test_leaks():
+    tempfile.mkdtemp(prefix="dash-")
+"""
+
 
 @pytest.fixture(scope="module")
 def outcome() -> str:
-    """One pytest run (a subprocess, with a dead DOCKER_HOST) of two unit tests that need the engine."""
-    paths = [ROOT / "tests" / "unit" / f"test_zz_needs_engine_{n}.py" for n in (1, 2)]
-    for path, body in zip(paths, (ASKS_FOR_THE_FIXTURE, CALLS_THE_ENGINE), strict=True):
+    """One pytest run (a subprocess, dead DOCKER_HOST) of two tests that need the engine and one leaking."""
+    paths = [ROOT / "tests" / "unit" / f"test_zz_misbehaves_{n}.py" for n in (1, 2, 3)]
+    for path, body in zip(paths, (ASKS_FOR_THE_FIXTURE, CALLS_THE_ENGINE, LEAKS_A_TEMP_DIR), strict=True):
         path.write_text(textwrap.dedent(body))
     try:
         return subprocess.run(
@@ -51,4 +58,8 @@ def test_a_unit_test_calling_the_engine_fails_clearly(outcome):
 
 
 def test_both_are_reported_as_problems(outcome):
-    assert "1 failed, 1 error" in outcome
+    assert "1 failed, 1 passed, 1 error" in outcome
+
+
+def test_a_temp_dir_left_behind_is_reported(outcome):
+    assert "/tmp hygiene: the run left 1 temporary entry behind" in outcome
