@@ -190,6 +190,24 @@ def test_audit_csv_export_is_streamed_filtered_and_injection_safe(admin_client, 
     assert not [c for c in cells if c and c[0] in "=+-@"]
 
 
+def test_audit_page_filters_by_endpoint_and_shows_it(admin_client, db):
+    _event("container.pause", "on-second", endpoint="second")
+    _event("container.pause", "on-local", endpoint="local")
+    page = admin_client.get("/audit/?endpoint=second").content.decode()
+    assert "on-second" in page
+    assert "on-local" not in page
+    assert '<option value="second" selected>' in page
+    assert '<td class="mono" data-testid="event-endpoint">second</td>' in page
+
+
+def test_audit_csv_export_has_an_endpoint_column(admin_client, db):
+    _event("container.pause", "on-second", endpoint="second")
+    response = admin_client.get("/audit/export.csv?action=container.pause")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    column = rows[0].index("endpoint")
+    assert [row[column] for row in rows[1:]] == ["second"]
+
+
 def test_audit_log_and_export_are_admin_only(operator_client, db):
     assert operator_client.get("/audit/").status_code == 403
     assert operator_client.get("/audit/export.csv").status_code == 403
@@ -501,6 +519,12 @@ def _created_user_client(admin_client) -> tuple[Client, str, str]:
     return client, name, password
 
 
+def _scope(username: str) -> dict:
+    from core.endpoints import default_ref
+
+    return {"user": User.objects.get(username=username), "endpoint": default_ref()}
+
+
 def test_a_new_user_is_sent_to_the_password_page_from_every_page(admin_client):
     client, _, _ = _created_user_client(admin_client)
     assert client.get("/audit/").headers["Location"] == "/account/password/"
@@ -525,7 +549,7 @@ def test_websockets_are_refused_until_the_password_is_changed(admin_client):
     from core.roles import websocket_allowed
 
     _, name, _ = _created_user_client(admin_client)
-    assert websocket_allowed({"user": User.objects.get(username=name)}, Role.VIEWER) is False
+    assert websocket_allowed(_scope(name), Role.VIEWER) is False
 
 
 def test_after_the_change_every_page_opens(admin_client):
@@ -543,7 +567,7 @@ def test_websockets_are_allowed_after_the_change(admin_client):
     client, name, password = _created_user_client(admin_client)
     new = "A-password-of-my-own-42"
     client.post("/account/password/", {"old_password": password, "new_password1": new, "new_password2": new})
-    assert websocket_allowed({"user": User.objects.get(username=name)}, Role.VIEWER) is True
+    assert websocket_allowed(_scope(name), Role.VIEWER) is True
 
 
 def test_bootstrap_prints_a_one_time_password_that_must_be_changed(db, settings, capsys):

@@ -32,8 +32,7 @@ from core.consumers.streaming import (
     in_thread,
     release_stream_slot,
 )
-from core.context import context_thread
-from core.engine import streams
+from core.engine.streams import TerminalSocket
 from core.errors import DashboardError, EngineError
 from core.recordings import SessionRecorder
 from core.roles import Role
@@ -57,7 +56,7 @@ class TerminalConsumer(GuardedConsumer):
     action = "container.exec"
 
     async def start(self) -> None:
-        self.terminal: streams.TerminalSocket | None = None
+        self.terminal: TerminalSocket | None = None
         self.pump: ThreadPump | None = None
         self.recorder: SessionRecorder | None = None
         self.writes: queue.SimpleQueue = queue.SimpleQueue()
@@ -105,7 +104,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
         self.pump = ThreadPump(f"{self.action}-{self.container_id[:12]}", self.read_output, self.queue)
-        self.writer = context_thread(target=self.write_input, name="terminal-writer", daemon=True)
+        self.writer = threading.Thread(target=self.write_input, name="terminal-writer", daemon=True)
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
         self.writer.start()
@@ -121,8 +120,8 @@ class TerminalConsumer(GuardedConsumer):
     def command_label(self) -> str:
         return shlex.join(self.parameters["cmd"]) if self.parameters["cmd"] else "bash || sh"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        return streams.start_exec(
+    def open_terminal(self) -> TerminalSocket:
+        return self.docker.streams.start_exec(
             self.container_id,
             cmd=self.parameters["cmd"] or None,
             user=self.parameters["user"],
@@ -131,12 +130,12 @@ class TerminalConsumer(GuardedConsumer):
             rows=self.rows,
         )
 
-    def final_status(self, terminal: streams.TerminalSocket, *, stopping: bool) -> int | None:
+    def final_status(self, terminal: TerminalSocket, *, stopping: bool) -> int | None:
         """After the stream ended: the exit code; on a disconnect, end the process tree first."""
         if stopping:
-            return streams.end_exec(terminal).exit_code
+            return self.docker.streams.end_exec(terminal).exit_code
         for _ in range(20):  # the engine marks the exec finished a moment after the socket closes
-            status = streams.exec_status(terminal.exec_id or "")
+            status = self.docker.streams.exec_status(terminal.exec_id or "")
             if not status.running:
                 return status.exit_code
             time.sleep(0.05)
@@ -219,7 +218,7 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await in_thread(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
+                await in_thread(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except EngineError:
                 return
             if self.recorder is not None:
@@ -300,25 +299,25 @@ class AttachConsumer(TerminalConsumer):
     def command_label(self) -> str:
         return "attach"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        facts = streams.container_facts(self.container_id)
+    def open_terminal(self) -> TerminalSocket:
+        facts = self.docker.streams.container_facts(self.container_id)
         if not facts.running:
             from core.errors import Conflict
 
             raise Conflict(f"Container {facts.name} is not running ({facts.status}).")
-        terminal = streams.start_attach(facts.id, tty=facts.tty)
+        terminal = self.docker.streams.start_attach(facts.id, tty=facts.tty)
         if facts.tty:
             try:
-                streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
+                self.docker.streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
             except EngineError:
                 pass
         return terminal
 
-    def final_status(self, terminal: streams.TerminalSocket, *, stopping: bool) -> int | None:
+    def final_status(self, terminal: TerminalSocket, *, stopping: bool) -> int | None:
         if stopping:
             return None  # detached: the container keeps running
         for _ in range(40):
-            code = streams.container_exit_code(terminal.container_id)
+            code = self.docker.streams.container_exit_code(terminal.container_id)
             if code is not None:
                 return code
             time.sleep(0.05)
@@ -326,6 +325,6 @@ class AttachConsumer(TerminalConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi()),
-    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi()),
+    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi(), name="ws-exec"),
+    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi(), name="ws-attach"),
 ]

@@ -10,8 +10,6 @@ from typing import Any
 
 from django.conf import settings
 
-from core.context import context_thread
-
 QUEUE_SIZE = 32
 STREAMS_PER_USER = settings.LIVE_STREAMS_PER_USER
 
@@ -49,7 +47,7 @@ class ThreadPump:
         self.produce = produce
         self.stopping = threading.Event()
         self._done = asyncio.Event()
-        self.thread = context_thread(target=self._run, name=name, daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -121,5 +119,5 @@ async def in_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> A
         else:
             loop.call_soon_threadsafe(settle, value, None)
 
-    context_thread(target=run, name=f"engine-call-{getattr(func, '__name__', 'call')}", daemon=True).start()
+    threading.Thread(target=run, name=f"engine-call-{getattr(func, '__name__', 'call')}", daemon=True).start()
     return await future
