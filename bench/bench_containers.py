@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -203,6 +204,7 @@ def main() -> None:
                 bench_export(api, live, cookie, image, args.megabytes)
     finally:
         cleanup(api)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

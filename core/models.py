@@ -286,3 +286,17 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target} ({self.status})"
+
+
+class Account(models.Model):
+    """What the app keeps about a user beyond Django's auth user (created on demand)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="account"
+    )
+    # A one-time password (the first admin's printed one, or one an admin handed out) was set: every
+    # page leads to the password-change page and websockets are refused until the user picks their own.
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"account of user {self.user_id}"

@@ -167,5 +167,7 @@ def require_role(role: Role, *, action: str | Callable[[HttpRequest], str] | Non
 
 
 def websocket_allowed(scope: dict, role: Role) -> bool:
-    """The consumer check: an authenticated, active user with at least ``role`` on the scope's endpoint."""
-    return has_role(scope, role)
+    """The consumer check: at least ``role`` on the scope's endpoint, and the user's own password."""
+    from core.accounts import must_change_password
+
+    return has_role(scope, role) and not must_change_password(scope.get("user"))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.request
@@ -116,6 +118,22 @@ class UnixSocketProxy:
         self._server: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._owned_dir: str | None = None
+
+    @classmethod
+    def in_temp_dir(cls, upstream: str, prefix: str = "dash-"):
+        """A proxy whose socket lives in a fresh private directory that ``close()`` removes."""
+        directory = tempfile.mkdtemp(prefix=prefix)
+        proxy = cls(upstream, os.path.join(directory, "docker.sock"))
+        proxy._owned_dir = directory
+        return proxy
+
+    def close(self) -> None:
+        """Stop for good, and remove the private directory ``in_temp_dir`` made (if any)."""
+        self.stop()
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
 
     @property
     def url(self) -> str:

@@ -15,9 +15,7 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 import websockets.sync.client
@@ -71,11 +69,11 @@ def sniffing_engine(settings):
     from core.engine import forget_client
 
     upstream = _engine_url().removeprefix("unix://")
-    proxy = SniffingProxy(upstream, str(Path(tempfile.mkdtemp(prefix="dash-sec-")) / "docker.sock"))
+    proxy = SniffingProxy.in_temp_dir(upstream, prefix="dash-sec-")
     proxy.start()
     settings.DOCKER_HOST = proxy.url
     yield proxy
-    proxy.stop()
+    proxy.close()
     forget_client(proxy.url)
 
 
@@ -471,6 +469,14 @@ def test_deactivating_or_downgrading_closes_the_users_open_websocket(change, liv
     created = live_post(live, admin, "/team/users/create/", {"username": name, "role": "operator"})
     password = re.search(r'data-testid="one-time-password">([^<]+)<', created.text).group(1)
     victim = live_login(live, name, password)
+    own = f"Chosen-{time.monotonic_ns()}-pw"  # a one-time password is changed before any websocket
+    changed = live_post(
+        live,
+        victim,
+        "/account/password/",
+        {"old_password": password, "new_password1": own, "new_password2": own},
+    )
+    assert changed.status_code == 302
     page = admin.get(f"{live.url}/team/", timeout=10).text
     user_id = re.search(rf'<tr data-user="{name}">.*?/team/users/(\d+)/role/', page, re.S).group(1)
     with _live_ws(live, "/ws/overview/", cookie=victim.cookies["sessionid"], origin=live.url) as ws:
@@ -490,6 +496,15 @@ def test_deactivating_or_downgrading_closes_the_users_open_websocket(change, liv
     assert any(f["type"] == "error" and "Session ended" in f["message"] for f in frames)
     home = victim.get(f"{live.url}/", allow_redirects=False, timeout=10)
     assert home.status_code == 302 and home.headers["Location"].startswith(LOGIN_PREFIX)
+
+
+def test_a_user_with_a_one_time_password_cannot_open_a_websocket(live):
+    admin = live_login(live, *live.users["admin"])
+    name = unique("fresh")
+    created = live_post(live, admin, "/team/users/create/", {"username": name, "role": "operator"})
+    password = re.search(r'data-testid="one-time-password">([^<]+)<', created.text).group(1)
+    fresh = live_login(live, name, password)
+    assert _refused(live, "/ws/overview/", cookie=fresh.cookies["sessionid"], origin=live.url) == 403
 
 
 # --------------------------------------------------------------------------- endpoint-scoped routes

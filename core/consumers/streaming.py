@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,9 +11,7 @@ from typing import Any
 from django.conf import settings
 
 QUEUE_SIZE = 32
-STREAMS_PER_USER = int(
-    getattr(settings, "LIVE_STREAMS_PER_USER", os.environ.get("LIVE_STREAMS_PER_USER", 25))
-)
+STREAMS_PER_USER = settings.LIVE_STREAMS_PER_USER
 
 # Live streams per user id in this process; only touched from the event loop, so no lock.
 _open_streams: dict[int, int] = {}

@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from core import audit
+from core.accounts import must_change_password, require_password_change, set_one_time_password
 from core.models import AuditEvent, Recording
 from core.recordings import recordings_dir
 from core.roles import ROLE_GROUPS, Role, require_role, role_of, set_role
@@ -116,7 +117,8 @@ def user_create(request: HttpRequest) -> HttpResponse:
         return _team_page(request, status=400)
     password = secrets.token_urlsafe(15)
     with audit.action(request, "user.create", target=username, parameters={"role": role.label}):
-        user = User.objects.create_user(username=username, password=password)
+        user = User.objects.create_user(username=username)
+        set_one_time_password(user, password)
         set_role(user, role)
     return _team_page(request, created={"username": username, "password": password, "role": role.label})
 
@@ -203,10 +205,12 @@ def password_change(request: HttpRequest) -> HttpResponse:
         else:
             with audit.action(request, "user.password", target=request.user.username):
                 form.save()
+                require_password_change(form.user, required=False)
                 update_session_auth_hash(request, form.user)
             messages.success(request, "Your password was changed.")
             return redirect("overview")
-    return render(request, "team/password.html", {"form": form})
+    one_time = must_change_password(request.user)
+    return render(request, "team/password.html", {"form": form, "one_time": one_time})
 
 
 # --------------------------------------------------------------------------- audit log
