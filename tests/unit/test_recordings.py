@@ -20,7 +20,7 @@ def recorder(db, settings, tmp_path):
 
 
 def _lines(recorder) -> list:
-    recorder._file.flush()
+    recorder.close()  # events go through the writer thread; closing waits for them to be written
     with open(recorder.recording.path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
