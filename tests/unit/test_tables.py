@@ -147,4 +147,4 @@ def test_pager_links_keep_the_filter():
 def test_pager_says_where_we_are():
     page = tables.page_of(_rows(120), _read("page=2"))
     html = _render("{% pager page 'container' %}", "/c/?page=2", page=page)
-    assert "51–100 of 120 containers" in html
+    assert "51\u2013100 of 120 containers" in html
