@@ -44,7 +44,9 @@ def sort_header(context: template.Context, key: str, label: str) -> str:
     direction = (ASC if params.descending else DESC) if current else params.natural_dir(key)
     href = query_replace(context, sort=key, dir=direction, page=None)
     css = ("sorted desc" if params.descending else "sorted") if current else ""  # arrows: app.css
-    return format_html('<a href="{}" hx-get="{}" data-sort="{}" class="{}">{}</a>', href, href, key, css, label)
+    return format_html(
+        '<a href="{}" hx-get="{}" data-sort="{}" class="{}">{}</a>', href, href, key, css, label
+    )
 
 
 @register.inclusion_tag("_pager.html", takes_context=True)
