@@ -1,5 +1,9 @@
 """Template tags of the one table idiom (core/tables.py): links that change one list parameter and
-keep the others, and sortable column headers. HTML only through ``format_html``."""
+keep the others, and sortable column headers. HTML only through ``format_html``.
+
+Sort and pager links carry ``hx-get`` (the same address as ``href``): a table that swaps in place
+puts ``hx-target``/``hx-swap``/``hx-push-url`` on its wrapper (containers, images, audit); a table
+that reloads the page marks its wrapper ``hx-disable`` (swarm) and the links are plain links."""
 
 from __future__ import annotations
 
