@@ -126,7 +126,7 @@ def test_browser_runs_a_container_from_the_form_stops_and_deletes_it(page, live,
         page.wait_for_selector(f"text={other}", timeout=10000)
         # The live filter narrows the table in place.
         page.fill("#container-q", other)
-        page.wait_for_selector('[data-testid="container-count"]:has-text("1 container")', timeout=10000)
+        page.wait_for_selector('[data-testid="page-info"]:text-is("1 container")', timeout=10000)
         assert page.locator("#container-table tbody tr").count() == 1
         screenshot(page, "containers-list")
         assert page.problems == []

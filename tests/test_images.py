@@ -38,11 +38,11 @@ def test_list_shows_one_row_per_tag_and_untagged_as_none(viewer_client, make_ima
     response = viewer_client.get("/images/", {"q": RUN_ID})
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.count(f'data-image="{_short(image["id"])}"') == 2
+    assert html.count(f'data-id="{image["id"]}"') == 2
     assert ">one</td>" in html and ">two</td>" in html
     all_rows = viewer_client.get("/images/", {"show": "dangling"}).content.decode()
-    assert f'data-image="{_short(dangling["id"])}"' in all_rows
-    assert f'data-image="{_short(image["id"])}"' not in all_rows
+    assert f'data-id="{dangling["id"]}"' in all_rows
+    assert f'data-id="{image["id"]}"' not in all_rows
 
 
 def test_list_filter_and_sort_for_htmx_return_only_the_rows(viewer_client, make_image, make_container):
@@ -51,13 +51,13 @@ def test_list_filter_and_sort_for_htmx_return_only_the_rows(viewer_client, make_
     make_container(image=used["ref"], command="true", start=False)
     response = viewer_client.get(
         "/images/",
-        {"partial": "rows", "q": RUN_ID, "show": "in-use", "sort": "size"},
+        {"q": RUN_ID, "show": "in-use", "sort": "size"},
         headers={"HX-Request": "true"},
     )
     html = response.content.decode()
     assert "<html" not in html and "<tr" in html
-    assert f'data-image="{_short(used["id"])}"' in html
-    assert f'data-image="{_short(unused["id"])}"' not in html
+    assert f'data-id="{used["id"]}"' in html
+    assert f'data-id="{unused["id"]}"' not in html
 
 
 def test_detail_by_unique_prefix_shows_summary_history_and_inspect(viewer_client, make_image):

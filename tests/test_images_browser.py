@@ -23,11 +23,11 @@ def test_list_detail_tag_then_delete_with_confirmation(page, login, live, engine
     login(page, "admin")
     page.goto(f"{live.url}/images/")
     page.fill("#image-q", image["repository"])
-    rows = page.locator("#image-rows tr[data-image]")
+    rows = page.locator("#image-rows tr[data-id]")
     wait_for(lambda: rows.count() == 1, timeout=10, message="the filtered rows")
-    assert page.locator(f'tr[data-image="{short}"]').count() == 1
+    assert page.locator(f'tr[data-id="{image["id"]}"]').count() == 1
     screenshot(page, "images-list")
-    page.click(f'tr[data-image="{short}"] a')
+    page.click(f'tr[data-id="{image["id"]}"] a')
     page.wait_for_url(f"**/images/{short}/")
     assert "note=<b>bold?</b>" in page.inner_text("[data-testid=labels]")  # shown as text
     page.fill("#tag-repository", f"{RUN_ID}-browser/app")

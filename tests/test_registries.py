@@ -608,13 +608,31 @@ def test_token_auth_with_a_wrong_password_is_a_clear_message(viewer_client, toke
 def test_push_page_offers_each_local_tag_with_a_form_to_the_images_push_action(
     admin_client, linked, seeded, engine
 ):
-    html = admin_client.get(f"/registries/{linked.pk}/push/?repository={RUN_ID}/pushed").content.decode()
+    html = admin_client.get(
+        f"/registries/{linked.pk}/push/", {"repository": f"{RUN_ID}/pushed", "q": seeded["alpha"]}
+    ).content.decode()
     image_id = engine.images.get(f"{seeded['host']}/{seeded['alpha']}:v1").id.removeprefix("sha256:")
     form = re.search(rf'<form method="post" action="/images/{image_id}/push/"(.*?)</form>', html, re.S)
     assert form is not None
     assert 'name="csrfmiddlewaretoken"' in form.group(1)
     assert f'name="registry" value="{linked.pk}"' in form.group(1)
     assert f'name="reference" value="{seeded["host"]}/{RUN_ID}/pushed:' in form.group(1)
+
+
+def test_push_page_filters_local_tags(admin_client, linked, seeded):
+    html = admin_client.get(f"/registries/{linked.pk}/push/", {"q": seeded["alpha"]}).content.decode()
+    shown = set(re.findall(r"<td><code>([^<]+)</code>", html))
+    assert shown == {f"{seeded['host']}/{seeded['alpha']}:v1", f"{seeded['host']}/{seeded['alpha']}:v2"}
+
+
+def test_push_page_shows_one_page_of_local_tags(admin_client, linked, seeded):
+    html = admin_client.get(f"/registries/{linked.pk}/push/", {"q": RUN_ID, "per_page": 25, "page": 1})
+    assert len(re.findall(r"<td><code>", html.content.decode())) <= 25
+
+
+def test_push_page_bad_paging_falls_back_to_defaults(admin_client, linked, seeded):
+    response = admin_client.get(f"/registries/{linked.pk}/push/", {"page": "x", "per_page": "3", "sort": "?"})
+    assert response.status_code == 200
 
 
 def test_drift_says_in_sync_differs_and_not_in_registry(viewer_client, linked, seeded, engine, base_image):

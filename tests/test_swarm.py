@@ -243,6 +243,30 @@ def test_service_page_shows_tasks_with_their_node_and_state(on_swarm, make_servi
     assert "every 2s" not in html  # nothing to poll
 
 
+def test_swarm_services_filter_keeps_to_its_matches(on_swarm, make_service, viewer_client):
+    wanted, other = make_service(replicas=1), make_service(replicas=1)
+    query = {"q": wanted["Spec"]["Name"], "sort": "bogus", "dir": "up", "page": "9", "per_page": "3"}
+    html = viewer_client.get(reverse("swarm"), query).content.decode()
+    assert f'data-service-id="{wanted["ID"]}"' in html
+    assert f'data-service-id="{other["ID"]}"' not in html
+
+
+def test_swarm_service_sort_links_keep_the_filter(on_swarm, make_service, viewer_client):
+    service = make_service(replicas=1)
+    html = viewer_client.get(reverse("swarm"), {"q": service["Spec"]["Name"]}).content.decode()
+    link = re.search(r'<a href="([^"]*)"[^>]*data-sort="image"', html).group(1)
+    assert f"q={service['Spec']['Name']}" in link
+
+
+def test_service_tasks_filter_and_bad_paging_values(on_swarm, make_service, viewer_client):
+    service = make_service(replicas=2)
+    url = reverse("swarm-service", kwargs={"service_id": service["ID"]})
+    html = viewer_client.get(
+        url, {"q": "running", "sort": "?", "page": "x", "per_page": "0"}
+    ).content.decode()
+    assert len(re.findall(r"data-task-id=", html)) == 2
+
+
 def test_unknown_service_is_a_404(on_swarm, viewer_client):
     assert (
         viewer_client.get(reverse("swarm-service", kwargs={"service_id": "nosuchservice"})).status_code == 404

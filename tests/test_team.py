@@ -153,7 +153,7 @@ def test_audit_log_is_newest_first_filtered_and_paginated(admin_client, db):
     _event("container.kill", "ctr-x", outcome="failed", username="bob", message="boom")
     page = admin_client.get("/audit/").content.decode()
     assert page.index("ctr-x") < page.index("ctr-59") < page.index("ctr-58")
-    assert "Page 1 of 2" in page and "busybox:old" not in page
+    assert "page 1 of 2" in page and "busybox:old" not in page
     assert "busybox:old" in admin_client.get("/audit/?page=2").content.decode()
     failed = admin_client.get("/audit/?outcome=failed").content.decode()
     assert "ctr-x" in failed and "ctr-1<" not in failed
@@ -165,6 +165,32 @@ def test_audit_log_is_newest_first_filtered_and_paginated(admin_client, db):
     until = (old.created_at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     only_old = admin_client.get(f"/audit/?until={until}").content.decode()
     assert "busybox:old" in only_old and "ctr-x" not in only_old
+
+
+def test_audit_search_sort_and_page_keep_each_other(admin_client, db):
+    for n in range(30):
+        _event("container.stop", f"keep-{n:02d}", username=f"user{n:02d}")
+    _event("container.stop", "other-target", username="aaa")
+    html = admin_client.get("/audit/?q=keep-&sort=user&dir=asc&per_page=25&page=2").content.decode()
+    assert re.findall(r'class="target">(keep-\d+)<', html) == [f"keep-{n:02d}" for n in range(25, 30)]
+
+
+def test_audit_sort_links_keep_the_search(admin_client, db):
+    _event("container.stop", "keep-1")
+    html = admin_client.get("/audit/?q=keep-").content.decode()
+    link = re.search(r'<a href="([^"]*)"[^>]*data-sort="user"', html).group(1)
+    assert "q=keep-" in link
+
+
+def test_audit_bad_paging_values_fall_back_to_defaults(admin_client, db):
+    _event("container.stop", "ctr-1")
+    response = admin_client.get("/audit/?sort=pk&dir=x&page=-4&per_page=100000")
+    assert response.status_code == 200
+
+
+def test_audit_page_past_the_end_is_the_last_page(admin_client, db):
+    _event("container.stop", "only-one")
+    assert "only-one" in admin_client.get("/audit/?page=999").content.decode()
 
 
 def test_audit_rows_partial_for_htmx(admin_client, db):

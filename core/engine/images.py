@@ -162,6 +162,10 @@ class ImageRow:
     def reference(self) -> str:
         return f"{self.repository}:{self.tag}" if self.repository != "<none>" else self.short_id
 
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created, tz=UTC)
+
 
 @dataclass(frozen=True)
 class ContainerRef:

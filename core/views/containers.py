@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
-from django.utils.html import escape
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, engine, policy
+from core import audit, engine, policy, tables
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -40,6 +39,8 @@ SORT_KEYS: dict[str, Callable[[ContainerSummary], object]] = {
 }
 STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
+LIST_KEYS = ("q", "state", "sort", "dir", "page", "per_page")
+BULK_LIMIT = 500  # containers one bulk action takes (each is one engine call, one audit event)
 
 
 def bulk_action_name(action: str) -> str:
@@ -122,82 +123,34 @@ def _act(
 # --------------------------------------------------------------------------- list and create
 
 
-@require_role(Role.VIEWER)
-def container_list(request: HttpRequest) -> HttpResponse:
-    """All containers in one engine call; filter by state and text, sort, bulk-select."""
-    docker = engine.for_request(request)
-    state = request.GET.get("state", "all")
-    state = state if state in STATE_FILTERS else "all"
-    needle = request.GET.get("q", "").strip().lower()
-    sort = request.GET.get("sort", "created")
-    sort = sort if sort in SORT_KEYS else "created"
-    descending = request.GET.get("dir", "desc" if sort == "created" else "asc") == "desc"
+def _list_params(query) -> tuple[tables.Params, str]:
+    """The list's parameters (q, sort, dir, page, per_page) and its state filter, defaults for the rest."""
+    state = query.get("state", "all")
+    params = tables.read(query, sorts=SORT_KEYS, default_sort="created", descending=("created",))
+    return params, state if state in STATE_FILTERS else "all"
+
+
+def filter_containers(docker: engine.Engine, params: tables.Params, state: str) -> list[ContainerSummary]:
+    """Every container the filter matches (all pages), sorted: what the list pages, bulk and the API
+    act on."""
     rows = docker.containers.list_containers(include_stopped=state != "running")
     if state == "exited":
         rows = [c for c in rows if c.state in ("exited", "dead", "created")]
-    if needle:
+    if needle := params.needle:
         rows = [c for c in rows if _matches(c, needle)]
-    rows.sort(key=SORT_KEYS[sort], reverse=descending)
-    context = {
-        "rows": rows,
-        "rows_html": _rows_html(rows, can_operate=has_role(request, Role.OPERATOR)),
-        "state": state,
-        "q": request.GET.get("q", ""),
-        "sort": sort,
-        "descending": descending,
-    }
+    return tables.sorted_rows(rows, SORT_KEYS, params)
+
+
+@require_role(Role.VIEWER)
+def container_list(request: HttpRequest) -> HttpResponse:
+    """All containers in one engine call; filter by state and text, sort, page, bulk-select."""
+    params, state = _list_params(request.GET)
+    rows = filter_containers(engine.for_request(request), params, state)
+    context = {"page": tables.page_of(rows, params), "params": params, "state": state}
     # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
     fragment = request.htmx and not request.htmx.history_restore_request
     template = "containers/list.html#table" if fragment else "containers/list.html"
     return render(request, template, context)
-
-
-def _truncate(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _ports_html(ports: tuple) -> str:
-    parts = []
-    for port in ports:
-        label = escape(str(port))
-        if port.published and port.protocol == "tcp":
-            href = escape(f"http://{port.link_host}:{port.host_port}/")
-            parts.append(f'<a href="{href}" rel="noopener noreferrer" target="_blank">{label}</a>')
-        else:
-            parts.append(f"<span>{label}</span>")
-    return "<br>".join(parts)
-
-
-def _rows_html(rows: list, *, can_operate: bool) -> str:
-    """The table rows, built in Python: with 1,000 containers the template loop cost 2-3x the engine
-    call (bench/bench_containers.py). Every value from the engine goes through ``escape``."""
-    base = escape(reverse("overview").rstrip("/"))
-    out = []
-    for c in rows:
-        cid, short, name = escape(c.id), escape(c.id[:12]), escape(c.name)
-        check = (
-            f'<td class="check"><input type="checkbox" name="ids" value="{cid}" '
-            f'aria-label="Select {name}"></td>'
-            if can_operate
-            else ""
-        )
-        health = (
-            f' <span class="badge health-{escape(c.health)}">{escape(c.health)}</span>' if c.health else ""
-        )
-        image_id = escape(c.image_id.removeprefix("sha256:"))
-        out.append(
-            f'<tr data-id="{cid}" class="state-row-{escape(c.state)}">{check}'
-            f'<td><a href="{base}/containers/{short}/" class="cname">{name}</a><br>'
-            f'<code class="muted small">{short}</code></td>'
-            f'<td><a href="{base}/images/{image_id}/">{escape(c.image)}</a></td>'
-            f'<td><code class="cmd">{escape(_truncate(c.command))}</code></td>'
-            f'<td><span class="state state-{escape(c.state)}">{escape(c.state)}</span>{health}<br>'
-            f'<span class="muted small">{escape(c.status)}</span></td>'
-            f'<td class="ports">{_ports_html(c.ports)}</td>'
-            f'<td class="small" title="{c.created}">{c.created_at:%Y-%m-%d %H:%M}</td>'
-            f'<td class="small">{escape(c.compose_project)}</td></tr>'
-        )
-    return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
 
 
 @require_role(Role.OPERATOR, action="container.create")
@@ -564,14 +517,31 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- bulk
 
 
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    """Back to the list the bulk form came from, with its filter, sort and page."""
+    keep = {
+        k: request.POST[k] for k in ("q", "state", "sort", "dir", "page", "per_page") if request.POST.get(k)
+    }
+    return redirect(f"{reverse('container_list')}?{urlencode(keep)}" if keep else reverse("container_list"))
+
+
+def _bulk_targets(request: HttpRequest, docker: engine.Engine) -> list[ContainerSummary] | list[str]:
+    """The checked ids, or with ``select=matching`` every container the list's filter matches."""
+    if request.POST.get("select") == "matching":
+        params, state = _list_params(request.POST)
+        return filter_containers(docker, params, state)
+    return list(dict.fromkeys(i for i in request.POST.getlist("ids") if i))
+
+
 @require_role(Role.OPERATOR, action=lambda request: bulk_action_name(request.POST.get("action", "")))
 @require_POST
 def container_bulk(request: HttpRequest) -> HttpResponse:
-    """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
+    """Start/stop/restart/delete the checked containers, or all that match the filter (every page);
+    delete asks to confirm first, naming each container."""
     docker = engine.for_request(request)
     action = request.POST.get("action", "")
-    ids = [i for i in request.POST.getlist("ids") if i][:500]
-    if action not in BULK_ACTIONS or not ids:
+    targets = _bulk_targets(request, docker) if action in BULK_ACTIONS else []
+    if not targets:
         message = "Choose containers and one of: start, stop, restart, delete."
         audit.record(
             request,
@@ -581,7 +551,14 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
             message=message,
         )
         messages.error(request, message)
-        return redirect("container_list")
+        return _back_to_list(request)
+    if len(targets) > BULK_LIMIT:
+        messages.error(
+            request,
+            f"{len(targets)} containers match; a bulk action takes at most {BULK_LIMIT}. Narrow the filter.",
+        )
+        return _back_to_list(request)
+    ids = [t if isinstance(t, str) else t.id for t in targets]
     if action == "delete":
         if not has_role(request, Role.ADMIN):
             for ref in ids:
@@ -595,7 +572,37 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
                 )
             return forbidden(request, Role.ADMIN)
         if request.POST.get("confirm") != "yes":
-            return render(request, "containers/bulk_delete.html", {"ids": ids})
+            return _confirm_bulk_delete(request, docker, ids)
+    done, failed = _run_bulk(request, docker, action, ids)
+    if done:
+        messages.success(request, f"{action.capitalize()}: {done} container{pluralize(done)}.")
+    for line in failed:
+        messages.error(request, line)
+    return _back_to_list(request)
+
+
+def _confirm_bulk_delete(
+    request: HttpRequest, docker: engine.Engine, ids: list[str]
+) -> HttpResponse:
+    """The confirm step, naming each container (ids the engine no longer knows are listed as gone)."""
+    by_id = {c.id: c for c in docker.containers.list_containers(include_stopped=True)}
+    found = [by_id.get(i) or next((c for c in by_id.values() if c.id.startswith(i)), None) for i in ids]
+    context = {
+        "containers": [c for c in found if c is not None],
+        "gone": [i for i, c in zip(ids, found, strict=True) if c is None],
+        "back": {
+            k: request.POST[k]
+            for k in ("q", "state", "sort", "dir", "page", "per_page")
+            if request.POST.get(k)
+        },
+    }
+    return render(request, "containers/bulk_delete.html", context)
+
+
+def _run_bulk(
+    request: HttpRequest, docker: engine.Engine, action: str, ids: list[str]
+) -> tuple[int, list[str]]:
+    """One audited engine call per container; refusals are collected, engine down stops the run."""
     force = request.POST.get("force") == "on"
     volumes = request.POST.get("volumes") == "on"
     options = {"bulk": True, "force": force, "volumes": volumes} if action == "delete" else {"bulk": True}
@@ -618,11 +625,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
             raise
         except EngineError as error:
             failed.append(f"{ref[:12]}: {error.message}")
-    if done:
-        messages.success(request, f"{action.capitalize()}: {done} container(s).")
-    for line in failed:
-        messages.error(request, line)
-    return redirect("container_list")
+    return done, failed
 
 
 urlpatterns = [

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from core import audit, engine
+from core import audit, engine, tables
 from core.errors import EngineError, EngineUnavailable, RegistryAuthFailed, RegistryError, RegistryNotFound
 from core.models import Registry
 from core.registry import (
@@ -388,22 +388,43 @@ def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespon
     return redirect("registry-repository", pk=pk, name=name)
 
 
+PUSH_SORTS = {
+    "reference": lambda row: row.reference,
+    "created": lambda row: row.created,
+    "size": lambda row: row.size,
+}
+
+
 @require_role(Role.ADMIN)
 def push_form(request: HttpRequest, pk: int) -> HttpResponse:
-    """Local tags, each with a form that pushes it here (POSTs to the images page's push action)."""
+    """Local tags, filtered and a page at a time, each with a form that pushes it here (POSTs to
+    the images page's push action)."""
     registry = get_object_or_404(Registry, pk=pk)
     repository_name = request.GET.get("repository", "")
+    params = tables.read(
+        request.GET, sorts=PUSH_SORTS, default_sort="created", descending=("created", "size")
+    )
+    local = engine.for_request(request).registry_images.local_tags()
+    if needle := params.needle:
+        local = [row for row in local if needle in row.reference.lower() or needle in row.image_id[7:]]
+    page = tables.page_of(tables.sorted_rows(local, PUSH_SORTS, params), params)
     rows = []
-    for row in engine.for_request(request).registry_images.local_tags():
+    for row in page.rows:
         local_repo, _, local_tag = row.reference.rpartition(":")
         short = (
             local_repo.split("/", 1)[1] if "/" in local_repo and _looks_like_host(local_repo) else local_repo
         )
         target = f"{registry.host}/{repository_name or short}:{local_tag}"
         rows.append({"row": row, "target": target})
-    return render(
-        request, "registries/push.html", {"registry": registry, "rows": rows, "repository": repository_name}
-    )
+    context = {
+        "registry": registry,
+        "rows": rows,
+        "page": page,
+        "params": params,
+        "repository": repository_name,
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    return render(request, "registries/push.html#table" if fragment else "registries/push.html", context)
 
 
 def _looks_like_host(repository_name: str) -> bool:

@@ -14,12 +14,24 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from core import audit, engine, policy
+from core import audit, engine, policy, tables
 from core.engine.swarm import SwarmState, parse_constraints, parse_env, parse_ports
 from core.errors import EngineError, InvalidRequest, NotFound
 from core.roles import Role, has_role, require_role, role_on
 from core.routing import ws_path
 
+SERVICE_SORTS = {
+    "name": lambda s: s.name.lower(),
+    "mode": lambda s: (s.mode, s.name.lower()),
+    "image": lambda s: s.image.lower(),
+    "replicas": lambda s: (s.running, s.desired),
+}
+TASK_SORTS = {
+    "slot": lambda t: (not t.current, t.slot if t.slot is not None else 0, t.node),
+    "state": lambda t: (t.state, t.updated),
+    "node": lambda t: (t.node, t.updated),
+    "updated": lambda t: t.updated,
+}
 LOG_TAIL = 200
 SERVICE_FIELDS = ("name", "image", "replicas", "command", "ports", "env", "constraints")
 MAX_REPLICAS = 1000
@@ -34,10 +46,15 @@ def _home(request: HttpRequest, *, form: dict | None = None, status: int = 200) 
     state = docker.swarm.swarm_state()
     if not state.is_manager:
         return _not_a_manager(request, state)
+    params = tables.read(request.GET, sorts=SERVICE_SORTS, default_sort="name")
+    services = docker.swarm.list_services()
+    if needle := params.needle:
+        services = [s for s in services if needle in s.name.lower() or needle in s.image.lower()]
     context = {
         "state": state,
         "nodes": docker.swarm.list_nodes(),
-        "services": docker.swarm.list_services(),
+        "page": tables.page_of(tables.sorted_rows(services, SERVICE_SORTS, params), params),
+        "params": params,
         "form": form or {"replicas": "1"},
         "can_operate": has_role(request, Role.OPERATOR),
         "can_admin": has_role(request, Role.ADMIN),
@@ -126,8 +143,14 @@ def _service_page(request: HttpRequest, service_id: str, *, revealed: bool = Fal
     if not state.is_manager:
         return _not_a_manager(request, state)
     service = docker.swarm.inspect_service(service_id)
+    params = tables.read(request.GET, sorts=TASK_SORTS, default_sort="slot")
+    tasks = list(service.tasks)
+    if needle := params.needle:
+        tasks = [t for t in tasks if needle in f"{t.id} {t.node} {t.state} {t.message} {t.error}".lower()]
     context = {
         "service": service,
+        "page": tables.page_of(tables.sorted_rows(tasks, TASK_SORTS, params), params),
+        "params": params,
         "service_id": service.summary.id,
         "progress": service.progress,
         "revealed": revealed,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import operator
 import secrets
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,7 +16,6 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.sessions.models import Session
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from core import audit
+from core import audit, tables
 from core.accounts import must_change_password, require_password_change, set_one_time_password
 from core.models import AuditEvent, Recording
 from core.recordings import recordings_dir
@@ -31,7 +32,6 @@ from core.roles import ROLE_GROUPS, Role, require_role, role_of, set_role
 from core.signals import revoke_websockets
 
 User = get_user_model()
-PAGE_SIZE = 50
 CSV_COLUMNS = (
     "time",
     "user",
@@ -226,10 +226,15 @@ def _when(value: str, *, end: bool) -> datetime | None:
 
 
 def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
-    """Audit events matching the query's filters (user, endpoint, action, target, outcome, since, until)."""
-    names = ("user", "endpoint", "action", "target", "outcome", "since", "until")
+    """Audit events matching the query's filters (q, user, endpoint, action, target, outcome, since,
+    until)."""
+    names = ("q", "user", "endpoint", "action", "target", "outcome", "since", "until")
     filters = {k: params.get(k, "").strip() for k in names}
     events = AuditEvent.objects.all()
+    if filters["q"]:
+        q = filters["q"][: tables.MAX_QUERY]
+        fields = ("target", "action", "username", "message")
+        events = events.filter(functools.reduce(operator.or_, (Q(**{f"{f}__icontains": q}) for f in fields)))
     if filters["user"]:
         events = events.filter(username__iexact=filters["user"])
     if filters["endpoint"]:
@@ -247,17 +252,27 @@ def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
     return events.select_related("recording"), filters
 
 
+AUDIT_SORTS = {  # order_by fields; the id breaks ties so pages never overlap
+    "time": ("created_at", "id"),
+    "user": ("username", "created_at", "id"),
+    "action": ("action", "created_at", "id"),
+    "outcome": ("outcome", "created_at", "id"),
+}
+
+
 @require_GET
 @require_role(Role.ADMIN)
 def audit_log(request: HttpRequest) -> HttpResponse:
-    """Every audited event, newest first, filtered and paginated."""
+    """Every audited event, newest first, filtered, sortable and paged (q, sort, dir, page, per_page)."""
     events, filters = filtered_events(request.GET)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in filters.items() if v})
+    params = tables.read(request.GET, sorts=AUDIT_SORTS, default_sort="time", descending=("time",))
+    sign = "-" if params.descending else ""
+    events = events.order_by(*(f"{sign}{field}" for field in AUDIT_SORTS[params.sort]))
     context = {
-        "page": page,
+        "page": tables.page_of(events, params),
+        "params": params,
         "filters": filters,
-        "query": query,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "outcomes": AuditEvent.Outcome.values,
         "actions": AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct(),
         "endpoint_slugs": AuditEvent.objects.exclude(endpoint="")
