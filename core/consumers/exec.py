@@ -16,7 +16,6 @@ import queue
 import shlex
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -25,16 +24,11 @@ from django.urls import path
 from core import audit
 from core.consumers.base import GuardedConsumer
 from core.consumers.logs import query
-from core.consumers.streaming import (
-    STREAMS_PER_USER,
-    ThreadPump,
-    acquire_stream_slot,
-    in_thread,
-    release_stream_slot,
-)
+from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
 from core.context import context_thread
 from core.engine import streams
 from core.errors import DashboardError, EngineError
+from core.live.bridge import Feed, Pump, call
 from core.recordings import SessionRecorder
 from core.roles import Role
 
@@ -58,7 +52,7 @@ class TerminalConsumer(GuardedConsumer):
 
     async def start(self) -> None:
         self.terminal: streams.TerminalSocket | None = None
-        self.pump: ThreadPump | None = None
+        self.pump: Pump | None = None
         self.recorder: SessionRecorder | None = None
         self.writes: queue.SimpleQueue = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
@@ -79,7 +73,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            self.terminal = await in_thread(self.open_terminal)
+            self.terminal = await call(self.open_terminal)
         except DashboardError as exc:
             await database_sync_to_async(audit.record)(
                 self.scope,
@@ -103,8 +97,7 @@ class TerminalConsumer(GuardedConsumer):
             log.exception("could not audit/record the %s session on %s", self.action, self.container_id)
             await self.fail("The session could not be recorded; try again.")
             return
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
-        self.pump = ThreadPump(f"{self.action}-{self.container_id[:12]}", self.read_output, self.queue)
+        self.pump = Pump(self.read_output, maxsize=64, name=f"{self.action}-{self.container_id[:12]}")
         self.writer = context_thread(target=self.write_input, name="terminal-writer", daemon=True)
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
@@ -144,19 +137,19 @@ class TerminalConsumer(GuardedConsumer):
 
     # ---- threads
 
-    def read_output(self, put: Callable[[Any], bool]) -> None:
+    def read_output(self, feed: Feed) -> None:
         terminal = self.terminal
-        assert terminal is not None and self.pump is not None
+        assert terminal is not None
         while data := terminal.recv():
-            if not put(("out", data)):
+            if not feed.put(("out", data)):
                 break
-        stopping = self.pump.stopping.is_set()
+        stopping = feed.closed
         try:
             code = self.final_status(terminal, stopping=stopping)
         except EngineError:
             code = None
         if not stopping:
-            put(("exit", code))
+            feed.put(("exit", code))
 
     def write_input(self) -> None:
         terminal = self.terminal
@@ -167,34 +160,34 @@ class TerminalConsumer(GuardedConsumer):
     # ---- loop side
 
     async def relay(self) -> None:
-        q = self.queue
-        while True:
-            kind, payload = await q.get()
-            if kind == "out":
-                chunks, size = [payload], len(payload)
-                while size < MAX_FRAME and not q.empty():
-                    peek = q.get_nowait()
-                    if peek[0] != "out":
+        assert self.pump is not None
+        try:
+            while (items := await self.pump.batch()) is not None:
+                chunks: list[bytes] = []
+                size = 0
+                for kind, payload in items:
+                    if kind == "out":
+                        chunks.append(payload)
+                        size += len(payload)
+                        if size >= MAX_FRAME:
+                            await self.flush(chunks)
+                            chunks, size = [], 0
+                        continue
+                    if chunks:
                         await self.flush(chunks)
                         chunks, size = [], 0
-                        kind, payload = peek
-                        break
-                    chunks.append(peek[1])
-                    size += len(peek[1])
+                    if kind == "exit":
+                        self.exit_code = payload
+                        await self.send_json({"type": "exit", "code": payload})
+                        await self.close()
+                        return
                 if chunks:
                     await self.flush(chunks)
-                    continue
-            if kind == "exit":
-                self.exit_code = payload
-                await self.send_json({"type": "exit", "code": payload})
-                await self.close()
-                return
-            if kind == "error":
-                message = (
-                    payload.message if isinstance(payload, DashboardError) else "the terminal stream failed"
-                )
-                await self.fail(message)
-                return
+        except DashboardError as exc:
+            await self.fail(exc.message)
+        except Exception:
+            log.exception("the %s stream on %s failed", self.action, self.container_id)
+            await self.fail("the terminal stream failed")
 
     async def flush(self, chunks: list[bytes]) -> None:
         data = b"".join(chunks)
@@ -219,7 +212,7 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await in_thread(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
+                await call(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except EngineError:
                 return
             if self.recorder is not None:
@@ -252,14 +245,14 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.terminal = None
         if self.pump is not None:
-            self.pump.stop()
+            self.pump.close()
         terminal.close()
         self.writes.put(None)
-        if self.pump is not None and self.pump.thread.ident is not None:
-            await self.pump.finished()
+        if self.pump is not None and self.pump.thread is not None:
+            await self.pump.wait_finished(10)
         else:  # the session never got its reader thread: end the process here
             try:
-                await in_thread(self.final_status, terminal, stopping=True)
+                await call(self.final_status, terminal, stopping=True)
             except DashboardError:
                 pass
         for _ in range(40):

@@ -8,7 +8,6 @@ Frames: ``{"type": "lines", "lines": [{"stream", "text", "ts"}...]}`` batched (~
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,15 +16,11 @@ from urllib.parse import parse_qs
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.consumers.streaming import (
-    STREAMS_PER_USER,
-    ThreadPump,
-    acquire_stream_slot,
-    in_thread,
-    release_stream_slot,
-)
+from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
 from core.engine import streams
 from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
+from core.live.bridge import Feed, Pump, call
+from core.live.frames import line_frames
 
 BATCH_SECONDS = 0.05
 BATCH_BYTES = 64 * 1024
@@ -58,27 +53,25 @@ def log_options(params: dict[str, str]) -> dict[str, Any]:
 def follow_container(
     container: streams.ContainerFacts,
     options: dict[str, Any],
+    feed: Feed,
     put: Callable[[Any], bool],
-    stopping: Callable[[], bool],
-    register: Callable[[streams.LogStream | None], None],
 ) -> None:
     """The thread's work: read one container's log, resume across restarts, end with a reason."""
     since, tail, started_at = options["since"], options["tail"], container.started_at
+    stopping = lambda: feed.closed  # noqa: E731 - read by _after_stream_ended
     while True:
         log = streams.open_logs(
             container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
         )
-        register(log)
-        if stopping():
-            log.close()
+        if not feed.attach(log):
             return
         try:
             for batch in log.batches():
                 if not put(("lines", batch)):
                     return
         finally:
+            feed.detach(log)
             log.close()
-            register(None)
         if stopping():
             return
         if not options["follow"]:
@@ -120,7 +113,7 @@ class LogsConsumer(GuardedConsumer):
     """Relays one or several containers' logs; viewer and up."""
 
     async def start(self) -> None:
-        self.pumps: list[ThreadPump] = []
+        self.pump: Pump | None = None
         self.relay_task: asyncio.Task | None = None
         self.slot = False
         params = query(self.scope)
@@ -138,134 +131,111 @@ class LogsConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            containers = [await in_thread(streams.container_facts, name) for name in names]
+            containers = [await call(streams.container_facts, name) for name in names]
         except DashboardError as exc:
             await self.fail(exc.message)
             return
         self.timestamps = options["timestamps"]
         self.merged = len(containers) > 1
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=8 * len(containers))
         self.remaining = len(containers)
-        for container in containers:
-            self.pumps.append(self.pump_for(container, options))
+        producers = [self.producer_for(container, options) for container in containers]
+        self.pump = Pump(producers[0], maxsize=8 * len(containers), name=f"logs-{containers[0].id[:12]}")
         self.labels = [container.name or container.id[:12] for container in containers]
         self.relay_task = asyncio.create_task(self.relay_merged() if self.merged else self.relay())
-        for pump in self.pumps:
-            pump.start()
+        self.pump.start()
+        for container, producer in zip(containers[1:], producers[1:], strict=True):
+            self.pump.spawn(producer, f"logs-{container.id[:12]}")
 
     def container_ids(self, params: dict[str, str]) -> list[str]:
         return [self.scope["url_route"]["kwargs"]["container_id"]]
 
-    def pump_for(self, container: streams.ContainerFacts, options: dict[str, Any]) -> ThreadPump:
-        current: list[streams.LogStream | None] = [None]
+    def producer_for(
+        self, container: streams.ContainerFacts, options: dict[str, Any]
+    ) -> Callable[[Feed], None]:
         label = container.name or container.id[:12]
 
-        def produce(put: Callable[[Any], bool]) -> None:
+        def produce(feed: Feed) -> None:
             def tagged(item: Any) -> bool:
                 if self.merged and item[0] == "lines":
                     for line in item[1]:
                         line["container"] = label
-                return put(item)
+                return feed.put(item)
 
             try:
-                follow_container(container, options, tagged, pump.stopping.is_set, register)
+                follow_container(container, options, feed, tagged)
+            except Exception as exc:  # noqa: BLE001 - one container's failure is reported in order
+                tagged(("error", exc))
             finally:
                 if self.merged:
-                    put(("done", label))
+                    feed.put(("done", label))
 
-        def register(log: streams.LogStream | None) -> None:
-            current[0] = log
-
-        pump = ThreadPump(f"logs-{container.id[:12]}", produce, self.queue)
-        pump.current = current  # type: ignore[attr-defined]
-        return pump
+        return produce
 
     async def relay(self) -> None:
-        """Batch lines by time and size; forward notices; end when every stream has ended."""
-        queue = self.queue
+        """Forward lines as they come (the engine side batches ~50 ms / 64 KiB), notices, the end."""
+        assert self.pump is not None
         reasons: list[str] = []
-        while self.remaining:
-            kind, payload = await queue.get()
-            if kind == "lines":
-                batch, size = list(payload), _size(payload)
-                deadline = time.monotonic() + BATCH_SECONDS
-                pending_control = None
-                while size < BATCH_BYTES:
-                    if queue.empty():
-                        timeout = deadline - time.monotonic()
-                        if timeout <= 0:
-                            break
-                        try:
-                            kind2, payload2 = await asyncio.wait_for(queue.get(), timeout)
-                        except TimeoutError:
-                            break
-                    else:
-                        kind2, payload2 = queue.get_nowait()
-                    if kind2 != "lines":
-                        pending_control = (kind2, payload2)
-                        break
-                    batch.extend(payload2)
-                    size += _size(payload2)
-                await self.send_lines(batch)
-                if pending_control is None:
+        while self.remaining and (items := await self.pump.batch()) is not None:
+            lines: list[dict] = []
+            for kind, payload in items:
+                if kind == "lines":
+                    lines.extend(payload)
                     continue
-                kind, payload = pending_control
-            if kind == "notice":
-                await self.send_json({"type": "notice", "message": payload})
-            elif kind == "end":
-                reasons.append(payload)
-                self.remaining -= 1
-            elif kind == "error":
-                message = payload.message if isinstance(payload, DashboardError) else "the log stream failed"
-                if isinstance(payload, EngineUnavailable):
-                    reasons.append(f"the engine went away ({payload.message})")
-                    self.remaining -= 1
-                    continue
-                await self.fail(message)
-                return
+                if lines:
+                    await self.send_lines(lines)
+                    lines = []
+                if not await self.control(kind, payload, reasons):
+                    return
+            if lines:
+                await self.send_lines(lines)
         await self.finish("; ".join(dict.fromkeys(reasons)))
+
+    async def control(self, kind: str, payload: Any, reasons: list[str]) -> bool:
+        """A notice, an end or an error from a producer; False when the socket was failed."""
+        if kind == "notice":
+            await self.send_json({"type": "notice", "message": payload})
+        elif kind == "end":
+            reasons.append(payload)
+            self.remaining -= 1
+        elif kind == "error":
+            if isinstance(payload, EngineUnavailable):
+                reasons.append(f"the engine went away ({payload.message})")
+                self.remaining -= 1
+                return True
+            await self.fail(
+                payload.message if isinstance(payload, DashboardError) else "the log stream failed"
+            )
+            return False
+        return True
 
     async def relay_merged(self) -> None:
         """Interleave several containers by timestamp: a line goes out once every other container
         has sent something newer (or ended), or after MERGE_HOLD_SECONDS at the latest."""
-        queue = self.queue
+        assert self.pump is not None
         held: list[tuple[str, int, dict, float]] = []
         newest = dict.fromkeys(self.labels, "")
         active = set(self.labels)
         reasons: list[str] = []
         seq = 0
+        self.remaining = 1 << 30  # ``end`` frames do not end a merged view; ``done`` does
         while active or held:
-            try:
-                if held:
-                    kind, payload = await asyncio.wait_for(queue.get(), MERGE_HOLD_SECONDS)
-                else:
-                    kind, payload = await queue.get()
-            except TimeoutError:
-                kind, payload = "tick", None
+            items = await self.pump.next_within(MERGE_HOLD_SECONDS) if held else await self.pump.batch()
+            if items is None:
+                active.clear()
+                items = []
             now = time.monotonic()
-            if kind == "lines":
-                for line in payload:
-                    held.append((_ts_key(line["ts"]), seq, line, now))
-                    seq += 1
-                if payload:
-                    label = payload[-1]["container"]
-                    newest[label] = max(newest[label], _ts_key(payload[-1]["ts"]))
-                if not queue.empty():
-                    continue
-            elif kind == "done":
-                active.discard(payload)
-            elif kind == "notice":
-                await self.send_json({"type": "notice", "message": payload})
-            elif kind == "end":
-                reasons.append(payload)
-            elif kind == "error":
-                if isinstance(payload, EngineUnavailable):
-                    reasons.append(f"the engine went away ({payload.message})")
-                    continue
-                await self.fail(
-                    payload.message if isinstance(payload, DashboardError) else "the stream failed"
-                )
-                return
+            for kind, payload in items:
+                if kind == "lines":
+                    for line in payload:
+                        held.append((_ts_key(line["ts"]), seq, line, now))
+                        seq += 1
+                    if payload:
+                        label = payload[-1]["container"]
+                        newest[label] = max(newest[label], _ts_key(payload[-1]["ts"]))
+                elif kind == "done":
+                    active.discard(payload)
+                elif not await self.control(kind, payload, reasons):
+                    return
             if not held:
                 continue
             held.sort(key=lambda entry: (entry[0], entry[1]))
@@ -295,7 +265,8 @@ class LogsConsumer(GuardedConsumer):
         if not self.timestamps:
             for line in batch:
                 line["ts"] = ""
-        await self.send(text_data=json.dumps({"type": "lines", "lines": batch}, separators=(",", ":")))
+        for frame in line_frames(batch):
+            await self.send(text_data=frame)
 
     async def fail(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
@@ -303,15 +274,9 @@ class LogsConsumer(GuardedConsumer):
 
     async def stop(self) -> None:
         try:
-            pumps = getattr(self, "pumps", [])
-            for pump in pumps:
-                pump.stop()
-                log = pump.current[0]  # type: ignore[attr-defined]
-                if log is not None:
-                    log.close()
-            for pump in pumps:
-                if pump.thread.ident is not None:
-                    await pump.finished()
+            pump = getattr(self, "pump", None)
+            if pump is not None:
+                pump.close()  # closes the engine streams: the threads end by themselves
             task = getattr(self, "relay_task", None)
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -349,7 +314,7 @@ class ServiceLogsConsumer(LogsConsumer):
     """A Swarm service's logs (all its tasks) in the same frames and viewer; viewer and up."""
 
     async def start(self) -> None:
-        self.pumps, self.relay_task, self.slot = [], None, False
+        self.pump, self.relay_task, self.slot = None, None, False
         try:
             options = log_options(query(self.scope))
         except DashboardError as exc:
@@ -362,29 +327,28 @@ class ServiceLogsConsumer(LogsConsumer):
         service_id = self.scope["url_route"]["kwargs"]["service_id"]
         self.timestamps, self.merged, self.remaining = options["timestamps"], False, 1
         self.labels = [service_id[:12]]
-        self.queue = asyncio.Queue(maxsize=8)
-        current: list[streams.LogStream | None] = [None]
 
-        def produce(put: Callable[[Any], bool]) -> None:
+        def produce(feed: Feed) -> None:
             log = streams.open_service_logs(
                 service_id, tail=options["tail"], since=options["since"], follow=options["follow"]
             )
-            current[0] = log
+            if not feed.attach(log):
+                return
             try:
                 for batch in log.batches():
-                    if not put(("lines", batch)):
+                    if not feed.put(("lines", batch)):
                         return
+            except Exception as exc:  # noqa: BLE001 - reported in order, after the lines before it
+                feed.put(("error", exc))
+                return
             finally:
+                feed.detach(log)
                 log.close()
-                current[0] = None
-            if not pump.stopping.is_set():
-                put(("end", "the service's log stream ended" if options["follow"] else "end of the log"))
+            feed.put(("end", "the service's log stream ended" if options["follow"] else "end of the log"))
 
-        pump = ThreadPump(f"service-logs-{service_id[:12]}", produce, self.queue)
-        pump.current = current  # type: ignore[attr-defined]
-        self.pumps.append(pump)
+        self.pump = Pump(produce, maxsize=8, name=f"service-logs-{service_id[:12]}")
         self.relay_task = asyncio.create_task(self.relay())
-        pump.start()
+        self.pump.start()
 
 
 websocket_urlpatterns = [
