@@ -233,5 +233,17 @@ REGISTRY_TIMEOUT = float(os.environ.get("REGISTRY_TIMEOUT", "15"))
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", DATA_DIR / "recordings"))
 RECORDINGS_RETENTION_DAYS = int(os.environ.get("RECORDINGS_RETENTION_DAYS", "90"))
 
-# Live log and terminal streams one user may hold open per process.
+# Live log and terminal streams one user may hold open (across processes with Redis).
 LIVE_STREAMS_PER_USER = int(os.environ.get("LIVE_STREAMS_PER_USER", "25"))
+# Engine log streams one process may hold open (viewers of one container share one).
+LIVE_ENGINE_STREAMS = int(os.environ.get("LIVE_ENGINE_STREAMS", "200"))
+# Bytes a websocket may hold unsent before droppable frames (log lines) are skipped, and how long a
+# viewer may stay over it before the socket is closed.
+LIVE_SEND_BUFFER = int(os.environ.get("LIVE_SEND_BUFFER", str(1024 * 1024)))
+LIVE_STALL_SECONDS = float(os.environ.get("LIVE_STALL_SECONDS", "30"))
+# Every open websocket: a heartbeat frame, and the session/role re-checked (logout, password change,
+# expiry, role cap) at least this often.
+LIVE_HEARTBEAT_SECONDS = float(os.environ.get("LIVE_HEARTBEAT_SECONDS", "10"))
+LIVE_SESSION_CHECK_SECONDS = float(os.environ.get("LIVE_SESSION_CHECK_SECONDS", "20"))
+# A followed log silent this long makes the server ask the engine whether it is still there.
+LIVE_ENGINE_PROBE_SECONDS = float(os.environ.get("LIVE_ENGINE_PROBE_SECONDS", "8"))

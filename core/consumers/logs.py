@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
@@ -20,14 +21,14 @@ from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, rele
 from core.engine import streams
 from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
 from core.live.bridge import Feed, Pump, call
+from core.live.follow import END, FOLLOW, after_stream_end
 from core.live.frames import line_frames
+from core.live.merge import MERGE_HOLD_SECONDS, Merger
 
-BATCH_SECONDS = 0.05
-BATCH_BYTES = 64 * 1024
 RESTART_GRACE_SECONDS = 2.0
 MAX_MERGED = 20
+PROBE_TIMEOUT = 5.0  # seconds the engine has to answer a probe
 END_GRACE_SECONDS = 120  # after ``end``, how long the server waits for the client to close
-MERGE_HOLD_SECONDS = 0.25  # merged view: how long a line may wait for a quieter container's lines
 
 
 def query(scope: dict[str, Any]) -> dict[str, str]:
@@ -90,22 +91,31 @@ def follow_container(
 
 def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[], bool], grace: float):
     """Why did a followed log end? (None, facts) is a restart to follow; (reason, None) is the end."""
-    deadline = time.monotonic() + grace
+    began = time.monotonic()
     while True:
+        facts, problem = None, ""
         try:
             facts = streams.container_facts(container_id)
         except NotFound:
-            return "the container was removed", None
-        except EngineUnavailable as exc:
-            return f"the engine went away ({exc.message})", None
+            problem = "the container was removed"
+        except EngineUnavailable:
+            raise  # reported as ``engine disconnected`` (an error frame: the view reconnects)
         except EngineError as exc:
-            return f"the engine stopped the stream: {exc.message}", None
-        if facts.running and facts.started_at != started_at:
+            problem = f"the engine stopped the stream: {exc.message}"
+        decision = after_stream_end(
+            running=facts.running if facts else None,
+            started_at=facts.started_at if facts else "",
+            previous_started_at=started_at,
+            status=facts.status if facts else "",
+            exit_code=facts.exit_code if facts else None,
+            problem=problem,
+            waited=time.monotonic() - began,
+            grace=0.0 if stopping() else grace,
+        )
+        if decision.action == FOLLOW:
             return "", facts
-        if facts.running:
-            return "the engine closed the log stream while the container kept running", None
-        if time.monotonic() > deadline or stopping():
-            return f"the container stopped ({facts.status})", None
+        if decision.action == END:
+            return decision.reason, None
         time.sleep(0.2)
 
 
@@ -114,6 +124,8 @@ class LogsConsumer(GuardedConsumer):
 
     async def start(self) -> None:
         self.pump: Pump | None = None
+        self.probe_task: asyncio.Task | None = None
+        self.last_seen = time.monotonic()
         self.relay_task: asyncio.Task | None = None
         self.slot = False
         params = query(self.scope)
@@ -142,6 +154,7 @@ class LogsConsumer(GuardedConsumer):
         self.pump = Pump(producers[0], maxsize=8 * len(containers), name=f"logs-{containers[0].id[:12]}")
         self.labels = [container.name or container.id[:12] for container in containers]
         self.relay_task = asyncio.create_task(self.relay_merged() if self.merged else self.relay())
+        self.probe_task = asyncio.create_task(self.probe_engine(streams.container_facts, containers[0].id))
         self.pump.start()
         for container, producer in zip(containers[1:], producers[1:], strict=True):
             self.pump.spawn(producer, f"logs-{container.id[:12]}")
@@ -176,6 +189,7 @@ class LogsConsumer(GuardedConsumer):
         assert self.pump is not None
         reasons: list[str] = []
         while self.remaining and (items := await self.pump.batch()) is not None:
+            self.last_seen = time.monotonic()
             lines: list[dict] = []
             for kind, payload in items:
                 if kind == "lines":
@@ -199,9 +213,8 @@ class LogsConsumer(GuardedConsumer):
             self.remaining -= 1
         elif kind == "error":
             if isinstance(payload, EngineUnavailable):
-                reasons.append(f"the engine went away ({payload.message})")
-                self.remaining -= 1
-                return True
+                await self.fail(f"engine disconnected ({payload.message}); reconnect to resume")
+                return False
             await self.fail(
                 payload.message if isinstance(payload, DashboardError) else "the log stream failed"
             )
@@ -209,51 +222,42 @@ class LogsConsumer(GuardedConsumer):
         return True
 
     async def relay_merged(self) -> None:
-        """Interleave several containers by timestamp: a line goes out once every other container
-        has sent something newer (or ended), or after MERGE_HOLD_SECONDS at the latest."""
+        """Interleave several containers by timestamp (core/live/merge.py)."""
         assert self.pump is not None
-        held: list[tuple[str, int, dict, float]] = []
-        newest = dict.fromkeys(self.labels, "")
-        active = set(self.labels)
+        merger = Merger(self.labels)
         reasons: list[str] = []
-        seq = 0
         self.remaining = 1 << 30  # ``end`` frames do not end a merged view; ``done`` does
-        while active or held:
-            items = await self.pump.next_within(MERGE_HOLD_SECONDS) if held else await self.pump.batch()
+        while not merger.over:
+            items = (
+                await self.pump.next_within(MERGE_HOLD_SECONDS) if merger.held else await self.pump.batch()
+            )
             if items is None:
-                active.clear()
+                merger.active.clear()
                 items = []
             now = time.monotonic()
+            if items:
+                self.last_seen = now
             for kind, payload in items:
                 if kind == "lines":
-                    for line in payload:
-                        held.append((_ts_key(line["ts"]), seq, line, now))
-                        seq += 1
                     if payload:
-                        label = payload[-1]["container"]
-                        newest[label] = max(newest[label], _ts_key(payload[-1]["ts"]))
+                        merger.add(payload[-1]["container"], payload, now)
                 elif kind == "done":
-                    active.discard(payload)
+                    merger.done(payload)
                 elif not await self.control(kind, payload, reasons):
                     return
-            if not held:
-                continue
-            held.sort(key=lambda entry: (entry[0], entry[1]))
-            watermark = min((newest[label] for label in active), default=None)
-            count = 0
-            for key, _, _, arrived in held:
-                if watermark is not None and key > watermark and now - arrived < MERGE_HOLD_SECONDS:
-                    break
-                count += 1
-            if count:
-                out, held = [entry[2] for entry in held[:count]], held[count:]
-                for start in range(0, len(out), 1000):
-                    await self.send_lines(out[start : start + 1000])
+            out = merger.ready(now)
+            if out:
+                await self.send_lines(out)
         await self.finish("; ".join(dict.fromkeys(reasons)))
 
     async def finish(self, reason: str) -> None:
         """Send ``end`` and let the client close: closing first would make the server drop the
         connection after its close-handshake timeout, losing lines a slow client has not read yet."""
+        if self.probe_task is not None:
+            self.probe_task.cancel()
+        skipped = self.gate.take_skipped()
+        if skipped:
+            await self.send_json({"type": "skipped", "count": skipped})
         await self.send_json({"type": "end", "reason": reason})
         if self.slot:
             self.slot = False
@@ -265,35 +269,52 @@ class LogsConsumer(GuardedConsumer):
         if not self.timestamps:
             for line in batch:
                 line["ts"] = ""
-        for frame in line_frames(batch):
-            await self.send(text_data=frame)
+        for frame, count in line_frames(batch):
+            if not await self.send_droppable(frame, count):
+                return
 
     async def fail(self, message: str) -> None:
+        if self.closing:
+            return
         await self.send_json({"type": "error", "message": message})
         await self.close()
+
+    async def probe_engine(self, check: Callable[..., Any], *args: Any) -> None:
+        """A followed log may be quiet, or the engine may hang: after LIVE_ENGINE_PROBE_SECONDS of
+        silence ask the engine (bounded by PROBE_TIMEOUT); no answer is ``engine disconnected``."""
+        quiet = settings.LIVE_ENGINE_PROBE_SECONDS
+        while not self.closing:
+            await asyncio.sleep(1)
+            if time.monotonic() - self.last_seen < quiet:
+                continue
+            try:
+                await asyncio.wait_for(call(check, *args), PROBE_TIMEOUT)
+            except TimeoutError:
+                problem = f"no answer in {PROBE_TIMEOUT:.0f} s"
+            except EngineUnavailable as exc:
+                problem = exc.message
+            except DashboardError:
+                problem = ""  # it answered (the container may be gone: the stream says so)
+            else:
+                problem = ""
+            if problem:
+                await self.fail(f"engine disconnected ({problem}); reconnect to resume")
+                return
+            self.last_seen = time.monotonic()
 
     async def stop(self) -> None:
         try:
             pump = getattr(self, "pump", None)
             if pump is not None:
                 pump.close()  # closes the engine streams: the threads end by themselves
-            task = getattr(self, "relay_task", None)
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+            for name in ("relay_task", "probe_task"):
+                task = getattr(self, name, None)
+                if task is not None and task is not asyncio.current_task():
+                    task.cancel()
         finally:
             if getattr(self, "slot", False):
                 self.slot = False
                 release_stream_slot(self.scope["user"].pk)
-
-
-def _ts_key(ts: str) -> str:
-    """Engine timestamps trim trailing zeros of the nanoseconds: pad them so strings sort by time."""
-    main, dot, fraction = ts.rstrip("Z").partition(".")
-    return f"{main}.{fraction.ljust(9, '0')}" if dot else f"{main}.000000000"
-
-
-def _size(lines: list[dict]) -> int:
-    return sum(len(line["text"]) for line in lines) + 40 * len(lines)
 
 
 class MergedLogsConsumer(LogsConsumer):
@@ -315,6 +336,7 @@ class ServiceLogsConsumer(LogsConsumer):
 
     async def start(self) -> None:
         self.pump, self.relay_task, self.slot = None, None, False
+        self.probe_task, self.last_seen = None, time.monotonic()
         try:
             options = log_options(query(self.scope))
         except DashboardError as exc:

@@ -25,9 +25,9 @@ def estimate(line: dict) -> int:
     return len(line["text"]) + _OVERHEAD
 
 
-def line_frames(lines: list[dict], *, budget: int = BUDGET, hard: int = HARD) -> Iterator[str]:
-    """``{"type":"lines","lines":[...]}`` frames, each around ``budget`` and never over ``hard``
-    (unless a single line alone is bigger, which MAX_LINE prevents)."""
+def line_frames(lines: list[dict], *, budget: int = BUDGET, hard: int = HARD) -> Iterator[tuple[str, int]]:
+    """``{"type":"lines","lines":[...]}`` frames and their line counts, each around ``budget`` and
+    never over ``hard`` (unless a single line alone is bigger, which MAX_LINE prevents)."""
     group: list[dict] = []
     size = 0
     for line in lines:
@@ -41,10 +41,10 @@ def line_frames(lines: list[dict], *, budget: int = BUDGET, hard: int = HARD) ->
         yield from _fitted(group, hard)
 
 
-def _fitted(group: list[dict], hard: int) -> Iterator[str]:
+def _fitted(group: list[dict], hard: int) -> Iterator[tuple[str, int]]:
     text = dumps({"type": "lines", "lines": group})
     if len(text.encode()) <= hard or len(group) == 1:
-        yield text
+        yield text, len(group)
         return
     middle = len(group) // 2
     yield from _fitted(group[:middle], hard)
