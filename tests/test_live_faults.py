@@ -5,10 +5,12 @@ refused or unknown websocket paths."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
 import pytest
+import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.live_support import HangingProxy, login_cookie, read_log_frames, second_daphne, ws_connect
@@ -55,11 +57,17 @@ def _frames(ws, *, timeout: float, until) -> list[dict]:
     frames: list[dict] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        frame = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.01)))
+        try:
+            frame = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.01)))
+        except TimeoutError:
+            break
         frames.append(frame)
         if until(frame):
             return frames
-    raise AssertionError(f"no such frame in {timeout} s; last: {frames[-3:]}")
+    kinds = sorted({frame["type"] for frame in frames})
+    raise AssertionError(
+        f"no such frame in {timeout} s; {len(frames)} frames of {kinds}; last: {frames[-2:]}"
+    )
 
 
 # --------------------------------------------------------------------------- long lines
@@ -102,10 +110,28 @@ def test_a_10_mib_line_being_followed_arrives_cut_within_a_second(live, make_con
 # --------------------------------------------------------------------------- slow and stalled viewers
 
 
+def _small_window_connect(server: LiveServer, path: str, cookie: str):
+    """A websocket whose kernel receive buffer is small, so not reading backs up into the server
+    quickly whatever the machine's load (the default buffers hold several MB)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    host, port = server.host.split(":")
+    sock.connect((host, int(port)))
+    return websockets.sync.client.connect(
+        f"{server.ws_url}{path}",
+        sock=sock,
+        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": server.url},
+        open_timeout=15,
+        origin=None,
+        max_size=None,
+        max_queue=4,
+    )
+
+
 def test_a_viewer_who_cannot_keep_up_is_told_how_many_lines_were_skipped(quick, make_container):
     cookie = login_cookie(quick, "viewer")
     container = make_container(command=["sh", "-c", "yes flood"])
-    with ws_connect(quick, _logs_path(container, tail="0"), cookie=cookie) as ws:
+    with _small_window_connect(quick, _logs_path(container, tail="0"), cookie) as ws:
         ws.recv(timeout=15)
         time.sleep(4)  # not reading: the socket and daphne's buffer fill up
         frames = _frames(ws, timeout=20, until=lambda frame: frame["type"] == "skipped")
@@ -115,7 +141,7 @@ def test_a_viewer_who_cannot_keep_up_is_told_how_many_lines_were_skipped(quick, 
 def test_a_viewer_stalled_past_the_limit_is_closed_with_the_reason(quick, make_container):
     cookie = login_cookie(quick, "viewer")
     container = make_container(command=["sh", "-c", "yes flood"])
-    with ws_connect(quick, _logs_path(container, tail="0"), cookie=cookie) as ws:
+    with _small_window_connect(quick, _logs_path(container, tail="0"), cookie) as ws:
         ws.recv(timeout=15)
         time.sleep(25)  # stalled well past LIVE_STALL_SECONDS=10
         with pytest.raises(ConnectionClosed) as closed:
@@ -246,3 +272,35 @@ def test_refused_handshakes_are_logged_with_reason_origin_path_and_client(quick,
     assert "carries credentials" in line
     assert "path='/ws/events/'" in line
     assert "client=127.0.0.1:" in line
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.mark.browser
+def test_pause_reacts_at_once_under_a_yes_flood_and_tasks_stay_short(page, login, live, make_container):
+    from tests.support import screenshot
+
+    container = make_container(command=["sh", "-c", "yes flood"])
+    login(page, "viewer")
+    page.goto(f"{live.url}/containers/{container['Id']}/logs/")
+    page.wait_for_selector(".logview .line")
+    page.evaluate(
+        """() => { window.__longest = 0;
+        new PerformanceObserver((list) => { for (const e of list.getEntries()) {
+          window.__longest = Math.max(window.__longest, e.duration); } }).observe({type: "longtask"}); }"""
+    )
+    page.wait_for_timeout(3000)
+    started = time.monotonic()
+    page.click("[data-log-pause]")
+    page.wait_for_selector("[data-log-pause][aria-pressed=true]")
+    reacted_ms = (time.monotonic() - started) * 1000
+    shown = page.locator(".logview .line").count()
+    page.wait_for_timeout(500)
+    longest = page.evaluate("() => window.__longest")
+    print(f"yes flood: Pause reacted in {reacted_ms:.0f} ms; longest main-thread task {longest:.0f} ms")
+    screenshot(page, "logs-yes-flood-paused")
+    assert reacted_ms <= 100
+    assert page.locator(".logview .line").count() == shown
+    assert longest <= 50
+    assert page.problems == []

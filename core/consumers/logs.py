@@ -17,12 +17,14 @@ from django.conf import settings
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
+from core.consumers.loghub import Follower, TooManyStreams, hub
 from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
 from core.engine import streams
 from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
 from core.live.bridge import Feed, Pump, call
 from core.live.follow import END, FOLLOW, after_stream_end
 from core.live.frames import line_frames
+from core.live.lines import ts_key
 from core.live.merge import MERGE_HOLD_SECONDS, Merger
 
 RESTART_GRACE_SECONDS = 2.0
@@ -57,15 +59,23 @@ def follow_container(
     feed: Feed,
     put: Callable[[Any], bool],
 ) -> None:
-    """The thread's work: read one container's log, resume across restarts, end with a reason."""
+    """The thread's work: read one container's log, resume across restarts, end with a reason.
+
+    With ``options["announce"]`` an ``("opened", None)`` item says the engine stream is open (a
+    shared stream: new viewers read their tail only after it, so nothing falls between the two).
+    """
     since, tail, started_at = options["since"], options["tail"], container.started_at
     stopping = lambda: feed.closed  # noqa: E731 - read by _after_stream_ended
+    announce = options.get("announce", False)
     while True:
         log = streams.open_logs(
             container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
         )
         if not feed.attach(log):
             return
+        if announce:
+            announce = False
+            put(("opened", None))
         try:
             for batch in log.batches():
                 if not put(("lines", batch)):
@@ -124,6 +134,7 @@ class LogsConsumer(GuardedConsumer):
 
     async def start(self) -> None:
         self.pump: Pump | None = None
+        self.follower: Follower | None = None
         self.probe_task: asyncio.Task | None = None
         self.last_seen = time.monotonic()
         self.relay_task: asyncio.Task | None = None
@@ -150,6 +161,10 @@ class LogsConsumer(GuardedConsumer):
         self.timestamps = options["timestamps"]
         self.merged = len(containers) > 1
         self.remaining = len(containers)
+        self.labels = [container.name or container.id[:12] for container in containers]
+        if not self.merged and options["follow"]:
+            await self.start_shared(containers[0], options)
+            return
         producers = [self.producer_for(container, options) for container in containers]
         self.pump = Pump(producers[0], maxsize=8 * len(containers), name=f"logs-{containers[0].id[:12]}")
         self.labels = [container.name or container.id[:12] for container in containers]
@@ -161,6 +176,78 @@ class LogsConsumer(GuardedConsumer):
 
     def container_ids(self, params: dict[str, str]) -> list[str]:
         return [self.scope["url_route"]["kwargs"]["container_id"]]
+
+    async def start_shared(self, container: streams.ContainerFacts, options: dict[str, Any]) -> None:
+        """Follow through the process's shared engine stream (core/consumers/loghub.py): join it,
+        wait until it is open, then read this viewer's own tail; live lines newer than the tail follow."""
+        endpoint = getattr(self.scope.get("endpoint"), "slug", "") or "default"
+        live = {**options, "tail": "0", "since": None, "announce": True}
+        try:
+            self.follower = hub.follow(
+                (endpoint, container.id, "stdout+stderr"), self.producer_for(container, live)
+            )
+        except TooManyStreams as exc:
+            await self.fail(exc.message)
+            return
+        try:
+            await asyncio.wait_for(self.follower.shared.opened.wait(), PROBE_TIMEOUT * 3)
+        except TimeoutError:
+            await self.fail("engine disconnected (the log stream did not open); reconnect to resume")
+            return
+        own_tail = {**options, "follow": False}
+        self.pump = Pump(
+            self.producer_for(container, own_tail), maxsize=8, name=f"logs-tail-{container.id[:12]}"
+        )
+        self.relay_task = asyncio.create_task(self.relay_shared())
+        self.probe_task = asyncio.create_task(self.probe_engine(streams.container_facts, container.id))
+        self.pump.start()
+
+    async def relay_shared(self) -> None:
+        """This viewer's tail, then the shared live lines newer than the tail's last line."""
+        assert self.pump is not None and self.follower is not None
+        newest = ""
+        while (items := await self.pump.batch()) is not None:
+            self.last_seen = time.monotonic()
+            for kind, payload in items:
+                if kind == "lines" and payload:
+                    newest = ts_key(payload[-1]["ts"]) or newest
+                    await self.send_lines(payload)
+                elif kind == "error":
+                    await self.control(kind, payload, [])
+                    return
+        self.pump = None
+        reasons: list[str] = []
+        while self.remaining and (items := await self.follower.batch()) is not None:
+            self.last_seen = time.monotonic()
+            self.gate.skipped += self.follower.take_dropped()
+            lines: list[dict] = []
+            for kind, payload in items:
+                if kind == "lines":
+                    if newest:  # the overlap with this viewer's tail: skip what it already sent
+                        payload = [line for line in payload if ts_key(line["ts"]) > newest]
+                        if payload:
+                            newest = ""
+                    if not lines:
+                        lines = payload  # the shared batch itself: its frames are cached
+                    else:
+                        lines = [*lines, *payload]
+                    continue
+                if lines:
+                    await self.send_shared(lines)
+                    lines = []
+                if not await self.control(kind, payload, reasons):
+                    return
+            if lines:
+                await self.send_shared(lines)
+        await self.finish("; ".join(dict.fromkeys(reasons)) or "the log stream ended")
+
+    async def send_shared(self, lines: list[dict]) -> None:
+        """Lines of the shared stream: serialized once for all its followers (a single batch), else here."""
+        assert self.follower is not None
+        frames = self.follower.shared.frames(lines, self.timestamps) if lines else []
+        for frame, count in frames:
+            if not await self.send_droppable(frame, count):
+                return
 
     def producer_for(
         self, container: streams.ContainerFacts, options: dict[str, Any]
@@ -266,9 +353,8 @@ class LogsConsumer(GuardedConsumer):
         await self.close()
 
     async def send_lines(self, batch: list[dict]) -> None:
-        if not self.timestamps:
-            for line in batch:
-                line["ts"] = ""
+        if not self.timestamps:  # new dicts: a shared stream's lines go to other viewers too
+            batch = [{**line, "ts": ""} for line in batch]
         for frame, count in line_frames(batch):
             if not await self.send_droppable(frame, count):
                 return
@@ -307,6 +393,10 @@ class LogsConsumer(GuardedConsumer):
             pump = getattr(self, "pump", None)
             if pump is not None:
                 pump.close()  # closes the engine streams: the threads end by themselves
+            follower = getattr(self, "follower", None)
+            if follower is not None:
+                self.follower = None
+                follower.leave()  # the last one out closes the shared engine stream
             for name in ("relay_task", "probe_task"):
                 task = getattr(self, name, None)
                 if task is not None and task is not asyncio.current_task():

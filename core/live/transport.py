@@ -21,10 +21,16 @@ DEFAULT_LIMIT = 4 * 1024 * 1024
 
 
 def _daphne_transport(send: Any) -> Any:
-    """The Twisted transport behind daphne's ``send`` (a partial of handle_reply(protocol))."""
-    args = getattr(send, "args", ())
-    protocol = args[0] if args else None
-    return getattr(protocol, "transport", None)
+    """The Twisted transport behind daphne's ``send`` (a partial of handle_reply(protocol)), looking
+    through Channels' session wrapper (a bound ``send`` whose owner keeps the ``real_send``)."""
+    for _ in range(8):
+        args = getattr(send, "args", ())
+        if args:
+            return getattr(args[0], "transport", None)
+        send = getattr(getattr(send, "__self__", None), "real_send", None)
+        if send is None:
+            return None
+    return None
 
 
 def _unsent(transport: Any) -> int:

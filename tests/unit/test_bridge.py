@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
@@ -13,7 +14,9 @@ from core.live.bridge import Feed, Policy, Pump, call
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """A fresh event loop in a thread of its own (the browser tests keep one running in this one)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def counter(n: int, produced: list[int] | None = None):

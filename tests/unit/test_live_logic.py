@@ -248,3 +248,23 @@ def test_the_stall_clock_restarts_once_the_buffer_drains():
     gate.decide(500, now=0, units=1)
     gate.decide(0, now=20, units=1)
     assert gate.decide(500, now=40, units=1) == DROP
+
+
+def test_the_transport_is_found_through_the_session_wrapper():
+    from functools import partial
+
+    from channels.sessions import InstanceSessionWrapper
+
+    from core.live.transport import transport_of
+
+    class Transport:
+        dataBuffer, offset, _tempDataLen = b"", 0, 0
+
+    class Protocol:
+        transport = Transport()
+
+    async def handle_reply(protocol, message):
+        return None
+
+    wrapper = InstanceSessionWrapper({"type": "websocket", "cookies": {}}, partial(handle_reply, Protocol()))
+    assert isinstance(transport_of(wrapper.send), Transport)
