@@ -6,7 +6,7 @@
   if (!view) { return; }
 
   var MAX_LINES = parseInt(view.dataset.maxLines, 10) || 10000;
-  var PER_FRAME = 1000;                 // lines rendered per animation frame at most
+  var PER_FRAME = 500;                  // lines rendered per animation frame at most
   var FRAME_BUDGET_MS = 8;              // ... and no longer than this: Pause/filter/leave react at once
   var SILENT_MS = 30000;                // no frame at all (not even a heartbeat) this long: reconnect
   var BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
@@ -194,11 +194,13 @@
     var started = performance.now();
     var fragment = document.createDocumentFragment();
     var count = 0;
-    while (pending.length && count < PER_FRAME) {
-      fragment.appendChild(buildLine(pending.shift()));
+    var limit = Math.min(pending.length, PER_FRAME);
+    while (count < limit) {
+      fragment.appendChild(buildLine(pending[count]));
       count++;
       if ((count & 63) === 0 && performance.now() - started > FRAME_BUDGET_MS) { break; }
     }
+    pending.splice(0, count);
     view.appendChild(fragment);
     var excess = view.childElementCount - (marker ? 1 : 0) - MAX_LINES;
     if (excess > 0) {
