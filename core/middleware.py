@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 
-from core.context import active_endpoint
 from core.errors import DashboardError, EngineUnavailable, NotFound
 
 log = logging.getLogger(__name__)
@@ -58,11 +56,10 @@ class EngineErrorMiddleware:
             template, status = "errors/404.html", 404
         else:
             template, status = "errors/engine.html", exception.status
-        endpoint = active_endpoint()
         response = TemplateResponse(
             request,
             template,
-            {"error": exception, "docker_host": endpoint.url if endpoint else settings.DOCKER_HOST},
+            {"error": exception, "docker_host": request.endpoint.url},
             status=status,
         )
         if status == 503:

@@ -74,6 +74,13 @@ class Registry(models.Model):
     ca_bundle = models.TextField("CA bundle (PEM)", blank=True)
     # Token realms on another host get credentials only when listed here (ContainerDrip).
     allowed_token_hosts = models.CharField(max_length=500, blank=True)
+    # SSRF policy (core/registry.py AddressPolicy): loopback/private addresses only when an admin says so.
+    allow_private_addresses = models.BooleanField(
+        "allow private addresses",
+        default=False,
+        help_text="Allow loopback and private network addresses (127.0.0.0/8, 10.0.0.0/8, 192.168.0.0/16, "
+        "...) for this registry. Link-local and metadata addresses (169.254.0.0/16 ...) are always refused.",
+    )
     from_environment = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -126,13 +133,19 @@ class Recording(models.Model):
         return f"recording of {self.audit_event.action} {self.audit_event.target}"
 
 
+# The default endpoint (settings.DOCKER_HOST) is created with this slug and cannot be edited, so a
+# request on a plain route knows its endpoint without a database query.
+DEFAULT_SLUG = "local"
+
+
 class EndpointQuerySet(models.QuerySet):
     def default(self) -> Endpoint:
         """The endpoint for settings.DOCKER_HOST, created on first use."""
         endpoint = self.filter(is_default=True).first()
         if endpoint is None:
             endpoint, _ = self.get_or_create(
-                slug="local", defaults={"name": "local", "is_default": True, "url": settings.DOCKER_HOST}
+                slug=DEFAULT_SLUG,
+                defaults={"name": DEFAULT_SLUG, "is_default": True, "url": settings.DOCKER_HOST},
             )
         return endpoint
 
@@ -173,7 +186,7 @@ class Endpoint(models.Model):
         return settings.DOCKER_HOST if self.is_default else self.url
 
     def ref(self):
-        from core.context import EndpointRef
+        from core.engine import EndpointRef
 
         return EndpointRef(
             slug=self.slug,

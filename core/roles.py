@@ -45,24 +45,21 @@ def role_of(user) -> Role | None:
     return role
 
 
-def endpoint_limit(user, slug: str | None = None) -> Role | None:
-    """The cap on ``user``'s role for one endpoint (default: the current one), or None."""
-    from core.context import active_endpoint
+def endpoint_limit(user, slug: str) -> Role | None:
+    """The cap on ``user``'s role on the endpoint ``slug``, or None."""
     from core.models import EndpointAccess
 
-    ref = active_endpoint()
-    key = slug or (ref.slug if ref is not None else "")
     cache = user.__dict__.setdefault("_dashboard_limits", {})
-    if key not in cache:
-        limits = EndpointAccess.objects.filter(user=user)
-        limits = limits.filter(endpoint__slug=key) if key else limits.filter(endpoint__is_default=True)
-        names = list(limits.values_list("role", flat=True))
-        cache[key] = ROLE_GROUPS[names[0]] if names else None
-    return cache[key]
+    if slug not in cache:
+        names = list(
+            EndpointAccess.objects.filter(user=user, endpoint__slug=slug).values_list("role", flat=True)
+        )
+        cache[slug] = ROLE_GROUPS[names[0]] if names else None
+    return cache[slug]
 
 
-def effective_role(user, slug: str | None = None) -> Role | None:
-    """The user's role on an endpoint: the global role, capped by that endpoint's limit if any."""
+def effective_role(user, slug: str) -> Role | None:
+    """The user's role on the endpoint ``slug``: the global role, capped by that endpoint's limit."""
     role = role_of(user)
     if role is None:
         return None
@@ -70,9 +67,16 @@ def effective_role(user, slug: str | None = None) -> Role | None:
     return min(role, limit) if limit is not None else role
 
 
-def has_role(user, role: Role) -> bool:
-    """Whether ``user`` has at least ``role`` on the current endpoint."""
-    current = effective_role(user)
+def role_on(who: HttpRequest | dict) -> Role | None:
+    """The role of a request's (or websocket scope's) user on that request's endpoint."""
+    if isinstance(who, dict):
+        return effective_role(who.get("user"), who["endpoint"].slug)
+    return effective_role(getattr(who, "user", None), who.endpoint.slug)
+
+
+def has_role(who: HttpRequest | dict, role: Role) -> bool:
+    """Whether the user of a request (or websocket scope) has at least ``role`` on its endpoint."""
+    current = role_on(who)
     return current is not None and current >= role
 
 
@@ -85,7 +89,6 @@ def set_role(user, role: Role | None) -> None:
         group, _ = Group.objects.get_or_create(name=role.label)
         user.groups.add(group)
     user.__dict__.pop("_dashboard_role", None)
-    user.__dict__.pop("_dashboard_limits", None)
     user.__dict__.pop("_dashboard_limits", None)
 
 
@@ -104,7 +107,7 @@ def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not has_role(request.user, role):
+            if not has_role(request, role):
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
                     from core import audit
 
@@ -125,5 +128,5 @@ def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
 
 
 def websocket_allowed(scope: dict, role: Role) -> bool:
-    """The consumer check: an authenticated, active user with at least ``role``."""
-    return has_role(scope.get("user"), role)
+    """The consumer check: an authenticated, active user with at least ``role`` on the scope's endpoint."""
+    return has_role(scope, role)

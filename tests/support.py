@@ -386,3 +386,18 @@ def dashboard_server(
     log_path = workdir / "daphne.log"
     with daphne_process(env, log_path) as (url, pid):
         yield LiveServer(url=url, pid=pid, users=users, database=database, log_path=log_path)
+
+
+def default_engine():
+    """The dashboard's engine object for the default endpoint (what a view on a plain route gets)."""
+    from core import engine
+    from core.endpoints import default_ref
+
+    return engine.for_endpoint(default_ref())
+
+
+def default_endpoint_ref():
+    """The default endpoint as a websocket scope carries it (``scope["endpoint"]``)."""
+    from core.endpoints import default_ref
+
+    return default_ref()

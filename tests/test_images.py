@@ -222,7 +222,11 @@ def test_delete_of_an_image_removed_a_moment_earlier_is_a_404(admin_client, engi
 @pytest.fixture
 def linked_registry(registry_server, transactional_db) -> Registry:
     registry = Registry(
-        name=unique("reg"), url=registry_server.url, username=registry_server.username, verify_tls=False
+        name=unique("reg"),
+        url=registry_server.url,
+        username=registry_server.username,
+        verify_tls=False,
+        allow_private_addresses=True,  # the test registry listens on 127.0.0.1
     )
     registry.secret = registry_server.password
     registry.save()
@@ -318,25 +322,27 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
     from channels.testing import WebsocketCommunicator
 
     from core.consumers.progress import JobProgressConsumer
-    from core.engine import images as engine_images
+    from tests.support import default_endpoint_ref, default_engine
 
+    docker, endpoint = default_engine(), default_endpoint_ref()
     image = make_image(payload=b"x" * 300_000)
     remote = f"{registry_server.host}/{RUN_ID}-progress:v1"
     auth = linked_registry.auth_config()
-    list(engine_images.push_stream(image["id"], remote, auth_config=auth))
+    list(docker.images.push_stream(image["id"], remote, auth_config=auth))
     engine.api.remove_image(image["id"], force=True)
     go = threading.Event()
 
-    def work(job):
+    def work(docker, job):
         go.wait(30)
-        yield from engine_images.pull_stream(remote, auth_config=auth)
+        yield from docker.images.pull_stream(remote, auth_config=auth)
 
-    job = jobs.start("pull", remote, work)
+    job = docker.jobs.start("pull", remote, work)
     viewer = user_factory("viewer")
 
     async def scenario() -> list[dict]:
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
         communicator.scope["user"] = viewer
+        communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         connected, _ = await communicator.connect()
         assert connected
@@ -362,6 +368,7 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
     async def late() -> dict:
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
         communicator.scope["user"] = viewer
+        communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         await communicator.connect()
         frame = await communicator.receive_json_from(timeout=5)
@@ -379,13 +386,16 @@ def test_progress_socket_refuses_a_user_without_a_role(user_factory):
     from channels.testing import WebsocketCommunicator
 
     from core.consumers.progress import JobProgressConsumer
+    from tests.support import default_endpoint_ref, default_engine
 
-    job = jobs.start("pull", "nothing", lambda job: iter(()))
+    endpoint = default_endpoint_ref()
+    job = default_engine().jobs.start("pull", "nothing", lambda docker, job: iter(()))
     nobody = user_factory(None)
 
     async def scenario():
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/images/jobs/{job.id}/")
         communicator.scope["user"] = nobody
+        communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         connected, code = await communicator.connect()
         return connected, code

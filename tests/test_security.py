@@ -279,10 +279,15 @@ def test_https_flag_turns_on_secure_cookies_and_hsts():
 
 
 def _ws_connect(route, user) -> tuple[bool, int | None]:
+    from tests.support import default_endpoint_ref
+
+    endpoint = default_endpoint_ref()
+
     async def attempt():
         communicator = WebsocketCommunicator(URLRouter([_ws_pattern(route)]), route.path)
         communicator.scope["user"] = user
         communicator.scope["session"] = None
+        communicator.scope["endpoint"] = endpoint
         connected, code = await communicator.connect(timeout=10)
         if connected:
             await communicator.disconnect()

@@ -184,6 +184,24 @@ def test_audit_csv_export_is_streamed_filtered_and_injection_safe(admin_client, 
     assert not [c for c in cells if c and c[0] in "=+-@"]
 
 
+def test_audit_page_filters_by_endpoint_and_shows_it(admin_client, db):
+    _event("container.pause", "on-second", endpoint="second")
+    _event("container.pause", "on-local", endpoint="local")
+    page = admin_client.get("/audit/?endpoint=second").content.decode()
+    assert "on-second" in page
+    assert "on-local" not in page
+    assert '<option value="second" selected>' in page
+    assert '<td class="mono" data-testid="event-endpoint">second</td>' in page
+
+
+def test_audit_csv_export_has_an_endpoint_column(admin_client, db):
+    _event("container.pause", "on-second", endpoint="second")
+    response = admin_client.get("/audit/export.csv?action=container.pause")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    column = rows[0].index("endpoint")
+    assert [row[column] for row in rows[1:]] == ["second"]
+
+
 def test_audit_log_and_export_are_admin_only(operator_client, db):
     assert operator_client.get("/audit/").status_code == 403
     assert operator_client.get("/audit/export.csv").status_code == 403

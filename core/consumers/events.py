@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.engine import containers
 from core.errors import EngineError
 from core.live.bridge import Feed, Policy, Pump
 
@@ -27,7 +26,7 @@ OPENED = object()  # queued once the engine stream is open: nothing after it can
 
 def engine_stream_pump(open_stream: Callable[[], Iterable], *, name: str, maxsize: int = QUEUE_SIZE) -> Pump:
     """A drop-oldest pump over a blocking engine stream, led by ``OPENED`` (these consumers only
-    need the latest state). An EngineError ends it; ``pump_error()`` turns it into the message."""
+    need the latest state). An EngineError reaches the reader."""
 
     def produce(feed: Feed) -> None:
         stream = open_stream()
@@ -50,7 +49,7 @@ class ContainerEventsConsumer(GuardedConsumer):
     """Sends ``{"type": "container", "action": "start", "id": "...", "name": "..."}`` per change."""
 
     async def start(self) -> None:
-        self.pump = engine_stream_pump(lambda: containers.container_events(), name="ws-container-events")
+        self.pump = engine_stream_pump(self.docker.containers.container_events, name="ws-container-events")
         self.pump.start()
         self.task = asyncio.create_task(self.relay())
 
@@ -92,4 +91,4 @@ class ContainerEventsConsumer(GuardedConsumer):
             task.cancel()
 
 
-websocket_urlpatterns = [path("ws/events/", ContainerEventsConsumer.as_asgi())]
+websocket_urlpatterns = [path("ws/events/", ContainerEventsConsumer.as_asgi(), name="ws-events")]

@@ -25,8 +25,7 @@ from core import audit
 from core.consumers.base import GuardedConsumer
 from core.consumers.logs import query
 from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
-from core.context import context_thread
-from core.engine import streams
+from core.engine.streams import TerminalSocket
 from core.errors import DashboardError, EngineError
 from core.live.bridge import Feed, Pump, call
 from core.recordings import SessionRecorder
@@ -51,7 +50,7 @@ class TerminalConsumer(GuardedConsumer):
     action = "container.exec"
 
     async def start(self) -> None:
-        self.terminal: streams.TerminalSocket | None = None
+        self.terminal: TerminalSocket | None = None
         self.pump: Pump | None = None
         self.recorder: SessionRecorder | None = None
         self.writes: queue.SimpleQueue = queue.SimpleQueue()
@@ -98,7 +97,7 @@ class TerminalConsumer(GuardedConsumer):
             await self.fail("The session could not be recorded; try again.")
             return
         self.pump = Pump(self.read_output, maxsize=64, name=f"{self.action}-{self.container_id[:12]}")
-        self.writer = context_thread(target=self.write_input, name="terminal-writer", daemon=True)
+        self.writer = threading.Thread(target=self.write_input, name="terminal-writer", daemon=True)
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
         self.writer.start()
@@ -114,8 +113,8 @@ class TerminalConsumer(GuardedConsumer):
     def command_label(self) -> str:
         return shlex.join(self.parameters["cmd"]) if self.parameters["cmd"] else "bash || sh"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        return streams.start_exec(
+    def open_terminal(self) -> TerminalSocket:
+        return self.docker.streams.start_exec(
             self.container_id,
             cmd=self.parameters["cmd"] or None,
             user=self.parameters["user"],
@@ -124,12 +123,12 @@ class TerminalConsumer(GuardedConsumer):
             rows=self.rows,
         )
 
-    def final_status(self, terminal: streams.TerminalSocket, *, stopping: bool) -> int | None:
+    def final_status(self, terminal: TerminalSocket, *, stopping: bool) -> int | None:
         """After the stream ended: the exit code; on a disconnect, end the process tree first."""
         if stopping:
-            return streams.end_exec(terminal).exit_code
+            return self.docker.streams.end_exec(terminal).exit_code
         for _ in range(20):  # the engine marks the exec finished a moment after the socket closes
-            status = streams.exec_status(terminal.exec_id or "")
+            status = self.docker.streams.exec_status(terminal.exec_id or "")
             if not status.running:
                 return status.exit_code
             time.sleep(0.05)
@@ -212,7 +211,7 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await call(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
+                await call(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except EngineError:
                 return
             if self.recorder is not None:
@@ -293,25 +292,25 @@ class AttachConsumer(TerminalConsumer):
     def command_label(self) -> str:
         return "attach"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        facts = streams.container_facts(self.container_id)
+    def open_terminal(self) -> TerminalSocket:
+        facts = self.docker.streams.container_facts(self.container_id)
         if not facts.running:
             from core.errors import Conflict
 
             raise Conflict(f"Container {facts.name} is not running ({facts.status}).")
-        terminal = streams.start_attach(facts.id, tty=facts.tty)
+        terminal = self.docker.streams.start_attach(facts.id, tty=facts.tty)
         if facts.tty:
             try:
-                streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
+                self.docker.streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
             except EngineError:
                 pass
         return terminal
 
-    def final_status(self, terminal: streams.TerminalSocket, *, stopping: bool) -> int | None:
+    def final_status(self, terminal: TerminalSocket, *, stopping: bool) -> int | None:
         if stopping:
             return None  # detached: the container keeps running
         for _ in range(40):
-            code = streams.container_exit_code(terminal.container_id)
+            code = self.docker.streams.container_exit_code(terminal.container_id)
             if code is not None:
                 return code
             time.sleep(0.05)
@@ -319,6 +318,6 @@ class AttachConsumer(TerminalConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi()),
-    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi()),
+    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi(), name="ws-exec"),
+    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi(), name="ws-attach"),
 ]

@@ -19,7 +19,8 @@ from django.urls import path
 from core.consumers.base import GuardedConsumer
 from core.consumers.loghub import Follower, TooManyStreams, hub
 from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
-from core.engine import streams
+from core.engine import Engine
+from core.engine.streams import ContainerFacts, parse_since, ts_to_since
 from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
 from core.live.bridge import Feed, Pump, call
 from core.live.follow import END, FOLLOW, after_stream_end
@@ -47,14 +48,15 @@ def log_options(params: dict[str, str]) -> dict[str, Any]:
         raise InvalidRequest("tail must be a number of lines or “all”.")
     return {
         "tail": tail,
-        "since": streams.parse_since(params.get("since")),
+        "since": parse_since(params.get("since")),
         "timestamps": params.get("timestamps", "0") == "1",
         "follow": params.get("follow", "1") != "0",
     }
 
 
 def follow_container(
-    container: streams.ContainerFacts,
+    docker: Engine,
+    container: ContainerFacts,
     options: dict[str, Any],
     feed: Feed,
     put: Callable[[Any], bool],
@@ -68,7 +70,7 @@ def follow_container(
     stopping = lambda: feed.closed  # noqa: E731 - read by _after_stream_ended
     announce = options.get("announce", False)
     while True:
-        log = streams.open_logs(
+        log = docker.streams.open_logs(
             container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
         )
         if not feed.attach(log):
@@ -89,23 +91,25 @@ def follow_container(
             put(("end", "end of the log (not following)"))
             return
         grace = RESTART_GRACE_SECONDS if container.running else 0.0
-        reason, facts = _after_stream_ended(container.id, started_at, stopping, grace)
+        reason, facts = _after_stream_ended(docker, container.id, started_at, stopping, grace)
         if facts is None:
             put(("end", reason))
             return
         put(("notice", f"{container.name or container.id[:12]} restarted; following again."))
         started_at = facts.started_at
-        since = streams.ts_to_since(log.last_ts) if log.last_ts else None
+        since = ts_to_since(log.last_ts) if log.last_ts else None
         tail = "all"
 
 
-def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[], bool], grace: float):
+def _after_stream_ended(
+    docker: Engine, container_id: str, started_at: str, stopping: Callable[[], bool], grace: float
+):
     """Why did a followed log end? (None, facts) is a restart to follow; (reason, None) is the end."""
     began = time.monotonic()
     while True:
         facts, problem = None, ""
         try:
-            facts = streams.container_facts(container_id)
+            facts = docker.streams.container_facts(container_id)
         except NotFound:
             problem = "the container was removed"
         except EngineUnavailable:
@@ -154,7 +158,7 @@ class LogsConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            containers = [await call(streams.container_facts, name) for name in names]
+            containers = [await call(self.docker.streams.container_facts, name) for name in names]
         except DashboardError as exc:
             await self.fail(exc.message)
             return
@@ -169,7 +173,9 @@ class LogsConsumer(GuardedConsumer):
         self.pump = Pump(producers[0], maxsize=8 * len(containers), name=f"logs-{containers[0].id[:12]}")
         self.labels = [container.name or container.id[:12] for container in containers]
         self.relay_task = asyncio.create_task(self.relay_merged() if self.merged else self.relay())
-        self.probe_task = asyncio.create_task(self.probe_engine(streams.container_facts, containers[0].id))
+        self.probe_task = asyncio.create_task(
+            self.probe_engine(self.docker.streams.container_facts, containers[0].id)
+        )
         self.pump.start()
         for container, producer in zip(containers[1:], producers[1:], strict=True):
             self.pump.spawn(producer, f"logs-{container.id[:12]}")
@@ -177,7 +183,7 @@ class LogsConsumer(GuardedConsumer):
     def container_ids(self, params: dict[str, str]) -> list[str]:
         return [self.scope["url_route"]["kwargs"]["container_id"]]
 
-    async def start_shared(self, container: streams.ContainerFacts, options: dict[str, Any]) -> None:
+    async def start_shared(self, container: ContainerFacts, options: dict[str, Any]) -> None:
         """Follow through the process's shared engine stream (core/consumers/loghub.py): join it,
         wait until it is open, then read this viewer's own tail; live lines newer than the tail follow."""
         endpoint = getattr(self.scope.get("endpoint"), "slug", "") or "default"
@@ -199,7 +205,9 @@ class LogsConsumer(GuardedConsumer):
             self.producer_for(container, own_tail), maxsize=8, name=f"logs-tail-{container.id[:12]}"
         )
         self.relay_task = asyncio.create_task(self.relay_shared())
-        self.probe_task = asyncio.create_task(self.probe_engine(streams.container_facts, container.id))
+        self.probe_task = asyncio.create_task(
+            self.probe_engine(self.docker.streams.container_facts, container.id)
+        )
         self.pump.start()
 
     async def relay_shared(self) -> None:
@@ -249,9 +257,7 @@ class LogsConsumer(GuardedConsumer):
             if not await self.send_droppable(frame, count):
                 return
 
-    def producer_for(
-        self, container: streams.ContainerFacts, options: dict[str, Any]
-    ) -> Callable[[Feed], None]:
+    def producer_for(self, container: ContainerFacts, options: dict[str, Any]) -> Callable[[Feed], None]:
         label = container.name or container.id[:12]
 
         def produce(feed: Feed) -> None:
@@ -262,7 +268,7 @@ class LogsConsumer(GuardedConsumer):
                 return feed.put(item)
 
             try:
-                follow_container(container, options, feed, tagged)
+                follow_container(self.docker, container, options, feed, tagged)
             except Exception as exc:  # noqa: BLE001 - one container's failure is reported in order
                 tagged(("error", exc))
             finally:
@@ -441,7 +447,7 @@ class ServiceLogsConsumer(LogsConsumer):
         self.labels = [service_id[:12]]
 
         def produce(feed: Feed) -> None:
-            log = streams.open_service_logs(
+            log = self.docker.streams.open_service_logs(
                 service_id, tail=options["tail"], since=options["since"], follow=options["follow"]
             )
             if not feed.attach(log):
@@ -464,7 +470,7 @@ class ServiceLogsConsumer(LogsConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi()),
-    path("ws/logs/", MergedLogsConsumer.as_asgi()),
-    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi()),
+    path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi(), name="ws-container-logs"),
+    path("ws/logs/", MergedLogsConsumer.as_asgi(), name="ws-logs"),
+    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi(), name="ws-service-logs"),
 ]

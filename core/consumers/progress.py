@@ -48,5 +48,5 @@ class JobProgressConsumer(GuardedConsumer):
 
 
 websocket_urlpatterns = [
-    re_path(r"^ws/images/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi()),
+    re_path(r"^ws/images/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi(), name="ws-job"),
 ]

@@ -14,7 +14,7 @@ from django.urls import path
 
 from core.consumers.base import GuardedConsumer
 from core.consumers.events import OPENED, engine_stream_pump
-from core.engine import containers
+from core.engine.containers import stats_sample
 from core.errors import EngineError
 
 
@@ -24,7 +24,7 @@ class ContainerStatsConsumer(GuardedConsumer):
     async def start(self) -> None:
         ref = self.scope["url_route"]["kwargs"]["ref"]
         self.pump = engine_stream_pump(
-            lambda: containers.stats_stream(ref=ref), name="ws-container-stats", maxsize=8
+            lambda: self.docker.containers.stats_stream(ref=ref), name="ws-container-stats", maxsize=8
         )
         self.pump.start()
         self.task = asyncio.create_task(self.relay())
@@ -36,7 +36,7 @@ class ContainerStatsConsumer(GuardedConsumer):
                 batch = [raw for raw in batch if raw is not OPENED]
                 if not batch:
                     continue
-                sample = containers.stats_sample(batch[-1])
+                sample = stats_sample(batch[-1])
                 await self.send_json({"type": "stats", "time": time.time(), **dataclasses.asdict(sample)})
         except EngineError as exc:
             error = exc.message
@@ -55,4 +55,6 @@ class ContainerStatsConsumer(GuardedConsumer):
             task.cancel()
 
 
-websocket_urlpatterns = [path("ws/containers/<str:ref>/stats/", ContainerStatsConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/containers/<str:ref>/stats/", ContainerStatsConsumer.as_asgi(), name="ws-stats")
+]

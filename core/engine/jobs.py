@@ -20,7 +20,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from core.context import context_thread
+from core.engine._client import Engine, engine_call
 from core.errors import DashboardError
 
 log = logging.getLogger(__name__)
@@ -171,15 +171,18 @@ def get(job_id: str) -> Job | None:
         return _jobs.get(job_id)
 
 
+@engine_call
 def start(
+    engine: Engine,
     kind: str,
     target: str,
-    work: Callable[[Job], Iterable[dict[str, Any]]],
+    work: Callable[[Engine, Job], Iterable[dict[str, Any]]],
     *,
     on_done: Callable[[Job], None] | None = None,
     success_message: Callable[[Job], str] | None = None,
 ) -> Job:
-    """Run ``work(job)`` (an iterator of engine progress messages) in a new daemon thread.
+    """Run ``work(engine, job)`` (an iterator of engine progress messages) in a new daemon thread,
+    which is handed the engine explicitly.
 
     Args:
         kind: ``pull``, ``push`` or ``build``.
@@ -198,9 +201,9 @@ def start(
             _jobs.pop(old.id, None)
         _jobs[job.id] = job
 
-    def run() -> None:
+    def run(engine: Engine) -> None:
         try:
-            for message in work(job):
+            for message in work(engine, job):
                 job.feed(message)
             text = success_message(job) if success_message else f"{kind} of {target} finished."
             job.finish(SUCCESS, text)
@@ -219,5 +222,5 @@ def start(
 
             connection.close()
 
-    context_thread(target=run, name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
+    threading.Thread(target=run, args=(engine,), name=f"job-{kind}-{job.id[:8]}", daemon=True).start()
     return job

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.engine._client import client, engine_call, translated
+from core.engine._client import Engine, engine_call, translated
 from core.errors import InvalidRequest
 from core.live.batching import Batcher
 from core.live.lines import MAX_LINE, LineAssembler
@@ -50,12 +50,11 @@ class ContainerFacts:
 
 
 @engine_call
-def container_facts(container_id: str, *, host: str | None = None) -> ContainerFacts:
+def container_facts(engine: Engine, container_id: str) -> ContainerFacts:
     """What a log or terminal stream needs to know about a container (one inspect).
 
     Args:
         container_id: id or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`ContainerFacts`.
@@ -64,7 +63,7 @@ def container_facts(container_id: str, *, host: str | None = None) -> ContainerF
         NotFound: no such container.
         EngineUnavailable: the engine does not answer.
     """
-    data = client(host).api.inspect_container(container_id)
+    data = engine.api.inspect_container(container_id)
     config = data.get("Config") or {}
     state = data.get("State") or {}
     return ContainerFacts(
@@ -210,10 +209,10 @@ class LogStream:
     can interleave and a restart can resume with ``since``).
     """
 
-    def __init__(self, response, *, tty: bool, host: str | None):
+    def __init__(self, response, *, tty: bool, url: str):
         self.response = response
         self.tty = tty
-        self.host = host
+        self.url = url
         self.last_ts = ""
         self._read = _reader(response)
         self._sock = _raw_socket(response)
@@ -231,7 +230,7 @@ class LogStream:
         batcher = Batcher()
         try:
             while True:
-                with translated(self.host):
+                with translated(self.url):
                     try:
                         data = self._read()
                     except (OSError, ValueError, AttributeError):
@@ -350,6 +349,7 @@ def _line(stream: str, text: str, ts: str, total: int) -> dict:
 
 @engine_call
 def open_logs(
+    engine: Engine,
     container_id: str,
     *,
     tail: str = "500",
@@ -357,7 +357,6 @@ def open_logs(
     until: str | None = None,
     follow: bool = True,
     tty: bool = False,
-    host: str | None = None,
 ) -> LogStream:
     """Open the container's log stream (stdout and stderr, with engine timestamps).
 
@@ -368,7 +367,6 @@ def open_logs(
         until: engine ``until``, or None.
         follow: keep the stream open for new lines.
         tty: the container's ``Config.Tty`` (its log is one raw stream, not multiplexed).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`LogStream`; the caller must ``close()`` it.
@@ -379,6 +377,7 @@ def open_logs(
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
+        engine,
         "/containers/{0}/logs",
         container_id,
         tail=tail,
@@ -386,11 +385,11 @@ def open_logs(
         until=until,
         follow=follow,
         tty=tty,
-        host=host,
     )
 
 
 def _open_log_stream(
+    engine: Engine,
     template: str,
     target: str,
     *,
@@ -399,11 +398,10 @@ def _open_log_stream(
     until: str | None,
     follow: bool,
     tty: bool,
-    host: str | None,
 ) -> LogStream:
     """GET a container's or a service's ``/logs`` (both answer in the same format) as a LogStream."""
-    with translated(host):
-        api = client(host).api
+    with engine.translated():
+        api = engine.api
         params: dict[str, object] = {
             "stdout": 1,
             "stderr": 1,
@@ -420,16 +418,17 @@ def _open_log_stream(
     sock = _raw_socket(response)
     if sock is not None:
         sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
-    return LogStream(response, tty=tty, host=host)
+    return LogStream(response, tty=tty, url=engine.url)
 
 
+@engine_call
 def open_service_logs(
+    engine: Engine,
     service_id: str,
     *,
     tail: str = "500",
     since: str | None = None,
     follow: bool = True,
-    host: str | None = None,
 ) -> LogStream:
     """Open a Swarm service's log stream (every task; stdout and stderr, with timestamps).
 
@@ -438,7 +437,6 @@ def open_service_logs(
         tail: number of last lines per task, or ``"all"``.
         since: engine ``since`` (see :func:`parse_since`), or None.
         follow: keep the stream open for new lines.
-        host: the engine's URL (a Swarm manager); None for the current endpoint.
 
     Returns:
         A :class:`LogStream` (services log in the multiplexed format); the caller must ``close()`` it.
@@ -449,6 +447,7 @@ def open_service_logs(
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
+        engine,
         "/services/{0}/logs",
         service_id,
         tail=tail,
@@ -456,7 +455,6 @@ def open_service_logs(
         until=None,
         follow=follow,
         tty=False,
-        host=host,
     )
 
 
@@ -479,7 +477,7 @@ class TerminalSocket:
         exec_id: str | None,
         container_id: str,
         token: str,
-        host: str | None,
+        url: str,
         multiplexed: bool = False,
     ):
         self.sock = sock
@@ -488,7 +486,7 @@ class TerminalSocket:
         self.exec_id = exec_id
         self.container_id = container_id
         self.token = token
-        self.host = host
+        self.url = url
         self._closed = False
 
     def recv(self) -> bytes:
@@ -547,6 +545,7 @@ DEFAULT_SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec
 
 @engine_call
 def start_exec(
+    engine: Engine,
     container_id: str,
     *,
     cmd: list[str] | None = None,
@@ -554,7 +553,6 @@ def start_exec(
     workdir: str = "",
     cols: int = 80,
     rows: int = 24,
-    host: str | None = None,
 ) -> TerminalSocket:
     """Start an interactive TTY exec and hand back its socket.
 
@@ -565,7 +563,6 @@ def start_exec(
         workdir: working directory or empty.
         cols: initial terminal width.
         rows: initial terminal height.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`TerminalSocket` (call :func:`end_exec` after closing it, so nothing is left running).
@@ -575,7 +572,7 @@ def start_exec(
         Conflict: the container is not running.
         EngineError: the engine refused (unknown user, bad workdir...).
     """
-    api = client(host).api
+    api = engine.api
     token = secrets.token_hex(12)
     created = api.exec_create(
         container_id,
@@ -592,23 +589,22 @@ def start_exec(
         api.exec_resize(exec_id, height=rows, width=cols)
     except Exception:  # noqa: BLE001, S110 - the process may already have ended; the stream says so
         pass
-    return TerminalSocket(sock, exec_id=exec_id, container_id=container_id, token=token, host=host)
+    return TerminalSocket(sock, exec_id=exec_id, container_id=container_id, token=token, url=engine.url)
 
 
 @engine_call
-def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str | None = None) -> None:
+def resize_terminal(engine: Engine, terminal: TerminalSocket, *, cols: int, rows: int) -> None:
     """Resize the exec's (or the attached container's) TTY.
 
     Args:
         terminal: the open session.
         cols: width in columns.
         rows: height in rows.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         EngineError: the engine refused (process gone).
     """
-    api = client(host).api
+    api = engine.api
     if terminal.exec_id:
         api.exec_resize(terminal.exec_id, height=rows, width=cols)
     else:
@@ -616,12 +612,11 @@ def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str
 
 
 @engine_call
-def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
+def exec_status(engine: Engine, exec_id: str) -> ExecStatus:
     """Whether an exec still runs, and its exit code.
 
     Args:
         exec_id: the exec instance.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`ExecStatus`.
@@ -629,7 +624,7 @@ def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
     Raises:
         NotFound: the exec (or its container) is gone.
     """
-    data = client(host).api.exec_inspect(exec_id)
+    data = engine.api.exec_inspect(exec_id)
     code = data.get("ExitCode")
     return ExecStatus(running=bool(data.get("Running")), exit_code=code if isinstance(code, int) else None)
 
@@ -677,7 +672,7 @@ def _kill_local(pid: int, token: str) -> bool:
 
 
 @engine_call
-def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | None = None) -> ExecStatus:
+def end_exec(engine: Engine, terminal: TerminalSocket, *, local_kill: bool = True) -> ExecStatus:
     """Make sure the exec's process tree is gone (docker leaves TTY execs running on disconnect).
 
     The exec was started with a unique token in its environment; children inherit it. When the
@@ -688,7 +683,6 @@ def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | N
     Args:
         terminal: the (already closed) session.
         local_kill: try the same-host fast path first.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The exec's final :class:`ExecStatus`.
@@ -698,14 +692,14 @@ def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | N
     """
     if not terminal.exec_id:
         return ExecStatus(running=False, exit_code=None)
-    api = client(host).api
+    api = engine.api
     data = api.exec_inspect(terminal.exec_id)
     if not data.get("Running"):
         code = data.get("ExitCode")
         return ExecStatus(running=False, exit_code=code if isinstance(code, int) else None)
     if local_kill and _kill_local(int(data.get("Pid") or 0), terminal.token):
         for _ in range(20):
-            status = exec_status(terminal.exec_id, host=host)
+            status = exec_status(engine, terminal.exec_id)
             if not status.running:
                 return status
             time.sleep(0.05)
@@ -717,7 +711,7 @@ def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | N
     except Exception:  # noqa: BLE001, S110 - e.g. no sh in the image: the status below tells
         pass
     for _ in range(20):
-        status = exec_status(terminal.exec_id, host=host)
+        status = exec_status(engine, terminal.exec_id)
         if not status.running:
             break
         time.sleep(0.05)
@@ -725,7 +719,7 @@ def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | N
 
 
 @engine_call
-def start_attach(container_id: str, *, tty: bool = True, host: str | None = None) -> TerminalSocket:
+def start_attach(engine: Engine, container_id: str, *, tty: bool = True) -> TerminalSocket:
     """Attach to the container's main process (stdin, stdout, stderr; no old output).
 
     Closing the socket detaches: the container keeps running.
@@ -733,7 +727,6 @@ def start_attach(container_id: str, *, tty: bool = True, host: str | None = None
     Args:
         container_id: id or name (must be running).
         tty: the container's ``Config.Tty`` (otherwise its output is multiplexed).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`TerminalSocket` without an exec id.
@@ -742,22 +735,26 @@ def start_attach(container_id: str, *, tty: bool = True, host: str | None = None
         NotFound: no such container.
         Conflict: the container is not running.
     """
-    api = client(host).api
+    api = engine.api
     sock = api.attach_socket(
         container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
     )
     return TerminalSocket(
-        _hijacked(sock), exec_id=None, container_id=container_id, token="", host=host, multiplexed=not tty
+        _hijacked(sock),
+        exec_id=None,
+        container_id=container_id,
+        token="",
+        url=engine.url,
+        multiplexed=not tty,
     )
 
 
 @engine_call
-def container_exit_code(container_id: str, *, host: str | None = None) -> int | None:
+def container_exit_code(engine: Engine, container_id: str) -> int | None:
     """The container's exit code when it has stopped, else None.
 
     Args:
         container_id: id or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The exit code, or None while it runs.
@@ -765,5 +762,5 @@ def container_exit_code(container_id: str, *, host: str | None = None) -> int | 
     Raises:
         NotFound: no such container.
     """
-    state = client(host).api.inspect_container(container_id).get("State") or {}
+    state = engine.api.inspect_container(container_id).get("State") or {}
     return None if state.get("Running") else int(state.get("ExitCode") or 0)

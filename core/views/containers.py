@@ -8,13 +8,13 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import audit
+from core import audit, engine
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -23,16 +23,15 @@ from core.container_forms import (
     RenameForm,
     TimeoutForm,
 )
-from core.endpoints import prefixed
-from core.engine import containers as engine
+from core.engine.containers import ContainerSummary, CreateResult, CreateSpec
 from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
 from core.live.bridge import Pump, aiter_body
-from core.roles import Role, effective_role, forbidden, has_role, require_role
+from core.roles import Role, forbidden, has_role, require_role, role_on
 
 log = logging.getLogger(__name__)
 EXPORT_READ_AHEAD = 4
 
-SORT_KEYS: dict[str, Callable[[engine.ContainerSummary], object]] = {
+SORT_KEYS: dict[str, Callable[[ContainerSummary], object]] = {
     "name": lambda c: c.name.lower(),
     "image": lambda c: c.image.lower(),
     "state": lambda c: (c.state, c.name.lower()),
@@ -45,7 +44,7 @@ BULK_ACTIONS = ("start", "stop", "restart", "delete")
 # --------------------------------------------------------------------------- helpers
 
 
-def _matches(container: engine.ContainerSummary, needle: str) -> bool:
+def _matches(container: ContainerSummary, needle: str) -> bool:
     if (
         needle in container.name.lower()
         or needle in container.image.lower()
@@ -61,7 +60,7 @@ def _back(request: HttpRequest, ref: str) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}
     ) or not target.startswith("/"):
-        target = prefixed(f"/containers/{ref}/")
+        target = reverse("container_detail", args=[ref])
     return redirect(target)
 
 
@@ -104,13 +103,14 @@ def _act(
 @require_role(Role.VIEWER)
 def container_list(request: HttpRequest) -> HttpResponse:
     """All containers in one engine call; filter by state and text, sort, bulk-select."""
+    docker = engine.for_request(request)
     state = request.GET.get("state", "all")
     state = state if state in STATE_FILTERS else "all"
     needle = request.GET.get("q", "").strip().lower()
     sort = request.GET.get("sort", "created")
     sort = sort if sort in SORT_KEYS else "created"
     descending = request.GET.get("dir", "desc" if sort == "created" else "asc") == "desc"
-    rows = engine.list_containers(include_stopped=state != "running")
+    rows = docker.containers.list_containers(include_stopped=state != "running")
     if state == "exited":
         rows = [c for c in rows if c.state in ("exited", "dead", "created")]
     if needle:
@@ -118,7 +118,7 @@ def container_list(request: HttpRequest) -> HttpResponse:
     rows.sort(key=SORT_KEYS[sort], reverse=descending)
     context = {
         "rows": rows,
-        "rows_html": _rows_html(rows, can_operate=has_role(request.user, Role.OPERATOR)),
+        "rows_html": _rows_html(rows, can_operate=has_role(request, Role.OPERATOR)),
         "state": state,
         "q": request.GET.get("q", ""),
         "sort": sort,
@@ -149,7 +149,7 @@ def _ports_html(ports: tuple) -> str:
 def _rows_html(rows: list, *, can_operate: bool) -> str:
     """The table rows, built in Python: with 1,000 containers the template loop cost 2-3x the engine
     call (bench/bench_containers.py). Every value from the engine goes through ``escape``."""
-    base = escape(prefixed(""))
+    base = escape(reverse("overview").rstrip("/"))
     out = []
     for c in rows:
         cid, short, name = escape(c.id), escape(c.id[:12]), escape(c.name)
@@ -182,7 +182,7 @@ def _rows_html(rows: list, *, can_operate: bool) -> str:
 @require_http_methods(["GET", "POST"])
 def container_new(request: HttpRequest) -> HttpResponse:
     """The create/run form; POST creates (and starts) the container or shows the errors inline."""
-    role = effective_role(request.user)
+    role = role_on(request)
     form = CreateContainerForm(request.POST or None, role=role, initial={"start": True, "restart": "no"})
     if request.method == "POST" and form.is_valid():
         spec = form.spec()
@@ -190,27 +190,26 @@ def container_new(request: HttpRequest) -> HttpResponse:
         if result is not None:
             verb = "Started" if result.started else "Created"
             messages.success(request, f"{verb} container {result.name}.")
-            return redirect(prefixed(f"/containers/{result.name}/"))
+            return redirect(reverse("container_detail", args=[result.name]))
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
     )
 
 
-def _create(
-    request: HttpRequest, form: CreateContainerForm, spec: engine.CreateSpec
-) -> engine.CreateResult | None:
+def _create(request: HttpRequest, form: CreateContainerForm, spec: CreateSpec) -> CreateResult | None:
     """Create (and start) through the engine; engine refusals become field errors on ``form``."""
+    docker = engine.for_request(request)
     start = bool(form.cleaned_data["start"])
     try:
         with audit.action(
             request, "container.run" if start else "container.create", parameters=form.audit_parameters()
         ) as details:
-            if not engine.image_exists(reference=spec.image):
+            if not docker.containers.image_exists(reference=spec.image):
                 raise NotFound(
                     f"No image {spec.image} on this engine (the dashboard does not pull on create)."
                 )
-            result = engine.create_container(spec=spec, start=start)
+            result = docker.containers.create_container(spec=spec, start=start)
             details["target"] = result.id
             return result
     except EngineUnavailable:
@@ -220,7 +219,7 @@ def _create(
         return None
 
 
-def _field_for(error: EngineError, spec: engine.CreateSpec) -> str | None:
+def _field_for(error: EngineError, spec: CreateSpec) -> str | None:
     """Which form field an engine refusal is about (None: the whole form)."""
     text = error.message.lower()
     if "no image" in text or "no such image" in text:
@@ -244,14 +243,15 @@ def _field_for(error: EngineError, spec: engine.CreateSpec) -> str | None:
 @require_role(Role.VIEWER)
 def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
     """Summary, processes, filesystem changes, live stats and the full inspect JSON."""
-    container = engine.inspect_container(ref=ref)
+    docker = engine.for_request(request)
+    container = docker.containers.inspect_container(ref=ref)
     processes = None
     if container.running and not container.paused:
         try:
-            processes = engine.top(ref=container.id)
+            processes = docker.containers.top(ref=container.id)
         except (NotFound, Conflict):
             processes = None
-    changes = engine.diff(ref=container.id)
+    changes = docker.containers.diff(ref=container.id)
     return render(
         request,
         "containers/detail.html",
@@ -259,8 +259,8 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "c": container,
             "processes": processes,
             "changes": changes,
-            "can_operate": has_role(request.user, Role.OPERATOR),
-            "can_admin": has_role(request.user, Role.ADMIN),
+            "can_operate": has_role(request, Role.OPERATOR),
+            "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
         },
     )
@@ -273,10 +273,11 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker start``; a command that exits at once is reported with its exit code and logs."""
+    docker = engine.for_request(request)
     try:
         with audit.action(request, "container.start", target=ref) as details:
-            engine.start(ref=ref)
-            after = engine.settled(ref=ref)
+            docker.containers.start(ref=ref)
+            after = docker.containers.settled(ref=ref)
             if not after.running:
                 details["message"] = f"exited at once with code {after.exit_code}"
     except EngineError as error:
@@ -302,21 +303,29 @@ def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
 @require_POST
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker stop -t timeout``."""
+    docker = engine.for_request(request)
     timeout = _timeout(request, ref, "stop")
     if isinstance(timeout, HttpResponse):
         return timeout
-    return _act(request, ref, "stop", lambda: engine.stop(ref=ref, timeout=timeout), {"timeout": timeout})
+    return _act(
+        request, ref, "stop", lambda: docker.containers.stop(ref=ref, timeout=timeout), {"timeout": timeout}
+    )
 
 
 @require_role(Role.OPERATOR)
 @require_POST
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker restart -t timeout``."""
+    docker = engine.for_request(request)
     timeout = _timeout(request, ref, "restart")
     if isinstance(timeout, HttpResponse):
         return timeout
     return _act(
-        request, ref, "restart", lambda: engine.restart(ref=ref, timeout=timeout), {"timeout": timeout}
+        request,
+        ref,
+        "restart",
+        lambda: docker.containers.restart(ref=ref, timeout=timeout),
+        {"timeout": timeout},
     )
 
 
@@ -324,42 +333,48 @@ def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker kill -s signal``."""
+    docker = engine.for_request(request)
     form = KillForm(request.POST)
     if not form.is_valid():
         return _failed(request, ref, "kill", InvalidRequest(form.errors["signal"][0]))
     signal = form.cleaned_data["signal"]
-    return _act(request, ref, "kill", lambda: engine.kill(ref=ref, signal=signal), {"signal": signal})
+    return _act(
+        request, ref, "kill", lambda: docker.containers.kill(ref=ref, signal=signal), {"signal": signal}
+    )
 
 
 @require_role(Role.OPERATOR)
 @require_POST
 def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker pause``."""
-    return _act(request, ref, "pause", lambda: engine.pause(ref=ref))
+    docker = engine.for_request(request)
+    return _act(request, ref, "pause", lambda: docker.containers.pause(ref=ref))
 
 
 @require_role(Role.OPERATOR)
 @require_POST
 def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker unpause``."""
-    return _act(request, ref, "unpause", lambda: engine.unpause(ref=ref))
+    docker = engine.for_request(request)
+    return _act(request, ref, "unpause", lambda: docker.containers.unpause(ref=ref))
 
 
 @require_role(Role.OPERATOR)
 @require_POST
 def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker rename``; then to the container's page under its new name."""
+    docker = engine.for_request(request)
     form = RenameForm(request.POST)
     if not form.is_valid():
         return _failed(request, ref, "rename", InvalidRequest(form.errors["name"][0]))
     name = form.cleaned_data["name"]
     try:
         with audit.action(request, "container.rename", target=ref, parameters={"name": name}):
-            engine.rename(ref=ref, name=name)
+            docker.containers.rename(ref=ref, name=name)
     except EngineError as error:
         return _failed(request, ref, "rename", error)
     messages.success(request, f"Renamed {ref} to {name}.")
-    return redirect(prefixed(f"/containers/{name}/"))
+    return redirect(reverse("container_detail", args=[name]))
 
 
 # --------------------------------------------------------------------------- commit, export, delete
@@ -369,6 +384,7 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker commit``; the result page links the new image."""
+    docker = engine.for_request(request)
     form = CommitForm(request.POST)
     if not form.is_valid():
         return render(request, "containers/commit.html", {"ref": ref, "form": form}, status=400)
@@ -377,7 +393,7 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.commit", target=ref, parameters=dict(request.POST.items())
         ) as details:
-            image_id = engine.commit(
+            image_id = docker.containers.commit(
                 ref=ref,
                 **{k: data[k] for k in ("repository", "tag", "message", "author")},
                 pause=data["pause"],
@@ -400,8 +416,9 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
 @require_role(Role.VIEWER)
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker export`` as a streamed tar download (constant memory, 1 MiB chunks)."""
-    container = engine.inspect_container(ref=ref)
-    chunks = engine.export(ref=container.id)
+    docker = engine.for_request(request)
+    container = docker.containers.inspect_container(ref=ref)
+    chunks = docker.containers.export(ref=container.id)
     audit.record(request, "container.export", target=container.id)
     body = aiter_body(Pump.over(lambda: chunks, maxsize=EXPORT_READ_AHEAD, name="container-export"))
     response = StreamingHttpResponse(body, content_type="application/x-tar")
@@ -414,8 +431,9 @@ def container_export(request: HttpRequest, ref: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     """GET: the confirm step; POST: ``docker rm`` (a running one needs ``force``)."""
+    docker = engine.for_request(request)
     if request.method == "GET":
-        container = engine.inspect_container(ref=ref)
+        container = docker.containers.inspect_container(ref=ref)
         return render(request, "containers/delete.html", {"c": container})
     form = DeleteForm(request.POST)
     form.is_valid()
@@ -424,15 +442,15 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
         ):
-            engine.remove(ref=ref, force=force, volumes=volumes)
+            docker.containers.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
-        container = engine.inspect_container(ref=ref)
+        container = docker.containers.inspect_container(ref=ref)
         return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
     except EngineError as error:
         return _failed(request, ref, "delete", error)
     messages.success(request, f"Deleted {ref}.")
-    return redirect(prefixed("/containers/"))
+    return redirect("container_list")
 
 
 # --------------------------------------------------------------------------- bulk
@@ -442,13 +460,14 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def container_bulk(request: HttpRequest) -> HttpResponse:
     """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
+    docker = engine.for_request(request)
     action = request.POST.get("action", "")
     ids = [i for i in request.POST.getlist("ids") if i][:500]
     if action not in BULK_ACTIONS or not ids:
         messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
-        return redirect(prefixed("/containers/"))
+        return redirect("container_list")
     if action == "delete":
-        if not has_role(request.user, Role.ADMIN):
+        if not has_role(request, Role.ADMIN):
             audit.record(
                 request,
                 "container.delete",
@@ -461,10 +480,10 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
             return render(request, "containers/bulk_delete.html", {"ids": ids})
     force = request.POST.get("force") == "on"
     calls = {
-        "start": lambda ref: engine.start(ref=ref),
-        "stop": lambda ref: engine.stop(ref=ref, timeout=10),
-        "restart": lambda ref: engine.restart(ref=ref, timeout=10),
-        "delete": lambda ref: engine.remove(ref=ref, force=force),
+        "start": lambda ref: docker.containers.start(ref=ref),
+        "stop": lambda ref: docker.containers.stop(ref=ref, timeout=10),
+        "restart": lambda ref: docker.containers.restart(ref=ref, timeout=10),
+        "delete": lambda ref: docker.containers.remove(ref=ref, force=force),
     }
     done, failed = 0, []
     for ref in ids:
@@ -480,7 +499,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{action.capitalize()}: {done} container(s).")
     for line in failed:
         messages.error(request, line)
-    return redirect(prefixed("/containers/"))
+    return redirect("container_list")
 
 
 urlpatterns = [

@@ -14,14 +14,13 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import audit
-from core.endpoints import prefixed
-from core.engine import images as engine
+from core import audit, engine
 from core.engine import jobs
+from core.engine.images import ImageInUse, ImageRow, dockerfile_context, parse_reference, short
 from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
 from core.live.bridge import Pump, aiter_body
 from core.models import Registry
@@ -51,7 +50,11 @@ SAVE_QUEUE = 8  # chunks in flight between the reader thread and the response: ~
 
 def _who(request: HttpRequest) -> dict[str, Any]:
     """What the audit trail needs from a request, safe to keep after the response (job threads)."""
-    return {"user": request.user, "client": (request.META.get("REMOTE_ADDR") or "", 0)}
+    return {
+        "user": request.user,
+        "client": (request.META.get("REMOTE_ADDR") or "", 0),
+        "endpoint": request.endpoint,
+    }
 
 
 def _ago(seconds: float) -> str:
@@ -84,13 +87,13 @@ def _size(size: int) -> str:
     return ""
 
 
-def _rows_html(rows: list[engine.ImageRow]) -> str:
+def _rows_html(rows: list[ImageRow]) -> str:
     """The table rows, built in Python: the template loop costs ~0.2 ms a row, too slow for 2,000.
 
     Every value from the engine goes through html.escape (quotes included).
     """
     now = time.time()
-    base = escape(prefixed(""))
+    base = escape(reverse("overview").rstrip("/"))
     out = []
     for r in rows:
         short = escape(r.short_id)
@@ -105,16 +108,17 @@ def _rows_html(rows: list[engine.ImageRow]) -> str:
     return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
 
 
-def _resolve(image_id: str) -> str:
+def _resolve(docker: engine.Engine, image_id: str) -> str:
     """Full id for a URL's id or prefix; 404 when unknown, 400 when ambiguous."""
     try:
-        return engine.resolve_id(image_id)
+        return docker.images.resolve_id(image_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
 
-def _filtered(request: HttpRequest) -> tuple[list[engine.ImageRow], dict[str, str]]:
-    rows = engine.list_images()
+def _filtered(request: HttpRequest) -> tuple[list[ImageRow], dict[str, str]]:
+    docker = engine.for_request(request)
+    rows = docker.images.list_images()
     q = request.GET.get("q", "").strip().lower()
     show = request.GET.get("show", "")
     sort = request.GET.get("sort", "created")
@@ -155,12 +159,13 @@ def image_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
     """Summary, history, containers using it and the inspect JSON of one image."""
-    return _detail_page(request, _resolve(image_id))
+    return _detail_page(request, _resolve(engine.for_request(request), image_id))
 
 
 def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **extra: Any) -> HttpResponse:
+    docker = engine.for_request(request)
     try:
-        image = engine.image_detail(full_id)
+        image = docker.images.image_detail(full_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     context = {"image": image, "registries": Registry.objects.all(), **extra}
@@ -171,14 +176,15 @@ def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **ext
 @require_POST
 def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     """``docker tag``: add repository:tag; invalid input gets the form back with the reason."""
-    full_id = _resolve(image_id)
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
     repository = request.POST.get("repository", "").strip()
     tag = request.POST.get("tag", "").strip() or "latest"
     try:
         with audit.action(
             request, "image.tag", target=full_id, parameters={"repository": repository, "tag": tag}
         ):
-            reference = engine.tag_image(full_id, repository=repository, tag=tag)
+            reference = docker.images.tag_image(full_id, repository=repository, tag=tag)
     except InvalidReference as exc:
         return _detail_page(request, full_id, status=400, tag_error=exc.message, tag_form=request.POST)
     except EngineError as exc:
@@ -186,19 +192,20 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
             raise
         messages.error(request, exc.message)
         return _detail_page(request, full_id, status=exc.status if exc.status < 500 else 400)
-    messages.success(request, f"Tagged {engine.short(full_id)} as {reference}.")
-    return redirect("image-detail", image_id=engine.short(full_id))
+    messages.success(request, f"Tagged {short(full_id)} as {reference}.")
+    return redirect("image-detail", image_id=short(full_id))
 
 
 @require_role(Role.OPERATOR)
 @require_POST
 def image_untag(request: HttpRequest) -> HttpResponse:
     """Remove one tag (the image stays while it has other tags)."""
+    docker = engine.for_request(request)
     reference = request.POST.get("reference", "").strip()
     try:
         with audit.action(request, "image.untag", target=reference):
-            full_id = engine.resolve_id(reference)
-            engine.untag(reference)
+            full_id = docker.images.resolve_id(reference)
+            docker.images.untag(reference)
     except (InvalidReference, NotFound) as exc:
         messages.error(request, exc.message)
         return render(request, "images/message.html", {"title": "Untag"}, status=exc.status)
@@ -209,31 +216,32 @@ def image_untag(request: HttpRequest) -> HttpResponse:
         return redirect("image-list")
     messages.success(request, f"Removed the tag {reference}.")
     try:
-        engine.resolve_id(full_id)
+        docker.images.resolve_id(full_id)
     except NotFound:
         return redirect("image-list")
-    return redirect("image-detail", image_id=engine.short(full_id))
+    return redirect("image-detail", image_id=short(full_id))
 
 
 @require_role(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     """GET: the confirm step (what goes, who uses it). POST: ``docker rmi`` (force is admin-only)."""
+    docker = engine.for_request(request)
     if request.method == "GET":
-        full_id = _resolve(image_id)
-        return render(request, "images/delete.html", {"image": engine.image_detail(full_id)})
+        full_id = _resolve(docker, image_id)
+        return render(request, "images/delete.html", {"image": docker.images.image_detail(full_id)})
     force = request.POST.get("force") in ("1", "on", "true")
     try:
-        full_id = engine.resolve_id(image_id)
+        full_id = docker.images.resolve_id(image_id)
     except NotFound:
         messages.error(request, f"Image {image_id} no longer exists (removed meanwhile?).")
         return render(request, "images/message.html", {"title": "Delete image"}, status=404)
     try:
         with audit.action(request, "image.delete", target=full_id, parameters={"force": force}):
-            engine.delete_image(full_id, force=force)
-    except engine.ImageInUse as exc:
+            docker.images.delete_image(full_id, force=force)
+    except ImageInUse as exc:
         messages.error(request, exc.message)
-        context = {"image": engine.image_detail(full_id), "in_use": exc.containers}
+        context = {"image": docker.images.image_detail(full_id), "in_use": exc.containers}
         return render(request, "images/delete.html", context, status=409)
     except NotFound as exc:
         messages.error(request, exc.message)
@@ -243,7 +251,7 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
             raise
         messages.error(request, exc.message)
         return render(request, "images/message.html", {"title": "Delete image"}, status=409)
-    messages.success(request, f"Deleted image {engine.short(full_id)}.")
+    messages.success(request, f"Deleted image {short(full_id)}.")
     return redirect("image-list")
 
 
@@ -251,13 +259,13 @@ def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | No
     """The reference with the linked registry's host, and that registry's credentials (or None)."""
     pk = request.POST.get("registry", "").strip()
     if not pk:
-        return str(engine.parse_reference(reference)), None
+        return str(parse_reference(reference)), None
     registry = Registry.objects.filter(pk=pk).first() if pk.isdigit() else None
     if registry is None:
         raise InvalidReference("That linked registry does not exist.")
-    ref = engine.parse_reference(reference)
+    ref = parse_reference(reference)
     if not ref.registry:
-        ref = engine.parse_reference(f"{registry.host}/{reference.strip()}")
+        ref = parse_reference(f"{registry.host}/{reference.strip()}")
     if ref.registry != registry.host:
         raise InvalidReference(
             f"The reference names the registry {ref.registry}, not the linked {registry.host}; "
@@ -276,7 +284,7 @@ def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any
             who, f"image.{kind}", target=target, parameters=parameters, outcome=outcome, message=job.message
         )
 
-    job = jobs.start(kind, target, work, on_done=on_done, **kwargs)
+    job = engine.for_request(request).jobs.start(kind, target, work, on_done=on_done, **kwargs)
     return redirect("image-job", job_id=job.id)
 
 
@@ -302,7 +310,7 @@ def image_pull(request: HttpRequest) -> HttpResponse:
         request,
         "pull",
         reference,
-        lambda job: engine.pull_stream(reference, auth_config=auth),
+        lambda docker, job: docker.images.pull_stream(reference, auth_config=auth),
         parameters=params,
         success_message=lambda job: f"Pulled {reference}.",
     )
@@ -312,7 +320,8 @@ def image_pull(request: HttpRequest) -> HttpResponse:
 @require_POST
 def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     """Tag if needed and ``docker push`` to a (linked) registry as a background job."""
-    full_id = _resolve(image_id)
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
     reference = request.POST.get("reference", "").strip()
     params = {"image": full_id, "reference": reference, "registry": request.POST.get("registry", "")}
     try:
@@ -323,7 +332,7 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
         request,
         "push",
         reference,
-        lambda job: engine.push_stream(full_id, reference, auth_config=auth),
+        lambda docker, job: docker.images.push_stream(full_id, reference, auth_config=auth),
         parameters=params,
         success_message=lambda job: f"Pushed {reference}.",
     )
@@ -341,7 +350,7 @@ def image_build(request: HttpRequest) -> HttpResponse:
     params = {"tag": tag, "context": upload, "dockerfile": dockerfile[:200]}
     try:
         if tag:
-            tag = str(engine.parse_reference(tag))
+            tag = str(parse_reference(tag))
         if not upload and not dockerfile.strip():
             raise InvalidReference("Upload a context tarball or paste a Dockerfile.")
     except InvalidReference as exc:
@@ -355,11 +364,11 @@ def image_build(request: HttpRequest) -> HttpResponse:
         gzipped = context.read(2) == b"\x1f\x8b"
         context.seek(0)
     else:
-        context, gzipped = engine.dockerfile_context(dockerfile), False
+        context, gzipped = dockerfile_context(dockerfile), False
 
-    def work(job: jobs.Job) -> Iterator[dict]:
+    def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
         try:
-            yield from engine.build_stream(context, tag=tag, gzipped=gzipped)
+            yield from docker.images.build_stream(context, tag=tag, gzipped=gzipped)
         finally:
             context.close()
 
@@ -369,7 +378,7 @@ def image_build(request: HttpRequest) -> HttpResponse:
         tag or "(untagged)",
         work,
         parameters=params,
-        success_message=lambda job: f"Built {tag or 'image'} {engine.short(job.result)}.",
+        success_message=lambda job: f"Built {tag or 'image'} {short(job.result)}.",
     )
 
 
@@ -387,10 +396,11 @@ def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_GET
 def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
     """``docker save`` streamed as a tar download, in constant memory."""
-    full_id = _resolve(image_id)
-    image = engine.image_detail(full_id)
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
+    image = docker.images.image_detail(full_id)
     name = image.tags[0] if image.tags else image.short_id
-    raw = engine.open_save(image.tags[0] if image.tags else full_id)
+    raw = docker.images.open_save(image.tags[0] if image.tags else full_id)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".tar"
     body = aiter_body(Pump.reading(raw, SAVE_CHUNK, maxsize=SAVE_QUEUE, name="image-save"))
     response = StreamingHttpResponse(body, content_type="application/x-tar")
@@ -409,12 +419,13 @@ def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **para
 @require_POST
 def image_load(request: HttpRequest) -> HttpResponse:
     """``docker load`` of an uploaded tar (streamed from the upload's temp file)."""
+    docker = engine.for_request(request)
     upload = request.FILES.get("archive")
     try:
         with audit.action(request, "image.load", parameters={"archive": upload}) as details:
             if upload is None:
                 raise InvalidReference("Choose a tar file made by docker save.")
-            result = engine.load(upload.file)
+            result = docker.images.load(upload.file)
             details["message"] = ", ".join(result.images)
     except DashboardError as exc:
         if isinstance(exc, EngineUnavailable):
@@ -428,6 +439,7 @@ def image_load(request: HttpRequest) -> HttpResponse:
 @require_POST
 def image_import(request: HttpRequest) -> HttpResponse:
     """``docker import`` of an uploaded rootfs tarball (plain or gzipped) as repository:tag."""
+    docker = engine.for_request(request)
     upload = request.FILES.get("archive")
     repository = request.POST.get("repository", "").strip()
     tag = request.POST.get("tag", "").strip() or "latest"
@@ -439,27 +451,30 @@ def image_import(request: HttpRequest) -> HttpResponse:
         ) as details:
             if upload is None:
                 raise InvalidReference("Choose a root filesystem tarball.")
-            image_id = engine.import_rootfs(upload.file, repository=repository, tag=tag, message=message)
+            image_id = docker.images.import_rootfs(
+                upload.file, repository=repository, tag=tag, message=message
+            )
             details["message"] = image_id
     except DashboardError as exc:
         if isinstance(exc, EngineUnavailable):
             raise
         return _upload_error(request, "Import image", exc)
-    messages.success(request, f"Imported {repository}:{tag} as {engine.short(image_id)}.")
-    return redirect("image-detail", image_id=engine.short(image_id))
+    messages.success(request, f"Imported {repository}:{tag} as {short(image_id)}.")
+    return redirect("image-detail", image_id=short(image_id))
 
 
 @require_role(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def image_prune(request: HttpRequest) -> HttpResponse:
     """GET or POST without ``confirm``: the preview. POST with ``confirm``: ``docker image prune``."""
+    docker = engine.for_request(request)
     data = request.POST if request.method == "POST" else request.GET
     dangling_only = data.get("all") not in ("1", "on", "true")
     label = data.get("label", "").strip()
     if request.method == "POST" and data.get("confirm"):
         params = {"all": not dangling_only, "label": label}
         with audit.action(request, "image.prune", target=label or "all", parameters=params) as details:
-            result = engine.prune(dangling_only=dangling_only, label=label)
+            result = docker.images.prune(dangling_only=dangling_only, label=label)
             details["message"] = f"{len(result.deleted)} deleted, {result.reclaimed} bytes"
         messages.success(
             request, f"Pruned {len(result.deleted)} image layer(s), reclaimed {result.reclaimed} bytes."
@@ -467,7 +482,7 @@ def image_prune(request: HttpRequest) -> HttpResponse:
         return render(
             request, "images/prune.html", {"result": result, "label": label, "all": not dangling_only}
         )
-    preview = engine.prune_preview(dangling_only=dangling_only, label=label)
+    preview = docker.images.prune_preview(dangling_only=dangling_only, label=label)
     return render(
         request, "images/prune.html", {"preview": preview, "label": label, "all": not dangling_only}
     )

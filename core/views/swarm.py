@@ -1,7 +1,7 @@
 """Swarm pages and actions (nodes, services, tasks) for an endpoint that is a Swarm manager.
 
-The views never pick the engine themselves: engine functions are called without ``host`` and the
-engine layer resolves the current endpoint. Every link is reversed, so it keeps the endpoint prefix.
+Each view gets the engine of the request's endpoint (``engine.for_request``). Every link is
+reversed, so it keeps the endpoint prefix.
 """
 
 from __future__ import annotations
@@ -14,31 +14,32 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from core import audit
-from core.endpoints import current_slug, prefixed
-from core.engine import swarm
+from core import audit, engine
+from core.engine.swarm import SwarmState, parse_constraints, parse_env, parse_ports
 from core.errors import EngineError, InvalidRequest, NotFound
 from core.roles import Role, has_role, require_role
+from core.routing import ws_path
 
 LOG_TAIL = 200
 MAX_REPLICAS = 1000
 
 
-def _not_a_manager(request: HttpRequest, state: swarm.SwarmState) -> HttpResponse:
+def _not_a_manager(request: HttpRequest, state: SwarmState) -> HttpResponse:
     return render(request, "swarm/not_manager.html", {"state": state})
 
 
 def _home(request: HttpRequest, *, form: dict | None = None, status: int = 200) -> HttpResponse:
-    state = swarm.swarm_state()
+    docker = engine.for_request(request)
+    state = docker.swarm.swarm_state()
     if not state.is_manager:
         return _not_a_manager(request, state)
     context = {
         "state": state,
-        "nodes": swarm.list_nodes(),
-        "services": swarm.list_services(),
+        "nodes": docker.swarm.list_nodes(),
+        "services": docker.swarm.list_services(),
         "form": form or {"replicas": "1"},
-        "can_operate": has_role(request.user, Role.OPERATOR),
-        "can_admin": has_role(request.user, Role.ADMIN),
+        "can_operate": has_role(request, Role.OPERATOR),
+        "can_admin": has_role(request, Role.ADMIN),
     }
     return render(request, "swarm/swarm.html", context, status=status)
 
@@ -63,26 +64,25 @@ def _replicas(value: str) -> int:
 @require_POST
 def service_create(request: HttpRequest) -> HttpResponse:
     """Create a replicated service from the form on the swarm page."""
+    docker = engine.for_request(request)
     form = {
         k: request.POST.get(k, "").strip() for k in ("name", "image", "replicas", "command", "ports", "env")
     }
     form["constraints"] = request.POST.get("constraints", "").strip()
     try:
-        with audit.action(
-            request, "swarm.service.create", target=form["name"], parameters=form, endpoint=current_slug()
-        ) as details:
+        with audit.action(request, "swarm.service.create", target=form["name"], parameters=form) as details:
             try:
                 command = shlex.split(form["command"])
             except ValueError as e:
                 raise InvalidRequest(f"The command cannot be split into words: {e}.") from None
-            service_id = swarm.create_service(
+            service_id = docker.swarm.create_service(
                 name=form["name"],
                 image=form["image"],
                 replicas=_replicas(form["replicas"] or "1"),
                 command=command,
-                ports=swarm.parse_ports(form["ports"]),
-                env=swarm.parse_env(form["env"]),
-                constraints=swarm.parse_constraints(form["constraints"]),
+                ports=parse_ports(form["ports"]),
+                env=parse_env(form["env"]),
+                constraints=parse_constraints(form["constraints"]),
             )
             details["message"] = service_id
     except EngineError as e:
@@ -95,16 +95,17 @@ def service_create(request: HttpRequest) -> HttpResponse:
 @require_role(Role.VIEWER)
 def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
     """One service: its spec, tasks with their node and state, and the last rolling update."""
-    state = swarm.swarm_state()
+    docker = engine.for_request(request)
+    state = docker.swarm.swarm_state()
     if not state.is_manager:
         return _not_a_manager(request, state)
-    service = swarm.inspect_service(service_id)
+    service = docker.swarm.inspect_service(service_id)
     context = {
         "service": service,
         "service_id": service.summary.id,
         "progress": service.progress,
-        "can_operate": has_role(request.user, Role.OPERATOR),
-        "can_admin": has_role(request.user, Role.ADMIN),
+        "can_operate": has_role(request, Role.OPERATOR),
+        "can_admin": has_role(request, Role.ADMIN),
     }
     return render(request, "swarm/service.html", context)
 
@@ -112,15 +113,17 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_role(Role.VIEWER)
 def service_progress(request: HttpRequest, service_id: str) -> HttpResponse:
     """The rolling-update fragment; it polls itself every 2 s while the update runs."""
-    progress = swarm.update_progress(service_id)
+    docker = engine.for_request(request)
+    progress = docker.swarm.update_progress(service_id)
     return render(request, "swarm/service.html#progress", {"progress": progress, "service_id": service_id})
 
 
 @require_role(Role.VIEWER)
 def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
     """The last lines of every task of the service, read once on the server."""
-    service = swarm.inspect_service(service_id)
-    lines = swarm.service_log_lines(service.summary.id, tail=LOG_TAIL)
+    docker = engine.for_request(request)
+    service = docker.swarm.inspect_service(service_id)
+    lines = docker.swarm.service_log_lines(service.summary.id, tail=LOG_TAIL)
     slots = {t.id: t.name for t in service.tasks}
     rows = [(slots.get(line.task_id, line.task_id[:12]), line.text) for line in lines]
     return render(request, "swarm/logs.html", {"service": service, "rows": rows, "tail": LOG_TAIL})
@@ -129,7 +132,8 @@ def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_role(Role.VIEWER)
 def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
     """The service's logs followed live in the container log viewer (ws/swarm/services/<id>/logs/)."""
-    service = swarm.inspect_service(service_id)
+    docker = engine.for_request(request)
+    service = docker.swarm.inspect_service(service_id)
     return render(
         request,
         "logs/logs.html",
@@ -137,7 +141,7 @@ def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
             "containers": [],
             "service": service.summary,
             "title": f"service {service.summary.name}",
-            "ws_path": prefixed(f"/ws/swarm/services/{service.summary.id}/logs/"),
+            "ws_path": ws_path("ws-service-logs", service.summary.id),
         },
     )
 
@@ -146,6 +150,7 @@ def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_POST
 def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     """Set the replica count of a replicated service."""
+    docker = engine.for_request(request)
     value = request.POST.get("replicas", "")
     try:
         with audit.action(
@@ -153,9 +158,8 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
             "swarm.service.scale",
             target=service_id,
             parameters={"replicas": value},
-            endpoint=current_slug(),
         ):
-            swarm.scale_service(service_id, replicas=_replicas(value))
+            docker.swarm.scale_service(service_id, replicas=_replicas(value))
     except NotFound:
         raise
     except EngineError as e:
@@ -169,6 +173,7 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_POST
 def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
     """Start a rolling update of the service to another image."""
+    docker = engine.for_request(request)
     image = request.POST.get("image", "").strip()
     try:
         with audit.action(
@@ -176,9 +181,8 @@ def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
             "swarm.service.update",
             target=service_id,
             parameters={"image": image},
-            endpoint=current_slug(),
         ):
-            swarm.update_image(service_id, image=image)
+            docker.swarm.update_image(service_id, image=image)
     except NotFound:
         raise
     except EngineError as e:
@@ -191,7 +195,8 @@ def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_role(Role.ADMIN)
 def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpResponse:
     """First step of removing a service: what will go, and the button that does it."""
-    service = swarm.inspect_service(service_id)
+    docker = engine.for_request(request)
+    service = docker.swarm.inspect_service(service_id)
     template = "swarm/confirm_delete.html#confirm" if request.htmx else "swarm/confirm_delete.html"
     return render(request, template, {"service": service})
 
@@ -200,9 +205,10 @@ def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpRespons
 @require_POST
 def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     """Remove a service and all its tasks."""
+    docker = engine.for_request(request)
     try:
-        with audit.action(request, "swarm.service.remove", target=service_id, endpoint=current_slug()):
-            swarm.remove_service(service_id)
+        with audit.action(request, "swarm.service.remove", target=service_id):
+            docker.swarm.remove_service(service_id)
     except EngineError as e:
         messages.error(request, e.message)
         return redirect("swarm-service", service_id=service_id)
@@ -214,6 +220,7 @@ def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_POST
 def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
     """Drain, pause or activate a node."""
+    docker = engine.for_request(request)
     availability = request.POST.get("availability", "")
     try:
         with audit.action(
@@ -221,9 +228,8 @@ def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
             "swarm.node.availability",
             target=node_id,
             parameters={"availability": availability},
-            endpoint=current_slug(),
         ):
-            swarm.set_node_availability(node_id, availability=availability)
+            docker.swarm.set_node_availability(node_id, availability=availability)
     except NotFound:
         raise
     except EngineError as e:

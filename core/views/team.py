@@ -31,7 +31,18 @@ from core.signals import revoke_websockets
 
 User = get_user_model()
 PAGE_SIZE = 50
-CSV_COLUMNS = ("time", "user", "role", "address", "action", "target", "outcome", "message", "parameters")
+CSV_COLUMNS = (
+    "time",
+    "user",
+    "role",
+    "address",
+    "action",
+    "target",
+    "outcome",
+    "message",
+    "parameters",
+    "endpoint",
+)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.+-_")
 
 
@@ -211,13 +222,14 @@ def _when(value: str, *, end: bool) -> datetime | None:
 
 
 def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
-    """Audit events matching the query's filters (user, action, target, outcome, since, until)."""
-    filters = {
-        k: params.get(k, "").strip() for k in ("user", "action", "target", "outcome", "since", "until")
-    }
+    """Audit events matching the query's filters (user, endpoint, action, target, outcome, since, until)."""
+    names = ("user", "endpoint", "action", "target", "outcome", "since", "until")
+    filters = {k: params.get(k, "").strip() for k in names}
     events = AuditEvent.objects.all()
     if filters["user"]:
         events = events.filter(username__iexact=filters["user"])
+    if filters["endpoint"]:
+        events = events.filter(endpoint=filters["endpoint"])
     if filters["action"]:
         events = events.filter(action__startswith=filters["action"])
     if filters["target"]:
@@ -244,6 +256,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "query": query,
         "outcomes": AuditEvent.Outcome.values,
         "actions": AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct(),
+        "endpoint_slugs": AuditEvent.objects.exclude(endpoint="")
+        .order_by("endpoint")
+        .values_list("endpoint", flat=True)
+        .distinct(),
     }
     template = "audit/audit.html#rows" if request.htmx and not request.htmx.boosted else "audit/audit.html"
     return render(request, template, context)
@@ -278,6 +294,7 @@ def _csv_rows(events: QuerySet) -> Iterator[str]:
                 e.outcome,
                 e.message,
                 json.dumps(e.parameters, ensure_ascii=False) if e.parameters else "",
+                e.endpoint,
             )
         )
 

@@ -52,6 +52,8 @@ class Command(BaseCommand):
                 "url": settings.REGISTRY_URL.rstrip("/"),
                 "username": settings.REGISTRY_USERNAME,
                 "from_environment": True,
+                # The operator who set REGISTRY_URL chose this address (often a compose service).
+                "allow_private_addresses": True,
             },
         )
         registry.secret = settings.REGISTRY_PASSWORD
