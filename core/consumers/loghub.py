@@ -24,7 +24,7 @@ from core.live.bridge import Feed, Pump
 from core.live.frames import line_frames
 
 FRAME_CACHE = 64  # recent shared batches kept serialized (the batch is kept too: ids stay unique)
-INBOX_ITEMS = 256  # batches waiting for one follower; past it the oldest are dropped and counted
+INBOX_ITEMS = 32  # batches (<= 64 KiB each) waiting for one follower; past it the oldest are dropped, counted
 
 
 class TooManyStreams(DashboardError):
@@ -81,7 +81,7 @@ class SharedLog:
         self.followers: set[Follower] = set()
         self.opened = asyncio.Event()
         self._frames: dict[tuple[int, bool], tuple[list[dict], list[tuple[str, int]]]] = {}
-        self.pump: Pump = Pump(produce, maxsize=64, name=f"shared-logs-{key[1][:12]}")
+        self.pump: Pump = Pump(produce, maxsize=16, name=f"shared-logs-{key[1][:12]}")
         self.task = asyncio.create_task(self.relay())
         self.pump.start()
 
