@@ -6,7 +6,7 @@ prefix carries `/e/<slug>/`), and the ``{% ws_url %}`` template tag renders it.
 
 from django.urls import reverse
 
-from core.consumers import events, exec, logs, overview, progress, stats
+from core.consumers import events, exec, logs, overview, progress, stats, unknown
 
 websocket_urlpatterns = [
     *overview.websocket_urlpatterns,
@@ -16,6 +16,8 @@ websocket_urlpatterns = [
     *logs.websocket_urlpatterns,
     *exec.websocket_urlpatterns,
 ]
+# What the ASGI router serves: the routes above, then a clean refusal for any other path.
+routed_urlpatterns = [*websocket_urlpatterns, *unknown.websocket_urlpatterns]
 urlpatterns = websocket_urlpatterns  # so that reverse(urlconf="core.routing") finds them
 
 

@@ -303,3 +303,15 @@ RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
 EXEC_SWEEP_LOCAL = env_bool("EXEC_SWEEP_LOCAL", True)
 # Jobs (pull, push, build): a running job whose heartbeat is older than this is shown interrupted.
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 30)
+# Engine log streams one process may hold open (viewers of one container share one).
+LIVE_ENGINE_STREAMS = env_int("LIVE_ENGINE_STREAMS", 200)
+# Bytes a websocket may hold unsent before droppable frames (log lines) are skipped, and how long a
+# viewer may stay over it before the socket is closed.
+LIVE_SEND_BUFFER = env_int("LIVE_SEND_BUFFER", 1024 * 1024)
+LIVE_STALL_SECONDS = env_float("LIVE_STALL_SECONDS", 30)
+# Every open websocket: a heartbeat frame, and the session/role re-checked (logout, password change,
+# expiry, role cap) at least this often.
+LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 10)
+LIVE_SESSION_CHECK_SECONDS = env_float("LIVE_SESSION_CHECK_SECONDS", 20)
+# A followed log silent this long makes the server ask the engine whether it is still there.
+LIVE_ENGINE_PROBE_SECONDS = env_float("LIVE_ENGINE_PROBE_SECONDS", 8)

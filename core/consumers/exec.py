@@ -34,15 +34,10 @@ from django.urls import path
 from core import audit, exec_sessions
 from core.consumers.base import GuardedConsumer
 from core.consumers.logs import query
-from core.consumers.streaming import (
-    STREAMS_PER_USER,
-    ThreadPump,
-    acquire_stream_slot,
-    in_thread,
-    release_stream_slot,
-)
+from core.consumers.streaming import STREAMS_PER_USER, ThreadPump, acquire_stream_slot, release_stream_slot
 from core.engine.streams import TerminalSocket
 from core.errors import DashboardError, EngineError
+from core.live.bridge import call
 from core.recordings import SessionRecorder
 from core.roles import Role
 
@@ -147,7 +142,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            terminal = await in_thread(self.open_terminal)
+            terminal = await call(self.open_terminal)
         except DashboardError as exc:
             await database_sync_to_async(audit.record)(
                 self.scope,
@@ -352,7 +347,7 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await in_thread(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
+                await call(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except EngineError:
                 return
             if self.recorder is not None:

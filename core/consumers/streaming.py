@@ -1,4 +1,6 @@
-"""Dedicated-thread pumps between blocking engine streams and the event loop, and the per-user cap."""
+"""The exec terminal's reader thread (ThreadPump, its own) and the per-user stream cap.
+
+Every other stream goes through the one bridge, core/live/bridge.py."""
 
 from __future__ import annotations
 
@@ -92,32 +94,3 @@ class ThreadPump:
             return False
         self.thread.join(0.5)
         return not self.thread.is_alive()
-
-
-async def in_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Run a short blocking engine call in a thread of its own that ends with the call.
-
-    Not the loop's shared executor: that pool keeps (and grows) idle threads, which would hide a
-    real thread leak from the hygiene tests and can queue a live stream behind unrelated work.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future = loop.create_future()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def run() -> None:
-        try:
-            value = func(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the awaiting coroutine
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
-
-    threading.Thread(target=run, name=f"engine-call-{getattr(func, '__name__', 'call')}", daemon=True).start()
-    return await future

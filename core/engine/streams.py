@@ -25,12 +25,11 @@ from datetime import UTC, datetime
 
 from core.engine._client import Engine, engine_call, translated
 from core.errors import InvalidRequest, NotFound
+from core.live.batching import Batcher
+from core.live.lines import MAX_LINE, LineAssembler
 
 READ_SIZE = 64 * 1024
-BATCH_BYTES = 64 * 1024
-BATCH_SECONDS = 0.05
 QUIET_SECONDS = 0.005
-MAX_LINE = 1024 * 1024  # a "line" that never ends is cut here rather than held forever
 STREAMS = {1: "stdout", 2: "stderr", 0: "stdout"}
 _HEADER = struct.Struct(">BxxxL")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -47,6 +46,7 @@ class ContainerFacts:
     status: str
     started_at: str
     open_stdin: bool
+    exit_code: int | None = None  # when it is not running
 
 
 @engine_call
@@ -74,7 +74,12 @@ def container_facts(engine: Engine, container_id: str) -> ContainerFacts:
         status=str(state.get("Status", "")),
         started_at=str(state.get("StartedAt", "")),
         open_stdin=bool(config.get("OpenStdin")),
+        exit_code=None if state.get("Running") else _int_or_none(state.get("ExitCode")),
     )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_since(value: str | None, *, now: float | None = None) -> str | None:
@@ -212,7 +217,7 @@ class LogStream:
         self._read = _reader(response)
         self._sock = _raw_socket(response)
         self._closed = False
-        self._pending: dict[int, bytes] = {}
+        self._assemblers: dict[int, LineAssembler] = {}  # streams with an unfinished line
         self._pending_ts: dict[int, str] = {}
         self._frame_buffer = b""
 
@@ -222,9 +227,7 @@ class LogStream:
         Raises:
             EngineUnavailable: the connection to the engine broke mid-stream (unless closed by us).
         """
-        pending: list[dict] = []
-        size = 0
-        started = 0.0
+        batcher = Batcher()
         try:
             while True:
                 with translated(self.url):
@@ -235,25 +238,17 @@ class LogStream:
                             return
                         raise
                 if not data:
-                    pending.extend(self._flush_pending())
-                    if pending:
-                        yield pending
+                    batcher.add(self._flush_pending(), 0, 0.0)
+                    if batcher.lines:
+                        yield batcher.take()
                     return
                 lines = self._tty_lines(data) if self.tty else self._demux(data)
-                if lines:
-                    if not pending:
-                        started = time.monotonic()
-                    pending.extend(lines)
-                    size += len(data)
+                now = time.monotonic()
+                batcher.add(lines, len(data), now)
                 # Coalesce while the engine keeps writing (a backlog); hand over when it goes quiet,
                 # at 64 KiB, or after 50 ms: fewer, bigger hand-overs to the event loop.
-                if pending and (
-                    size >= BATCH_BYTES
-                    or time.monotonic() - started >= BATCH_SECONDS
-                    or not self._more_ready()
-                ):
-                    yield pending
-                    pending, size = [], 0
+                if batcher.lines and batcher.due(now, more_ready=self._more_ready):
+                    yield batcher.take()
         except Exception:
             if self._closed:
                 return
@@ -273,7 +268,6 @@ class LogStream:
         pos, end = 0, len(buffer)
         lines: list[dict] = []
         unpack = _HEADER.unpack_from
-        pending = self._pending
         while pos + 8 <= end:
             kind, size = unpack(buffer, pos)
             if pos + 8 + size > end:
@@ -281,64 +275,53 @@ class LogStream:
             payload = buffer[pos + 8 : pos + 8 + size]
             pos += 8 + size
             ts, _, text = payload.partition(b" ")
-            self._add(kind, ts, text, lines, pending)
+            self._add(kind, ts, text, lines)
         self._frame_buffer = buffer[pos:]
         return lines
 
-    def _add(self, kind: int, ts: bytes, text: bytes, lines: list[dict], pending: dict[int, bytes]) -> None:
+    def _add(self, kind: int, ts: bytes, text: bytes, lines: list[dict]) -> None:
         """One engine message: a whole line, a piece of one (16 KiB partials) or several lines."""
         stream = STREAMS.get(kind, "stdout")
         stamp = ts.decode("ascii", "replace")
         self.last_ts = stamp
-        if kind in pending:
-            text = pending.pop(kind) + text
-            stamp = self._pending_ts.pop(kind, stamp)
-        if text.endswith(b"\n"):
+        assembler = self._assemblers.get(kind)
+        idle = assembler is None or not assembler.pending
+        if idle and text.endswith(b"\n") and len(text) <= MAX_LINE:
             body = text[:-1]
-            if b"\n" in body:
-                for piece in body.split(b"\n"):
-                    lines.append({"stream": stream, "text": _text(piece), "ts": stamp})
-            else:
+            if b"\n" not in body:  # the common case: one whole line per engine message
                 lines.append({"stream": stream, "text": _text(body), "ts": stamp})
-            return
-        head, sep, rest = text.rpartition(b"\n")
-        if sep:
-            for piece in head.split(b"\n"):
-                lines.append({"stream": stream, "text": _text(piece), "ts": stamp})
-            text = rest
-        if len(text) >= MAX_LINE:
-            lines.append({"stream": stream, "text": _text(text), "ts": stamp})
-            return
-        pending[kind] = text
-        self._pending_ts[kind] = stamp
+                return
+        if assembler is None:
+            assembler = self._assemblers[kind] = LineAssembler()
+        # A line's timestamp is the one of its first piece.
+        first_ts = self._pending_ts.pop(kind, stamp) if assembler.pending else stamp
+        done = assembler.feed(text)
+        for number, (line, total) in enumerate(done):
+            lines.append(_line(stream, line, first_ts if number == 0 else stamp, total))
+        if assembler.pending:
+            self._pending_ts[kind] = stamp if done else first_ts
 
     def _tty_lines(self, data: bytes) -> list[dict]:
-        buffer = self._pending.pop(1, b"") + data
-        parts = buffer.split(b"\n")
-        rest = parts.pop()
+        assembler = self._assemblers.get(1)
+        if assembler is None:
+            assembler = self._assemblers[1] = LineAssembler()
         lines = []
-        for part in parts:
-            ts, _, text = part.partition(b" ")
-            stamp = ts.decode("ascii", "replace")
+        for raw, total in assembler.feed(data):
+            stamp, _, text = raw.partition(" ")
             self.last_ts = stamp
-            lines.append({"stream": "stdout", "text": _text(text.rstrip(b"\r")), "ts": stamp})
-        if len(rest) >= MAX_LINE:
-            ts, _, text = rest.partition(b" ")
-            lines.append({"stream": "stdout", "text": _text(text), "ts": ts.decode("ascii", "replace")})
-        elif rest:
-            self._pending[1] = rest
+            lines.append(_line("stdout", text.rstrip("\r") if not total else text, stamp, total))
         return lines
 
     def _flush_pending(self) -> list[dict]:
         lines = []
-        for kind, text in sorted(self._pending.items()):
-            if self.tty:
-                ts, _, text = text.partition(b" ")
-                stamp = ts.decode("ascii", "replace")
-            else:
-                stamp = self._pending_ts.get(kind, "")
-            lines.append({"stream": STREAMS.get(kind, "stdout"), "text": _text(text), "ts": stamp})
-        self._pending.clear()
+        for kind, assembler in sorted(self._assemblers.items()):
+            for raw, total in assembler.flush():
+                if self.tty:
+                    stamp, _, text = raw.partition(" ")
+                else:
+                    stamp, text = self._pending_ts.get(kind, ""), raw
+                lines.append(_line(STREAMS.get(kind, "stdout"), text, stamp, total))
+        self._assemblers.clear()
         return lines
 
     def close(self) -> None:
@@ -355,6 +338,13 @@ class LogStream:
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
+
+
+def _line(stream: str, text: str, ts: str, total: int) -> dict:
+    """A line for the websocket frame; a cut line also says its full length (``truncated``)."""
+    if total:
+        return {"stream": stream, "text": text, "ts": ts, "truncated": total}
+    return {"stream": stream, "text": text, "ts": ts}
 
 
 @engine_call

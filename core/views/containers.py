@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -26,6 +24,7 @@ from core.container_forms import (
 )
 from core.engine.containers import ContainerDetail, ContainerSummary, CreateResult, CreateSpec
 from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
+from core.live.bridge import Pump, aiter_body
 from core.roles import Role, forbidden, has_role, require_role, role_on
 
 log = logging.getLogger(__name__)
@@ -432,47 +431,6 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
-async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEAD) -> AsyncIterator[bytes]:
-    """Relay a blocking iterator through a read-ahead thread (bounded: ``depth`` chunks in flight).
-
-    The engine read of the next chunk overlaps the socket write of this one; when the download is
-    abandoned the thread stops at the next chunk and closes the engine response.
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    slots = threading.Semaphore(depth)
-    stopped = threading.Event()
-
-    def hand_over(item: object) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-        except RuntimeError:  # the loop is gone
-            stopped.set()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not slots.acquire(timeout=0.5):
-                    if stopped.is_set():
-                        return
-                if stopped.is_set():
-                    return
-                hand_over(chunk)
-        except Exception as exc:  # noqa: BLE001 - the status line is gone; end the body, log why
-            log.warning("export stream broke off: %r", exc)
-        finally:
-            chunks.close()  # type: ignore[attr-defined]
-            hand_over(None)
-
-    threading.Thread(target=produce, name="export-read-ahead", daemon=True).start()
-    try:
-        while (chunk := await queue.get()) is not None:
-            slots.release()
-            yield chunk
-    finally:
-        stopped.set()
-
-
 @require_role(Role.OPERATOR, action="container.export")
 @require_safe
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
@@ -481,7 +439,8 @@ def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     container = docker.containers.inspect_container(ref=ref)
     chunks = docker.containers.export(ref=container.id)
     audit.record(request, "container.export", target=f"{container.name} ({container.short_id})")
-    response = StreamingHttpResponse(_aiter_blocking(chunks), content_type="application/x-tar")
+    body = aiter_body(Pump.over(lambda: chunks, maxsize=EXPORT_READ_AHEAD, name="container-export"))
+    response = StreamingHttpResponse(body, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{container.name or container.short_id}.tar"'
     response["X-Accel-Buffering"] = "no"
     return response

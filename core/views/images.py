@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import tempfile
-import threading
-from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +18,7 @@ from core import audit, engine, tables
 from core.engine import jobs
 from core.engine.images import ImageInUse, ImageRow, dockerfile_context, parse_reference, short
 from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
+from core.live.bridge import Pump, aiter_body
 from core.models import Registry
 from core.roles import ROLE_GROUPS, Role, forbidden, require_role
 
@@ -383,63 +381,10 @@ def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
     raw = docker.images.open_save(image.tags[0] if image.tags else full_id)
     audit.record(request, "image.save", target=f"{name} ({image.short_id})")
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".tar"
-    response = StreamingHttpResponse(_stream_in_thread(raw), content_type="application/x-tar")
+    body = aiter_body(Pump.reading(raw, SAVE_CHUNK, maxsize=SAVE_QUEUE, name="image-save"))
+    response = StreamingHttpResponse(body, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-async def _stream_in_thread(raw: Any) -> AsyncIterator[bytes]:
-    """Read the engine's stream in a dedicated thread, big chunks, at most SAVE_QUEUE chunks ahead.
-
-    The reader never waits for the event loop unless the buffer is full (a semaphore counts the
-    free slots), so a busy or descheduled loop does not stall the engine side chunk by chunk.
-    """
-    loop = asyncio.get_running_loop()
-    chunks: deque[bytes] = deque()
-    room = threading.Semaphore(SAVE_QUEUE)
-    ready = asyncio.Event()
-    stop = threading.Event()
-
-    def wake() -> None:
-        try:
-            loop.call_soon_threadsafe(ready.set)
-        except RuntimeError:  # the loop is closed: the server is shutting down
-            stop.set()
-
-    def reader() -> None:
-        try:
-            while not stop.is_set():
-                room.acquire()
-                if stop.is_set():
-                    break
-                chunk = raw.read(SAVE_CHUNK)
-                chunks.append(chunk)
-                wake()
-                if not chunk:
-                    return
-        except Exception:  # the download ends short; the browser sees an incomplete file
-            log.warning("docker save of an image stopped early", exc_info=True)
-        finally:
-            raw.close()
-            chunks.append(b"")  # the end (a second end marker is harmless)
-            wake()
-
-    threading.Thread(target=reader, name="image-save", daemon=True).start()
-    try:
-        while True:
-            while not chunks:
-                ready.clear()
-                if chunks:
-                    break
-                await ready.wait()
-            chunk = chunks.popleft()
-            if not chunk:
-                return
-            room.release()
-            yield chunk
-    finally:
-        stop.set()
-        room.release()  # a reader waiting for room sees stop and ends
 
 
 def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **params: Any) -> HttpResponse:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-from collections.abc import AsyncIterator
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 
 from core import engine
-from core.consumers.streaming import in_thread
 from core.engine.streams import ContainerFacts, parse_since
 from core.errors import DashboardError, InvalidRequest, NotFound
+from core.live.bridge import Feed, Pump, aiter_body
 from core.roles import Role, require_role
 from core.routing import ws_path
 
@@ -64,65 +61,31 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _download_chunks(
+def _download_pump(
     docker: engine.Engine, container: ContainerFacts, *, since, until, timestamps, pattern
-) -> AsyncIterator[bytes]:
-    """The whole log as text, read in a dedicated thread, one bounded queue: constant memory."""
+) -> Pump[bytes]:
+    """The whole log as text, read through the bridge (blocking policy): constant memory."""
 
-    async def chunks() -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue(maxsize=8)
-        stop = threading.Event()
-        log = await in_thread(
-            docker.streams.open_logs,
-            container.id,
-            tail="all",
-            since=since,
-            until=until,
-            follow=False,
-            tty=container.tty,
+    def produce(feed: Feed[bytes]) -> None:
+        log = docker.streams.open_logs(
+            container.id, tail="all", since=since, until=until, follow=False, tty=container.tty
         )
-
-        def produce() -> None:
-            try:
-                for batch in log.batches():
-                    out = [
-                        (f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n")
-                        for line in batch
-                        if pattern is None or pattern.search(line["text"])
-                    ]
-                    if out and not _put(loop, queue, "".join(out).encode(), stop):
-                        return
-            except Exception:  # noqa: BLE001, S110 - the download just ends early
-                pass
-            finally:
-                log.close()
-                _put(loop, queue, None, stop)
-
-        thread = threading.Thread(target=produce, name="logs-download", daemon=True)
-        thread.start()
+        if not feed.attach(log):
+            return
         try:
-            while (chunk := await queue.get()) is not None:
-                yield chunk
+            for batch in log.batches():
+                out = [
+                    (f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n")
+                    for line in batch
+                    if pattern is None or pattern.search(line["text"])
+                ]
+                if out and not feed.put("".join(out).encode()):
+                    return
         finally:
-            stop.set()
+            feed.detach(log)
             log.close()
 
-    return chunks()
-
-
-def _put(loop, queue: asyncio.Queue, item, stop: threading.Event) -> bool:
-    future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-    while True:
-        try:
-            future.result(timeout=0.25)
-            return True
-        except TimeoutError:
-            if stop.is_set():
-                future.cancel()
-                return False
-        except Exception:  # noqa: BLE001 - loop gone
-            return False
+    return Pump(produce, maxsize=8, name="logs-download")
 
 
 @require_role(Role.VIEWER)
@@ -140,13 +103,15 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
     except DashboardError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
-        _download_chunks(
-            engine.for_request(request),
-            container,
-            since=since,
-            until=until,
-            timestamps=request.GET.get("timestamps") == "1",
-            pattern=pattern,
+        aiter_body(
+            _download_pump(
+                engine.for_request(request),
+                container,
+                since=since,
+                until=until,
+                timestamps=request.GET.get("timestamps") == "1",
+                pattern=pattern,
+            )
         ),
         content_type="text/plain; charset=utf-8",
     )
