@@ -300,3 +300,24 @@ def remove_network(engine: Engine, *, ref: str) -> None:
             f"Network “{raw.get('Name')}” is in use by {', '.join(sorted(attached))}: disconnect them first."
         )
     engine.api.remove_network(raw["Id"])
+
+
+@engine_call
+def network_driver(engine: Engine, *, name: str) -> str:
+    """The driver of the network ``name`` (name, id or unique id prefix), '' when there is none.
+
+    A driver ``host`` means the host's network namespace, whatever the person called the network.
+
+    Args:
+        name: what the person typed as the network.
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    try:
+        raw = engine.api.inspect_network(name)
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return ""
+        raise
+    return str(raw.get("Driver") or "")

@@ -12,7 +12,7 @@ from core import audit, engine, tables
 from core.engine.volumes import Volume
 from core.errors import Conflict, EngineError, NotFound
 from core.live.bridge import Pump, aiter_body
-from core.roles import Role, effective_role, has_role, require_role
+from core.roles import Role, has_role, require_role, role_on
 from core.volume_forms import DeleteVolumeForm, PruneForm, RestoreForm, VolumeForm
 
 DOWNLOAD_READ_AHEAD = 4  # chunks of 1 MiB in flight between the engine and the socket
@@ -74,7 +74,7 @@ def volume_sizes(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def volume_new(request: HttpRequest) -> HttpResponse:
     """``docker volume create``: name (optional), driver, driver options, labels."""
-    form = VolumeForm(request.POST or None, role=effective_role(request), initial={"driver": "local"})
+    form = VolumeForm(request.POST or None, role=role_on(request), initial={"driver": "local"})
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
