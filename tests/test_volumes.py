@@ -47,7 +47,7 @@ def _with_volume(engine, make_container, name: str, script: str, *, start: bool 
     )
     if start:
         wait_for(
-            lambda: _exists(engine, container["Id"], "/data/.ready"), timeout=20, what="the writer's file"
+            lambda: _exists(engine, container["Id"], "/data/.ready"), timeout=20, message="the writer's file"
         )
     return container
 
@@ -77,6 +77,16 @@ def _members(data: bytes) -> dict[str, bytes]:
             if member.isfile():
                 out[member.name.lstrip("./")] = tar.extractfile(member).read()
     return out
+
+
+def _body(response) -> bytes:
+    """A streamed (async) download's bytes, collected the way the ASGI server would send them."""
+    import asyncio
+
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return asyncio.run(collect())
 
 
 def _helpers_left(engine) -> list:
@@ -216,11 +226,9 @@ def test_download_of_a_file_has_its_bytes(operator_client, engine, volume, make_
     _with_volume(engine, make_container, name, "printf 'payload-123' > /data/f.bin && touch /data/.ready")
     response = operator_client.get(f"/volumes/{name}/download/?path=/f.bin")
     assert response.status_code == 200
-    body = (
-        b"".join(response.streaming_content) if hasattr(response, "streaming_content") else response.content
-    )
+    body = _body(response)
     assert _members(body)["f.bin"] == b"payload-123"
-    wait_for(lambda: _helpers_left(engine) == [], timeout=10, what="the helper container to go")
+    wait_for(lambda: _helpers_left(engine) == [], timeout=10, message="the helper container to go")
     assert AuditEvent.objects.filter(action="volume.download", target=name).exists()
 
 
