@@ -1,6 +1,8 @@
 """Images benchmarks against a real daphne serving the dashboard, with ratios measured in this run.
 
-1. ``GET /images/`` with 2,000 extra images vs the raw engine call ``GET /images/json`` (target <= 2x).
+1. ``GET /images/`` (default page: 50 rows) with 2,000 extra images vs the raw engine calls the list
+   needs, ``GET /images/json`` and ``GET /containers/json?all=1`` (for the per-image container
+   counts), measured interleaved in the same run (target <= 1.3x).
 2. ``GET /images/<id>/save/`` of a >= 300 MB image vs ``docker save > /dev/null`` (target >= 0.85x
    the rate) and the daphne process's RSS growth during the download (target <= 64 MB).
 
@@ -11,11 +13,13 @@ end, even on failure. Run: /work/main/.venv/bin/python bench/bench_images.py [--
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -79,6 +83,7 @@ class Daphne:
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-images-"))
+        atexit.register(shutil.rmtree, self.dir, True)
         self.env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         self.env.update(
             DATABASE_URL=f"sqlite:///{self.dir / 'db.sqlite3'}",
@@ -156,8 +161,14 @@ def timed(func, runs: int) -> float:
 
 
 def bench_list(api: docker.APIClient, daphne: Daphne, runs: int) -> float:
-    def raw() -> None:
+    def raw_images() -> None:
         response = api._get(api._url("/images/json"))
+        response.raise_for_status()
+        json.loads(response.content)
+
+    def raw() -> None:  # what engine.list_images asks for: the images, and the containers using them
+        raw_images()
+        response = api._get(api._url("/containers/json"), params={"all": 1})
         response.raise_for_status()
         json.loads(response.content)
 
@@ -166,12 +177,20 @@ def bench_list(api: docker.APIClient, daphne: Daphne, runs: int) -> float:
         assert response.status_code == 200, response.status_code
 
     total = len(api.images())
-    raw_s = timed(raw, runs)
-    dash_s = timed(dashboard, runs)
+    raw(), dashboard()  # warm-up
+    images_t, raw_t, dash_t = [], [], []
+    for _ in range(runs):  # interleaved, so a noisy neighbour hits all alike
+        for func, samples in ((raw_images, images_t), (raw, raw_t), (dashboard, dash_t)):
+            started = time.perf_counter()
+            func()
+            samples.append(time.perf_counter() - started)
+    images_s, raw_s, dash_s = (statistics.median(t) for t in (images_t, raw_t, dash_t))
     ratio = dash_s / raw_s
     print(
-        f"list: {total} images; raw /images/json {raw_s * 1000:.0f} ms, dashboard /images/ "
-        f"{dash_s * 1000:.0f} ms -> ratio {ratio:.2f}x (target <= 2x)"
+        f"list: {total} images; raw /images/json {images_s * 1000:.0f} ms, + /containers/json?all=1 "
+        f"{raw_s * 1000:.0f} ms, dashboard /images/ {dash_s * 1000:.0f} ms -> ratio {ratio:.2f}x over "
+        f"the calls it needs (target <= 1.3x) {'OK' if ratio <= 1.3 else 'MISSED'}; "
+        f"{dash_s / images_s:.2f}x over /images/json alone"
     )
     return ratio
 
@@ -259,6 +278,7 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=320)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--save-ref", help="tuning: only the save bench, on this existing image")
+    parser.add_argument("--skip-save", action="store_true", help="only the list bench")
     args = parser.parse_args()
     if args.save_ref:
         daphne = Daphne()
@@ -276,12 +296,17 @@ def main() -> int:
         make_images(api, args.images)
         results["list_ratio"] = bench_list(api, daphne, args.runs)
         remove_images(api)
-        big = make_big_image(api, args.mb)
-        results["save_ratio"], results["save_rss_growth"] = bench_save(api, daphne, big)
+        if not args.skip_save:
+            big = make_big_image(api, args.mb)
+            results["save_ratio"], results["save_rss_growth"] = bench_save(api, daphne, big)
     finally:
         remove_images(api)
         daphne.stop()
-    ok = results["list_ratio"] <= 2 and results["save_ratio"] >= 0.85 and results["save_rss_growth"] <= 64e6
+    ok = (
+        results["list_ratio"] <= 1.3
+        and results.get("save_ratio", 1) >= 0.85
+        and results.get("save_rss_growth", 0) <= 64e6
+    )
     print("RESULT", json.dumps(results), "PASS" if ok else "MISS")
     return 0
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import Resolver404, resolve, reverse
 
-from core.context import active_endpoint
 from core.errors import DashboardError, EngineUnavailable, NotFound
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,10 @@ class EngineErrorMiddleware:
             template, status = "errors/404.html", 404
         else:
             template, status = "errors/engine.html", exception.status
-        endpoint = active_endpoint()
         response = TemplateResponse(
             request,
             template,
-            {"error": exception, "docker_host": endpoint.url if endpoint else settings.DOCKER_HOST},
+            {"error": exception, "docker_host": request.endpoint.url},
             status=status,
         )
         if status == 503:
@@ -90,3 +89,27 @@ class HtmxMessagesMiddleware:
                 "_messages.html", {"messages": pending, "oob": True}, request=request
             ).encode()
         return response
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user with a one-time password reaches only the password-change page (and logout) until done."""
+
+    ALLOWED = frozenset({"password-change", "logout", "login", "healthz"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from core.accounts import must_change_password
+
+        if must_change_password(getattr(request, "user", None)):
+            try:
+                name = resolve(request.path_info).url_name
+            except Resolver404:
+                name = None
+            if name not in self.ALLOWED:
+                target = reverse("password-change")
+                if request.headers.get("HX-Request") == "true":  # before HtmxMiddleware runs
+                    return HttpResponse(status=204, headers={"HX-Redirect": target})
+                return redirect(target)
+        return self.get_response(request)

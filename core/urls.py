@@ -2,12 +2,25 @@
 
 from django.urls import include, path
 
-from core.views import containers, endpoints, images, logs, overview, registries, swarm, team
+from core.views import (
+    containers,
+    endpoints,
+    images,
+    logs,
+    networks,
+    overview,
+    registries,
+    swarm,
+    team,
+    volumes,
+)
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("", include(images.urlpatterns)),
     path("", include(containers.urlpatterns)),
+    path("", include(volumes.urlpatterns)),
+    path("", include(networks.urlpatterns)),
     path("", include(logs.urlpatterns)),
     path("", include(registries.urlpatterns)),
     path("", include(team.urlpatterns)),

@@ -74,6 +74,10 @@ def refusal_reason(scope: dict) -> str | None:
     scheme = "https" if _secure(scope) else "http"
     expected = _normalized(scheme, host)
     parsed = urlsplit(origin)
+    if "@" in parsed.netloc:
+        return f"origin {origin!r} carries credentials (userinfo)"
+    if parsed.path or parsed.query or parsed.fragment:
+        return f"origin {origin!r} has a path (an Origin is scheme://host[:port] only)"
     given = _normalized(parsed.scheme, parsed.netloc) if parsed.scheme in DEFAULT_PORTS else None
     trusted = {o.rstrip("/") for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}
     if given is None or (given != expected and origin.rstrip("/") not in trusted):
@@ -85,14 +89,35 @@ def refusal_reason(scope: dict) -> str | None:
     return None
 
 
+class _Refuse:
+    """Logs the refusal (reason, origin, path, client), audits it when the cookie names a user, denies."""
+
+    async def __call__(self, scope, receive, send):
+        from channels.db import database_sync_to_async
+
+        from core import audit
+        from core.consumers.base import log_refusal
+
+        reason = scope["refusal"]
+        log_refusal(scope, reason)
+        if getattr(scope.get("user"), "is_authenticated", False):
+            await database_sync_to_async(audit.record)(
+                scope, "websocket.connect", target=scope.get("path", ""), outcome=audit.DENIED, message=reason
+            )
+        return await WebsocketDenier()(scope, receive, send)
+
+
 class SameOriginValidator:
     """ASGI middleware: refuses (HTTP 403) websocket handshakes that fail ``refusal_reason``."""
 
     def __init__(self, application):
+        from channels.auth import AuthMiddlewareStack
+
         self.application = application
+        self.refuse = AuthMiddlewareStack(_Refuse())
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket" and refusal_reason(scope) is not None:
-            denier = WebsocketDenier()
-            return await denier(scope, receive, send)
+        reason = refusal_reason(scope) if scope["type"] == "websocket" else None
+        if reason is not None:
+            return await self.refuse({**scope, "refusal": reason}, receive, send)
         return await self.application(scope, receive, send)

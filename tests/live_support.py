@@ -37,6 +37,8 @@ def read_log_frames(
     deadline = time.monotonic() + timeout
     while True:
         frame = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.01)))
+        if frame["type"] == "heartbeat":
+            continue
         if frame["type"] == "lines":
             lines.extend(frame["lines"])
             if until_text is not None and any(until_text in line["text"] for line in frame["lines"]):
@@ -75,9 +77,12 @@ def recording_for(live: LiveServer, audit_id: int) -> tuple | None:
 
 
 @contextmanager
-def second_daphne(live: LiveServer, *, docker_host: str, workdir: Path) -> Iterator[LiveServer]:
-    """Another daphne on the live server's database, talking to ``docker_host`` (e.g. a proxy)."""
-    env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}", DOCKER_HOST=docker_host)
+def second_daphne(
+    live: LiveServer, *, docker_host: str, workdir: Path, **settings: str
+) -> Iterator[LiveServer]:
+    """Another daphne on the live server's database, talking to ``docker_host`` (e.g. a proxy), with
+    extra settings from ``settings`` (environment variables)."""
+    env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}", DOCKER_HOST=docker_host, **settings)
     log_path = workdir / "daphne-proxy.log"
     with daphne_process(env, log_path) as (url, pid):
         yield LiveServer(url=url, pid=pid, users=live.users, database=live.database, log_path=log_path)
@@ -115,6 +120,29 @@ def settled_counts(live: LiveServer, *, timeout: float = 60) -> tuple[int, int]:
             return now
         last = now
     return last
+
+
+class HangingProxy(UnixSocketProxy):
+    """The engine socket proxy that can hang: ``hang()`` keeps every connection open but forwards
+    nothing more, in either direction (a hung engine, not a dead one)."""
+
+    def __init__(self, upstream: str, path: str):
+        super().__init__(upstream, path)
+        self.hung = threading.Event()
+
+    def hang(self) -> None:
+        self.hung.set()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:  # type: ignore[override]
+        try:
+            while data := source.recv(65536):
+                while self.hung.is_set():
+                    time.sleep(0.1)
+                    if self._server is None:
+                        return
+                sink.sendall(data)
+        except OSError:
+            pass
 
 
 class EngineProxy(UnixSocketProxy):

@@ -78,7 +78,7 @@ def test_events_socket_refuses_anonymous(live):
 
 def test_export_streams_through_daphne(live, make_container):
     container = make_container(start=False)
-    cookie = live.session_cookie("viewer")
+    cookie = live.session_cookie("operator")
     request = urllib.request.Request(  # noqa: S310 - the loopback live server
         f"{live.url}/containers/{container['Id']}/export/", headers={"Cookie": f"sessionid={cookie}"}
     )
@@ -126,7 +126,7 @@ def test_browser_runs_a_container_from_the_form_stops_and_deletes_it(page, live,
         page.wait_for_selector(f"text={other}", timeout=10000)
         # The live filter narrows the table in place.
         page.fill("#container-q", other)
-        page.wait_for_selector('[data-testid="container-count"]:has-text("1 container")', timeout=10000)
+        page.wait_for_selector('[data-testid="page-info"]:text-is("1 container")', timeout=10000)
         assert page.locator("#container-table tbody tr").count() == 1
         screenshot(page, "containers-list")
         assert page.problems == []

@@ -8,31 +8,30 @@ Frames: ``{"type": "lines", "lines": [{"stream", "text", "ts"}...]}`` batched (~
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.consumers.streaming import (
-    STREAMS_PER_USER,
-    ThreadPump,
-    acquire_stream_slot,
-    in_thread,
-    release_stream_slot,
-)
-from core.engine import streams
+from core.consumers.loghub import Follower, TooManyStreams, hub
+from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
+from core.engine import Engine
+from core.engine.streams import ContainerFacts, parse_since, ts_to_since
 from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
+from core.live.bridge import Feed, Pump, call
+from core.live.follow import END, FOLLOW, after_stream_end
+from core.live.frames import line_frames
+from core.live.lines import ts_key
+from core.live.merge import MERGE_HOLD_SECONDS, Merger
 
-BATCH_SECONDS = 0.05
-BATCH_BYTES = 64 * 1024
 RESTART_GRACE_SECONDS = 2.0
 MAX_MERGED = 20
+PROBE_TIMEOUT = 5.0  # seconds the engine has to answer a probe
 END_GRACE_SECONDS = 120  # after ``end``, how long the server waits for the client to close
-MERGE_HOLD_SECONDS = 0.25  # merged view: how long a line may wait for a quieter container's lines
 
 
 def query(scope: dict[str, Any]) -> dict[str, str]:
@@ -49,70 +48,88 @@ def log_options(params: dict[str, str]) -> dict[str, Any]:
         raise InvalidRequest("tail must be a number of lines or “all”.")
     return {
         "tail": tail,
-        "since": streams.parse_since(params.get("since")),
+        "since": parse_since(params.get("since")),
         "timestamps": params.get("timestamps", "0") == "1",
         "follow": params.get("follow", "1") != "0",
     }
 
 
 def follow_container(
-    container: streams.ContainerFacts,
+    docker: Engine,
+    container: ContainerFacts,
     options: dict[str, Any],
+    feed: Feed,
     put: Callable[[Any], bool],
-    stopping: Callable[[], bool],
-    register: Callable[[streams.LogStream | None], None],
 ) -> None:
-    """The thread's work: read one container's log, resume across restarts, end with a reason."""
+    """The thread's work: read one container's log, resume across restarts, end with a reason.
+
+    With ``options["announce"]`` an ``("opened", None)`` item says the engine stream is open (a
+    shared stream: new viewers read their tail only after it, so nothing falls between the two).
+    """
     since, tail, started_at = options["since"], options["tail"], container.started_at
+    stopping = lambda: feed.closed  # noqa: E731 - read by _after_stream_ended
+    announce = options.get("announce", False)
     while True:
-        log = streams.open_logs(
+        log = docker.streams.open_logs(
             container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
         )
-        register(log)
-        if stopping():
-            log.close()
+        if not feed.attach(log):
             return
+        if announce:
+            announce = False
+            put(("opened", None))
         try:
             for batch in log.batches():
                 if not put(("lines", batch)):
                     return
         finally:
+            feed.detach(log)
             log.close()
-            register(None)
         if stopping():
             return
         if not options["follow"]:
             put(("end", "end of the log (not following)"))
             return
         grace = RESTART_GRACE_SECONDS if container.running else 0.0
-        reason, facts = _after_stream_ended(container.id, started_at, stopping, grace)
+        reason, facts = _after_stream_ended(docker, container.id, started_at, stopping, grace)
         if facts is None:
             put(("end", reason))
             return
         put(("notice", f"{container.name or container.id[:12]} restarted; following again."))
         started_at = facts.started_at
-        since = streams.ts_to_since(log.last_ts) if log.last_ts else None
+        since = ts_to_since(log.last_ts) if log.last_ts else None
         tail = "all"
 
 
-def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[], bool], grace: float):
+def _after_stream_ended(
+    docker: Engine, container_id: str, started_at: str, stopping: Callable[[], bool], grace: float
+):
     """Why did a followed log end? (None, facts) is a restart to follow; (reason, None) is the end."""
-    deadline = time.monotonic() + grace
+    began = time.monotonic()
     while True:
+        facts, problem = None, ""
         try:
-            facts = streams.container_facts(container_id)
+            facts = docker.streams.container_facts(container_id)
         except NotFound:
-            return "the container was removed", None
-        except EngineUnavailable as exc:
-            return f"the engine went away ({exc.message})", None
+            problem = "the container was removed"
+        except EngineUnavailable:
+            raise  # reported as ``engine disconnected`` (an error frame: the view reconnects)
         except EngineError as exc:
-            return f"the engine stopped the stream: {exc.message}", None
-        if facts.running and facts.started_at != started_at:
+            problem = f"the engine stopped the stream: {exc.message}"
+        decision = after_stream_end(
+            running=facts.running if facts else None,
+            started_at=facts.started_at if facts else "",
+            previous_started_at=started_at,
+            status=facts.status if facts else "",
+            exit_code=facts.exit_code if facts else None,
+            problem=problem,
+            waited=time.monotonic() - began,
+            grace=0.0 if stopping() else grace,
+        )
+        if decision.action == FOLLOW:
             return "", facts
-        if facts.running:
-            return "the engine closed the log stream while the container kept running", None
-        if time.monotonic() > deadline or stopping():
-            return f"the container stopped ({facts.status})", None
+        if decision.action == END:
+            return decision.reason, None
         time.sleep(0.2)
 
 
@@ -120,7 +137,10 @@ class LogsConsumer(GuardedConsumer):
     """Relays one or several containers' logs; viewer and up."""
 
     async def start(self) -> None:
-        self.pumps: list[ThreadPump] = []
+        self.pump: Pump | None = None
+        self.follower: Follower | None = None
+        self.probe_task: asyncio.Task | None = None
+        self.last_seen = time.monotonic()
         self.relay_task: asyncio.Task | None = None
         self.slot = False
         params = query(self.scope)
@@ -138,152 +158,199 @@ class LogsConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            containers = [await in_thread(streams.container_facts, name) for name in names]
+            containers = [await call(self.docker.streams.container_facts, name) for name in names]
         except DashboardError as exc:
             await self.fail(exc.message)
             return
         self.timestamps = options["timestamps"]
         self.merged = len(containers) > 1
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=8 * len(containers))
         self.remaining = len(containers)
-        for container in containers:
-            self.pumps.append(self.pump_for(container, options))
+        self.labels = [container.name or container.id[:12] for container in containers]
+        if not self.merged and options["follow"]:
+            await self.start_shared(containers[0], options)
+            return
+        producers = [self.producer_for(container, options) for container in containers]
+        self.pump = Pump(producers[0], maxsize=8 * len(containers), name=f"logs-{containers[0].id[:12]}")
         self.labels = [container.name or container.id[:12] for container in containers]
         self.relay_task = asyncio.create_task(self.relay_merged() if self.merged else self.relay())
-        for pump in self.pumps:
-            pump.start()
+        self.probe_task = asyncio.create_task(
+            self.probe_engine(self.docker.streams.container_facts, containers[0].id)
+        )
+        self.pump.start()
+        for container, producer in zip(containers[1:], producers[1:], strict=True):
+            self.pump.spawn(producer, f"logs-{container.id[:12]}")
 
     def container_ids(self, params: dict[str, str]) -> list[str]:
         return [self.scope["url_route"]["kwargs"]["container_id"]]
 
-    def pump_for(self, container: streams.ContainerFacts, options: dict[str, Any]) -> ThreadPump:
-        current: list[streams.LogStream | None] = [None]
+    async def start_shared(self, container: ContainerFacts, options: dict[str, Any]) -> None:
+        """Follow through the process's shared engine stream (core/consumers/loghub.py): join it,
+        wait until it is open, then read this viewer's own tail; live lines newer than the tail follow."""
+        endpoint = getattr(self.scope.get("endpoint"), "slug", "") or "default"
+        live = {**options, "tail": "0", "since": None, "announce": True}
+        try:
+            self.follower = hub.follow(
+                (endpoint, container.id, "stdout+stderr"), self.producer_for(container, live)
+            )
+        except TooManyStreams as exc:
+            await self.fail(exc.message)
+            return
+        try:
+            await asyncio.wait_for(self.follower.shared.opened.wait(), PROBE_TIMEOUT * 3)
+        except TimeoutError:
+            await self.fail("engine disconnected (the log stream did not open); reconnect to resume")
+            return
+        own_tail = {**options, "follow": False}
+        self.pump = Pump(
+            self.producer_for(container, own_tail), maxsize=8, name=f"logs-tail-{container.id[:12]}"
+        )
+        self.relay_task = asyncio.create_task(self.relay_shared())
+        self.probe_task = asyncio.create_task(
+            self.probe_engine(self.docker.streams.container_facts, container.id)
+        )
+        self.pump.start()
+
+    async def relay_shared(self) -> None:
+        """This viewer's tail, then the shared live lines newer than the tail's last line."""
+        assert self.pump is not None and self.follower is not None
+        newest = ""
+        while (items := await self.pump.batch()) is not None:
+            self.last_seen = time.monotonic()
+            for kind, payload in items:
+                if kind == "lines" and payload:
+                    newest = ts_key(payload[-1]["ts"]) or newest
+                    await self.send_lines(payload)
+                elif kind == "error":
+                    await self.control(kind, payload, [])
+                    return
+        self.pump = None
+        reasons: list[str] = []
+        while self.remaining and (items := await self.follower.batch()) is not None:
+            self.last_seen = time.monotonic()
+            self.gate.skipped += self.follower.take_dropped()
+            lines: list[dict] = []
+            for kind, payload in items:
+                if kind == "lines":
+                    if newest:  # the overlap with this viewer's tail: skip what it already sent
+                        payload = [line for line in payload if ts_key(line["ts"]) > newest]
+                        if payload:
+                            newest = ""
+                    if not lines:
+                        lines = payload  # the shared batch itself: its frames are cached
+                    else:
+                        lines = [*lines, *payload]
+                    continue
+                if lines:
+                    await self.send_shared(lines)
+                    lines = []
+                if not await self.control(kind, payload, reasons):
+                    return
+            if lines:
+                await self.send_shared(lines)
+        await self.finish("; ".join(dict.fromkeys(reasons)) or "the log stream ended")
+
+    async def send_shared(self, lines: list[dict]) -> None:
+        """Lines of the shared stream: serialized once for all its followers (a single batch), else here."""
+        assert self.follower is not None
+        frames = self.follower.shared.frames(lines, self.timestamps) if lines else []
+        for frame, count in frames:
+            if not await self.send_droppable(frame, count):
+                return
+
+    def producer_for(self, container: ContainerFacts, options: dict[str, Any]) -> Callable[[Feed], None]:
         label = container.name or container.id[:12]
 
-        def produce(put: Callable[[Any], bool]) -> None:
+        def produce(feed: Feed) -> None:
             def tagged(item: Any) -> bool:
                 if self.merged and item[0] == "lines":
                     for line in item[1]:
                         line["container"] = label
-                return put(item)
+                return feed.put(item)
 
             try:
-                follow_container(container, options, tagged, pump.stopping.is_set, register)
+                follow_container(self.docker, container, options, feed, tagged)
+            except Exception as exc:  # noqa: BLE001 - one container's failure is reported in order
+                tagged(("error", exc))
             finally:
                 if self.merged:
-                    put(("done", label))
+                    feed.put(("done", label))
 
-        def register(log: streams.LogStream | None) -> None:
-            current[0] = log
-
-        pump = ThreadPump(f"logs-{container.id[:12]}", produce, self.queue)
-        pump.current = current  # type: ignore[attr-defined]
-        return pump
+        return produce
 
     async def relay(self) -> None:
-        """Batch lines by time and size; forward notices; end when every stream has ended."""
-        queue = self.queue
+        """Forward lines as they come (the engine side batches ~50 ms / 64 KiB), notices, the end."""
+        assert self.pump is not None
         reasons: list[str] = []
-        while self.remaining:
-            kind, payload = await queue.get()
-            if kind == "lines":
-                batch, size = list(payload), _size(payload)
-                deadline = time.monotonic() + BATCH_SECONDS
-                pending_control = None
-                while size < BATCH_BYTES:
-                    if queue.empty():
-                        timeout = deadline - time.monotonic()
-                        if timeout <= 0:
-                            break
-                        try:
-                            kind2, payload2 = await asyncio.wait_for(queue.get(), timeout)
-                        except TimeoutError:
-                            break
-                    else:
-                        kind2, payload2 = queue.get_nowait()
-                    if kind2 != "lines":
-                        pending_control = (kind2, payload2)
-                        break
-                    batch.extend(payload2)
-                    size += _size(payload2)
-                await self.send_lines(batch)
-                if pending_control is None:
+        while self.remaining and (items := await self.pump.batch()) is not None:
+            self.last_seen = time.monotonic()
+            lines: list[dict] = []
+            for kind, payload in items:
+                if kind == "lines":
+                    lines.extend(payload)
                     continue
-                kind, payload = pending_control
-            if kind == "notice":
-                await self.send_json({"type": "notice", "message": payload})
-            elif kind == "end":
-                reasons.append(payload)
-                self.remaining -= 1
-            elif kind == "error":
-                message = payload.message if isinstance(payload, DashboardError) else "the log stream failed"
-                if isinstance(payload, EngineUnavailable):
-                    reasons.append(f"the engine went away ({payload.message})")
-                    self.remaining -= 1
-                    continue
-                await self.fail(message)
-                return
+                if lines:
+                    await self.send_lines(lines)
+                    lines = []
+                if not await self.control(kind, payload, reasons):
+                    return
+            if lines:
+                await self.send_lines(lines)
         await self.finish("; ".join(dict.fromkeys(reasons)))
 
+    async def control(self, kind: str, payload: Any, reasons: list[str]) -> bool:
+        """A notice, an end or an error from a producer; False when the socket was failed."""
+        if kind == "notice":
+            await self.send_json({"type": "notice", "message": payload})
+        elif kind == "end":
+            reasons.append(payload)
+            self.remaining -= 1
+        elif kind == "error":
+            if isinstance(payload, EngineUnavailable):
+                await self.fail(f"engine disconnected ({payload.message}); reconnect to resume")
+                return False
+            await self.fail(
+                payload.message if isinstance(payload, DashboardError) else "the log stream failed"
+            )
+            return False
+        return True
+
     async def relay_merged(self) -> None:
-        """Interleave several containers by timestamp: a line goes out once every other container
-        has sent something newer (or ended), or after MERGE_HOLD_SECONDS at the latest."""
-        queue = self.queue
-        held: list[tuple[str, int, dict, float]] = []
-        newest = dict.fromkeys(self.labels, "")
-        active = set(self.labels)
+        """Interleave several containers by timestamp (core/live/merge.py)."""
+        assert self.pump is not None
+        merger = Merger(self.labels)
         reasons: list[str] = []
-        seq = 0
-        while active or held:
-            try:
-                if held:
-                    kind, payload = await asyncio.wait_for(queue.get(), MERGE_HOLD_SECONDS)
-                else:
-                    kind, payload = await queue.get()
-            except TimeoutError:
-                kind, payload = "tick", None
+        self.remaining = 1 << 30  # ``end`` frames do not end a merged view; ``done`` does
+        while not merger.over:
+            items = (
+                await self.pump.next_within(MERGE_HOLD_SECONDS) if merger.held else await self.pump.batch()
+            )
+            if items is None:
+                merger.active.clear()
+                items = []
             now = time.monotonic()
-            if kind == "lines":
-                for line in payload:
-                    held.append((_ts_key(line["ts"]), seq, line, now))
-                    seq += 1
-                if payload:
-                    label = payload[-1]["container"]
-                    newest[label] = max(newest[label], _ts_key(payload[-1]["ts"]))
-                if not queue.empty():
-                    continue
-            elif kind == "done":
-                active.discard(payload)
-            elif kind == "notice":
-                await self.send_json({"type": "notice", "message": payload})
-            elif kind == "end":
-                reasons.append(payload)
-            elif kind == "error":
-                if isinstance(payload, EngineUnavailable):
-                    reasons.append(f"the engine went away ({payload.message})")
-                    continue
-                await self.fail(
-                    payload.message if isinstance(payload, DashboardError) else "the stream failed"
-                )
-                return
-            if not held:
-                continue
-            held.sort(key=lambda entry: (entry[0], entry[1]))
-            watermark = min((newest[label] for label in active), default=None)
-            count = 0
-            for key, _, _, arrived in held:
-                if watermark is not None and key > watermark and now - arrived < MERGE_HOLD_SECONDS:
-                    break
-                count += 1
-            if count:
-                out, held = [entry[2] for entry in held[:count]], held[count:]
-                for start in range(0, len(out), 1000):
-                    await self.send_lines(out[start : start + 1000])
+            if items:
+                self.last_seen = now
+            for kind, payload in items:
+                if kind == "lines":
+                    if payload:
+                        merger.add(payload[-1]["container"], payload, now)
+                elif kind == "done":
+                    merger.done(payload)
+                elif not await self.control(kind, payload, reasons):
+                    return
+            out = merger.ready(now)
+            if out:
+                await self.send_lines(out)
         await self.finish("; ".join(dict.fromkeys(reasons)))
 
     async def finish(self, reason: str) -> None:
         """Send ``end`` and let the client close: closing first would make the server drop the
         connection after its close-handshake timeout, losing lines a slow client has not read yet."""
+        if self.probe_task is not None:
+            self.probe_task.cancel()
+        skipped = self.gate.take_skipped()
+        if skipped:
+            await self.send_json({"type": "skipped", "count": skipped})
         await self.send_json({"type": "end", "reason": reason})
         if self.slot:
             self.slot = False
@@ -292,43 +359,58 @@ class LogsConsumer(GuardedConsumer):
         await self.close()
 
     async def send_lines(self, batch: list[dict]) -> None:
-        if not self.timestamps:
-            for line in batch:
-                line["ts"] = ""
-        await self.send(text_data=json.dumps({"type": "lines", "lines": batch}, separators=(",", ":")))
+        if not self.timestamps:  # new dicts: a shared stream's lines go to other viewers too
+            batch = [{**line, "ts": ""} for line in batch]
+        for frame, count in line_frames(batch):
+            if not await self.send_droppable(frame, count):
+                return
 
     async def fail(self, message: str) -> None:
+        if self.closing:
+            return
         await self.send_json({"type": "error", "message": message})
         await self.close()
 
+    async def probe_engine(self, check: Callable[..., Any], *args: Any) -> None:
+        """A followed log may be quiet, or the engine may hang: after LIVE_ENGINE_PROBE_SECONDS of
+        silence ask the engine (bounded by PROBE_TIMEOUT); no answer is ``engine disconnected``."""
+        quiet = settings.LIVE_ENGINE_PROBE_SECONDS
+        while not self.closing:
+            await asyncio.sleep(1)
+            if time.monotonic() - self.last_seen < quiet:
+                continue
+            try:
+                await asyncio.wait_for(call(check, *args), PROBE_TIMEOUT)
+            except TimeoutError:
+                problem = f"no answer in {PROBE_TIMEOUT:.0f} s"
+            except EngineUnavailable as exc:
+                problem = exc.message
+            except DashboardError:
+                problem = ""  # it answered (the container may be gone: the stream says so)
+            else:
+                problem = ""
+            if problem:
+                await self.fail(f"engine disconnected ({problem}); reconnect to resume")
+                return
+            self.last_seen = time.monotonic()
+
     async def stop(self) -> None:
         try:
-            pumps = getattr(self, "pumps", [])
-            for pump in pumps:
-                pump.stop()
-                log = pump.current[0]  # type: ignore[attr-defined]
-                if log is not None:
-                    log.close()
-            for pump in pumps:
-                if pump.thread.ident is not None:
-                    await pump.finished()
-            task = getattr(self, "relay_task", None)
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+            pump = getattr(self, "pump", None)
+            if pump is not None:
+                pump.close()  # closes the engine streams: the threads end by themselves
+            follower = getattr(self, "follower", None)
+            if follower is not None:
+                self.follower = None
+                follower.leave()  # the last one out closes the shared engine stream
+            for name in ("relay_task", "probe_task"):
+                task = getattr(self, name, None)
+                if task is not None and task is not asyncio.current_task():
+                    task.cancel()
         finally:
             if getattr(self, "slot", False):
                 self.slot = False
                 release_stream_slot(self.scope["user"].pk)
-
-
-def _ts_key(ts: str) -> str:
-    """Engine timestamps trim trailing zeros of the nanoseconds: pad them so strings sort by time."""
-    main, dot, fraction = ts.rstrip("Z").partition(".")
-    return f"{main}.{fraction.ljust(9, '0')}" if dot else f"{main}.000000000"
-
-
-def _size(lines: list[dict]) -> int:
-    return sum(len(line["text"]) for line in lines) + 40 * len(lines)
 
 
 class MergedLogsConsumer(LogsConsumer):
@@ -349,7 +431,8 @@ class ServiceLogsConsumer(LogsConsumer):
     """A Swarm service's logs (all its tasks) in the same frames and viewer; viewer and up."""
 
     async def start(self) -> None:
-        self.pumps, self.relay_task, self.slot = [], None, False
+        self.pump, self.relay_task, self.slot = None, None, False
+        self.probe_task, self.last_seen = None, time.monotonic()
         try:
             options = log_options(query(self.scope))
         except DashboardError as exc:
@@ -362,33 +445,32 @@ class ServiceLogsConsumer(LogsConsumer):
         service_id = self.scope["url_route"]["kwargs"]["service_id"]
         self.timestamps, self.merged, self.remaining = options["timestamps"], False, 1
         self.labels = [service_id[:12]]
-        self.queue = asyncio.Queue(maxsize=8)
-        current: list[streams.LogStream | None] = [None]
 
-        def produce(put: Callable[[Any], bool]) -> None:
-            log = streams.open_service_logs(
+        def produce(feed: Feed) -> None:
+            log = self.docker.streams.open_service_logs(
                 service_id, tail=options["tail"], since=options["since"], follow=options["follow"]
             )
-            current[0] = log
+            if not feed.attach(log):
+                return
             try:
                 for batch in log.batches():
-                    if not put(("lines", batch)):
+                    if not feed.put(("lines", batch)):
                         return
+            except Exception as exc:  # noqa: BLE001 - reported in order, after the lines before it
+                feed.put(("error", exc))
+                return
             finally:
+                feed.detach(log)
                 log.close()
-                current[0] = None
-            if not pump.stopping.is_set():
-                put(("end", "the service's log stream ended" if options["follow"] else "end of the log"))
+            feed.put(("end", "the service's log stream ended" if options["follow"] else "end of the log"))
 
-        pump = ThreadPump(f"service-logs-{service_id[:12]}", produce, self.queue)
-        pump.current = current  # type: ignore[attr-defined]
-        self.pumps.append(pump)
+        self.pump = Pump(produce, maxsize=8, name=f"service-logs-{service_id[:12]}")
         self.relay_task = asyncio.create_task(self.relay())
-        pump.start()
+        self.pump.start()
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi()),
-    path("ws/logs/", MergedLogsConsumer.as_asgi()),
-    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi()),
+    path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi(), name="ws-container-logs"),
+    path("ws/logs/", MergedLogsConsumer.as_asgi(), name="ws-logs"),
+    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi(), name="ws-service-logs"),
 ]

@@ -13,8 +13,9 @@ import time
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.consumers.events import OPENED, StreamPump
-from core.engine import containers
+from core.consumers.events import OPENED, engine_stream_pump
+from core.engine.containers import stats_sample
+from core.errors import EngineError
 
 
 class ContainerStatsConsumer(GuardedConsumer):
@@ -22,19 +23,25 @@ class ContainerStatsConsumer(GuardedConsumer):
 
     async def start(self) -> None:
         ref = self.scope["url_route"]["kwargs"]["ref"]
-        self.pump = StreamPump(lambda: containers.stats_stream(ref=ref), name="ws-container-stats", maxsize=8)
+        self.pump = engine_stream_pump(
+            lambda: self.docker.containers.stats_stream(ref=ref), name="ws-container-stats", maxsize=8
+        )
         self.pump.start()
         self.task = asyncio.create_task(self.relay())
 
     async def relay(self) -> None:
-        async for batch in self.pump.batches():
-            batch = [raw for raw in batch if raw is not OPENED]
-            if not batch:
-                continue
-            sample = containers.stats_sample(batch[-1])
-            await self.send_json({"type": "stats", "time": time.time(), **dataclasses.asdict(sample)})
-        if self.pump.error:
-            await self.send_json({"type": "error", "message": self.pump.error})
+        error = None
+        try:
+            while (batch := await self.pump.batch()) is not None:
+                batch = [raw for raw in batch if raw is not OPENED]
+                if not batch:
+                    continue
+                sample = stats_sample(batch[-1])
+                await self.send_json({"type": "stats", "time": time.time(), **dataclasses.asdict(sample)})
+        except EngineError as exc:
+            error = exc.message
+        if error:
+            await self.send_json({"type": "error", "message": error})
         else:
             await self.send_json({"type": "end", "message": "The container stopped."})
         await self.close()
@@ -42,10 +49,12 @@ class ContainerStatsConsumer(GuardedConsumer):
     async def stop(self) -> None:
         pump = getattr(self, "pump", None)
         if pump is not None:
-            await asyncio.to_thread(pump.stop)
+            pump.close()
         task = getattr(self, "task", None)
         if task is not None:
             task.cancel()
 
 
-websocket_urlpatterns = [path("ws/containers/<str:ref>/stats/", ContainerStatsConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/containers/<str:ref>/stats/", ContainerStatsConsumer.as_asgi(), name="ws-stats")
+]

@@ -1,22 +1,19 @@
-"""Dedicated-thread pumps between blocking engine streams and the event loop, and the per-user cap."""
+"""The exec terminal's reader thread (ThreadPump, its own) and the per-user stream cap.
+
+Every other stream goes through the one bridge, core/live/bridge.py."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 
-from core.context import context_thread
-
 QUEUE_SIZE = 32
-STREAMS_PER_USER = int(
-    getattr(settings, "LIVE_STREAMS_PER_USER", os.environ.get("LIVE_STREAMS_PER_USER", 25))
-)
+STREAMS_PER_USER = settings.LIVE_STREAMS_PER_USER
 
 # Live streams per user id in this process; only touched from the event loop, so no lock.
 _open_streams: dict[int, int] = {}
@@ -52,7 +49,7 @@ class ThreadPump:
         self.produce = produce
         self.stopping = threading.Event()
         self._done = asyncio.Event()
-        self.thread = context_thread(target=self._run, name=name, daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -97,32 +94,3 @@ class ThreadPump:
             return False
         self.thread.join(0.5)
         return not self.thread.is_alive()
-
-
-async def in_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Run a short blocking engine call in a thread of its own that ends with the call.
-
-    Not the loop's shared executor: that pool keeps (and grows) idle threads, which would hide a
-    real thread leak from the hygiene tests and can queue a live stream behind unrelated work.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future = loop.create_future()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def run() -> None:
-        try:
-            value = func(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the awaiting coroutine
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
-
-    context_thread(target=run, name=f"engine-call-{getattr(func, '__name__', 'call')}", daemon=True).start()
-    return await future

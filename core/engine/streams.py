@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.engine._client import client, engine_call, translated
-from core.errors import InvalidRequest
+from core.engine._client import Engine, engine_call, translated
+from core.errors import InvalidRequest, NotFound
+from core.live.batching import Batcher
+from core.live.lines import MAX_LINE, LineAssembler
 
 READ_SIZE = 64 * 1024
-BATCH_BYTES = 64 * 1024
-BATCH_SECONDS = 0.05
 QUIET_SECONDS = 0.005
-MAX_LINE = 1024 * 1024  # a "line" that never ends is cut here rather than held forever
 STREAMS = {1: "stdout", 2: "stderr", 0: "stdout"}
 _HEADER = struct.Struct(">BxxxL")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -47,15 +46,15 @@ class ContainerFacts:
     status: str
     started_at: str
     open_stdin: bool
+    exit_code: int | None = None  # when it is not running
 
 
 @engine_call
-def container_facts(container_id: str, *, host: str | None = None) -> ContainerFacts:
+def container_facts(engine: Engine, container_id: str) -> ContainerFacts:
     """What a log or terminal stream needs to know about a container (one inspect).
 
     Args:
         container_id: id or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`ContainerFacts`.
@@ -64,7 +63,7 @@ def container_facts(container_id: str, *, host: str | None = None) -> ContainerF
         NotFound: no such container.
         EngineUnavailable: the engine does not answer.
     """
-    data = client(host).api.inspect_container(container_id)
+    data = engine.api.inspect_container(container_id)
     config = data.get("Config") or {}
     state = data.get("State") or {}
     return ContainerFacts(
@@ -75,7 +74,12 @@ def container_facts(container_id: str, *, host: str | None = None) -> ContainerF
         status=str(state.get("Status", "")),
         started_at=str(state.get("StartedAt", "")),
         open_stdin=bool(config.get("OpenStdin")),
+        exit_code=None if state.get("Running") else _int_or_none(state.get("ExitCode")),
     )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_since(value: str | None, *, now: float | None = None) -> str | None:
@@ -205,15 +209,15 @@ class LogStream:
     can interleave and a restart can resume with ``since``).
     """
 
-    def __init__(self, response, *, tty: bool, host: str | None):
+    def __init__(self, response, *, tty: bool, url: str):
         self.response = response
         self.tty = tty
-        self.host = host
+        self.url = url
         self.last_ts = ""
         self._read = _reader(response)
         self._sock = _raw_socket(response)
         self._closed = False
-        self._pending: dict[int, bytes] = {}
+        self._assemblers: dict[int, LineAssembler] = {}  # streams with an unfinished line
         self._pending_ts: dict[int, str] = {}
         self._frame_buffer = b""
 
@@ -223,12 +227,10 @@ class LogStream:
         Raises:
             EngineUnavailable: the connection to the engine broke mid-stream (unless closed by us).
         """
-        pending: list[dict] = []
-        size = 0
-        started = 0.0
+        batcher = Batcher()
         try:
             while True:
-                with translated(self.host):
+                with translated(self.url):
                     try:
                         data = self._read()
                     except (OSError, ValueError, AttributeError):
@@ -236,25 +238,17 @@ class LogStream:
                             return
                         raise
                 if not data:
-                    pending.extend(self._flush_pending())
-                    if pending:
-                        yield pending
+                    batcher.add(self._flush_pending(), 0, 0.0)
+                    if batcher.lines:
+                        yield batcher.take()
                     return
                 lines = self._tty_lines(data) if self.tty else self._demux(data)
-                if lines:
-                    if not pending:
-                        started = time.monotonic()
-                    pending.extend(lines)
-                    size += len(data)
+                now = time.monotonic()
+                batcher.add(lines, len(data), now)
                 # Coalesce while the engine keeps writing (a backlog); hand over when it goes quiet,
                 # at 64 KiB, or after 50 ms: fewer, bigger hand-overs to the event loop.
-                if pending and (
-                    size >= BATCH_BYTES
-                    or time.monotonic() - started >= BATCH_SECONDS
-                    or not self._more_ready()
-                ):
-                    yield pending
-                    pending, size = [], 0
+                if batcher.lines and batcher.due(now, more_ready=self._more_ready):
+                    yield batcher.take()
         except Exception:
             if self._closed:
                 return
@@ -274,7 +268,6 @@ class LogStream:
         pos, end = 0, len(buffer)
         lines: list[dict] = []
         unpack = _HEADER.unpack_from
-        pending = self._pending
         while pos + 8 <= end:
             kind, size = unpack(buffer, pos)
             if pos + 8 + size > end:
@@ -282,64 +275,53 @@ class LogStream:
             payload = buffer[pos + 8 : pos + 8 + size]
             pos += 8 + size
             ts, _, text = payload.partition(b" ")
-            self._add(kind, ts, text, lines, pending)
+            self._add(kind, ts, text, lines)
         self._frame_buffer = buffer[pos:]
         return lines
 
-    def _add(self, kind: int, ts: bytes, text: bytes, lines: list[dict], pending: dict[int, bytes]) -> None:
+    def _add(self, kind: int, ts: bytes, text: bytes, lines: list[dict]) -> None:
         """One engine message: a whole line, a piece of one (16 KiB partials) or several lines."""
         stream = STREAMS.get(kind, "stdout")
         stamp = ts.decode("ascii", "replace")
         self.last_ts = stamp
-        if kind in pending:
-            text = pending.pop(kind) + text
-            stamp = self._pending_ts.pop(kind, stamp)
-        if text.endswith(b"\n"):
+        assembler = self._assemblers.get(kind)
+        idle = assembler is None or not assembler.pending
+        if idle and text.endswith(b"\n") and len(text) <= MAX_LINE:
             body = text[:-1]
-            if b"\n" in body:
-                for piece in body.split(b"\n"):
-                    lines.append({"stream": stream, "text": _text(piece), "ts": stamp})
-            else:
+            if b"\n" not in body:  # the common case: one whole line per engine message
                 lines.append({"stream": stream, "text": _text(body), "ts": stamp})
-            return
-        head, sep, rest = text.rpartition(b"\n")
-        if sep:
-            for piece in head.split(b"\n"):
-                lines.append({"stream": stream, "text": _text(piece), "ts": stamp})
-            text = rest
-        if len(text) >= MAX_LINE:
-            lines.append({"stream": stream, "text": _text(text), "ts": stamp})
-            return
-        pending[kind] = text
-        self._pending_ts[kind] = stamp
+                return
+        if assembler is None:
+            assembler = self._assemblers[kind] = LineAssembler()
+        # A line's timestamp is the one of its first piece.
+        first_ts = self._pending_ts.pop(kind, stamp) if assembler.pending else stamp
+        done = assembler.feed(text)
+        for number, (line, total) in enumerate(done):
+            lines.append(_line(stream, line, first_ts if number == 0 else stamp, total))
+        if assembler.pending:
+            self._pending_ts[kind] = stamp if done else first_ts
 
     def _tty_lines(self, data: bytes) -> list[dict]:
-        buffer = self._pending.pop(1, b"") + data
-        parts = buffer.split(b"\n")
-        rest = parts.pop()
+        assembler = self._assemblers.get(1)
+        if assembler is None:
+            assembler = self._assemblers[1] = LineAssembler()
         lines = []
-        for part in parts:
-            ts, _, text = part.partition(b" ")
-            stamp = ts.decode("ascii", "replace")
+        for raw, total in assembler.feed(data):
+            stamp, _, text = raw.partition(" ")
             self.last_ts = stamp
-            lines.append({"stream": "stdout", "text": _text(text.rstrip(b"\r")), "ts": stamp})
-        if len(rest) >= MAX_LINE:
-            ts, _, text = rest.partition(b" ")
-            lines.append({"stream": "stdout", "text": _text(text), "ts": ts.decode("ascii", "replace")})
-        elif rest:
-            self._pending[1] = rest
+            lines.append(_line("stdout", text.rstrip("\r") if not total else text, stamp, total))
         return lines
 
     def _flush_pending(self) -> list[dict]:
         lines = []
-        for kind, text in sorted(self._pending.items()):
-            if self.tty:
-                ts, _, text = text.partition(b" ")
-                stamp = ts.decode("ascii", "replace")
-            else:
-                stamp = self._pending_ts.get(kind, "")
-            lines.append({"stream": STREAMS.get(kind, "stdout"), "text": _text(text), "ts": stamp})
-        self._pending.clear()
+        for kind, assembler in sorted(self._assemblers.items()):
+            for raw, total in assembler.flush():
+                if self.tty:
+                    stamp, _, text = raw.partition(" ")
+                else:
+                    stamp, text = self._pending_ts.get(kind, ""), raw
+                lines.append(_line(STREAMS.get(kind, "stdout"), text, stamp, total))
+        self._assemblers.clear()
         return lines
 
     def close(self) -> None:
@@ -358,8 +340,16 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _line(stream: str, text: str, ts: str, total: int) -> dict:
+    """A line for the websocket frame; a cut line also says its full length (``truncated``)."""
+    if total:
+        return {"stream": stream, "text": text, "ts": ts, "truncated": total}
+    return {"stream": stream, "text": text, "ts": ts}
+
+
 @engine_call
 def open_logs(
+    engine: Engine,
     container_id: str,
     *,
     tail: str = "500",
@@ -367,7 +357,6 @@ def open_logs(
     until: str | None = None,
     follow: bool = True,
     tty: bool = False,
-    host: str | None = None,
 ) -> LogStream:
     """Open the container's log stream (stdout and stderr, with engine timestamps).
 
@@ -378,7 +367,6 @@ def open_logs(
         until: engine ``until``, or None.
         follow: keep the stream open for new lines.
         tty: the container's ``Config.Tty`` (its log is one raw stream, not multiplexed).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`LogStream`; the caller must ``close()`` it.
@@ -389,6 +377,7 @@ def open_logs(
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
+        engine,
         "/containers/{0}/logs",
         container_id,
         tail=tail,
@@ -396,11 +385,11 @@ def open_logs(
         until=until,
         follow=follow,
         tty=tty,
-        host=host,
     )
 
 
 def _open_log_stream(
+    engine: Engine,
     template: str,
     target: str,
     *,
@@ -409,11 +398,10 @@ def _open_log_stream(
     until: str | None,
     follow: bool,
     tty: bool,
-    host: str | None,
 ) -> LogStream:
     """GET a container's or a service's ``/logs`` (both answer in the same format) as a LogStream."""
-    with translated(host):
-        api = client(host).api
+    with engine.translated():
+        api = engine.api
         params: dict[str, object] = {
             "stdout": 1,
             "stderr": 1,
@@ -430,16 +418,17 @@ def _open_log_stream(
     sock = _raw_socket(response)
     if sock is not None:
         sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
-    return LogStream(response, tty=tty, host=host)
+    return LogStream(response, tty=tty, url=engine.url)
 
 
+@engine_call
 def open_service_logs(
+    engine: Engine,
     service_id: str,
     *,
     tail: str = "500",
     since: str | None = None,
     follow: bool = True,
-    host: str | None = None,
 ) -> LogStream:
     """Open a Swarm service's log stream (every task; stdout and stderr, with timestamps).
 
@@ -448,7 +437,6 @@ def open_service_logs(
         tail: number of last lines per task, or ``"all"``.
         since: engine ``since`` (see :func:`parse_since`), or None.
         follow: keep the stream open for new lines.
-        host: the engine's URL (a Swarm manager); None for the current endpoint.
 
     Returns:
         A :class:`LogStream` (services log in the multiplexed format); the caller must ``close()`` it.
@@ -459,6 +447,7 @@ def open_service_logs(
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
+        engine,
         "/services/{0}/logs",
         service_id,
         tail=tail,
@@ -466,7 +455,6 @@ def open_service_logs(
         until=None,
         follow=follow,
         tty=False,
-        host=host,
     )
 
 
@@ -489,20 +477,27 @@ class TerminalSocket:
         exec_id: str | None,
         container_id: str,
         token: str,
-        host: str | None,
+        url: str,
         multiplexed: bool = False,
+        local: bool | None = None,
+        pending: bytes = b"",
     ):
         self.sock = sock
         self.multiplexed = multiplexed
+        self.local = local  # the exec's processes are visible in this host's /proc (None: unknown)
+        self._pending = pending  # output read while checking that the exec started
         self._frames = b""
         self.exec_id = exec_id
         self.container_id = container_id
         self.token = token
-        self.host = host
+        self.url = url
         self._closed = False
 
     def recv(self) -> bytes:
         """Block for output; b"" when the process ended or the socket was closed."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
         while True:
             try:
                 data = self.sock.recv(READ_SIZE)
@@ -557,6 +552,7 @@ DEFAULT_SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec
 
 @engine_call
 def start_exec(
+    engine: Engine,
     container_id: str,
     *,
     cmd: list[str] | None = None,
@@ -564,7 +560,6 @@ def start_exec(
     workdir: str = "",
     cols: int = 80,
     rows: int = 24,
-    host: str | None = None,
 ) -> TerminalSocket:
     """Start an interactive TTY exec and hand back its socket.
 
@@ -575,7 +570,6 @@ def start_exec(
         workdir: working directory or empty.
         cols: initial terminal width.
         rows: initial terminal height.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`TerminalSocket` (call :func:`end_exec` after closing it, so nothing is left running).
@@ -585,7 +579,7 @@ def start_exec(
         Conflict: the container is not running.
         EngineError: the engine refused (unknown user, bad workdir...).
     """
-    api = client(host).api
+    api = engine.api
     token = secrets.token_hex(12)
     created = api.exec_create(
         container_id,
@@ -597,28 +591,102 @@ def start_exec(
         environment={"TERM": "xterm-256color", EXEC_TOKEN_VAR: token},
     )
     exec_id = created["Id"]
-    sock = _hijacked(api.exec_start(exec_id, tty=True, socket=True))
+    result = api.exec_start(exec_id, tty=True, socket=True)
+    sock = _hijacked(result)
+    try:
+        local, pending = _started(api, exec_id, sock, token, result)
+    except BaseException:
+        _shutdown(sock)
+        sock.close()
+        raise
     try:
         api.exec_resize(exec_id, height=rows, width=cols)
     except Exception:  # noqa: BLE001, S110 - the process may already have ended; the stream says so
         pass
-    return TerminalSocket(sock, exec_id=exec_id, container_id=container_id, token=token, host=host)
+    return TerminalSocket(
+        sock,
+        exec_id=exec_id,
+        container_id=container_id,
+        token=token,
+        url=engine.url,
+        local=local,
+        pending=pending,
+    )
+
+
+START_WAIT = 3.0
+
+
+def _started(api, exec_id: str, sock: socket.socket, token: str, result=None) -> tuple[bool | None, bytes]:
+    """Wait until the exec runs (or ended); raise the engine's message if it never started.
+
+    An unknown user, workdir or command is not an API error: the engine writes its message to the
+    exec's stream and ends it with no process (Pid 0, exit code 126/127). Returns whether the
+    process tree is visible in this host's /proc, and any output already read.
+    """
+    deadline = time.monotonic() + START_WAIT
+    while True:
+        data = api.exec_inspect(exec_id)
+        pid = int(data.get("Pid") or 0)
+        if data.get("Running") and pid:
+            return _has_token(pid, token), b""
+        if data.get("ExitCode") is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    if pid:  # it ran and already ended (e.g. `echo hi`): the stream holds its output
+        return None, b""
+    pending = _buffered(result, sock) + _drain(sock, timeout=1.0)
+    text = _text(pending).strip()
+    code = data.get("ExitCode")
+    raise InvalidRequest(text[:500] or f"The command did not start (exit code {code}).")
+
+
+def _buffered(result, sock: socket.socket) -> bytes:
+    """Bytes the HTTP response's buffered reader took along with the upgrade headers (the engine
+    writes a refusal right after them, often in the same segment)."""
+    fp = getattr(getattr(getattr(getattr(result, "_response", None), "raw", None), "_fp", None), "fp", None)
+    if fp is None or not hasattr(fp, "peek"):
+        return b""
+    sock.settimeout(1.0)
+    try:
+        return fp.peek()
+    except (OSError, ValueError):
+        return b""
+    finally:
+        sock.settimeout(None)
+
+
+def _drain(sock: socket.socket, *, timeout: float, limit: int = 64 * 1024) -> bytes:
+    """Read what is there until EOF, ``limit`` bytes or ``timeout`` seconds."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while len(out) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            break
+        try:
+            data = sock.recv(READ_SIZE)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    return out
 
 
 @engine_call
-def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str | None = None) -> None:
+def resize_terminal(engine: Engine, terminal: TerminalSocket, *, cols: int, rows: int) -> None:
     """Resize the exec's (or the attached container's) TTY.
 
     Args:
         terminal: the open session.
         cols: width in columns.
         rows: height in rows.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         EngineError: the engine refused (process gone).
     """
-    api = client(host).api
+    api = engine.api
     if terminal.exec_id:
         api.exec_resize(terminal.exec_id, height=rows, width=cols)
     else:
@@ -626,12 +694,11 @@ def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str
 
 
 @engine_call
-def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
+def exec_status(engine: Engine, exec_id: str) -> ExecStatus:
     """Whether an exec still runs, and its exit code.
 
     Args:
         exec_id: the exec instance.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`ExecStatus`.
@@ -639,7 +706,7 @@ def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
     Raises:
         NotFound: the exec (or its container) is gone.
     """
-    data = client(host).api.exec_inspect(exec_id)
+    data = engine.api.exec_inspect(exec_id)
     code = data.get("ExitCode")
     return ExecStatus(running=bool(data.get("Running")), exit_code=code if isinstance(code, int) else None)
 
@@ -652,16 +719,19 @@ _KILL_SCRIPT = (
 )
 
 
-def _kill_local(pid: int, token: str) -> bool:
-    """Fast path when the engine runs on this host and we may signal its processes: find the
-    exec's tree by its token in /proc and end it here, without a helper exec."""
+def _has_token(pid: int, token: str) -> bool:
+    """Whether process ``pid`` (as this host sees it) carries the session token."""
     needle = f"{EXEC_TOKEN_VAR}={token}".encode()
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
-            if pid <= 0 or needle not in environ.read().split(b"\0"):
-                return False
+            return pid > 0 and needle in environ.read().split(b"\0")
     except OSError:
         return False
+
+
+def token_pids(token: str) -> list[int]:
+    """Every process in this host's /proc whose environment carries the session token."""
+    needle = f"{EXEC_TOKEN_VAR}={token}".encode()
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -672,62 +742,85 @@ def _kill_local(pid: int, token: str) -> bool:
                     pids.append(int(entry.name))
         except OSError:
             continue
-    for number in pids:
-        try:
-            os.kill(number, signal.SIGHUP)
-        except OSError:
-            pass
-    time.sleep(0.05)
-    for number in pids:
-        try:
-            os.kill(number, signal.SIGKILL)
-        except OSError:
-            pass
-    return True
+    return pids
+
+
+def _kill_local(token: str) -> bool:
+    """End every local process carrying the token (SIGHUP, then SIGKILL; twice, for forks in
+    between). Returns whether any was found."""
+    found = False
+    for _ in range(2):
+        pids = token_pids(token)
+        if not pids:
+            break
+        found = True
+        for number in pids:
+            try:
+                os.kill(number, signal.SIGHUP)
+            except OSError:
+                pass
+        time.sleep(0.05)
+        for number in pids:
+            try:
+                os.kill(number, signal.SIGKILL)
+            except OSError:
+                pass
+    return found
 
 
 @engine_call
-def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | None = None) -> ExecStatus:
+def end_exec(engine: Engine, terminal: TerminalSocket, *, local_kill: bool = True) -> ExecStatus:
     """Make sure the exec's process tree is gone (docker leaves TTY execs running on disconnect).
 
-    The exec was started with a unique token in its environment; children inherit it. When the
-    engine runs on this host (and we may signal its processes) the tree is found in /proc and ended
-    here; otherwise one short helper exec (needs ``sh``) finds it under the container's /proc.
-    Either way: SIGHUP, then SIGKILL.
+    See :func:`sweep_exec`; this is the same for an open session's socket.
+    """
+    local = terminal.local if local_kill else False
+    return sweep_exec(engine, terminal.container_id, terminal.exec_id or "", terminal.token, local=local)
+
+
+@engine_call
+def sweep_exec(
+    engine: Engine, container_id: str, exec_id: str, token: str, *, local: bool | None = None
+) -> ExecStatus:
+    """End every process the session started, whatever state its main process is in.
+
+    The exec was started with a unique token in its environment; children inherit it, so a
+    background ``sleep`` outlives the main process but not this sweep. When the engine runs on this
+    host (``local``: we saw the exec's process in /proc at start) the tree is found in /proc and
+    ended here; otherwise (or when unknown and nothing was found locally) one short helper exec
+    (needs ``sh``) finds it under the container's /proc. Either way: SIGHUP, then SIGKILL.
 
     Args:
-        terminal: the (already closed) session.
-        local_kill: try the same-host fast path first.
-        host: the engine's URL; None for the default DOCKER_HOST.
+        container_id: the container the exec runs in.
+        exec_id: the exec instance ("" when unknown).
+        token: the session's DASHBOARD_EXEC_TOKEN value.
+        local: True/False when known whether this host sees the exec's processes, None if not.
 
     Returns:
         The exec's final :class:`ExecStatus`.
 
     Raises:
-        EngineUnavailable: the engine does not answer.
+        EngineUnavailable: the engine does not answer (nothing could be swept remotely).
     """
-    if not terminal.exec_id:
+    api = engine.api
+    found = local is not False and _kill_local(token)
+    if not found and local is not True:
+        try:
+            killer = api.exec_create(
+                container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={token}"]
+            )
+            api.exec_start(killer["Id"])
+        except Exception as exc:
+            if getattr(exc, "status_code", None) is None and not hasattr(exc, "explanation"):
+                raise
+    if not exec_id:
         return ExecStatus(running=False, exit_code=None)
-    api = client(host).api
-    data = api.exec_inspect(terminal.exec_id)
-    if not data.get("Running"):
-        code = data.get("ExitCode")
-        return ExecStatus(running=False, exit_code=code if isinstance(code, int) else None)
-    if local_kill and _kill_local(int(data.get("Pid") or 0), terminal.token):
-        for _ in range(20):
-            status = exec_status(terminal.exec_id, host=host)
-            if not status.running:
-                return status
-            time.sleep(0.05)
-    try:
-        killer = api.exec_create(
-            terminal.container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={terminal.token}"]
-        )
-        api.exec_start(killer["Id"])
-    except Exception:  # noqa: BLE001, S110 - e.g. no sh in the image: the status below tells
-        pass
+    status = ExecStatus(running=True, exit_code=None)
     for _ in range(20):
-        status = exec_status(terminal.exec_id, host=host)
+        try:
+            status = exec_status(engine, exec_id)
+        except NotFound:
+            return ExecStatus(running=False, exit_code=None)
         if not status.running:
             break
         time.sleep(0.05)
@@ -735,7 +828,7 @@ def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | N
 
 
 @engine_call
-def start_attach(container_id: str, *, tty: bool = True, host: str | None = None) -> TerminalSocket:
+def start_attach(engine: Engine, container_id: str, *, tty: bool = True) -> TerminalSocket:
     """Attach to the container's main process (stdin, stdout, stderr; no old output).
 
     Closing the socket detaches: the container keeps running.
@@ -743,7 +836,6 @@ def start_attach(container_id: str, *, tty: bool = True, host: str | None = None
     Args:
         container_id: id or name (must be running).
         tty: the container's ``Config.Tty`` (otherwise its output is multiplexed).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`TerminalSocket` without an exec id.
@@ -752,22 +844,26 @@ def start_attach(container_id: str, *, tty: bool = True, host: str | None = None
         NotFound: no such container.
         Conflict: the container is not running.
     """
-    api = client(host).api
+    api = engine.api
     sock = api.attach_socket(
         container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
     )
     return TerminalSocket(
-        _hijacked(sock), exec_id=None, container_id=container_id, token="", host=host, multiplexed=not tty
+        _hijacked(sock),
+        exec_id=None,
+        container_id=container_id,
+        token="",
+        url=engine.url,
+        multiplexed=not tty,
     )
 
 
 @engine_call
-def container_exit_code(container_id: str, *, host: str | None = None) -> int | None:
+def container_exit_code(engine: Engine, container_id: str) -> int | None:
     """The container's exit code when it has stopped, else None.
 
     Args:
         container_id: id or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The exit code, or None while it runs.
@@ -775,5 +871,5 @@ def container_exit_code(container_id: str, *, host: str | None = None) -> int | 
     Raises:
         NotFound: no such container.
     """
-    state = client(host).api.inspect_container(container_id).get("State") or {}
+    state = engine.api.inspect_container(container_id).get("State") or {}
     return None if state.get("Running") else int(state.get("ExitCode") or 0)

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import tempfile
-import threading
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
-from html import escape
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import audit
-from core.context import context_thread
-from core.endpoints import prefixed
-from core.engine import images as engine
+from core import audit, engine, tables
 from core.engine import jobs
+from core.engine.images import ImageInUse, ImageRow, dockerfile_context, parse_reference, short
 from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
+from core.live.bridge import Pump, aiter_body
 from core.models import Registry
-from core.roles import Role, require_role
+from core.roles import ROLE_GROUPS, Role, forbidden, require_role
 
 log = logging.getLogger(__name__)
 
@@ -54,134 +46,106 @@ SAVE_QUEUE = 8  # chunks in flight between the reader thread and the response: ~
 
 def _who(request: HttpRequest) -> dict[str, Any]:
     """What the audit trail needs from a request, safe to keep after the response (job threads)."""
-    return {"user": request.user, "client": (request.META.get("REMOTE_ADDR") or "", 0)}
+    return {
+        "user": request.user,
+        "client": (request.META.get("REMOTE_ADDR") or "", 0),
+        "endpoint": request.endpoint,
+    }
 
 
-def _ago(seconds: float) -> str:
-    """A short relative age ("3 days ago"); cheap enough for thousands of rows."""
-    for unit, size in (
-        ("year", 31536000),
-        ("month", 2592000),
-        ("day", 86400),
-        ("hour", 3600),
-        ("minute", 60),
-    ):
-        if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
-
-
-def _exact(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _size(size: int) -> str:
-    """Like the filesizeformat filter ("64 bytes", "1.9 MB")."""
-    if size < 1024:
-        return f"{size} byte{'s' if size != 1 else ''}"
-    for unit in ("KB", "MB", "GB", "TB"):
-        size /= 1024
-        if size < 1024 or unit == "TB":
-            return f"{size:.1f} {unit}"
-    return ""
-
-
-def _rows_html(rows: list[engine.ImageRow]) -> str:
-    """The table rows, built in Python: the template loop costs ~0.2 ms a row, too slow for 2,000.
-
-    Every value from the engine goes through html.escape (quotes included).
-    """
-    now = time.time()
-    base = escape(prefixed(""))
-    out = []
-    for r in rows:
-        short = escape(r.short_id)
-        dim = ' class="dim"' if r.dangling else ""
-        out.append(
-            f'<tr{dim} data-image="{short}">'
-            f'<td><a href="{base}/images/{short}/">{escape(r.repository)}</a></td><td>{escape(r.tag)}</td>'
-            f'<td class="mono">{short}</td><td class="num" title="{r.size} bytes">{_size(r.size)}</td>'
-            f'<td title="{_exact(r.created)}">{_ago(now - r.created)}</td>'
-            f'<td class="num">{r.containers}</td></tr>'
-        )
-    return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
-
-
-def _resolve(image_id: str) -> str:
+def _resolve(docker: engine.Engine, image_id: str) -> str:
     """Full id for a URL's id or prefix; 404 when unknown, 400 when ambiguous."""
     try:
-        return engine.resolve_id(image_id)
+        return docker.images.resolve_id(image_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
 
-def _filtered(request: HttpRequest) -> tuple[list[engine.ImageRow], dict[str, str]]:
-    rows = engine.list_images()
-    q = request.GET.get("q", "").strip().lower()
-    show = request.GET.get("show", "")
-    sort = request.GET.get("sort", "created")
-    descending = (
-        request.GET.get("dir", "desc" if sort in ("created", "size", "containers") else "asc") == "desc"
+SHOW_FILTERS = {
+    "dangling": lambda r: r.dangling,
+    "in-use": lambda r: r.containers > 0,
+    "unused": lambda r: r.containers == 0,
+}
+
+
+def _filtered(request: HttpRequest) -> tuple[list[ImageRow], tables.Params, str]:
+    """Every image row the query's filter matches, sorted (one engine call)."""
+    params = tables.read(
+        request.GET, sorts=SORTS, default_sort="created", descending=("created", "size", "containers")
     )
-    if q:
+    show = request.GET.get("show", "")
+    show = show if show in SHOW_FILTERS else ""
+    return filter_images(engine.for_request(request), params, show=show), params, show
+
+
+def filter_images(docker: engine.Engine, params: tables.Params, *, show: str = "") -> list[ImageRow]:
+    """Every image row ``params`` (and the ``show`` filter) match, sorted: the list page and the API."""
+    rows = docker.images.list_images()
+    if q := params.needle:
         rows = [r for r in rows if q in r.repository.lower() or q in r.tag.lower() or q in r.id[7:]]
-    if show == "dangling":
-        rows = [r for r in rows if r.dangling]
-    elif show == "in-use":
-        rows = [r for r in rows if r.containers]
-    elif show == "unused":
-        rows = [r for r in rows if not r.containers]
-    rows.sort(key=SORTS.get(sort, SORTS["created"]), reverse=descending)
-    return rows, {"q": q, "show": show, "sort": sort, "dir": "desc" if descending else "asc"}
+    if show in SHOW_FILTERS:
+        rows = [r for r in rows if SHOW_FILTERS[show](r)]
+    return tables.sorted_rows(rows, SORTS, params)
 
 
 @require_role(Role.VIEWER)
 @require_GET
 def image_list(request: HttpRequest) -> HttpResponse:
-    """All images, one row per tag; htmx asks for just the rows when filtering or sorting."""
-    rows, params = _filtered(request)
+    """All images, one row per tag, a page at a time; htmx asks for just the table."""
+    rows, params, show = _filtered(request)
     context = {
-        "rows": rows,
-        "rows_html": _rows_html(rows),
-        **params,
+        "page": tables.page_of(rows, params),
+        "params": params,
+        "show": show,
         "columns": COLUMNS,
         "numeric": ("size", "containers"),
         "registries": Registry.objects.all(),
     }
-    if request.headers.get("HX-Request") and request.GET.get("partial") == "rows":
-        return render(request, "images/list.html#rows", context)
-    return render(request, "images/list.html", context)
+    fragment = request.htmx and not request.htmx.history_restore_request
+    return render(request, "images/list.html#table" if fragment else "images/list.html", context)
 
 
 @require_role(Role.VIEWER)
 @require_GET
 def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
     """Summary, history, containers using it and the inspect JSON of one image."""
-    return _detail_page(request, _resolve(image_id))
+    return _detail_page(request, _resolve(engine.for_request(request), image_id))
 
 
 def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **extra: Any) -> HttpResponse:
+    docker = engine.for_request(request)
     try:
-        image = engine.image_detail(full_id)
+        image = docker.images.image_detail(full_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     context = {"image": image, "registries": Registry.objects.all(), **extra}
     return render(request, "images/detail.html", context, status=status)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.reveal")
+@require_POST
+def image_reveal(request: HttpRequest, image_id: str) -> HttpResponse:
+    """The image page with its env values shown (masked by default; revealing them is audited)."""
+    full_id = _resolve(engine.for_request(request), image_id)
+    with audit.action(request, "image.reveal", target=full_id):
+        response = _detail_page(request, full_id, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_role(Role.OPERATOR, action="image.tag")
 @require_POST
 def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     """``docker tag``: add repository:tag; invalid input gets the form back with the reason."""
-    full_id = _resolve(image_id)
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
     repository = request.POST.get("repository", "").strip()
     tag = request.POST.get("tag", "").strip() or "latest"
     try:
         with audit.action(
             request, "image.tag", target=full_id, parameters={"repository": repository, "tag": tag}
         ):
-            reference = engine.tag_image(full_id, repository=repository, tag=tag)
+            reference = docker.images.tag_image(full_id, repository=repository, tag=tag)
     except InvalidReference as exc:
         return _detail_page(request, full_id, status=400, tag_error=exc.message, tag_form=request.POST)
     except EngineError as exc:
@@ -189,19 +153,20 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
             raise
         messages.error(request, exc.message)
         return _detail_page(request, full_id, status=exc.status if exc.status < 500 else 400)
-    messages.success(request, f"Tagged {engine.short(full_id)} as {reference}.")
-    return redirect("image-detail", image_id=engine.short(full_id))
+    messages.success(request, f"Tagged {short(full_id)} as {reference}.")
+    return redirect("image-detail", image_id=short(full_id))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.untag")
 @require_POST
 def image_untag(request: HttpRequest) -> HttpResponse:
     """Remove one tag (the image stays while it has other tags)."""
+    docker = engine.for_request(request)
     reference = request.POST.get("reference", "").strip()
     try:
         with audit.action(request, "image.untag", target=reference):
-            full_id = engine.resolve_id(reference)
-            engine.untag(reference)
+            full_id = docker.images.resolve_id(reference)
+            docker.images.untag(reference)
     except (InvalidReference, NotFound) as exc:
         messages.error(request, exc.message)
         return render(request, "images/message.html", {"title": "Untag"}, status=exc.status)
@@ -212,31 +177,32 @@ def image_untag(request: HttpRequest) -> HttpResponse:
         return redirect("image-list")
     messages.success(request, f"Removed the tag {reference}.")
     try:
-        engine.resolve_id(full_id)
+        docker.images.resolve_id(full_id)
     except NotFound:
         return redirect("image-list")
-    return redirect("image-detail", image_id=engine.short(full_id))
+    return redirect("image-detail", image_id=short(full_id))
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.delete")
 @require_http_methods(["GET", "POST"])
 def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     """GET: the confirm step (what goes, who uses it). POST: ``docker rmi`` (force is admin-only)."""
+    docker = engine.for_request(request)
     if request.method == "GET":
-        full_id = _resolve(image_id)
-        return render(request, "images/delete.html", {"image": engine.image_detail(full_id)})
+        full_id = _resolve(docker, image_id)
+        return render(request, "images/delete.html", {"image": docker.images.image_detail(full_id)})
     force = request.POST.get("force") in ("1", "on", "true")
     try:
-        full_id = engine.resolve_id(image_id)
+        full_id = docker.images.resolve_id(image_id)
     except NotFound:
         messages.error(request, f"Image {image_id} no longer exists (removed meanwhile?).")
         return render(request, "images/message.html", {"title": "Delete image"}, status=404)
     try:
         with audit.action(request, "image.delete", target=full_id, parameters={"force": force}):
-            engine.delete_image(full_id, force=force)
-    except engine.ImageInUse as exc:
+            docker.images.delete_image(full_id, force=force)
+    except ImageInUse as exc:
         messages.error(request, exc.message)
-        context = {"image": engine.image_detail(full_id), "in_use": exc.containers}
+        context = {"image": docker.images.image_detail(full_id), "in_use": exc.containers}
         return render(request, "images/delete.html", context, status=409)
     except NotFound as exc:
         messages.error(request, exc.message)
@@ -246,7 +212,7 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
             raise
         messages.error(request, exc.message)
         return render(request, "images/message.html", {"title": "Delete image"}, status=409)
-    messages.success(request, f"Deleted image {engine.short(full_id)}.")
+    messages.success(request, f"Deleted image {short(full_id)}.")
     return redirect("image-list")
 
 
@@ -254,13 +220,13 @@ def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | No
     """The reference with the linked registry's host, and that registry's credentials (or None)."""
     pk = request.POST.get("registry", "").strip()
     if not pk:
-        return str(engine.parse_reference(reference)), None
+        return str(parse_reference(reference)), None
     registry = Registry.objects.filter(pk=pk).first() if pk.isdigit() else None
     if registry is None:
         raise InvalidReference("That linked registry does not exist.")
-    ref = engine.parse_reference(reference)
+    ref = parse_reference(reference)
     if not ref.registry:
-        ref = engine.parse_reference(f"{registry.host}/{reference.strip()}")
+        ref = parse_reference(f"{registry.host}/{reference.strip()}")
     if ref.registry != registry.host:
         raise InvalidReference(
             f"The reference names the registry {ref.registry}, not the linked {registry.host}; "
@@ -269,7 +235,10 @@ def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | No
     return str(ref), registry.auth_config()
 
 
-def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any) -> HttpResponse:
+def _start_job(
+    request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any
+) -> HttpResponse:
+    """Start a job that people with ``role`` on this endpoint (who may start it) can watch."""
     who = _who(request)
     parameters = kwargs.pop("parameters", {})
 
@@ -279,7 +248,16 @@ def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any
             who, f"image.{kind}", target=target, parameters=parameters, outcome=outcome, message=job.message
         )
 
-    job = jobs.start(kind, target, work, on_done=on_done, **kwargs)
+    job = engine.for_request(request).jobs.start(
+        kind,
+        target,
+        work,
+        required_role=role.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        on_done=on_done,
+        **kwargs,
+    )
     return redirect("image-job", job_id=job.id)
 
 
@@ -291,7 +269,7 @@ def _job_form_error(
     return render(request, "images/message.html", {"title": action}, status=400)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.pull")
 @require_POST
 def image_pull(request: HttpRequest) -> HttpResponse:
     """Start ``docker pull`` as a background job; the job page shows live per-layer progress."""
@@ -305,17 +283,19 @@ def image_pull(request: HttpRequest) -> HttpResponse:
         request,
         "pull",
         reference,
-        lambda job: engine.pull_stream(reference, auth_config=auth),
+        lambda docker, job: docker.images.pull_stream(reference, auth_config=auth),
+        role=Role.OPERATOR,
         parameters=params,
         success_message=lambda job: f"Pulled {reference}.",
     )
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.push")
 @require_POST
 def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     """Tag if needed and ``docker push`` to a (linked) registry as a background job."""
-    full_id = _resolve(image_id)
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
     reference = request.POST.get("reference", "").strip()
     params = {"image": full_id, "reference": reference, "registry": request.POST.get("registry", "")}
     try:
@@ -326,13 +306,14 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
         request,
         "push",
         reference,
-        lambda job: engine.push_stream(full_id, reference, auth_config=auth),
+        lambda docker, job: docker.images.push_stream(full_id, reference, auth_config=auth),
+        role=Role.ADMIN,
         parameters=params,
         success_message=lambda job: f"Pushed {reference}.",
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.build")
 @require_http_methods(["GET", "POST"])
 def image_build(request: HttpRequest) -> HttpResponse:
     """GET: the build form. POST: build an uploaded context tarball or a pasted Dockerfile as a job."""
@@ -344,7 +325,7 @@ def image_build(request: HttpRequest) -> HttpResponse:
     params = {"tag": tag, "context": upload, "dockerfile": dockerfile[:200]}
     try:
         if tag:
-            tag = str(engine.parse_reference(tag))
+            tag = str(parse_reference(tag))
         if not upload and not dockerfile.strip():
             raise InvalidReference("Upload a context tarball or paste a Dockerfile.")
     except InvalidReference as exc:
@@ -358,11 +339,11 @@ def image_build(request: HttpRequest) -> HttpResponse:
         gzipped = context.read(2) == b"\x1f\x8b"
         context.seek(0)
     else:
-        context, gzipped = engine.dockerfile_context(dockerfile), False
+        context, gzipped = dockerfile_context(dockerfile), False
 
-    def work(job: jobs.Job) -> Iterator[dict]:
+    def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
         try:
-            yield from engine.build_stream(context, tag=tag, gzipped=gzipped)
+            yield from docker.images.build_stream(context, tag=tag, gzipped=gzipped)
         finally:
             context.close()
 
@@ -371,87 +352,39 @@ def image_build(request: HttpRequest) -> HttpResponse:
         "build",
         tag or "(untagged)",
         work,
+        role=Role.OPERATOR,
         parameters=params,
-        success_message=lambda job: f"Built {tag or 'image'} {engine.short(job.result)}.",
+        success_message=lambda job: f"Built {tag or 'image'} {short(job.result)}.",
     )
 
 
 @require_role(Role.VIEWER)
 @require_GET
 def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The live progress page of a pull, push or build (works after a reload: the state is kept)."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise Http404("No such job (it finished long ago, or the server restarted).")
-    return render(request, "images/job.html", {"job": job.snapshot()})
+    """The live progress page of a pull, push or build, from any server process (the job is a row)."""
+    row = jobs.load(job_id)
+    if row is None:
+        raise Http404("No such job.")
+    if not jobs.may_watch(request.user, row):
+        return forbidden(request, ROLE_GROUPS[row.required_role])
+    return render(request, "images/job.html", {"job": jobs.snapshot_of(row)})
 
 
-@require_role(Role.VIEWER)
+@require_role(Role.OPERATOR, action="image.save")
 @require_GET
 def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
-    """``docker save`` streamed as a tar download, in constant memory."""
-    full_id = _resolve(image_id)
-    image = engine.image_detail(full_id)
+    """``docker save`` streamed as a tar download, in constant memory (an operator action, audited)."""
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
+    image = docker.images.image_detail(full_id)
     name = image.tags[0] if image.tags else image.short_id
-    raw = engine.open_save(image.tags[0] if image.tags else full_id)
+    raw = docker.images.open_save(image.tags[0] if image.tags else full_id)
+    audit.record(request, "image.save", target=f"{name} ({image.short_id})")
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".tar"
-    response = StreamingHttpResponse(_stream_in_thread(raw), content_type="application/x-tar")
+    body = aiter_body(Pump.reading(raw, SAVE_CHUNK, maxsize=SAVE_QUEUE, name="image-save"))
+    response = StreamingHttpResponse(body, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-async def _stream_in_thread(raw: Any) -> AsyncIterator[bytes]:
-    """Read the engine's stream in a dedicated thread, big chunks, at most SAVE_QUEUE chunks ahead.
-
-    The reader never waits for the event loop unless the buffer is full (a semaphore counts the
-    free slots), so a busy or descheduled loop does not stall the engine side chunk by chunk.
-    """
-    loop = asyncio.get_running_loop()
-    chunks: deque[bytes] = deque()
-    room = threading.Semaphore(SAVE_QUEUE)
-    ready = asyncio.Event()
-    stop = threading.Event()
-
-    def wake() -> None:
-        try:
-            loop.call_soon_threadsafe(ready.set)
-        except RuntimeError:  # the loop is closed: the server is shutting down
-            stop.set()
-
-    def reader() -> None:
-        try:
-            while not stop.is_set():
-                room.acquire()
-                if stop.is_set():
-                    break
-                chunk = raw.read(SAVE_CHUNK)
-                chunks.append(chunk)
-                wake()
-                if not chunk:
-                    return
-        except Exception:  # the download ends short; the browser sees an incomplete file
-            log.warning("docker save of an image stopped early", exc_info=True)
-        finally:
-            raw.close()
-            chunks.append(b"")  # the end (a second end marker is harmless)
-            wake()
-
-    context_thread(target=reader, name="image-save", daemon=True).start()
-    try:
-        while True:
-            while not chunks:
-                ready.clear()
-                if chunks:
-                    break
-                await ready.wait()
-            chunk = chunks.popleft()
-            if not chunk:
-                return
-            room.release()
-            yield chunk
-    finally:
-        stop.set()
-        room.release()  # a reader waiting for room sees stop and ends
 
 
 def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **params: Any) -> HttpResponse:
@@ -461,16 +394,17 @@ def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **para
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.load")
 @require_POST
 def image_load(request: HttpRequest) -> HttpResponse:
     """``docker load`` of an uploaded tar (streamed from the upload's temp file)."""
+    docker = engine.for_request(request)
     upload = request.FILES.get("archive")
     try:
         with audit.action(request, "image.load", parameters={"archive": upload}) as details:
             if upload is None:
                 raise InvalidReference("Choose a tar file made by docker save.")
-            result = engine.load(upload.file)
+            result = docker.images.load(upload.file)
             details["message"] = ", ".join(result.images)
     except DashboardError as exc:
         if isinstance(exc, EngineUnavailable):
@@ -480,10 +414,11 @@ def image_load(request: HttpRequest) -> HttpResponse:
     return render(request, "images/loaded.html", {"loaded": result.images})
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.import")
 @require_POST
 def image_import(request: HttpRequest) -> HttpResponse:
     """``docker import`` of an uploaded rootfs tarball (plain or gzipped) as repository:tag."""
+    docker = engine.for_request(request)
     upload = request.FILES.get("archive")
     repository = request.POST.get("repository", "").strip()
     tag = request.POST.get("tag", "").strip() or "latest"
@@ -495,27 +430,30 @@ def image_import(request: HttpRequest) -> HttpResponse:
         ) as details:
             if upload is None:
                 raise InvalidReference("Choose a root filesystem tarball.")
-            image_id = engine.import_rootfs(upload.file, repository=repository, tag=tag, message=message)
+            image_id = docker.images.import_rootfs(
+                upload.file, repository=repository, tag=tag, message=message
+            )
             details["message"] = image_id
     except DashboardError as exc:
         if isinstance(exc, EngineUnavailable):
             raise
         return _upload_error(request, "Import image", exc)
-    messages.success(request, f"Imported {repository}:{tag} as {engine.short(image_id)}.")
-    return redirect("image-detail", image_id=engine.short(image_id))
+    messages.success(request, f"Imported {repository}:{tag} as {short(image_id)}.")
+    return redirect("image-detail", image_id=short(image_id))
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.prune")
 @require_http_methods(["GET", "POST"])
 def image_prune(request: HttpRequest) -> HttpResponse:
     """GET or POST without ``confirm``: the preview. POST with ``confirm``: ``docker image prune``."""
+    docker = engine.for_request(request)
     data = request.POST if request.method == "POST" else request.GET
     dangling_only = data.get("all") not in ("1", "on", "true")
     label = data.get("label", "").strip()
     if request.method == "POST" and data.get("confirm"):
         params = {"all": not dangling_only, "label": label}
         with audit.action(request, "image.prune", target=label or "all", parameters=params) as details:
-            result = engine.prune(dangling_only=dangling_only, label=label)
+            result = docker.images.prune(dangling_only=dangling_only, label=label)
             details["message"] = f"{len(result.deleted)} deleted, {result.reclaimed} bytes"
         messages.success(
             request, f"Pruned {len(result.deleted)} image layer(s), reclaimed {result.reclaimed} bytes."
@@ -523,7 +461,7 @@ def image_prune(request: HttpRequest) -> HttpResponse:
         return render(
             request, "images/prune.html", {"result": result, "label": label, "all": not dangling_only}
         )
-    preview = engine.prune_preview(dangling_only=dangling_only, label=label)
+    preview = docker.images.prune_preview(dangling_only=dangling_only, label=label)
     return render(
         request, "images/prune.html", {"preview": preview, "label": label, "all": not dangling_only}
     )
@@ -543,4 +481,5 @@ urlpatterns = [
     path("images/<str:image_id>/delete/", image_delete, name="image-delete"),
     path("images/<str:image_id>/push/", image_push, name="image-push"),
     path("images/<str:image_id>/save/", image_save, name="image-save"),
+    path("images/<str:image_id>/reveal/", image_reveal, name="image-reveal"),
 ]

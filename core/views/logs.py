@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-from collections.abc import AsyncIterator
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
 
-from core.consumers.streaming import in_thread
-from core.context import context_thread
-from core.endpoints import prefixed
-from core.engine import streams
+from core import engine
+from core.engine.streams import ContainerFacts, parse_since
 from core.errors import DashboardError, InvalidRequest, NotFound
+from core.live.bridge import Feed, Pump, aiter_body
 from core.roles import Role, require_role
+from core.routing import ws_path
 
 MAX_GREP = 200
 
 
-def _facts(container_id: str) -> streams.ContainerFacts:
+def _facts(request: HttpRequest, container_id: str) -> ContainerFacts:
     try:
-        return streams.container_facts(container_id)
+        return engine.for_request(request).streams.container_facts(container_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
@@ -31,15 +28,15 @@ def _facts(container_id: str) -> streams.ContainerFacts:
 @require_role(Role.VIEWER)
 def container_logs(request: HttpRequest, container_id: str) -> HttpResponse:
     """The live log viewer of one container."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     return render(
         request,
         "logs/logs.html",
         {
             "containers": [container],
             "title": container.name,
-            "ws_path": prefixed(f"/ws/containers/{container.id}/logs/"),
-            "download": prefixed(f"/containers/{container.id}/logs/download/"),
+            "ws_path": ws_path("ws-container-logs", container.id),
+            "download": reverse("container-logs-download", args=[container.id]),
         },
     )
 
@@ -50,7 +47,7 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
     ids = [part.strip() for part in request.GET.get("containers", "").split(",") if part.strip()]
     if not ids:
         return render(request, "logs/logs.html", {"containers": [], "title": "Merged logs"}, status=400)
-    containers = [_facts(container_id) for container_id in dict.fromkeys(ids)]
+    containers = [_facts(request, container_id) for container_id in dict.fromkeys(ids)]
     joined = ",".join(container.id for container in containers)
     return render(
         request,
@@ -58,80 +55,46 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
         {
             "containers": containers,
             "title": ", ".join(container.name for container in containers),
-            "ws_path": prefixed(f"/ws/logs/?containers={joined}"),
+            "ws_path": ws_path("ws-logs", query=f"containers={joined}"),
             "merged": True,
         },
     )
 
 
-def _download_chunks(
-    container: streams.ContainerFacts, *, since, until, timestamps, pattern
-) -> AsyncIterator[bytes]:
-    """The whole log as text, read in a dedicated thread, one bounded queue: constant memory."""
+def _download_pump(
+    docker: engine.Engine, container: ContainerFacts, *, since, until, timestamps, pattern
+) -> Pump[bytes]:
+    """The whole log as text, read through the bridge (blocking policy): constant memory."""
 
-    async def chunks() -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue(maxsize=8)
-        stop = threading.Event()
-        log = await in_thread(
-            streams.open_logs,
-            container.id,
-            tail="all",
-            since=since,
-            until=until,
-            follow=False,
-            tty=container.tty,
+    def produce(feed: Feed[bytes]) -> None:
+        log = docker.streams.open_logs(
+            container.id, tail="all", since=since, until=until, follow=False, tty=container.tty
         )
-
-        def produce() -> None:
-            try:
-                for batch in log.batches():
-                    out = [
-                        (f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n")
-                        for line in batch
-                        if pattern is None or pattern.search(line["text"])
-                    ]
-                    if out and not _put(loop, queue, "".join(out).encode(), stop):
-                        return
-            except Exception:  # noqa: BLE001, S110 - the download just ends early
-                pass
-            finally:
-                log.close()
-                _put(loop, queue, None, stop)
-
-        thread = context_thread(target=produce, name="logs-download", daemon=True)
-        thread.start()
+        if not feed.attach(log):
+            return
         try:
-            while (chunk := await queue.get()) is not None:
-                yield chunk
+            for batch in log.batches():
+                out = [
+                    (f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n")
+                    for line in batch
+                    if pattern is None or pattern.search(line["text"])
+                ]
+                if out and not feed.put("".join(out).encode()):
+                    return
         finally:
-            stop.set()
+            feed.detach(log)
             log.close()
 
-    return chunks()
-
-
-def _put(loop, queue: asyncio.Queue, item, stop: threading.Event) -> bool:
-    future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-    while True:
-        try:
-            future.result(timeout=0.25)
-            return True
-        except TimeoutError:
-            if stop.is_set():
-                future.cancel()
-                return False
-        except Exception:  # noqa: BLE001 - loop gone
-            return False
+    return Pump(produce, maxsize=8, name="logs-download")
 
 
 @require_role(Role.VIEWER)
 def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
     """The whole log as text/plain (``since``, ``until``, ``timestamps``, ``grep`` applied here)."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     try:
-        since = streams.parse_since(request.GET.get("since"))
-        until = streams.parse_since(request.GET.get("until"))
+        since = parse_since(request.GET.get("since"))
+        until = parse_since(request.GET.get("until"))
         grep = request.GET.get("grep", "")[:MAX_GREP]
         try:
             pattern = re.compile(grep) if grep else None
@@ -140,12 +103,15 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
     except DashboardError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
-        _download_chunks(
-            container,
-            since=since,
-            until=until,
-            timestamps=request.GET.get("timestamps") == "1",
-            pattern=pattern,
+        aiter_body(
+            _download_pump(
+                engine.for_request(request),
+                container,
+                since=since,
+                until=until,
+                timestamps=request.GET.get("timestamps") == "1",
+                pattern=pattern,
+            )
         ),
         content_type="text/plain; charset=utf-8",
     )
@@ -157,25 +123,25 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
 @require_role(Role.OPERATOR)
 def terminal(request: HttpRequest, container_id: str) -> HttpResponse:
     """The exec terminal (xterm.js) of a running container."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     return render(
         request,
         "terminal/terminal.html",
-        {"container": container, "mode": "exec", "ws_path": prefixed(f"/ws/containers/{container.id}/exec/")},
+        {"container": container, "mode": "exec", "ws_path": ws_path("ws-exec", container.id)},
     )
 
 
 @require_role(Role.OPERATOR)
 def attach(request: HttpRequest, container_id: str) -> HttpResponse:
     """``docker attach`` in the browser: the main process's terminal; closing the tab detaches."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     return render(
         request,
         "terminal/terminal.html",
         {
             "container": container,
             "mode": "attach",
-            "ws_path": prefixed(f"/ws/containers/{container.id}/attach/"),
+            "ws_path": ws_path("ws-attach", container.id),
         },
     )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import operator
 import secrets
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,7 +16,6 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.sessions.models import Session
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,15 +24,26 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from core import audit
+from core import audit, tables
+from core.accounts import must_change_password, require_password_change, set_one_time_password
 from core.models import AuditEvent, Recording
 from core.recordings import recordings_dir
 from core.roles import ROLE_GROUPS, Role, require_role, role_of, set_role
 from core.signals import revoke_websockets
 
 User = get_user_model()
-PAGE_SIZE = 50
-CSV_COLUMNS = ("time", "user", "role", "address", "action", "target", "outcome", "message", "parameters")
+CSV_COLUMNS = (
+    "time",
+    "user",
+    "role",
+    "address",
+    "action",
+    "target",
+    "outcome",
+    "message",
+    "parameters",
+    "endpoint",
+)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.+-_")
 
 
@@ -87,7 +99,7 @@ def team(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.create")
+@require_role(Role.ADMIN, action="user.create")
 def user_create(request: HttpRequest) -> HttpResponse:
     """Create a user with a role; the generated password is shown once, in this response only."""
     username = request.POST.get("username", "").strip()
@@ -105,13 +117,14 @@ def user_create(request: HttpRequest) -> HttpResponse:
         return _team_page(request, status=400)
     password = secrets.token_urlsafe(15)
     with audit.action(request, "user.create", target=username, parameters={"role": role.label}):
-        user = User.objects.create_user(username=username, password=password)
+        user = User.objects.create_user(username=username)
+        set_one_time_password(user, password)
         set_role(user, role)
     return _team_page(request, created={"username": username, "password": password, "role": role.label})
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.role")
+@require_role(Role.ADMIN, action="user.role")
 def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     """Change a user's role; a downgrade ends their sessions and websockets."""
     user = get_object_or_404(User, pk=user_id)
@@ -143,7 +156,7 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-@require_role(Role.ADMIN, audit_action="user.deactivate")
+@require_role(Role.ADMIN, action="user.deactivate")
 def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     """GET: the confirm step. POST with confirm=yes: deactivate, end sessions, close websockets."""
     user = get_object_or_404(User, pk=user_id)
@@ -165,7 +178,7 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.activate")
+@require_role(Role.ADMIN, action="user.activate")
 def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     """Re-activate a deactivated user (their role is kept)."""
     user = get_object_or_404(User, pk=user_id)
@@ -176,7 +189,7 @@ def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-@require_role(Role.VIEWER, audit_action="user.password")
+@require_role(Role.VIEWER, action="user.password")
 def password_change(request: HttpRequest) -> HttpResponse:
     """Change one's own password (e.g. the one-time password an admin handed out)."""
     form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
@@ -192,10 +205,12 @@ def password_change(request: HttpRequest) -> HttpResponse:
         else:
             with audit.action(request, "user.password", target=request.user.username):
                 form.save()
+                require_password_change(form.user, required=False)
                 update_session_auth_hash(request, form.user)
             messages.success(request, "Your password was changed.")
             return redirect("overview")
-    return render(request, "team/password.html", {"form": form})
+    one_time = must_change_password(request.user)
+    return render(request, "team/password.html", {"form": form, "one_time": one_time})
 
 
 # --------------------------------------------------------------------------- audit log
@@ -211,13 +226,19 @@ def _when(value: str, *, end: bool) -> datetime | None:
 
 
 def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
-    """Audit events matching the query's filters (user, action, target, outcome, since, until)."""
-    filters = {
-        k: params.get(k, "").strip() for k in ("user", "action", "target", "outcome", "since", "until")
-    }
+    """Audit events matching the query's filters (q, user, endpoint, action, target, outcome, since,
+    until)."""
+    names = ("q", "user", "endpoint", "action", "target", "outcome", "since", "until")
+    filters = {k: params.get(k, "").strip() for k in names}
     events = AuditEvent.objects.all()
+    if filters["q"]:
+        q = filters["q"][: tables.MAX_QUERY]
+        fields = ("target", "action", "username", "message")
+        events = events.filter(functools.reduce(operator.or_, (Q(**{f"{f}__icontains": q}) for f in fields)))
     if filters["user"]:
         events = events.filter(username__iexact=filters["user"])
+    if filters["endpoint"]:
+        events = events.filter(endpoint=filters["endpoint"])
     if filters["action"]:
         events = events.filter(action__startswith=filters["action"])
     if filters["target"]:
@@ -231,19 +252,33 @@ def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
     return events.select_related("recording"), filters
 
 
+AUDIT_SORTS = {  # order_by fields; the id breaks ties so pages never overlap
+    "time": ("created_at", "id"),
+    "user": ("username", "created_at", "id"),
+    "action": ("action", "created_at", "id"),
+    "outcome": ("outcome", "created_at", "id"),
+}
+
+
 @require_GET
 @require_role(Role.ADMIN)
 def audit_log(request: HttpRequest) -> HttpResponse:
-    """Every audited event, newest first, filtered and paginated."""
+    """Every audited event, newest first, filtered, sortable and paged (q, sort, dir, page, per_page)."""
     events, filters = filtered_events(request.GET)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in filters.items() if v})
+    params = tables.read(request.GET, sorts=AUDIT_SORTS, default_sort="time", descending=("time",))
+    sign = "-" if params.descending else ""
+    events = events.order_by(*(f"{sign}{field}" for field in AUDIT_SORTS[params.sort]))
     context = {
-        "page": page,
+        "page": tables.page_of(events, params),
+        "params": params,
         "filters": filters,
-        "query": query,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "outcomes": AuditEvent.Outcome.values,
         "actions": AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct(),
+        "endpoint_slugs": AuditEvent.objects.exclude(endpoint="")
+        .order_by("endpoint")
+        .values_list("endpoint", flat=True)
+        .distinct(),
     }
     template = "audit/audit.html#rows" if request.htmx and not request.htmx.boosted else "audit/audit.html"
     return render(request, template, context)
@@ -278,6 +313,7 @@ def _csv_rows(events: QuerySet) -> Iterator[str]:
                 e.outcome,
                 e.message,
                 json.dumps(e.parameters, ensure_ascii=False) if e.parameters else "",
+                e.endpoint,
             )
         )
 

@@ -4,22 +4,43 @@
   "use strict";
 
   // ------------------------------------------------------------------ list: selection
+  // Rows are checked on the page shown; "select all N matching" hands the filter to the server,
+  // which acts on every container it matches, on every page (core/views/containers.py).
   var selected = new Set();
+  var matchingFor = null;  // the list address (location.search) "all matching" was chosen on
 
   function boxes() { return document.querySelectorAll('#container-table input[name="ids"]'); }
+  function matchingBox() { return document.querySelector("[data-select-matching]"); }
 
   function showCount() {
     var counter = document.querySelector("[data-selected-count]");
-    if (counter) { counter.textContent = selected.size + " selected"; }
+    var matching = matchingBox();
+    var table = document.getElementById("container-table");
+    if (counter && matching && matching.checked && table) {
+      counter.textContent = "all " + table.dataset.total + " matching selected";
+    } else if (counter) {
+      counter.textContent = selected.size + " selected";
+    }
+  }
+
+  function showMatchingOffer() {
+    var label = document.querySelector("[data-select-matching-box]");
+    var all = document.querySelector("[data-select-all]");
+    if (label) { label.hidden = !(all && all.checked); }
   }
 
   function restoreSelection() {
-    boxes().forEach(function (box) { box.checked = selected.has(box.value); });
-    var all = document.querySelector("[data-select-all]");
-    if (all) { all.checked = false; }
-    // Drop ids whose rows are gone (destroyed or filtered out).
+    // Drop ids whose rows are gone (destroyed, filtered out or on another page).
     var present = new Set(Array.prototype.map.call(boxes(), function (b) { return b.value; }));
     selected.forEach(function (id) { if (!present.has(id)) { selected.delete(id); } });
+    boxes().forEach(function (box) { box.checked = selected.has(box.value); });
+    var all = document.querySelector("[data-select-all]");
+    var matching = matchingBox();
+    var keepMatching = matchingFor !== null && matchingFor === window.location.search;
+    if (all) { all.checked = keepMatching || (present.size > 0 && selected.size === present.size); }
+    if (matching) { matching.checked = keepMatching; }
+    if (!keepMatching) { matchingFor = null; }
+    showMatchingOffer();
     showCount();
   }
 
@@ -30,50 +51,35 @@
         box.checked = target.checked;
         if (target.checked) { selected.add(box.value); } else { selected.delete(box.value); }
       });
+      if (!target.checked && matchingBox()) { matchingBox().checked = false; matchingFor = null; }
+      showMatchingOffer();
+      showCount();
+    } else if (target.matches("[data-select-matching]")) {
+      matchingFor = target.checked ? window.location.search : null;
       showCount();
     } else if (target.matches('#container-table input[name="ids"]')) {
       if (target.checked) { selected.add(target.value); } else { selected.delete(target.value); }
+      if (!target.checked && matchingBox()) { matchingBox().checked = false; matchingFor = null; }
       showCount();
     }
   });
 
-  document.addEventListener("htmx:afterSwap", function (event) {
-    if (event.target && (event.target.id === "container-table" || document.getElementById("container-table"))) {
-      restoreSelection();
-    }
+  document.addEventListener("htmx:afterSwap", function () {
+    if (document.getElementById("container-table")) { restoreSelection(); }
   });
 
-  // Sort links re-fetch the table in place (they are real links without JS).
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest("#container-table th a[data-sort]");
-    if (!link || !window.htmx) { return; }
-    event.preventDefault();
-    var url = new URL(link.href, window.location.href);
-    var form = document.getElementById("container-filters");
-    if (form) {
-      form.elements.sort.value = url.searchParams.get("sort");
-      form.elements.dir.value = url.searchParams.get("dir");
-    }
-    refresh(true);
-  });
-
-  function currentUrl() {
-    var form = document.getElementById("container-filters");
-    var params = form ? new URLSearchParams(new FormData(form)) : new URLSearchParams();
-    return (document.body.dataset.prefix || "") + "/containers/?" + params.toString();
-  }
+  // The live refresh re-reads the list at its current address (filter, sort and page are in the
+  // URL: htmx pushes it), so a container that belongs on another page never lands on this one.
+  function currentUrl() { return window.location.pathname + window.location.search; }
 
   var pending = null;
-  function refresh(push) {
+  function refresh() {
     if (!window.htmx || !document.getElementById("container-table")) { return; }
-    var url = currentUrl();
-    window.htmx.ajax("GET", url, { target: "#container-table", swap: "outerHTML" }).then(function () {
-      if (push) { window.history.replaceState({}, "", url); }
-    });
+    window.htmx.ajax("GET", currentUrl(), { target: "#container-table", swap: "outerHTML" });
   }
   function refreshSoon() {
     if (pending) { return; }
-    pending = setTimeout(function () { pending = null; refresh(false); }, 300);
+    pending = setTimeout(function () { pending = null; refresh(); }, 300);
   }
 
   // ------------------------------------------------------------------ list: live updates

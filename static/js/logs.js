@@ -6,7 +6,10 @@
   if (!view) { return; }
 
   var MAX_LINES = parseInt(view.dataset.maxLines, 10) || 10000;
-  var PER_FRAME = 1000;                 // lines rendered per animation frame at most
+  var PER_FRAME = 500;                  // lines rendered per animation frame at most
+  var FRAME_BUDGET_MS = 8;              // ... and no longer than this: Pause/filter/leave react at once
+  var SILENT_MS = 30000;                // no frame at all (not even a heartbeat) this long: reconnect
+  var BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
   var merged = view.dataset.merged === "1";
   var statusPill = document.querySelector("[data-log-status]");
   var pauseButton = document.querySelector("[data-log-pause]");
@@ -27,6 +30,11 @@
   var lastTs = "";
   var socket = null;
   var ended = false;
+  var retries = 0;
+  var retryTimer = null;
+  var lastHeard = 0;
+  var resumeAfter = "";      // after a reconnect: lines at or before this timestamp were shown already
+  var leaving = false;
   var marker = null;
   var containerClass = {};
 
@@ -183,9 +191,16 @@
       dropped += pending.length - MAX_LINES;
       pending = pending.slice(pending.length - MAX_LINES);
     }
-    var batch = pending.length > PER_FRAME ? pending.splice(0, PER_FRAME) : pending.splice(0);
+    var started = performance.now();
     var fragment = document.createDocumentFragment();
-    for (var i = 0; i < batch.length; i++) { fragment.appendChild(buildLine(batch[i])); }
+    var count = 0;
+    var limit = Math.min(pending.length, PER_FRAME);
+    while (count < limit) {
+      fragment.appendChild(buildLine(pending[count]));
+      count++;
+      if ((count & 63) === 0 && performance.now() - started > FRAME_BUDGET_MS) { break; }
+    }
+    pending.splice(0, count);
     view.appendChild(fragment);
     var excess = view.childElementCount - (marker ? 1 : 0) - MAX_LINES;
     if (excess > 0) {
@@ -237,23 +252,41 @@
     return row;
   };
 
+  // Engine timestamps trim trailing zeros of the nanoseconds: pad them so strings compare by time.
+  function tsKey(ts) {
+    var m = /^(.*?)(?:\.(\d+))?Z$/.exec(ts || "");
+    if (!m) { return ts || ""; }
+    return m[1] + "." + ((m[2] || "") + "000000000").slice(0, 9);
+  }
+
   function connect(resume) {
     ended = false;
+    clearTimeout(retryTimer);
     var params = new URLSearchParams();
     params.set("timestamps", "1");
     params.set("follow", "1");
-    if (resume && lastTs) { params.set("since", lastTs); params.set("tail", "all"); }
-    else { params.set("tail", tailSelect ? tailSelect.value : "500"); }
+    if (resume && lastTs) {
+      params.set("since", lastTs); params.set("tail", "all"); resumeAfter = tsKey(lastTs);
+    } else { params.set("tail", tailSelect ? tailSelect.value : "500"); resumeAfter = ""; }
     var path = view.dataset.ws;
     var url = window.Dashboard.wsUrl(path + (path.indexOf("?") >= 0 ? "&" : "?") + params.toString());
     var opened = false;
     setStatus("connecting", "connecting…");
     socket = new WebSocket(url);
+    lastHeard = Date.now();
     socket.onopen = function () { opened = true; setStatus("live", "live"); };
     socket.onmessage = function (event) {
       var frame = JSON.parse(event.data);
+      lastHeard = Date.now();
       if (frame.type === "lines") {
         var lines = frame.lines;
+        retries = 0;
+        if (resumeAfter) {        // a resumed stream: drop what was shown before the reconnect
+          var fresh = [];
+          for (var r = 0; r < lines.length; r++) { if (tsKey(lines[r].ts) > resumeAfter) { fresh.push(lines[r]); } }
+          if (fresh.length) { resumeAfter = ""; }
+          lines = fresh;
+        }
         received += lines.length;
         if (lines.length) { lastTs = lines[lines.length - 1].ts || lastTs; }
         if (pending.length + lines.length > MAX_LINES * 2) {
@@ -265,26 +298,58 @@
         schedule();
       } else if (frame.type === "notice") {
         addNotice(frame.message);
+      } else if (frame.type === "skipped") {
+        addNotice(frame.count.toLocaleString("en-US") + " lines skipped (this view could not keep up; Download has them all)", "skipped");
       } else if (frame.type === "end") {
         ended = true;
         socket.close();
         setStatus("ended", "ended: " + frame.reason);
         addNotice("stream ended: " + frame.reason);
       } else if (frame.type === "error") {
-        ended = true;
+        // "engine disconnected ..." is worth retrying; a refusal (bad query, cap, session) is not.
+        ended = frame.message.indexOf("engine disconnected") !== 0;
         setStatus("error", frame.message);
         addNotice(frame.message, "error");
       }
     };
     socket.onclose = function (event) {
+      if (leaving) { return; }
       if (!opened) {
         setStatus("error", "Could not open the live stream (websockets blocked by a proxy or firewall?)");
       } else if (!ended) {
         setStatus("offline", "disconnected (" + event.code + (event.reason ? ": " + event.reason : "") + ")");
       }
+      if (!ended && event.code !== 4401 && event.code !== 4403) { retryLater(); }
       reconnectOffer();
     };
   }
+
+  // Reconnect by itself with back-off, resuming after the last line shown (no gap, no duplicate).
+  function retryLater() {
+    var delay = BACKOFF_MS[Math.min(retries, BACKOFF_MS.length - 1)];
+    retries++;
+    setStatus("offline", "reconnecting in " + Math.round(delay / 1000) + " s…");
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(function () {
+      var old = document.querySelector("[data-log-reconnect]");
+      if (old) { old.remove(); }
+      connect(true);
+    }, delay);
+  }
+
+  // Heartbeats arrive every few seconds: total silence means a dead connection the browser has not noticed.
+  setInterval(function () {
+    if (socket && socket.readyState === WebSocket.OPEN && !ended && Date.now() - lastHeard > SILENT_MS) {
+      socket.close();
+    }
+  }, 5000);
+
+  // Leaving the page: stop at once (no rendering, no reconnect).
+  window.addEventListener("pagehide", function () {
+    leaving = true; paused = true; pending = [];
+    clearTimeout(retryTimer);
+    if (socket) { socket.onmessage = null; socket.close(); }
+  });
 
   function reconnectOffer() {
     if (document.querySelector("[data-log-reconnect]")) { return; }
@@ -292,7 +357,7 @@
     button.type = "button";
     button.dataset.logReconnect = "1";
     button.textContent = "Reconnect";
-    button.addEventListener("click", function () { button.remove(); connect(true); });
+    button.addEventListener("click", function () { button.remove(); retries = 0; connect(true); });
     statusPill.after(button);
   }
 

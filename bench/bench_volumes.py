@@ -1,0 +1,221 @@
+"""Benchmarks for volumes, against a real daphne serving the app and the raw engine, in one run.
+
+1. ``GET /volumes/`` with 1,000 labelled volumes vs the raw ``GET /volumes`` call: target <= 1.3x.
+   The sizes (``/system/df``) are a separate request and must not delay the first byte: the time to
+   the first byte of the page is reported next to the ``/system/df`` time.
+2. ``GET /volumes/<name>/download/`` of a volume holding >= 300 MB vs ``docker cp`` of the same data
+   from a stopped container to stdout: target >= 0.85x the rate, daphne RSS growth <= 64 MB.
+
+Run: /work/main/.venv/bin/python bench/bench_volumes.py [--volumes 1000] [--megabytes 300]
+Everything it creates carries the label org.dockerdashboard.bench=<run id> and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402 - after the path set-up
+
+from bench.bench_containers import RssSampler, timed  # noqa: E402
+from tests.support import busybox_rootfs_tar, dashboard_server  # noqa: E402
+
+BENCH_LABEL = "org.dockerdashboard.bench"
+RUN = f"dashbench-{os.getpid()}-{secrets.token_hex(3)}"
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+def fetch(url: str, cookie: str) -> int:
+    request = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310
+    total = 0
+    with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 - loopback
+        while data := response.read(1 << 20):
+            total += len(data)
+    return total
+
+
+def first_byte(url: str, cookie: str) -> float:
+    """Seconds until the first byte of the response arrives (a raw socket: no client buffering)."""
+    parts = urlsplit(url)
+    started = time.perf_counter()
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
+        sock.sendall(
+            f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nCookie: sessionid={cookie}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        sock.recv(1)
+        elapsed = time.perf_counter() - started
+        while sock.recv(1 << 16):
+            pass
+    return elapsed
+
+
+def bench_list(api, live, cookie: str, count: int) -> None:
+    print(f"creating {count} volumes …", flush=True)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(lambda n: api.create_volume(name=f"{RUN}-{n}", labels={BENCH_LABEL: RUN}), range(count))
+        )
+    print(f"  created in {time.perf_counter() - started:.1f}s")
+
+    def raw() -> None:
+        response = api._get(api._url("/volumes"))
+        response.raise_for_status()
+        assert response.content
+
+    def page() -> None:
+        fetch(f"{live.url}/volumes/", cookie)
+
+    def df() -> None:
+        api._result(api._get(api._url("/system/df")), json=True)
+
+    raw()
+    page()
+    raw_times = timed(raw, 9)
+    page_times = timed(page, 9)
+    df_times = timed(df, 3)
+    ttfb = statistics.median(first_byte(f"{live.url}/volumes/", cookie) for _ in range(5))
+    raw_median, page_median = statistics.median(raw_times), statistics.median(page_times)
+    total = len(api.volumes().get("Volumes") or [])
+    print(f"list: {total} volumes on the engine ({count} ours), default page")
+    print(f"  raw /volumes              median {raw_median * 1000:.1f} ms")
+    print(f"  dashboard /volumes/       median {page_median * 1000:.1f} ms (first byte {ttfb * 1000:.1f} ms)")
+    print(f"  /system/df (sizes, loaded after the page) median {statistics.median(df_times) * 1000:.1f} ms")
+    ratio = page_median / raw_median
+    print(f"  RATIO dashboard/raw = {ratio:.2f}x (target <= 1.3x) {'OK' if ratio <= 1.3 else 'MISSED'}")
+
+
+def bench_download(api, live, cookie: str, image: str, megabytes: int) -> None:
+    volume = f"{RUN}-data"
+    api.create_volume(name=volume, labels={BENCH_LABEL: RUN})
+    print(f"filling volume {volume} with {megabytes} MB …", flush=True)
+    container = api.create_container(
+        image,
+        command=["sh", "-c", f"dd if=/dev/urandom of=/data/big bs=1048576 count={megabytes} 2>/dev/null"],
+        name=f"{RUN}-filler",
+        labels={BENCH_LABEL: RUN},
+        host_config=api.create_host_config(
+            binds={volume: {"bind": "/data", "mode": "rw"}}, network_mode="none"
+        ),
+    )
+    api.start(container["Id"])
+    api.wait(container["Id"], timeout=600)  # stopped: the `docker cp` baseline reads from it
+
+    def cli() -> None:
+        with open(os.devnull, "wb") as sink:
+            subprocess.run(["docker", "cp", f"{container['Id']}:/data/.", "-"], stdout=sink, check=True)
+
+    sizes: list[int] = []
+
+    def dashboard() -> None:
+        result = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "-f",
+                "-o",
+                os.devnull,
+                "-w",
+                "%{size_download}",
+                "-H",
+                f"Cookie: sessionid={cookie}",
+                f"{live.url}/volumes/{volume}/download/",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        sizes.append(int(float(result.stdout)))
+
+    cli()
+    dashboard()  # warm the page cache for both
+    cli_times = timed(cli, 3)
+    rss_before = live.rss_bytes()
+    sampler = RssSampler(live.pid)
+    sampler.start()
+    dash_times = timed(dashboard, 3)
+    sampler.running = False
+    sampler.join()
+    size = sizes[-1]
+    cli_rate = size / min(cli_times) / 1e6
+    dash_rate = size / min(dash_times) / 1e6
+    growth = (sampler.peak - rss_before) / 1e6
+    print(f"download: {size / 1e6:.0f} MB tar of the whole volume")
+    print(f"  docker cp CONTAINER:/data/. - best {min(cli_times):.2f}s = {cli_rate:.0f} MB/s")
+    print(f"  dashboard volume download    best {min(dash_times):.2f}s = {dash_rate:.0f} MB/s")
+    ratio = dash_rate / cli_rate
+    print(
+        f"  RATIO dashboard/cli rate = {ratio:.2f}x (target >= 0.85x) {'OK' if ratio >= 0.85 else 'MISSED'}"
+    )
+    print(
+        f"  daphne RSS {rss_before / 1e6:.0f} MB -> peak {sampler.peak / 1e6:.0f} MB: growth {growth:.1f} MB "
+        f"(target <= 64 MB) {'OK' if growth <= 64 else 'MISSED'}"
+    )
+
+
+def cleanup(api) -> None:
+    for c in api.containers(all=True, filters={"label": f"{BENCH_LABEL}={RUN}"}):
+        api.remove_container(c["Id"], force=True)
+    for c in api.containers(all=True, filters={"label": "org.dockerdashboard.helper=volume"}):
+        if any(RUN in m.get("Name", "") for m in c.get("Mounts") or []):
+            api.remove_container(c["Id"], force=True)
+    names = [v["Name"] for v in api.volumes(filters={"label": f"{BENCH_LABEL}={RUN}"}).get("Volumes") or []]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: api.remove_volume(n, force=True), names))
+    for image in api.images(filters={"label": f"{BENCH_LABEL}={RUN}"}):
+        api.remove_image(image["Id"], force=True)
+    print(f"removed {len(names)} volumes and the bench image")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--volumes", type=int, default=1000)
+    parser.add_argument("--megabytes", type=int, default=300)
+    parser.add_argument("--skip-list", action="store_true")
+    parser.add_argument("--skip-download", action="store_true")
+    args = parser.parse_args()
+    api = docker.APIClient(base_url=DOCKER_HOST, timeout=600, version="auto")
+    image = f"{RUN}-base:latest"
+    api.import_image_from_data(
+        busybox_rootfs_tar(),
+        repository=f"{RUN}-base",
+        tag="latest",
+        changes=[f"LABEL {BENCH_LABEL}={RUN}", 'CMD ["sh"]', "ENV PATH=/bin"],
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="dash-bench-"))
+    try:
+        with dashboard_server(
+            workdir,
+            roles=("viewer", "operator"),
+            DOCKER_HOST=DOCKER_HOST,
+            DATA_DIR=str(workdir),
+            VOLUME_HELPER_IMAGE=image,
+        ) as live:
+            if not args.skip_list:
+                bench_list(api, live, live.session_cookie("viewer"), args.volumes)
+            if not args.skip_download:
+                bench_download(api, live, live.session_cookie("operator"), image, args.megabytes)
+    finally:
+        cleanup(api)
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,603 @@
+"""Volumes: list (with who uses each), inspect, create, remove, sizes, and the files inside one.
+
+The list is TWO requests (``/volumes`` and ``/containers/json?all=1``, for "used by"); sizes come
+from ``/system/df``, which can take long on a big host (moby #17832), so they are a separate call
+the page loads after the table.
+
+Files are read WITHOUT running anything: a helper container that mounts the volume is created
+(never started) and the engine's archive API reads through it; the helper is removed afterwards,
+whatever happens. Its image is the image of a container that already uses the volume, else
+``settings.VOLUME_HELPER_IMAGE`` if that image exists locally.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import stat
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from django.conf import settings
+
+from core.engine._client import Engine, engine_call
+from core.errors import Conflict, InvalidRequest, NotFound
+from core.policy import VolumeFacts
+
+log = logging.getLogger(__name__)
+
+HELPER_LABEL = "org.dockerdashboard.helper"
+HELPER_PREFIX = "dashboard-volume-helper-"
+MOUNT_POINT = "/volume"
+ARCHIVE_CHUNK_BYTES = 1 << 20
+# The engine gzips archives for clients that accept it: ask for the plain tar (no engine CPU spent
+# compressing, and a download is the .tar it says it is).
+PLAIN = {"Accept-Encoding": "identity"}
+LIST_MAX_ENTRIES = 2000  # direct children shown by the file browser
+LIST_MAX_SCANNED = 50_000  # tar members read before the listing says it is incomplete
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class ContainerUse:
+    """A container that mounts a volume or is attached to a network."""
+
+    id: str
+    name: str
+    state: str
+    image: str = ""
+    read_only: bool = False
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "paused", "restarting")
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    driver: str
+    scope: str
+    created: str
+    mountpoint: str
+    labels: dict[str, str] = field(hash=False)
+    options: dict[str, str] = field(hash=False)
+    used_by: tuple[ContainerUse, ...] = ()
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.used_by)
+
+    @property
+    def anonymous(self) -> bool:
+        """A volume the engine named (``docker run -v /data``): 64 hex characters."""
+        return len(self.name) == 64 and all(c in "0123456789abcdef" for c in self.name)
+
+    @property
+    def created_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.created.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    kind: str  # file, dir, link, other
+    size: int
+    mode: str
+    modified: datetime
+    target: str = ""  # a link's target
+
+
+@dataclass(frozen=True)
+class Listing:
+    path: str
+    entries: tuple[FileEntry, ...]
+    complete: bool  # False when the folder was larger than the browser reads
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _users_by_volume(containers: list[dict]) -> dict[str, list[ContainerUse]]:
+    users: dict[str, list[ContainerUse]] = {}
+    for raw in containers:
+        names = raw.get("Names") or []
+        name = names[0].lstrip("/") if names else raw.get("Id", "")[:12]
+        for mount in raw.get("Mounts") or []:
+            if mount.get("Type") != "volume" or not mount.get("Name"):
+                continue
+            users.setdefault(mount["Name"], []).append(
+                ContainerUse(
+                    id=str(raw.get("Id", "")),
+                    name=name,
+                    state=str(raw.get("State", "")),
+                    image=str(raw.get("Image", "")),
+                    read_only=not mount.get("RW", True),
+                )
+            )
+    return users
+
+
+def _volume(raw: dict, users: dict[str, list[ContainerUse]]) -> Volume:
+    name = str(raw.get("Name", ""))
+    return Volume(
+        name=name,
+        driver=str(raw.get("Driver", "")),
+        scope=str(raw.get("Scope", "")),
+        created=str(raw.get("CreatedAt", "")),
+        mountpoint=str(raw.get("Mountpoint", "")),
+        labels=dict(raw.get("Labels") or {}),
+        options=dict(raw.get("Options") or {}),
+        used_by=tuple(sorted(users.get(name, ()), key=lambda u: u.name)),
+    )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@engine_call
+def list_volumes(engine: Engine) -> list[Volume]:
+    """``docker volume ls`` with who uses each volume, in two requests whatever the count.
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    api = engine.api
+    raw = api.volumes().get("Volumes") or []
+    users = _users_by_volume(api.containers(all=True))
+    return [_volume(v, users) for v in raw]
+
+
+@engine_call
+def inspect_volume(engine: Engine, *, name: str) -> Volume:
+    """One volume with the containers that mount it.
+
+    Raises:
+        NotFound: no such volume.
+    """
+    api = engine.api
+    raw = api.inspect_volume(name)
+    users = _users_by_volume(api.containers(all=True, filters={"volume": name}))
+    return _volume(raw, users)
+
+
+@engine_call
+def volume_sizes(engine: Engine) -> dict[str, int]:
+    """Bytes used by each local volume (``/system/df``; -1 where the engine does not know).
+
+    Slow on big hosts: call it apart from the list.
+    """
+    from core.engine.system import _system_df
+
+    sizes = {}
+    for raw in _system_df(engine.api).get("Volumes") or []:
+        usage = raw.get("UsageData") or {}
+        size = usage.get("Size")
+        sizes[str(raw.get("Name", ""))] = int(size) if isinstance(size, int) else -1
+    return sizes
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@engine_call
+def create_volume(
+    engine: Engine,
+    *,
+    name: str = "",
+    driver: str = "local",
+    driver_opts: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Volume:
+    """``docker volume create``; an empty ``name`` lets the engine choose one.
+
+    Raises:
+        Conflict: a volume of that name exists with other options.
+        InvalidRequest: the engine refused the driver or options.
+    """
+    api = engine.api
+    if name:
+        try:
+            api.inspect_volume(name)
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+        else:  # the engine would silently return the existing volume: say so instead
+            raise Conflict(f"A volume named “{name}” already exists.")
+    raw = api.create_volume(
+        name=name or None, driver=driver or "local", driver_opts=driver_opts or None, labels=labels or None
+    )
+    return _volume(raw, {})
+
+
+@engine_call
+def remove_volume(engine: Engine, *, name: str, force: bool = False) -> None:
+    """``docker volume rm [-f]``. A volume in use is refused, naming the containers.
+
+    The engine refuses any volume a container references, running or not; ``force`` is
+    ``docker volume rm -f`` (also remove when the volume driver reports an error), never "in use".
+
+    Raises:
+        Conflict: containers use the volume (their names are in the message).
+        NotFound: no such volume.
+    """
+    users = _users_by_volume(engine.api.containers(all=True, filters={"volume": name})).get(name, [])
+    if users:
+        names = ", ".join(u.name for u in users)
+        raise Conflict(f"Volume “{name}” is in use by {names}: remove or change those containers first.")
+    engine.api.remove_volume(name, force=force)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _helper_image(engine: Engine, volume: Volume) -> str:
+    """The image for a never-started helper container: one a user of the volume runs, else the
+    configured one; a clear refusal when neither is on the engine."""
+    api = engine.api
+    for use in volume.used_by:
+        try:
+            return str(api.inspect_container(use.id)["Image"])  # an image id: exists as long as it does
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+    configured = settings.VOLUME_HELPER_IMAGE
+    if configured:
+        try:
+            return str(api.inspect_image(configured)["Id"])
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+    raise InvalidRequest(
+        "No image is available to read this volume through: no container uses it, and the helper "
+        f"image “{configured or '(unset)'}” is not on this engine. Pull a small image (e.g. busybox) "
+        "and set VOLUME_HELPER_IMAGE to it."
+    )
+
+
+class _Helper:
+    """A created, never started container that mounts one volume at /volume; removed on close."""
+
+    def __init__(self, engine: Engine, volume: Volume, *, read_only: bool):
+        api = engine.api
+        self.api = api
+        image = _helper_image(engine, volume)
+        config = api.create_host_config(
+            binds={volume.name: {"bind": MOUNT_POINT, "mode": "ro" if read_only else "rw"}},
+            network_mode="none",
+        )
+        created = api.create_container(
+            image,
+            command=["true"],
+            entrypoint=[],
+            name=f"{HELPER_PREFIX}{secrets.token_hex(6)}",
+            labels={HELPER_LABEL: "volume"},
+            host_config=config,
+            network_disabled=True,
+        )
+        self.id = created["Id"]
+
+    def close(self) -> None:
+        try:
+            self.api.remove_container(self.id, force=True, v=False)
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+
+
+def clean_path(path: str) -> str:
+    """A path inside the volume, normalised: '/' for the root; refuses '..' and NUL.
+
+    Raises:
+        InvalidRequest: the path escapes the volume or is not a path.
+    """
+    raw = (path or "/").replace("\\", "/")
+    if "\0" in raw or any(ord(c) < 32 for c in raw):
+        raise InvalidRequest("That path contains control characters.")
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidRequest("A path inside a volume may not contain “..”.")
+    if len(raw) > 4096:
+        raise InvalidRequest("That path is too long.")
+    return "/" + "/".join(parts)
+
+
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.isdir():
+        return "dir"
+    if member.isfile():
+        return "file"
+    if member.issym() or member.islnk():
+        return "link"
+    return "other"
+
+
+class _ResponseReader:
+    """A file-like view of a streamed engine response for ``tarfile`` in stream mode."""
+
+    def __init__(self, response):
+        self.raw = response.raw
+
+    def read(self, size: int = -1) -> bytes:
+        return self.raw.read(size if size and size > 0 else ARCHIVE_CHUNK_BYTES)
+
+
+@engine_call
+def list_files(engine: Engine, *, name: str, path: str = "/") -> Listing:
+    """The direct children of ``path`` in volume ``name`` (name, kind, size, mode, modified).
+
+    Reads the folder's tar stream through a never-started helper container; stops after
+    ``LIST_MAX_SCANNED`` members (the listing then says it is incomplete).
+
+    Raises:
+        NotFound: no such volume, or no such path in it.
+        InvalidRequest: bad path, a file instead of a folder, or no image to read through.
+    """
+    path = clean_path(path)
+    volume = inspect_volume(engine, name=name)
+    helper = _Helper(engine, volume, read_only=True)
+    try:
+        api = engine.api
+        response = api._get(
+            api._url("/containers/{0}/archive", helper.id),
+            params={"path": MOUNT_POINT + path.rstrip("/") + "/."},
+            headers=PLAIN,
+            stream=True,
+        )
+        if response.status_code == 404:
+            response.close()
+            raise NotFound(f"There is no folder “{path}” in volume “{name}”.")
+        api._raise_for_status(response)
+        entries: list[FileEntry] = []
+        complete = True
+        try:
+            with tarfile.open(fileobj=_ResponseReader(response), mode="r|") as archive:
+                for scanned, member in enumerate(archive):
+                    if scanned >= LIST_MAX_SCANNED or len(entries) >= LIST_MAX_ENTRIES:
+                        complete = False
+                        break
+                    parts = [p for p in member.name.split("/") if p not in ("", ".")]
+                    if len(parts) != 1:
+                        continue  # the folder itself, or deeper
+                    entries.append(
+                        FileEntry(
+                            name=parts[0],
+                            kind=_kind(member),
+                            size=member.size if member.isfile() else 0,
+                            mode=tarfile.filemode(member.mode | _type_bits(member)),
+                            modified=datetime.fromtimestamp(member.mtime).astimezone(),
+                            target=member.linkname if member.issym() else "",
+                        )
+                    )
+        except tarfile.ReadError as exc:
+            if "empty" not in str(exc):
+                raise InvalidRequest(f"“{path}” is not a folder.") from exc
+        finally:
+            response.close()
+        if len(entries) == 0 and not _is_dir(api, helper.id, path):
+            raise InvalidRequest(f"“{path}” is a file, not a folder: download it instead.")
+        entries.sort(key=lambda e: (e.kind != "dir", e.name.lower()))
+        return Listing(path=path, entries=tuple(entries), complete=complete)
+    finally:
+        helper.close()
+
+
+def _type_bits(member: tarfile.TarInfo) -> int:
+    if member.isdir():
+        return stat.S_IFDIR
+    if member.issym():
+        return stat.S_IFLNK
+    return stat.S_IFREG if member.isfile() else 0
+
+
+def _is_dir(api, container_id: str, path: str) -> bool:
+    """Whether ``path`` is a folder (the archive API's stat header; Go's ``os.ModeDir`` bit)."""
+    if path == "/":
+        return True
+    response = api._head(
+        api._url("/containers/{0}/archive", container_id), params={"path": MOUNT_POINT + path}
+    )
+    if response.status_code == 404:
+        raise NotFound(f"There is no “{path}” in this volume.")
+    api._raise_for_status(response)
+    header = response.headers.get("X-Docker-Container-Path-Stat", "")
+    info = json.loads(base64.b64decode(header) or b"{}") if header else {}
+    return bool(int(info.get("mode", 0)) & (1 << 31))
+
+
+class ArchiveStream:
+    """The chunks of an archive download. ``close()`` may come from any thread (the event loop
+    included): it only closes the engine response, which wakes a blocked read; the helper container
+    is removed by the reading thread when it stops (or by a short thread if reading never began)."""
+
+    def __init__(self, engine: Engine, response, helper: _Helper):
+        self._engine = engine
+        self._response = response
+        self._helper = helper
+        self._lock = threading.Lock()
+        self._started = False
+        self._removed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._lock:
+            self._started = True
+        try:
+            with self._engine.translated():
+                raw = self._response.raw
+                while data := raw.read(ARCHIVE_CHUNK_BYTES):
+                    yield data
+        finally:
+            self._response.close()
+            self._remove_helper()
+
+    def _remove_helper(self) -> None:
+        with self._lock:
+            if self._removed:
+                return
+            self._removed = True
+        try:
+            self._helper.close()
+        except Exception:  # the engine went away: sweep_helpers() finds it later
+            log.warning("could not remove volume helper %s", self._helper.id[:12], exc_info=True)
+
+    def close(self) -> None:
+        self._response.close()
+        with self._lock:
+            started = self._started
+        if not started:
+            threading.Thread(target=self._remove_helper, name="volume-helper-remove", daemon=True).start()
+
+
+@engine_call
+def download(engine: Engine, *, name: str, path: str = "/") -> tuple[str, ArchiveStream]:
+    """A file or folder of the volume as a tar stream: ``(file name, chunks)``.
+
+    The helper container lives until the returned generator is closed or exhausted.
+
+    Raises:
+        NotFound: no such volume or path.
+    """
+    path = clean_path(path)
+    volume = inspect_volume(engine, name=name)
+    helper = _Helper(engine, volume, read_only=True)
+    try:
+        api = engine.api
+        source = MOUNT_POINT + path if path != "/" else MOUNT_POINT + "/."
+        response = api._get(
+            api._url("/containers/{0}/archive", helper.id),
+            params={"path": source},
+            headers=PLAIN,
+            stream=True,
+            timeout=None,
+        )
+        if response.status_code == 404:
+            response.close()
+            raise NotFound(f"There is no “{path}” in volume “{name}”.")
+        api._raise_for_status(response)
+    except BaseException:
+        helper.close()
+        raise
+    base = path.rstrip("/").rsplit("/", 1)[-1] or name
+    return f"{base}.tar", ArchiveStream(engine, response, helper)
+
+
+@engine_call
+def restore(engine: Engine, *, name: str, archive: IO[bytes]) -> int:
+    """Extract a tar archive into the root of volume ``name`` (existing files are overwritten);
+    the number of entries. The archive is checked first (:func:`check_archive`) and streamed to the
+    engine, never read into memory.
+
+    Raises:
+        NotFound: no such volume.
+        InvalidRequest: not a plain tar of relative paths, or the engine could not extract it.
+    """
+    members = check_archive(archive)
+    volume = inspect_volume(engine, name=name)
+    helper = _Helper(engine, volume, read_only=False)
+    try:
+        archive.seek(0)
+        api = engine.api
+        response = api._put(
+            api._url("/containers/{0}/archive", helper.id),
+            params={"path": MOUNT_POINT, "noOverwriteDirNonDir": "true"},
+            data=iter(lambda: archive.read(ARCHIVE_CHUNK_BYTES), b""),
+            headers={"Content-Type": "application/x-tar"},
+            timeout=None,
+        )
+        api._raise_for_status(response)
+    finally:
+        helper.close()
+    return members
+
+
+def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
+    """Refuse what is not a plain tar of relative paths; the number of members.
+
+    Raises:
+        InvalidRequest: not a tar, absolute or ``..`` paths, device files, too many members.
+    """
+    archive.seek(0)
+    count = 0
+    try:
+        with tarfile.open(fileobj=archive, mode="r|*") as tar:
+            for member in tar:
+                count += 1
+                parts = member.name.split("/")
+                if member.name.startswith("/") or ".." in parts:
+                    raise InvalidRequest(f"The archive contains a path outside the volume: “{member.name}”.")
+                if member.ischr() or member.isblk() or member.isfifo():
+                    raise InvalidRequest(f"The archive contains a device or pipe: “{member.name}”.")
+                if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
+                    raise InvalidRequest(
+                        f"The archive contains a hard link outside the volume: “{member.name}”."
+                    )
+                if count > max_members:
+                    raise InvalidRequest(f"The archive has more than {max_members} entries.")
+    except tarfile.TarError as exc:
+        raise InvalidRequest("That file is not a tar archive.") from exc
+    if count == 0:
+        raise InvalidRequest("That archive is empty.")
+    archive.seek(0)
+    return count
+
+
+@engine_call
+def sweep_helpers(engine: Engine, *, older_than: float = 3600) -> int:
+    """Remove helper containers a crashed process left behind (never started; older than
+    ``older_than`` seconds, so a download still running elsewhere keeps its helper)."""
+    api = engine.api
+    cutoff = time.time() - older_than
+    helpers = api.containers(all=True, filters={"label": f"{HELPER_LABEL}=volume"})
+    stale = [raw for raw in helpers if int(raw.get("Created") or 0) < cutoff]
+    for raw in stale:
+        try:
+            api.remove_container(raw["Id"], force=True)
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+    return len(stale)
+
+
+@engine_call
+def volume_facts(engine: Engine, *, name: str) -> VolumeFacts | None:
+    """``docker volume inspect`` plus the containers mounting it, or None when it does not exist.
+
+    Args:
+        name: the volume's name.
+
+    Returns:
+        A :class:`core.policy.VolumeFacts`, or None (a mount of that name would create it).
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    api = engine.api
+    try:
+        raw = api.inspect_volume(name)
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return None
+        raise
+    users = api.containers(all=True, filters={"volume": raw.get("Name") or name})
+    return VolumeFacts(
+        name=str(raw.get("Name") or name),
+        driver=str(raw.get("Driver") or "local"),
+        options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
+        used_by=tuple(sorted(str((c.get("Names") or ["?"])[0]).lstrip("/") for c in users)),
+    )

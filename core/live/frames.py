@@ -1,0 +1,51 @@
+"""Websocket frames of log lines, bounded by their serialized size (pure).
+
+Daphne refuses outgoing messages over its limit (1 MiB by default) and the stream then stalls for
+good; a browser spends long tasks on big JSON. Lines are grouped by an estimate of their size and a
+group whose JSON came out bigger than ``hard`` (control characters escape to six bytes each) is
+split in halves until it fits. One line alone always fits: lines are cut at MAX_LINE first
+(core/live/lines.py), and ``hard`` is above the worst case of one cut line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+BUDGET = 64 * 1024  # aimed-for frame size
+HARD = 512 * 1024  # no frame above this (daphne's limit is 1 MiB)
+_OVERHEAD = 40  # {"stream":"stdout","text":"","ts":"..."} around the text, roughly
+
+
+def dumps(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def estimate(line: dict) -> int:
+    return len(line["text"]) + _OVERHEAD
+
+
+def line_frames(lines: list[dict], *, budget: int = BUDGET, hard: int = HARD) -> Iterator[tuple[str, int]]:
+    """``{"type":"lines","lines":[...]}`` frames and their line counts, each around ``budget`` and
+    never over ``hard`` (unless a single line alone is bigger, which MAX_LINE prevents)."""
+    group: list[dict] = []
+    size = 0
+    for line in lines:
+        cost = estimate(line)
+        if group and size + cost > budget:
+            yield from _fitted(group, hard)
+            group, size = [], 0
+        group.append(line)
+        size += cost
+    if group:
+        yield from _fitted(group, hard)
+
+
+def _fitted(group: list[dict], hard: int) -> Iterator[tuple[str, int]]:
+    text = dumps({"type": "lines", "lines": group})
+    if len(text.encode()) <= hard or len(group) == 1:
+        yield text, len(group)
+        return
+    middle = len(group) // 2
+    yield from _fitted(group[:middle], hard)
+    yield from _fitted(group[middle:], hard)

@@ -1,0 +1,202 @@
+"""Networks on the real engine: list, create with a subnet, connect with an alias, refusals, prune."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+import docker
+import pytest
+
+from core.models import AuditEvent
+from tests.support import RUN_ID, TEST_LABEL, unique
+
+
+def _free_subnet(engine) -> str:
+    """A /24 in 10.213.0.0/16 that no network on the engine uses (the engine never routes it out)."""
+    taken = []
+    for network in engine.api.networks():
+        for config in (network.get("IPAM") or {}).get("Config") or []:
+            try:
+                taken.append(ipaddress.ip_network(config.get("Subnet", ""), strict=False))
+            except ValueError:
+                continue
+    for _ in range(200):
+        candidate = ipaddress.ip_network(f"10.213.{secrets.randbelow(250) + 1}.0/24")
+        if not any(candidate.overlaps(t) for t in taken if t.version == 4):
+            return str(candidate)
+    raise AssertionError("no free test subnet")
+
+
+@pytest.fixture
+def network(engine):
+    """Make labelled networks; containers are disconnected and the networks removed at teardown."""
+    made: list[str] = []
+
+    def make(name: str | None = None, **kwargs) -> dict:
+        created = engine.api.create_network(name or unique("net"), labels={TEST_LABEL: RUN_ID}, **kwargs)
+        made.append(created["Id"])
+        return engine.api.inspect_network(created["Id"])
+
+    yield make
+    for network_id in made:
+        try:
+            for container_id in engine.api.inspect_network(network_id).get("Containers") or {}:
+                engine.api.disconnect_container_from_network(container_id, network_id, force=True)
+            engine.api.remove_network(network_id)
+        except docker.errors.NotFound:
+            pass
+
+
+@pytest.fixture
+def created_by_dashboard(engine):
+    names: list[str] = []
+    yield names
+    for name in names:
+        try:
+            engine.api.remove_network(name)
+        except docker.errors.NotFound:
+            pass
+
+
+def test_list_shows_subnet_and_attached_container(viewer_client, engine, network, make_container):
+    subnet = _free_subnet(engine)
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+    net = network(ipam=ipam)
+    container = make_container()
+    engine.api.connect_container_to_network(container["Id"], net["Id"])
+    page = viewer_client.get(f"/networks/?q={net['Name']}").content.decode()
+    row = page[page.index(f'data-id="{net["Id"]}"') :]
+    row = row[: row.index("</tr>")]
+    assert subnet in row
+    assert container["Name"].lstrip("/") in row
+
+
+def test_create_with_subnet_then_connect_with_alias_shows_the_assigned_address(
+    operator_client, engine, make_container, created_by_dashboard
+):
+    name = unique("net")
+    subnet = _free_subnet(engine)
+    gateway = str(next(ipaddress.ip_network(subnet).hosts()))
+    response = operator_client.post(
+        "/networks/new/",
+        {
+            "name": name,
+            "driver": "bridge",
+            "subnet": subnet,
+            "gateway": gateway,
+            "labels": f"{TEST_LABEL}={RUN_ID}",
+        },
+    )
+    created_by_dashboard.append(name)
+    assert response.status_code == 302
+    raw = engine.api.inspect_network(name)
+    assert raw["IPAM"]["Config"][0]["Subnet"] == subnet
+    container = make_container()
+    response = operator_client.post(
+        f"/networks/{raw['Id'][:12]}/connect/",
+        {"container": container["Name"].lstrip("/"), "aliases": "db, primary"},
+    )
+    assert response.status_code == 302
+    assigned = engine.api.inspect_container(container["Id"])["NetworkSettings"]["Networks"][name]
+    detail = operator_client.get(f"/networks/{raw['Id'][:12]}/").content.decode()
+    assert assigned["IPAddress"] in detail
+    assert "db, primary" in detail or "primary, db" in detail
+    assert AuditEvent.objects.filter(action="network.connect", outcome="ok").exists()
+    engine.api.disconnect_container_from_network(container["Id"], name, force=True)
+
+
+def test_disconnect_from_the_network_page(operator_client, engine, network, make_container):
+    net = network()
+    container = make_container()
+    engine.api.connect_container_to_network(container["Id"], net["Id"])
+    response = operator_client.post(f"/networks/{net['Id'][:12]}/disconnect/", {"container": container["Id"]})
+    assert response.status_code == 302
+    assert net["Name"] not in engine.api.inspect_container(container["Id"])["NetworkSettings"]["Networks"]
+
+
+def test_connect_from_the_container_page_goes_back_there(operator_client, engine, network, make_container):
+    net = network()
+    container = make_container()
+    name = container["Name"].lstrip("/")
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/connect/", {"container": name, "next": "container"}
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/containers/{name}/")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"subnet": "10.213.0.0/33"}, "is not a subnet"),
+        ({"subnet": "10.213.250.0/24", "gateway": "10.99.0.1"}, "outside the subnet"),
+        ({"subnet": "10.213.250.0/24", "ip_range": "10.213.0.0/16"}, "outside the subnet"),
+        ({"gateway": "10.213.250.1"}, "needs a subnet"),
+        ({"name": "bad name!"}, "is not a network name"),
+    ],
+)
+def test_bad_addresses_are_refused_with_the_input_kept(operator_client, engine, fields, message):
+    data = {"name": unique("net"), "driver": "bridge", **fields}
+    response = operator_client.post("/networks/new/", data)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert message in body
+    assert data["name"].replace("!", "") in body.replace("!", "")
+    assert not engine.api.networks(names=[data["name"]])
+
+
+def test_overlapping_subnet_names_the_other_network(operator_client, engine, network):
+    subnet = _free_subnet(engine)
+    existing = network(ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]))
+    name = unique("net")
+    response = operator_client.post("/networks/new/", {"name": name, "driver": "bridge", "subnet": subnet})
+    assert response.status_code == 400
+    assert existing["Name"] in response.content.decode()
+    assert not engine.api.networks(names=[name])
+
+
+def test_delete_in_use_network_names_the_containers(admin_client, engine, network, make_container):
+    net = network()
+    container = make_container()
+    engine.api.connect_container_to_network(container["Id"], net["Id"])
+    response = admin_client.post(f"/networks/{net['Id'][:12]}/delete/")
+    assert response.status_code == 409
+    assert container["Name"].lstrip("/") in response.content.decode()
+    assert engine.api.inspect_network(net["Id"])["Id"] == net["Id"]
+
+
+@pytest.mark.parametrize("name", ["bridge", "host", "none"])
+def test_predefined_networks_cannot_be_deleted(admin_client, engine, name):
+    network_id = engine.api.inspect_network(name)["Id"]
+    response = admin_client.post(f"/networks/{network_id[:12]}/delete/")
+    assert response.status_code == 409
+    assert engine.api.inspect_network(name)["Id"] == network_id
+
+
+def test_delete_unused_network_is_audited(admin_client, engine, network):
+    net = network()
+    assert admin_client.post(f"/networks/{net['Id'][:12]}/delete/").status_code == 302
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_network(net["Id"])
+    assert AuditEvent.objects.filter(action="network.delete", outcome="ok").exists()
+
+
+def test_prune_preview_then_only_confirmed_unused_networks_go(admin_client, engine, network, make_container):
+    unused, used = network(), network()
+    engine.api.connect_container_to_network(make_container()["Id"], used["Id"])
+    preview = admin_client.get("/networks/prune/").content.decode()
+    assert f'data-id="{unused["Id"]}"' in preview
+    assert f'data-id="{used["Id"]}"' not in preview
+    assert admin_client.post("/networks/prune/", {"names": f"{unused['Id']} {used['Id']}"}).status_code == 302
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_network(unused["Id"])
+    assert engine.api.inspect_network(used["Id"])["Id"] == used["Id"]
+
+
+def test_roles(viewer_client, operator_client, network):
+    net = network()
+    assert viewer_client.get("/networks/").status_code == 200
+    assert viewer_client.post("/networks/new/", {"name": unique("net")}).status_code == 403
+    assert operator_client.post(f"/networks/{net['Id'][:12]}/delete/").status_code == 403
+    assert viewer_client.post(f"/networks/{net['Id'][:12]}/connect/", {"container": "x"}).status_code == 403

@@ -1,0 +1,361 @@
+"""Volumes on the real engine: used-by, create and policy, files, download, restore, delete, prune."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import docker
+import pytest
+
+from core.models import AuditEvent
+from tests.support import RUN_ID, TEST_LABEL, unique, wait_for
+
+
+@pytest.fixture
+def volume(engine):
+    """Make labelled volumes; all removed at teardown (after the containers using them)."""
+    made: list[str] = []
+
+    def make(name: str | None = None, **kwargs) -> str:
+        name = name or unique("vol")
+        labels = {TEST_LABEL: RUN_ID, **kwargs.pop("labels", {})}
+        engine.api.create_volume(name=name, labels=labels, **kwargs)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        for container in engine.api.containers(all=True, filters={"volume": name}):
+            engine.api.remove_container(container["Id"], force=True)
+        try:
+            engine.api.remove_volume(name, force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+@pytest.fixture
+def helper_image(settings, base_image):
+    settings.VOLUME_HELPER_IMAGE = base_image
+    return base_image
+
+
+def _with_volume(engine, make_container, name: str, script: str, *, start: bool = True) -> dict:
+    host_config = engine.api.create_host_config(binds={name: {"bind": "/data", "mode": "rw"}})
+    container = make_container(
+        command=["sh", "-c", f"{script} && sleep 300"], start=start, host_config=host_config
+    )
+    if start:
+        wait_for(
+            lambda: _exists(engine, container["Id"], "/data/.ready"), timeout=20, message="the writer's file"
+        )
+    return container
+
+
+def _exists(engine, container_id: str, path: str) -> bool:
+    try:
+        engine.api.get_archive(container_id, path)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar:
+            if member.isfile():
+                out[member.name.lstrip("./")] = tar.extractfile(member).read()
+    return out
+
+
+def _body(response) -> bytes:
+    """A streamed (async) download's bytes, collected the way the ASGI server would send them."""
+    import asyncio
+
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return asyncio.run(collect())
+
+
+def _helpers_left(engine) -> list:
+    return engine.api.containers(all=True, filters={"label": "org.dockerdashboard.helper=volume"})
+
+
+# --------------------------------------------------------------------------- list and detail
+
+
+def test_list_shows_the_container_using_a_volume(viewer_client, engine, volume, make_container):
+    name = volume()
+    container = _with_volume(engine, make_container, name, "touch /data/.ready")
+    page = viewer_client.get(f"/volumes/?q={name}").content.decode()
+    row = page[page.index(f'data-id="{name}"') :]
+    assert container["Name"].lstrip("/") in row[: row.index("</tr>")]
+
+
+def test_in_use_filter_separates_used_and_unused(viewer_client, engine, volume, make_container):
+    used, unused = volume(), volume()
+    _with_volume(engine, make_container, used, "touch /data/.ready")
+    in_use = viewer_client.get(f"/volumes/?q={RUN_ID}&in_use=1&per_page=200").content.decode()
+    not_in_use = viewer_client.get(f"/volumes/?q={RUN_ID}&in_use=0&per_page=200").content.decode()
+    assert f'data-id="{used}"' in in_use
+    assert f'data-id="{unused}"' not in in_use
+    assert f'data-id="{unused}"' in not_in_use
+
+
+def test_sizes_arrive_in_a_separate_request(viewer_client, engine, volume, make_container):
+    name = volume()
+    _with_volume(engine, make_container, name, "head -c 50000 /dev/zero > /data/blob && touch /data/.ready")
+    page = viewer_client.get(f"/volumes/?q={name}").content.decode()
+    assert 'data-testid="volume-sizes-loader"' in page
+    sizes = viewer_client.get(f"/volumes/sizes/?names={name}").content.decode()
+    assert f"[data-size-for='{name}']" in sizes
+    assert 'data-size="50000"' in sizes or 'data-size="53248"' in sizes or "49" in sizes
+
+
+def test_bad_list_parameters_fall_back_to_defaults(viewer_client):
+    response = viewer_client.get("/volumes/?sort=nope&dir=sideways&page=-3&per_page=7&in_use=maybe")
+    assert response.status_code == 200
+
+
+def test_detail_of_a_missing_volume_is_404(viewer_client):
+    assert viewer_client.get(f"/volumes/{RUN_ID}-no-such-volume/").status_code == 404
+
+
+# --------------------------------------------------------------------------- create and policy
+
+
+def test_operator_creates_a_volume_with_labels_and_it_is_audited(operator_client, engine):
+    name = unique("vol")
+    response = operator_client.post(
+        "/volumes/new/", {"name": name, "driver": "local", "labels": f"{TEST_LABEL}={RUN_ID}\ntier=db"}
+    )
+    try:
+        assert response.status_code == 302
+        assert engine.api.inspect_volume(name)["Labels"]["tier"] == "db"
+        assert AuditEvent.objects.filter(action="volume.create", target=name, outcome="ok").exists()
+    finally:
+        engine.api.remove_volume(name, force=True)
+
+
+def test_operator_bind_option_volume_is_refused_and_nothing_is_created(operator_client, engine):
+    name = unique("vol")
+    response = operator_client.post(
+        "/volumes/new/",
+        {
+            "name": name,
+            "driver": "local",
+            "driver_opts": "type=none\no=bind\ndevice=/etc",
+            "labels": f"{TEST_LABEL}={RUN_ID}",
+        },
+    )
+    assert response.status_code == 400
+    assert "Only an admin" in response.content.decode()
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(name)
+    assert AuditEvent.objects.filter(action="volume.create", outcome="denied").exists()
+
+
+def test_admin_may_create_a_bind_option_volume(admin_client, engine, tmp_path):
+    name = unique("vol")
+    response = admin_client.post(
+        "/volumes/new/",
+        {
+            "name": name,
+            "driver_opts": f"type=none\no=bind\ndevice={tmp_path}",
+            "labels": f"{TEST_LABEL}={RUN_ID}",
+        },
+    )
+    try:
+        assert response.status_code == 302
+        assert engine.api.inspect_volume(name)["Options"]["device"] == str(tmp_path)
+    finally:
+        engine.api.remove_volume(name, force=True)
+
+
+def test_invalid_name_is_a_form_error_with_the_input_kept(operator_client):
+    response = operator_client.post("/volumes/new/", {"name": "../etc", "labels": "a=b"})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "is not a volume name" in body
+    assert "a=b" in body
+
+
+def test_an_existing_name_is_refused_not_silently_reused(operator_client, volume):
+    name = volume()
+    response = operator_client.post("/volumes/new/", {"name": name})
+    assert response.status_code == 400
+    assert "already exists" in response.content.decode()
+
+
+def test_viewer_cannot_create(viewer_client):
+    assert viewer_client.post("/volumes/new/", {"name": unique("vol")}).status_code == 403
+
+
+# --------------------------------------------------------------------------- files and download
+
+
+def test_file_browser_lists_what_a_container_wrote(operator_client, engine, volume, make_container):
+    name = volume()
+    _with_volume(
+        engine,
+        make_container,
+        name,
+        "mkdir -p /data/sub && echo hello > /data/sub/greeting.txt && touch /data/.ready",
+    )
+    root = operator_client.get(f"/volumes/{name}/files/").content.decode()
+    assert 'data-id="sub"' in root
+    sub = operator_client.get(f"/volumes/{name}/files/?path=/sub").content.decode()
+    assert 'data-id="greeting.txt"' in sub
+    assert _helpers_left(engine) == []
+
+
+def test_download_of_a_file_has_its_bytes(operator_client, engine, volume, make_container):
+    name = volume()
+    _with_volume(engine, make_container, name, "printf 'payload-123' > /data/f.bin && touch /data/.ready")
+    response = operator_client.get(f"/volumes/{name}/download/?path=/f.bin")
+    assert response.status_code == 200
+    body = _body(response)
+    assert _members(body)["f.bin"] == b"payload-123"
+    wait_for(lambda: _helpers_left(engine) == [], timeout=10, message="the helper container to go")
+    assert AuditEvent.objects.filter(action="volume.download", target=name).exists()
+
+
+@pytest.mark.parametrize("path", ["/../etc", "../../", "/a/../../b"])
+def test_paths_that_escape_are_refused_before_any_helper(operator_client, engine, volume, helper_image, path):
+    name = volume()
+    response = operator_client.get(f"/volumes/{name}/files/", {"path": path})
+    assert response.status_code == 400
+    assert _helpers_left(engine) == []
+
+
+def test_a_missing_folder_is_404(operator_client, volume, helper_image):
+    name = volume()
+    assert operator_client.get(f"/volumes/{name}/files/?path=/nope").status_code == 404
+
+
+def test_viewer_cannot_read_files(viewer_client, volume):
+    name = volume()
+    assert viewer_client.get(f"/volumes/{name}/files/").status_code == 403
+    assert viewer_client.get(f"/volumes/{name}/download/").status_code == 403
+
+
+def test_no_helper_image_is_a_clear_message(operator_client, settings, volume):
+    settings.VOLUME_HELPER_IMAGE = f"{RUN_ID}-no-such-image:latest"
+    name = volume()
+    response = operator_client.get(f"/volumes/{name}/files/")
+    assert response.status_code == 400
+    assert "VOLUME_HELPER_IMAGE" in response.content.decode()
+
+
+# --------------------------------------------------------------------------- restore
+
+
+def test_restore_into_a_fresh_volume_is_read_by_a_container(
+    admin_client, engine, volume, make_container, helper_image
+):
+    name = volume()
+    archive = io.BytesIO(_tar({"restored/hello.txt": b"from the archive"}))
+    archive.name = "backup.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
+    assert response.status_code == 302
+    host_config = engine.api.create_host_config(binds={name: {"bind": "/data", "mode": "ro"}})
+    reader = make_container(command=["cat", "/data/restored/hello.txt"], host_config=host_config)
+    wait_for(lambda: engine.api.inspect_container(reader["Id"])["State"]["Status"] == "exited", timeout=20)
+    assert engine.api.logs(reader["Id"]) == b"from the archive"
+
+
+def test_restore_of_a_non_tar_changes_nothing(admin_client, engine, volume, helper_image):
+    name = volume()
+    junk = io.BytesIO(b"this is not a tar archive at all" * 100)
+    junk.name = "junk.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": junk})
+    assert response.status_code == 400
+    assert "not a tar archive" in response.content.decode()
+    assert _helpers_left(engine) == []
+
+
+def test_restore_refuses_absolute_and_dotdot_members(admin_client, volume, helper_image):
+    name = volume()
+    archive = io.BytesIO(_tar({"../escape.txt": b"x"}))
+    archive.name = "evil.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
+    assert response.status_code == 400
+    assert "outside the volume" in response.content.decode()
+
+
+def test_restore_refuses_a_volume_a_running_container_uses(admin_client, engine, volume, make_container):
+    name = volume()
+    _with_volume(engine, make_container, name, "touch /data/.ready")
+    archive = io.BytesIO(_tar({"x.txt": b"x"}))
+    archive.name = "x.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
+    assert response.status_code == 400
+    assert "Running containers use this volume" in response.content.decode()
+
+
+def test_operator_cannot_restore(operator_client, volume):
+    name = volume()
+    archive = io.BytesIO(_tar({"x.txt": b"x"}))
+    archive.name = "x.tar"
+    assert operator_client.post(f"/volumes/{name}/restore/", {"archive": archive}).status_code == 403
+
+
+# --------------------------------------------------------------------------- delete and prune
+
+
+def test_delete_in_use_volume_names_the_containers(admin_client, engine, volume, make_container):
+    name = volume()
+    container = _with_volume(engine, make_container, name, "touch /data/.ready")
+    response = admin_client.post(f"/volumes/{name}/delete/", {"force": "on"})
+    assert response.status_code == 409
+    assert container["Name"].lstrip("/") in response.content.decode()
+    assert engine.api.inspect_volume(name)["Name"] == name
+
+
+def test_delete_unused_volume(admin_client, engine, volume):
+    name = volume()
+    assert admin_client.post(f"/volumes/{name}/delete/").status_code == 302
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(name)
+    assert AuditEvent.objects.filter(action="volume.delete", target=name, outcome="ok").exists()
+
+
+def test_operator_cannot_delete(operator_client, volume):
+    assert operator_client.post(f"/volumes/{volume()}/delete/").status_code == 403
+
+
+def test_prune_removes_only_confirmed_unused_volumes(admin_client, engine, volume, make_container):
+    unused, used = volume(), volume()
+    _with_volume(engine, make_container, used, "touch /data/.ready")
+    preview = admin_client.get("/volumes/prune/").content.decode()
+    assert f'data-id="{unused}"' in preview
+    assert f'data-id="{used}"' not in preview
+    # Only our own volumes are confirmed: nothing else on the engine is touched.
+    response = admin_client.post("/volumes/prune/", {"names": f"{unused} {used}"})
+    assert response.status_code == 302
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(unused)
+    assert engine.api.inspect_volume(used)["Name"] == used
+
+
+def test_pages_work_under_an_endpoint_prefix(admin_client, volume):
+    from core.models import Endpoint
+
+    default = Endpoint.objects.default()
+    other = Endpoint.objects.create(name=f"{RUN_ID} alias", slug=f"{RUN_ID}-alias", url=default.url)
+    name = volume()
+    response = admin_client.get(f"/e/{other.slug}/volumes/?q={name}")
+    assert response.status_code == 200
+    assert f"/e/{other.slug}/volumes/{name}/" in response.content.decode()
