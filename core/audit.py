@@ -58,6 +58,14 @@ def endpoint_slug(request_or_scope: Any) -> str:
     return getattr(ref, "slug", "") or ""
 
 
+def token_of(request_or_scope: Any) -> Any:
+    """The API token a request (``request.api_token``) or ASGI scope (``scope["api_token"]``) acts
+    with, else None."""
+    if isinstance(request_or_scope, Mapping):
+        return request_or_scope.get("api_token")
+    return getattr(request_or_scope, "api_token", None)
+
+
 def record(
     who: Any,
     action: str,
@@ -71,7 +79,8 @@ def record(
 
     Args:
         who: the request or an ASGI scope (consumers): the user, client address and endpoint are
-            taken from it; or a bare user (no endpoint).
+            taken from it, and the API token it acts with (``api_token``), if any; or a bare user
+            (no endpoint).
         action: dotted name, e.g. ``image.tag``, ``container.stop``, ``auth.login``.
         target: what was acted on (an id, a reference, a user name).
         parameters: the inputs that matter (secrets are masked).
@@ -87,6 +96,7 @@ def record(
         user = who
     authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
     role = role_of(user) if authenticated else None
+    token = token_of(who)
     event = AuditEvent.objects.create(
         user=user if authenticated else None,
         username=user.get_username() if authenticated else "",
@@ -98,8 +108,11 @@ def record(
         message=str(message)[:4000],
         client_address=client_address(who),
         endpoint=endpoint_slug(who),
+        token_id=token.pk if token is not None else None,
+        token_name=token.name if token is not None else "",
     )
-    log.info("audit %s %s %s %s %s", event.username or "-", action, target, outcome, message)
+    via = f" token={token.pk}" if token is not None else ""
+    log.info("audit %s%s %s %s %s %s", event.username or "-", via, action, target, outcome, message)
     return event
 
 

@@ -43,6 +43,9 @@ class AuditEvent(models.Model):
     message = models.TextField(blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     endpoint = models.CharField(max_length=64, blank=True)
+    # Set when an API token acted (core/api/): which one, kept as text so the trail outlives it.
+    token_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    token_name = models.CharField(max_length=100, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 

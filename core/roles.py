@@ -67,11 +67,23 @@ def effective_role(user, slug: str) -> Role | None:
     return min(role, limit) if limit is not None else role
 
 
+def token_role(token) -> Role:
+    """The role an API token was made with (its cap); an unknown label caps to viewer."""
+    return ROLE_GROUPS.get(token.role, Role.VIEWER)
+
+
 def role_on(who: HttpRequest | dict) -> Role | None:
-    """The role of a request's (or websocket scope's) user on that request's endpoint."""
+    """The role of a request's (or websocket scope's) user on that request's endpoint, capped by
+    the API token it acts with (``api_token``), so a token never does more than its owner can now."""
     if isinstance(who, dict):
-        return effective_role(who.get("user"), who["endpoint"].slug)
-    return effective_role(getattr(who, "user", None), who.endpoint.slug)
+        role = effective_role(who.get("user"), who["endpoint"].slug)
+        token = who.get("api_token")
+    else:
+        role = effective_role(getattr(who, "user", None), who.endpoint.slug)
+        token = getattr(who, "api_token", None)
+    if role is None or token is None:
+        return role
+    return min(role, token_role(token))
 
 
 def has_role(who: HttpRequest | dict, role: Role) -> bool:
@@ -100,7 +112,7 @@ DENIED_GET_EVERY_SECONDS = 60
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def _audit_denied(request: HttpRequest, name: str, role: Role, target: str) -> None:
+def audit_denied(request: HttpRequest, name: str, role: Role, target: str) -> None:
     """Audit a refusal by the role check; GET-like refusals at most once a minute per user and route."""
     from datetime import timedelta
 
@@ -153,7 +165,7 @@ def require_role(role: Role, *, action: str | Callable[[HttpRequest], str] | Non
                 match = getattr(request, "resolver_match", None)
                 name = action(request) if callable(action) else action
                 name = name or f"page.{(match and match.url_name) or view.__name__}"
-                _audit_denied(request, name, role, str(next(iter(kwargs.values()), "")))
+                audit_denied(request, name, role, str(next(iter(kwargs.values()), "")))
                 return forbidden(request, role)
             if action is None and request.method not in SAFE_METHODS:
                 return HttpResponseNotAllowed(list(SAFE_METHODS))  # no action declared: read-only

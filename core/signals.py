@@ -1,24 +1,43 @@
-"""Auth events: audited, and a logout closes that session's open websockets."""
+"""Auth events: audited, and a logout closes that session's open websockets; a deactivated user's
+API tokens are revoked."""
 
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from core import audit
 
 
-def revoke_websockets(*, user_id: int, session_key: str | None = None, reason: str) -> None:
-    """Close the open websockets of one user (one session when ``session_key`` is given)."""
+def revoke_websockets(
+    *, user_id: int, session_key: str | None = None, token_id: int | None = None, reason: str
+) -> None:
+    """Close the open websockets of one user (one session when ``session_key`` is given, the ones
+    opened with one API token when ``token_id`` is)."""
     layer = get_channel_layer()
     if layer is None:
         return
     async_to_sync(layer.group_send)(
         f"user.{user_id}",
-        {"type": "session.revoked", "session_key": session_key or "", "reason": reason},
+        {"type": "session.revoked", "session_key": session_key or "", "token_id": token_id, "reason": reason},
     )
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def _deactivated(sender, instance, **kwargs) -> None:
+    """A deactivated user's API tokens are revoked (and stay revoked if the user comes back)."""
+    if instance.is_active:
+        return
+    from core.models import ApiToken
+
+    revoked = ApiToken.objects.filter(user=instance, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        revoke_websockets(user_id=instance.pk, reason="account deactivated")
 
 
 @receiver(user_logged_in)

@@ -16,12 +16,13 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from core.roles import ROLE_GROUPS, Role
+from core.roles import Role
 
 PREFIX = "dkd_"
 SECRET_RE = re.compile(r"^dkd_[A-Za-z0-9_-]{40}$")
 DEFAULT_EXPIRES_DAYS = 90
 MAX_EXPIRES_DAYS = 3650
+USE_RECORD_SECONDS = 30  # the last-use time is written at most this often per token and address
 
 
 @dataclass(frozen=True)
@@ -66,5 +67,39 @@ def find(secret: str):
     return token
 
 
-def role_of(token) -> Role:
-    return ROLE_GROUPS.get(token.role, Role.VIEWER)
+def refusal(token) -> str | None:
+    """Why ``token`` may not be used now (revoked, expired, owner deactivated), or None."""
+    if token.revoked_at is not None:
+        return f"Token “{token.name}” was revoked."
+    if token.expired:
+        return f"Token “{token.name}” expired on {token.expires_at:%Y-%m-%d %H:%M} UTC."
+    if not token.user.is_active:
+        return f"The owner of token “{token.name}” is deactivated."
+    return None
+
+
+def reload(token):
+    """A fresh copy of ``token`` from the database (with its user), or None when it is gone."""
+    from core.models import ApiToken
+
+    return ApiToken.objects.select_related("user").filter(pk=token.pk).first()
+
+
+def bearer_secret(header: str) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header value, or None for another scheme."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def mark_used(token, address: str | None) -> None:
+    """Record the last use (time and address), at most every 30 s per address: one UPDATE, no save()."""
+    from core.models import ApiToken
+
+    now = timezone.now()
+    recent = token.last_used_at is not None and (now - token.last_used_at).total_seconds() < USE_RECORD_SECONDS
+    if recent and token.last_used_address == address:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_address=address)
+    token.last_used_at, token.last_used_address = now, address

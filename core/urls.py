@@ -12,6 +12,7 @@ from core.views import (
     registries,
     swarm,
     team,
+    tokens,
     volumes,
 )
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", include(logs.urlpatterns)),
     path("", include(registries.urlpatterns)),
     path("", include(team.urlpatterns)),
+    path("", include(tokens.urlpatterns)),
     path("", include(swarm.urlpatterns)),
     path("", include(endpoints.urlpatterns)),
 ]

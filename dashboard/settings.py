@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "ninja",
     "core",
 ]
 
@@ -318,3 +319,10 @@ LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 10)
 LIVE_SESSION_CHECK_SECONDS = env_float("LIVE_SESSION_CHECK_SECONDS", 20)
 # A followed log silent this long makes the server ask the engine whether it is still there.
 LIVE_ENGINE_PROBE_SECONDS = env_float("LIVE_ENGINE_PROBE_SECONDS", 8)
+
+# JSON API (core/api/): requests one token may make per window (seconds); over it: 429 + Retry-After.
+# Counted in the cache (per process unless the cache is shared).
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600)
+API_RATE_WINDOW = env_int("API_RATE_WINDOW", 60)
+if API_RATE_LIMIT < 1 or API_RATE_WINDOW < 1:
+    raise ImproperlyConfigured("API_RATE_LIMIT and API_RATE_WINDOW must be at least 1.")

@@ -1,8 +1,9 @@
-"""Root URLs: auth views, the app, and health."""
+"""Root URLs: auth views, the JSON API, the app, and health."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from core import api
 from core.accounts import LoginForm
 from core.views import health
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    path("api/", api.urls()),
     path("", include("core.urls")),
 ]
 

@@ -1,24 +1,37 @@
 """What every API operation shares with the pages: the role check on the request's endpoint (a
-denial is audited under the action's own name) and the list parameters."""
+denial is audited under the action's own name, like ``@require_role``), list parameters through
+core.tables, and form errors as one sentence."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from collections.abc import Collection
 
-from core import audit, tables
+from django.http import HttpRequest, QueryDict
+
+from core import tables
 from core.api.problems import Forbidden
-from core.roles import Role, has_role
+from core.roles import Role, audit_denied, has_role
+
+# Docker's container/volume/network names and ids: what a path may carry before any engine call.
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 def need(request: HttpRequest, role: Role, action: str, target: str = "") -> None:
-    """Raise 403 (audited as ``action``, outcome denied) unless the token and its owner have ``role``
-    on the request's endpoint."""
+    """Raise 403 (audited as ``action``, outcome denied; a refused read at most once a minute per
+    user and route) unless the token and its owner have ``role`` on the request's endpoint."""
     if has_role(request, role):
         return
+    audit_denied(request, action, role, target)
     token = getattr(request, "api_token", None)
-    audit.record(request, action, target=target, outcome=audit.DENIED, message=f"needs the {role.label} role")
     capped = f" (token “{token.name}” is capped to {token.role})" if token is not None else ""
     raise Forbidden(f"This needs the {role.label} role on this endpoint{capped}.")
+
+
+def table_params(query, sorts: Collection[str], *, default_sort: str, descending: Collection[str] = ()) -> tables.Params:
+    """The list parameters through core.tables.read, the one reader the pages use."""
+    raw = QueryDict(mutable=True)
+    raw.update({k: str(getattr(query, k)) for k in ("q", "sort", "dir", "page", "per_page")})
+    return tables.read(raw, sorts=sorts, default_sort=default_sort, descending=descending)
 
 
 def page_out(rows: list, params: tables.Params) -> dict:
@@ -30,3 +43,10 @@ def page_out(rows: list, params: tables.Params) -> dict:
         "pages": page.num_pages,
         "results": list(page.rows),
     }
+
+
+def form_errors(form) -> str:
+    """A Django form's errors as one sentence naming the fields."""
+    return "; ".join(
+        " ".join(errors) if name == "__all__" else f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+    )

@@ -1,14 +1,17 @@
-"""/api/containers/: the same filters, paging, policy, engine calls and audit as the pages."""
+"""/api/containers/: the same filters, paging, forms, policy, engine calls and audit as the pages."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Literal
+
 from django.http import HttpRequest, StreamingHttpResponse
-from django.http import QueryDict
-from ninja import Query, Router, Schema
+from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
-from core import audit, engine, tables
-from core.api.base import need, page_out
+from core import audit, engine
+from core.api.base import REF_PATTERN, form_errors, need, page_out, table_params
 from core.api.schemas import (
     ContainerCreateIn,
     ContainerDetailOut,
@@ -23,188 +26,199 @@ from core.api.schemas import (
     StopIn,
 )
 from core.container_forms import CreateContainerForm, KillForm, RenameForm
-from core.errors import InvalidRequest
+from core.engine.streams import parse_since
+from core.errors import InvalidRequest, NotFound
+from core.live.bridge import aiter_body
 from core.policy import masked_env
 from core.roles import Role, role_on
-from core.views.containers import SORT_KEYS, STATE_FILTERS, filter_containers
+from core.views.containers import SORT_KEYS, _policy_facts, audit_target, filter_containers
+from core.views.logs import MAX_GREP, log_pump
 
 router = Router(tags=["containers"])
 
 LOG_MAX_LINES = 10_000
+Ref = Path(..., pattern=REF_PATTERN, max_length=255, description="Container id, id prefix or name")
 
 
 class ListQuery(Schema):
-    q: str = Field("", max_length=200)
-    state: str = Field("all", description="all, running or exited")
-    sort: str = "created"
-    dir: str = ""
-    page: int = 1
-    per_page: int = 50
+    q: str = Field("", max_length=200, description="Text in the name, image, id or a label")
+    state: Literal["all", "running", "exited"] = "all"
+    sort: Literal["name", "image", "state", "created"] = "created"
+    dir: Literal["", "asc", "desc"] = Field("", description="Empty: the sort's natural direction")
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: Literal[25, 50, 100, 200] = 50
 
 
 @router.get("/", response=Page[ContainerOut], summary="List containers")
 def list_containers(request: HttpRequest, query: Query[ListQuery]):
     """Containers of the endpoint, filtered, sorted and paged exactly like ``/containers/``."""
     need(request, Role.VIEWER, "container.list")
-    raw = QueryDict(mutable=True)
-    raw.update({k: str(v) for k, v in query.dict().items()})
-    params = tables.read(raw, sorts=SORT_KEYS, default_sort="created", descending=("created",))
-    state = query.state if query.state in STATE_FILTERS else "all"
-    rows = filter_containers(engine.for_request(request), params, state)
-    return page_out(rows, params)
+    params = table_params(query, SORT_KEYS, default_sort="created", descending=("created",))
+    return page_out(filter_containers(engine.for_request(request), params, query.state), params)
 
 
-def _detail(request: HttpRequest, ref: str, *, reveal: bool = False) -> dict:
+def _detail(request: HttpRequest, ref: str, *, reveal: bool) -> dict:
     c = engine.for_request(request).containers.inspect_container(ref=ref)
     env = [f"{k}={v}" for k, v in c.env]
-    if not reveal:
-        env = list(masked_env(env))
     return {
-        "id": c.id, "name": c.name, "image": c.image, "state": c.state, "created": c.created,
-        "command": c.command, "restart_policy": c.restart_policy, "exit_code": c.exit_code,
-        "env": env, "labels": dict(c.labels), "ports": list(c.ports), "mounts": list(c.mounts),
-        "networks": list(c.networks),
+        "id": c.id, "name": c.name, "image": c.image, "image_id": c.image_id, "state": c.state,
+        "running": c.running, "paused": c.paused, "health": c.health, "created": c.created,
+        "started_at": c.started_at, "finished_at": c.finished_at, "command": c.command,
+        "entrypoint": c.entrypoint, "restart_policy": c.restart_policy, "restart_count": c.restart_count,
+        "exit_code": c.exit_code, "error": c.error, "tty": c.tty, "privileged": c.privileged,
+        "env": env if reveal else list(masked_env(env)), "labels": dict(c.labels),
+        "ports": list(c.ports), "mounts": list(c.mounts), "networks": list(c.networks),
     }
 
 
 @router.get("/{ref}/", response=ContainerDetailOut, summary="Inspect a container")
-def container_detail(request: HttpRequest, ref: str, reveal: bool = False):
-    """Env values are masked; ``reveal=true`` shows them to operators and is audited."""
+def container_detail(request: HttpRequest, ref: str = Ref, reveal: bool = False):
+    """Env values are masked; ``reveal=true`` shows them to operators and is audited
+    (``container.reveal``, as on the page)."""
     need(request, Role.VIEWER, "container.inspect", ref)
-    if reveal:
-        need(request, Role.OPERATOR, "container.reveal_env", ref)
-        with audit.action(request, "container.reveal_env", target=ref):
-            return _detail(request, ref, reveal=True)
-    return _detail(request, ref)
+    if not reveal:
+        return _detail(request, ref, reveal=False)
+    need(request, Role.OPERATOR, "container.reveal", ref)
+    with audit.action(request, "container.reveal", target=ref) as details:
+        found = _detail(request, ref, reveal=True)
+        details["target"] = f"{found['name']} ({found['id'][:12]})"
+    return found
 
 
 @router.post("/", response={201: CreatedOut}, summary="Create (and start) a container")
 def create_container(request: HttpRequest, body: ContainerCreateIn):
-    """``docker create``/``docker run -d`` through the same form and non-admin policy as the page."""
-    need(request, Role.OPERATOR, "container.run" if body.start else "container.create", body.name)
+    """``docker create``/``docker run -d`` through the page's form and non-admin policy (a refusal
+    is 400 naming the fields, audited as on the page); the image must be on the engine."""
+    need(request, Role.OPERATOR, "container.create", body.name)
     data = body.dict()
-    fields = {
-        **{k: data[k] for k in ("image", "name", "command", "entrypoint", "restart", "network", "workdir", "user")},
-        "env": "\n".join(data["env"]), "ports": "\n".join(data["ports"]), "volumes": "\n".join(data["volumes"]),
-        "labels": "\n".join(data["labels"]),
-    }
-    for flag in ("tty", "interactive", "start"):
-        if data[flag]:
-            fields[flag] = "on"
-    form = CreateContainerForm(fields, role=role_on(request))
-    if not form.is_valid():
-        audit.refused_form(request, "container.run" if body.start else "container.create", form, target=body.name)
-        detail = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        raise InvalidRequest(detail)
+    fields = {k: data[k] for k in ("image", "name", "command", "entrypoint", "restart", "network", "workdir",
+                                    "user", "pid")}
+    fields.update({k: "\n".join(data[k]) for k in ("env", "ports", "volumes", "labels", "cap_add")})
+    fields.update({k: "on" for k in ("tty", "interactive", "start", "privileged") if data[k]})
     docker = engine.for_request(request)
+    form = CreateContainerForm(fields, role=role_on(request), facts=_policy_facts(docker))
+    if not form.is_valid():
+        audit.refused_form(request, "container.create", form, target=body.name, denied=bool(form.refusals))
+        raise InvalidRequest(form_errors(form))
     spec = form.spec()
-    with audit.action(request, "container.run" if body.start else "container.create",
-                      parameters=form.audit_parameters()) as details:
+    with audit.action(request, "container.create", parameters=form.audit_parameters()) as details:
         if not docker.containers.image_exists(reference=spec.image):
-            from core.errors import NotFound
-
             raise NotFound(f"No image {spec.image} on this engine (pull it first: POST /api/images/pull/).")
         result = docker.containers.create_container(spec=spec, start=body.start)
         details["target"] = f"{result.name} ({result.id[:12]})"
-    return 201, {"id": result.id, "name": result.name, "started": result.started}
+    return Status(201, {"id": result.id, "name": result.name, "started": result.started,
+                        "warnings": list(result.warnings)})
 
 
-def _act(request: HttpRequest, ref: str, verb: str, call, role: Role = Role.OPERATOR, **parameters) -> dict:
+def _act(request: HttpRequest, ref: str, verb: str, call: Callable, role: Role = Role.OPERATOR,
+         **parameters) -> dict:
+    """The page's ``_act``: role check, then one audited engine call with the ``name (id12)`` target."""
     need(request, role, f"container.{verb}", ref)
     docker = engine.for_request(request)
-    with audit.action(request, f"container.{verb}", target=ref, parameters=parameters or None):
+    with audit.action(request, f"container.{verb}", target=ref, parameters=parameters or None) as details:
+        details["target"] = audit_target(docker, ref)
         call(docker)
     return {"detail": f"{verb}: {ref}"}
 
 
-@router.post("/{ref}/start/", response=Message)
-def start(request: HttpRequest, ref: str):
+def _valid(request: HttpRequest, ref: str, verb: str, form) -> dict:
+    """Form fields for an action, or InvalidRequest (400) audited as a failed ``container.<verb>``."""
+    if not form.is_valid():
+        message = form_errors(form)
+        audit.record(request, f"container.{verb}", target=ref, outcome=audit.FAILED, message=message)
+        raise InvalidRequest(message)
+    return form.cleaned_data
+
+
+@router.post("/{ref}/start/", response=Message, summary="Start a container")
+def start(request: HttpRequest, ref: str = Ref):
     return _act(request, ref, "start", lambda d: d.containers.start(ref=ref))
 
 
-@router.post("/{ref}/stop/", response=Message)
-def stop(request: HttpRequest, ref: str, body: StopIn | None = None):
+@router.post("/{ref}/stop/", response=Message, summary="Stop a container (SIGTERM, then SIGKILL)")
+def stop(request: HttpRequest, body: StopIn | None = None, ref: str = Ref):
     timeout = body.timeout if body else 10
     return _act(request, ref, "stop", lambda d: d.containers.stop(ref=ref, timeout=timeout), timeout=timeout)
 
 
-@router.post("/{ref}/restart/", response=Message)
-def restart(request: HttpRequest, ref: str, body: StopIn | None = None):
+@router.post("/{ref}/restart/", response=Message, summary="Restart a container")
+def restart(request: HttpRequest, body: StopIn | None = None, ref: str = Ref):
     timeout = body.timeout if body else 10
-    return _act(request, ref, "restart", lambda d: d.containers.restart(ref=ref, timeout=timeout), timeout=timeout)
+    return _act(request, ref, "restart", lambda d: d.containers.restart(ref=ref, timeout=timeout),
+                timeout=timeout)
 
 
-@router.post("/{ref}/kill/", response=Message)
-def kill(request: HttpRequest, ref: str, body: KillIn | None = None):
-    form = KillForm({"signal": body.signal if body else "SIGKILL"})
-    if not form.is_valid():
-        raise InvalidRequest("; ".join(e for errors in form.errors.values() for e in errors))
-    signal = form.cleaned_data["signal"]
+@router.post("/{ref}/kill/", response=Message, summary="Send a signal (default SIGKILL)")
+def kill(request: HttpRequest, body: KillIn | None = None, ref: str = Ref):
+    need(request, Role.OPERATOR, "container.kill", ref)
+    signal = _valid(request, ref, "kill", KillForm({"signal": body.signal if body else ""}))["signal"]
     return _act(request, ref, "kill", lambda d: d.containers.kill(ref=ref, signal=signal), signal=signal)
 
 
-@router.post("/{ref}/pause/", response=Message)
-def pause(request: HttpRequest, ref: str):
+@router.post("/{ref}/pause/", response=Message, summary="Pause a container")
+def pause(request: HttpRequest, ref: str = Ref):
     return _act(request, ref, "pause", lambda d: d.containers.pause(ref=ref))
 
 
-@router.post("/{ref}/unpause/", response=Message)
-def unpause(request: HttpRequest, ref: str):
+@router.post("/{ref}/unpause/", response=Message, summary="Unpause a container")
+def unpause(request: HttpRequest, ref: str = Ref):
     return _act(request, ref, "unpause", lambda d: d.containers.unpause(ref=ref))
 
 
-@router.post("/{ref}/rename/", response=Message)
-def rename(request: HttpRequest, ref: str, body: RenameIn):
-    form = RenameForm({"name": body.name})
-    if not form.is_valid():
-        raise InvalidRequest("; ".join(e for errors in form.errors.values() for e in errors))
-    name = form.cleaned_data["name"]
+@router.post("/{ref}/rename/", response=Message, summary="Rename a container")
+def rename(request: HttpRequest, body: RenameIn, ref: str = Ref):
+    need(request, Role.OPERATOR, "container.rename", ref)
+    name = _valid(request, ref, "rename", RenameForm({"name": body.name}))["name"]
     return _act(request, ref, "rename", lambda d: d.containers.rename(ref=ref, name=name), name=name)
 
 
-@router.delete("/{ref}/", response=Message, summary="Delete a container")
-def delete(request: HttpRequest, ref: str, force: bool = False, volumes: bool = False):
-    return _act(
-        request, ref, "delete", lambda d: d.containers.remove(ref=ref, force=force, volumes=volumes),
-        role=Role.ADMIN, force=force, volumes=volumes,
-    )
+@router.delete("/{ref}/", response=Message, summary="Delete a container (admin)")
+def delete(request: HttpRequest, ref: str = Ref, force: bool = False, volumes: bool = False):
+    """``docker rm``; a running container needs ``force=true`` (else 409)."""
+    return _act(request, ref, "delete", lambda d: d.containers.remove(ref=ref, force=force, volumes=volumes),
+                role=Role.ADMIN, force=force, volumes=volumes)
 
 
-@router.get("/{ref}/top/", response=ProcessTableOut)
-def top(request: HttpRequest, ref: str):
+@router.get("/{ref}/top/", response=ProcessTableOut, summary="Processes of a running container")
+def top(request: HttpRequest, ref: str = Ref):
     need(request, Role.VIEWER, "container.top", ref)
-    table = engine.for_request(request).containers.top(ref=ref)
-    return {"titles": list(table.titles), "processes": [list(p) for p in table.processes]}
+    return engine.for_request(request).containers.top(ref=ref)
 
 
-@router.get("/{ref}/stats/", response=StatsOut, summary="One stats sample")
-def stats(request: HttpRequest, ref: str):
+@router.get("/{ref}/stats/", response=StatsOut, summary="One stats sample (~1 s)")
+def stats(request: HttpRequest, ref: str = Ref):
     need(request, Role.VIEWER, "container.stats", ref)
-    s = engine.for_request(request).containers.stats_snapshot(ref=ref)
-    return {
-        "cpu_percent": s.cpu_percent, "memory_usage": s.memory_usage, "memory_limit": s.memory_limit,
-        "network_rx": s.net_rx, "network_tx": s.net_tx, "block_read": s.block_read,
-        "block_write": s.block_write, "pids": s.pids,
-    }
+    return engine.for_request(request).containers.stats_snapshot(ref=ref)
 
 
-@router.get("/{ref}/logs/", summary="Logs as text or NDJSON (bounded)", response={200: None})
-def logs(
-    request: HttpRequest,
-    ref: str,
-    tail: int = Field(500, ge=1, le=LOG_MAX_LINES),
-    since: str = "",
-    until: str = "",
-    format: str = Field("text", pattern="^(text|ndjson)$"),
-):
-    """At most ``tail`` (<= 10,000) lines: ``text/plain`` or ``application/x-ndjson``
-    (``{"stream","ts","text"}`` a line)."""
+class LogQuery(Schema):
+    tail: int = Field(500, ge=1, le=LOG_MAX_LINES, description=f"Last lines, at most {LOG_MAX_LINES:,}")
+    since: str = Field("", max_length=64, description="10m, 2h, unix seconds or an ISO 8601 time")
+    until: str = Field("", max_length=64)
+    timestamps: bool = False
+    grep: str = Field("", max_length=MAX_GREP, description="A regular expression lines must match")
+    format: Literal["text", "ndjson"] = "text"
+
+
+@router.get("/{ref}/logs/", summary="Logs as text or NDJSON (bounded)",
+            response={200: None}, openapi_extra={"responses": {"200": {
+                "description": "text/plain lines, or application/x-ndjson objects {stream, ts, text}",
+                "content": {"text/plain": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}}}}}})
+def logs(request: HttpRequest, query: Query[LogQuery], ref: str = Ref):
+    """The last ``tail`` (at most 10,000) lines, streamed: ``text/plain`` or ``application/x-ndjson``
+    (``{"stream","ts","text"}`` a line); engine text is passed as text, never interpreted."""
     need(request, Role.VIEWER, "container.logs", ref)
     docker = engine.for_request(request)
-    lines = docker.streams.read_logs(ref=ref, tail=tail, since=since or None, until=until or None)
-    if format == "ndjson":
-        import json
-
-        body = (json.dumps({"stream": s, "ts": ts, "text": t}) + "\n" for s, ts, t in lines)
-        return StreamingHttpResponse(body, content_type="application/x-ndjson")
-    return StreamingHttpResponse((f"{t}\n" for _, _, t in lines), content_type="text/plain; charset=utf-8")
+    since, until = parse_since(query.since), parse_since(query.until)
+    try:
+        pattern = re.compile(query.grep) if query.grep else None
+    except re.error as exc:
+        raise InvalidRequest(f"grep is not a valid regular expression: {exc}.") from exc
+    container = docker.streams.container_facts(ref)
+    pump = log_pump(docker, container, since=since, until=until, timestamps=query.timestamps, pattern=pattern,
+                    tail=str(query.tail), ndjson=query.format == "ndjson")
+    kind = "application/x-ndjson" if query.format == "ndjson" else "text/plain; charset=utf-8"
+    response = StreamingHttpResponse(aiter_body(pump), content_type=kind)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -8,6 +8,7 @@ import logging
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from core import audit
 from core.api.auth import Throttled, Unauthorized
 from core.errors import DashboardError
 
@@ -28,6 +29,27 @@ TITLES = {
 }
 
 
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["title", "status", "detail"],
+}
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class Forbidden(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
@@ -40,6 +62,12 @@ def problem(request: HttpRequest, status: int, detail: str, **extra) -> HttpResp
     response = HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    response = problem(request, 429, str(exc))
+    response["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -72,6 +100,12 @@ def install(api) -> None:
     @api.exception_handler(ValidationError)
     def _validation(request, exc: ValidationError):
         detail, items = validation_detail(list(exc.errors))
+        if request.method not in SAFE_METHODS and getattr(request, "api_token", None) is not None:
+            # a refused write is audited like a refused form on the pages (authenticated callers only)
+            match = getattr(request, "resolver_match", None)
+            audit.record(request, f"api.{match.url_name if match else 'request'}", target=request.path,
+                         parameters={"method": request.method, "refused_fields": [i["field"] for i in items]},
+                         outcome=audit.FAILED, message=detail)
         return problem(request, 422, detail, errors=items)
 
     @api.exception_handler(Unauthorized)
@@ -82,11 +116,7 @@ def install(api) -> None:
     def _auth(request, exc):
         return problem(request, 401, "Authentication needed: send Authorization: Bearer <token>.")
 
-    @api.exception_handler(Throttled)
-    def _throttled(request, exc: Throttled):
-        response = problem(request, 429, str(exc))
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+    api.add_exception_handler(Throttled, throttled)
 
     @api.exception_handler(Forbidden)
     def _forbidden(request, exc: Forbidden):
@@ -94,7 +124,8 @@ def install(api) -> None:
 
     @api.exception_handler(DashboardError)
     def _dashboard(request, exc: DashboardError):
-        status = exc.status if exc.status in TITLES else 502
+        # 401 means the caller's token here; a registry refusing our credentials is the gateway's
+        status = exc.status if exc.status in TITLES and exc.status not in (401, 500) else 502
         response = problem(request, status, exc.message)
         if status == 503:
             response["Retry-After"] = "5"

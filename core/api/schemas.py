@@ -3,6 +3,7 @@ package's frozen dataclasses by attribute."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from ninja import Schema
@@ -71,12 +72,23 @@ class ContainerDetailOut(Schema):
     id: str
     name: str
     image: str
+    image_id: str
     state: str
+    running: bool
+    paused: bool
+    health: str
     created: str
+    started_at: str
+    finished_at: str
     command: str
-    restart_policy: str = ""
-    exit_code: int | None = None
-    env: list[str] = Field(description="KEY=value; values masked (***) below the operator role")
+    entrypoint: str
+    restart_policy: str
+    restart_count: int
+    exit_code: int
+    error: str
+    tty: bool
+    privileged: bool
+    env: list[str] = Field(description="KEY=value; values masked (***) unless reveal=true (operators, audited)")
     labels: dict[str, str]
     ports: list[PortOut]
     mounts: list[MountOut]
@@ -98,13 +110,17 @@ class ContainerCreateIn(In):
     user: str = Field("", max_length=256)
     tty: bool = False
     interactive: bool = False
-    start: bool = True
+    start: bool = Field(True, description="Start it after creating (docker run -d)")
+    privileged: bool = Field(False, description="Admins only (the non-admin policy refuses it)")
+    cap_add: list[str] = Field(default_factory=list, max_length=50, description="Admins only")
+    pid: str = Field("", max_length=128, description="host (admins only), container:NAME, or empty")
 
 
 class CreatedOut(Schema):
     id: str
     name: str
     started: bool
+    warnings: list[str]
 
 
 class StopIn(In):
@@ -128,8 +144,9 @@ class StatsOut(Schema):
     cpu_percent: float
     memory_usage: int
     memory_limit: int
-    network_rx: int
-    network_tx: int
+    memory_percent: float
+    net_rx: int
+    net_tx: int
     block_read: int
     block_write: int
     pids: int
@@ -159,17 +176,69 @@ class UntagIn(In):
 
 
 class PullIn(In):
-    reference: str = Field(max_length=640)
+    reference: str = Field(max_length=640, description="e.g. busybox:latest or host:5000/app:1")
+    registry: int | None = Field(None, ge=1, le=2**31 - 1, description="A linked registry's id: its credentials")
+
+
+class PushIn(In):
+    reference: str = Field(max_length=640, description="Where to push (tagged first if needed)")
+    registry: int | None = Field(None, ge=1, le=2**31 - 1, description="A linked registry's id: its credentials")
+
+
+class BuildIn(In):
+    dockerfile: str = Field(min_length=1, max_length=100_000)
+    tag: str = Field("", max_length=640)
 
 
 class PruneIn(In):
-    dangling_only: bool = True
+    all: bool = Field(False, description="Unused images too, not only dangling ones")
     label: str = Field("", max_length=256)
 
 
+class PruneCandidateOut(Schema):
+    id: str
+    short_id: str
+    tags: list[str]
+    size: int
+
+
 class PrunePreviewOut(Schema):
-    images: list[ImageOut]
+    images: list[PruneCandidateOut]
     bytes: int
+
+
+class ContainerRefOut(Schema):
+    id: str
+    short_id: str
+    name: str
+    state: str
+
+
+class HistoryOut(Schema):
+    id: str
+    created: int
+    created_by: str
+    size: int
+    comment: str
+    tags: list[str]
+
+
+class ImageDetailOut(Schema):
+    id: str
+    short_id: str
+    tags: list[str]
+    digests: list[str]
+    size: int
+    created: str
+    os: str
+    architecture: str
+    entrypoint: list[str]
+    cmd: list[str]
+    env: list[str] = Field(description="KEY=value, values masked")
+    exposed_ports: list[str]
+    labels: dict[str, str]
+    history: list[HistoryOut]
+    containers: list[ContainerRefOut]
 
 
 class PruneOut(Schema):
@@ -182,9 +251,10 @@ class JobOut(Schema):
     id: str
     kind: str
     target: str
-    status: Literal["running", "success", "error", "interrupted"] | str
+    status: Literal["running", "success", "error", "interrupted"]
     message: str
     result: str
+    lines: list[str] = Field(description="The last progress lines (at most 2,000)")
 
 
 # --------------------------------------------------------------------------- volumes and networks
@@ -194,6 +264,7 @@ class ContainerUseOut(Schema):
     id: str
     name: str
     state: str
+    image: str
     read_only: bool
 
 
@@ -232,6 +303,7 @@ class NetworkOut(Schema):
     ipv6: bool
     subnets: list[SubnetOut]
     labels: dict[str, str]
+    options: dict[str, str]
     containers: list[ContainerUseOut]
 
 
@@ -266,28 +338,63 @@ class RegistryOut(Schema):
     id: int
     name: str
     url: str
+    host: str
     username: str
+
+
+class CatalogOut(Schema):
+    repositories: list[str]
+    next: str | None = Field(description="Pass as `last` for the next page; null on the last one")
+
+
+class TagsOut(Schema):
+    tags: list[str]
+    next: str | None
+
+
+class LayerOut(Schema):
+    digest: str
+    size: int
+    media_type: str
+
+
+class PlatformManifestOut(LayerOut):
+    platform: str
+
+
+class ManifestOut(Schema):
+    digest: str
+    media_type: str
+    kind: str
+    size: int
+    layers: list[LayerOut]
+    manifests: list[PlatformManifestOut]
 
 
 class AuditOut(Schema):
     id: int
-    created_at: str
+    created_at: datetime
     username: str
     role: str
     action: str
     target: str
+    parameters: dict
     outcome: str
     message: str
     client_address: str | None
     endpoint: str
+    token_id: int | None
     token_name: str
 
 
 class OverviewOut(Schema):
     endpoint: str
-    engine_version: str
+    name: str
+    version: str
     api_version: str
     os: str
+    arch: str
+    kernel: str
     cpus: int
     memory: int
     containers: int
@@ -295,3 +402,6 @@ class OverviewOut(Schema):
     paused: int
     stopped: int
     images: int
+    storage_driver: str
+    swarm_state: str
+    warnings: list[str]

@@ -70,6 +70,8 @@ def session_problem(scope: dict, role: Role) -> str | None:
     from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.utils.crypto import constant_time_compare
 
+    if scope.get("api_token") is not None:
+        return token_problem(scope, role)
     key = getattr(scope.get("session"), "session_key", None)
     if not key:
         return "no session"
@@ -85,6 +87,19 @@ def session_problem(scope: dict, role: Role) -> str | None:
     if not constant_time_compare(stored, user.get_session_auth_hash()):
         return "the password was changed"
     if not websocket_allowed({**scope, "user": user}, role):
+        return f"the role on this endpoint no longer allows it (needs {role.label})"
+    return None
+
+
+def token_problem(scope: dict, role: Role) -> str | None:
+    """The same for a socket opened with an API token: still usable, and its role still enough."""
+    from core import tokens
+
+    token = tokens.reload(scope["api_token"])
+    problem = tokens.refusal(token) if token is not None else "the token was deleted"
+    if problem:
+        return problem
+    if not websocket_allowed({**scope, "user": token.user, "api_token": token}, role):
         return f"the role on this endpoint no longer allows it (needs {role.label})"
     return None
 
@@ -189,7 +204,10 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     async def session_revoked(self, event: dict[str, Any]) -> None:
         session = self.scope.get("session")
         mine = getattr(session, "session_key", None)
-        if event.get("session_key") and event["session_key"] != mine:
+        token = self.scope.get("api_token")
+        if event.get("session_key") and (token is not None or event["session_key"] != mine):
+            return
+        if event.get("token_id") and (token is None or event["token_id"] != token.pk):
             return
         await self.end_session(str(event.get("reason") or "signed out"))
 

@@ -790,6 +790,23 @@ def stats_stream(engine: Engine, *, ref: str) -> EngineStream:
     return EngineStream(CancellableStream(api._stream_helper(response, decode=True), response), engine.url)
 
 
+@engine_call
+def stats_snapshot(engine: Engine, *, ref: str) -> StatsSample:
+    """One ``docker stats --no-stream`` sample (the engine waits for a second reading, ~1 s).
+
+    Args:
+        ref: id, unique id prefix, or name.
+
+    Returns:
+        A :class:`StatsSample` (zeros for a stopped container).
+
+    Raises:
+        NotFound: no such container.
+        EngineUnavailable: the engine does not answer.
+    """
+    return stats_sample(engine.api.stats(ref, stream=False))
+
+
 def stats_sample(raw: dict) -> StatsSample:
     """One raw stats document to numbers, CPU % and memory computed the way the docker CLI does.
 

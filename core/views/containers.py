@@ -90,7 +90,7 @@ def _failed(request: HttpRequest, ref: str, verb: str, error: EngineError) -> Ht
     )
 
 
-def _target(docker: engine.Engine, ref: str) -> str:
+def audit_target(docker: engine.Engine, ref: str) -> str:
     """The audit target: ``name (id12)``, so the event stays readable after the container is gone."""
     try:
         container = docker.containers.inspect_container(ref=ref)
@@ -111,7 +111,7 @@ def _act(
     """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
     try:
         with audit.action(request, f"container.{verb}", target=ref, parameters=parameters) as details:
-            details["target"] = _target(engine.for_request(request), ref)
+            details["target"] = audit_target(engine.for_request(request), ref)
             call()
     except EngineError as error:
         return _failed(request, ref, verb, error)
@@ -291,7 +291,7 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     docker = engine.for_request(request)
     try:
         with audit.action(request, "container.start", target=ref) as details:
-            details["target"] = _target(docker, ref)
+            details["target"] = audit_target(docker, ref)
             docker.containers.start(ref=ref)
             after = docker.containers.settled(ref=ref)
             if not after.running:
@@ -386,7 +386,7 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     name = form.cleaned_data["name"]
     try:
         with audit.action(request, "container.rename", target=ref, parameters={"name": name}) as details:
-            details["target"] = _target(docker, ref)
+            details["target"] = audit_target(docker, ref)
             docker.containers.rename(ref=ref, name=name)
     except EngineError as error:
         return _failed(request, ref, "rename", error)
@@ -410,7 +410,7 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.commit", target=ref, parameters=dict(request.POST.items())
         ) as details:
-            details["target"] = _target(docker, ref)
+            details["target"] = audit_target(docker, ref)
             image_id = docker.containers.commit(
                 ref=ref,
                 **{k: data[k] for k in ("repository", "tag", "message", "author")},
@@ -461,7 +461,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
         ) as details:
-            details["target"] = _target(docker, ref)
+            details["target"] = audit_target(docker, ref)
             docker.containers.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")

@@ -50,6 +50,7 @@ def _who(request: HttpRequest) -> dict[str, Any]:
         "user": request.user,
         "client": (request.META.get("REMOTE_ADDR") or "", 0),
         "endpoint": request.endpoint,
+        "api_token": getattr(request, "api_token", None),
     }
 
 
@@ -216,9 +217,10 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     return redirect("image-list")
 
 
-def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | None]:
-    """The reference with the linked registry's host, and that registry's credentials (or None)."""
-    pk = request.POST.get("registry", "").strip()
+def registry_auth(reference: str, registry: str) -> tuple[str, dict | None]:
+    """The reference with the linked registry's host (``registry``: its pk, or ""), and that
+    registry's credentials (or None)."""
+    pk = str(registry).strip()
     if not pk:
         return str(parse_reference(reference)), None
     registry = Registry.objects.filter(pk=pk).first() if pk.isdigit() else None
@@ -235,10 +237,9 @@ def _registry_auth(request: HttpRequest, reference: str) -> tuple[str, dict | No
     return str(ref), registry.auth_config()
 
 
-def _start_job(
-    request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any
-) -> HttpResponse:
-    """Start a job that people with ``role`` on this endpoint (who may start it) can watch."""
+def start_job(request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any) -> jobs.Job:
+    """Start a job that people with ``role`` on this endpoint (who may start it) can watch; audited
+    as ``image.<kind>`` when it ends (the pages and the API)."""
     who = _who(request)
     parameters = kwargs.pop("parameters", {})
 
@@ -248,7 +249,7 @@ def _start_job(
             who, f"image.{kind}", target=target, parameters=parameters, outcome=outcome, message=job.message
         )
 
-    job = engine.for_request(request).jobs.start(
+    return engine.for_request(request).jobs.start(
         kind,
         target,
         work,
@@ -258,7 +259,11 @@ def _start_job(
         on_done=on_done,
         **kwargs,
     )
-    return redirect("image-job", job_id=job.id)
+
+
+def _start_job(request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any) -> HttpResponse:
+    """Start the job and go to its live page."""
+    return redirect("image-job", job_id=start_job(request, kind, target, work, role=role, **kwargs).id)
 
 
 def _job_form_error(
@@ -276,7 +281,7 @@ def image_pull(request: HttpRequest) -> HttpResponse:
     reference = request.POST.get("reference", "").strip()
     params = {"reference": reference, "registry": request.POST.get("registry", "")}
     try:
-        reference, auth = _registry_auth(request, reference)
+        reference, auth = registry_auth(reference, request.POST.get("registry", ""))
     except InvalidReference as exc:
         return _job_form_error(request, "image.pull", reference, exc, **params)
     return _start_job(
@@ -299,7 +304,7 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     reference = request.POST.get("reference", "").strip()
     params = {"image": full_id, "reference": reference, "registry": request.POST.get("registry", "")}
     try:
-        reference, auth = _registry_auth(request, reference)
+        reference, auth = registry_auth(reference, request.POST.get("registry", ""))
     except InvalidReference as exc:
         return _job_form_error(request, "image.push", reference, exc, **params)
     return _start_job(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -61,21 +62,39 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _download_pump(
-    docker: engine.Engine, container: ContainerFacts, *, since, until, timestamps, pattern
+def _as_text(line: dict, timestamps: bool) -> str:
+    return f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n"
+
+
+def _as_ndjson(line: dict, timestamps: bool) -> str:
+    return json.dumps({"stream": line["stream"], "ts": line["ts"], "text": line["text"]}) + "\n"
+
+
+def log_pump(
+    docker: engine.Engine,
+    container: ContainerFacts,
+    *,
+    since,
+    until,
+    timestamps,
+    pattern,
+    tail: str = "all",
+    ndjson: bool = False,
 ) -> Pump[bytes]:
-    """The whole log as text, read through the bridge (blocking policy): constant memory."""
+    """The log (the last ``tail`` lines, or all) as text or NDJSON, read through the bridge
+    (blocking policy): constant memory. The page's download and the API's both use it."""
+    render = _as_ndjson if ndjson else _as_text
 
     def produce(feed: Feed[bytes]) -> None:
         log = docker.streams.open_logs(
-            container.id, tail="all", since=since, until=until, follow=False, tty=container.tty
+            container.id, tail=tail, since=since, until=until, follow=False, tty=container.tty
         )
         if not feed.attach(log):
             return
         try:
             for batch in log.batches():
                 out = [
-                    (f"{line['ts']} {line['text']}\n" if timestamps else line["text"] + "\n")
+                    render(line, timestamps)
                     for line in batch
                     if pattern is None or pattern.search(line["text"])
                 ]
@@ -104,7 +123,7 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         aiter_body(
-            _download_pump(
+            log_pump(
                 engine.for_request(request),
                 container,
                 since=since,

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import audit, tables
 from core.accounts import must_change_password, require_password_change, set_one_time_password
-from core.models import AuditEvent, Recording
+from core.models import ApiToken, AuditEvent, Recording
 from core.recordings import recordings_dir
 from core.roles import ROLE_GROUPS, Role, require_role, role_of, set_role
 from core.signals import revoke_websockets
@@ -73,13 +73,21 @@ def end_sessions(user, *, reason: str) -> int:
     return len(ended)
 
 
+TEAM_TOKENS = 500  # newest API tokens listed on the team page
+
+
 def _team_page(request: HttpRequest, *, created: dict | None = None, status: int = 200) -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
     rows = [{"user": user, "role": role_of(user) if user.is_active else _stored_role(user)} for user in users]
     return render(
         request,
         "team/team.html",
-        {"rows": rows, "roles": [role.label for role in Role], "created": created},
+        {
+            "rows": rows,
+            "roles": [role.label for role in Role],
+            "created": created,
+            "tokens": ApiToken.objects.select_related("user")[:TEAM_TOKENS],
+        },
         status=status,
     )
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core import audit, tokens
 from core.models import ApiToken
 from core.roles import ROLE_GROUPS, Role, require_role, role_of
+from core.signals import revoke_websockets
 
 NEVER = "never"
 
@@ -75,7 +76,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "created": created,
         "tokens": ApiToken.objects.filter(user=request.user).select_related("user"),
-        "all_tokens": ApiToken.objects.select_related("user") if owner_role >= Role.ADMIN else None,
+        "is_admin": owner_role >= Role.ADMIN,
     }
     response = render(request, "account/tokens.html", context, status=status)
     if created is not None:
@@ -94,10 +95,11 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("token_list")
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+        revoke_websockets(user_id=token.user_id, token_id=token.pk, reason="token revoked")
     audit.record(request, "token.revoke", target=f"{token.name} ({token.prefix})",
                  parameters={"owner": token.user.get_username()})
     messages.success(request, f"Revoked token “{token.name}”.")
-    return redirect(request.POST.get("next") == "team" and "team" or "token_list")
+    return redirect("team" if request.POST.get("next") == "team" else "token_list")
 
 
 urlpatterns = [
