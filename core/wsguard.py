@@ -69,6 +69,10 @@ def refusal_reason(scope: dict) -> str | None:
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return f"host {host!r} is not in ALLOWED_HOSTS"
     origin = _header(scope, b"origin")
+    if not origin and _header(scope, b"authorization"):
+        # A script with a bearer token (browsers always send an Origin and cannot set this header):
+        # no origin to check; the token middleware checks the token. A browser's Origin is checked.
+        return _query_refusal(scope)
     if not origin or origin == "null":
         return "no Origin header"
     scheme = "https" if _secure(scope) else "http"
@@ -82,6 +86,10 @@ def refusal_reason(scope: dict) -> str | None:
     trusted = {o.rstrip("/") for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}
     if given is None or (given != expected and origin.rstrip("/") not in trusted):
         return f"origin {origin!r} is not this site"
+    return _query_refusal(scope)
+
+
+def _query_refusal(scope: dict) -> str | None:
     query = scope.get("query_string", b"").decode("latin1")
     names = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
     if names & CREDENTIAL_PARAMS:
@@ -105,6 +113,56 @@ class _Refuse:
                 scope, "websocket.connect", target=scope.get("path", ""), outcome=audit.DENIED, message=reason
             )
         return await WebsocketDenier()(scope, receive, send)
+
+
+def _token_for(scope: dict, header: str):
+    """(token, None) for a usable bearer token in ``header``, else (None, why); audits a refused known
+    token (sync: runs in a thread)."""
+    from core import audit, tokens
+    from core.api.auth import Throttled, throttle
+
+    secret = tokens.bearer_secret(header)
+    if secret is None:
+        return None, "an Authorization header that is not a bearer token"
+    token = tokens.find(secret)
+    if token is None:
+        return None, "an unknown token"
+    reason = tokens.refusal(token)
+    if reason is None:
+        try:
+            throttle(token)
+        except Throttled as exc:
+            reason = str(exc)
+    if reason is not None:
+        audit.record({**scope, "user": token.user, "api_token": token}, "websocket.connect",
+                     target=scope.get("path", ""), outcome=audit.DENIED, message=reason)
+        return None, reason
+    tokens.mark_used(token, audit.client_address(scope))
+    return token, None
+
+
+class BearerTokenMiddleware:
+    """ASGI middleware (inside the cookie auth): ``Authorization: Bearer dkd_…`` on a websocket
+    handshake makes the token's owner the user and puts the token on ``scope["api_token"]`` (its
+    role caps the owner's: core/roles.py ``role_on``); a bad or refused token is an HTTP 403. Never
+    from the query string (refused by the origin guard)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        from channels.db import database_sync_to_async
+
+        from core.consumers.base import log_refusal
+
+        header = _header(scope, b"authorization") if scope["type"] == "websocket" else None
+        if header is None:
+            return await self.inner(scope, receive, send)
+        token, reason = await database_sync_to_async(_token_for)(scope, header)
+        if token is None:
+            log_refusal(scope, f"bearer: {reason}")
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.inner({**scope, "user": token.user, "api_token": token}, receive, send)
 
 
 class SameOriginValidator:

@@ -25,7 +25,7 @@ from core.endpoints import EndpointWebsocketMiddleware  # noqa: E402
 from core.live.transport import WriteBackpressure  # noqa: E402
 from core.logsafe import install_access_log_redaction  # noqa: E402
 from core.routing import routed_urlpatterns  # noqa: E402
-from core.wsguard import SameOriginValidator  # noqa: E402
+from core.wsguard import BearerTokenMiddleware, SameOriginValidator  # noqa: E402
 
 # daphne builds its access logger after importing this module: no credentials, no control characters.
 install_access_log_redaction()
@@ -34,9 +34,12 @@ application = ProtocolTypeRouter(
     {
         # Streamed downloads wait for the client instead of piling up in daphne's buffers.
         "http": WriteBackpressure(django_asgi_app),
-        # Same scheme://host:port as the Host header (not only the host name), no credentials in the URL.
+        # Same scheme://host:port as the Host header (not only the host name), no credentials in the URL;
+        # a script may instead send Authorization: Bearer <API token> (no Origin: not a browser).
         "websocket": SameOriginValidator(
-            AuthMiddlewareStack(EndpointWebsocketMiddleware(URLRouter(routed_urlpatterns)))
+            AuthMiddlewareStack(
+                BearerTokenMiddleware(EndpointWebsocketMiddleware(URLRouter(routed_urlpatterns)))
+            )
         ),
     }
 )

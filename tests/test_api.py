@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -44,6 +45,40 @@ def test_every_role_reads_the_container_list(db, role, make_container):
     response = _api(secret).get("/api/containers/", {"q": container["Name"].lstrip("/")})
     assert response.status_code == 200
     assert response.json()["results"][0]["id"] == container["Id"]
+
+
+WRITE_STATUS = {"viewer": 403, "operator": 200, "admin": 200}
+ADMIN_READ_STATUS = {"viewer": 403, "operator": 403, "admin": 200}
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_each_roles_token_on_a_write(db, engine, role, make_container):
+    container = make_container()
+    token, secret = _token(role)
+    response = _post(_api(secret), f"/api/containers/{container['Id'][:12]}/pause/")
+    try:
+        assert response.status_code == WRITE_STATUS[role]
+        assert engine.api.inspect_container(container["Id"])["State"]["Paused"] is (role != "viewer")
+        event = AuditEvent.objects.filter(action="container.pause", token_id=token.pk).get()
+        assert event.outcome == ("denied" if role == "viewer" else "ok")
+    finally:
+        if role != "viewer":
+            engine.api.unpause(container["Id"])
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_each_roles_token_on_a_read(db, role, make_container):
+    container = make_container()
+    _, secret = _token(role)
+    response = _api(secret).get(f"/api/containers/{container['Id'][:12]}/")
+    assert response.status_code == 200
+    assert response.json()["id"] == container["Id"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_each_roles_token_on_the_admin_read(db, role):
+    _, secret = _token(role)
+    assert _api(secret).get("/api/audit/").status_code == ADMIN_READ_STATUS[role]
 
 
 def test_viewer_token_write_is_403_and_audited(db, make_container):
@@ -139,6 +174,45 @@ def test_deactivating_the_owner_stops_the_token(db):
     token.user.is_active = False
     token.user.save()
     assert _api(secret).get("/api/overview/").status_code == 401
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_a_refused_token_is_audited_with_its_name_and_id(db):
+    token, secret = _token("viewer")
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    for _ in range(3):
+        _api(secret).get("/api/overview/")
+    events = AuditEvent.objects.filter(action="api.auth", token_id=token.pk)
+    assert events.count() == 1  # at most once a minute per token
+    assert events.get().token_name == token.name
+    assert events.get().outcome == "denied"
+
+
+def test_the_audit_api_lists_token_rows(db, make_container):
+    container = make_container()
+    operator, secret = _token("operator")
+    _post(_api(secret), f"/api/containers/{container['Id'][:12]}/stop/", {"timeout": 1})
+    _, admin_secret = _token("admin")
+    rows = _api(admin_secret).get("/api/audit/", {"action": "container.stop"}).json()
+    assert rows[0]["token_id"] == operator.pk
+    assert rows[0]["token_name"] == operator.name
+
+
+def test_deactivating_on_the_team_page_revokes_the_tokens(admin_client):
+    token, secret = _token("operator")
+    admin_client.post(f"/team/users/{token.user.pk}/deactivate/", {"confirm": "yes"})
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    token.user.is_active = True
+    token.user.save()
+    assert _api(secret).get("/api/overview/").status_code == 401  # reactivation does not revive it
+
+
+def test_the_team_page_lists_and_revokes_every_token(admin_client):
+    token, _ = _token("viewer")
+    page = admin_client.get("/team/").content.decode()
+    assert f'data-id="{token.pk}"' in page
+    response = admin_client.post(f"/account/tokens/{token.pk}/revoke/", {"next": "team"})
+    assert response["Location"] == "/team/"
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
 
 
@@ -251,6 +325,46 @@ def test_wrong_types_are_422(db, make_container):
     container = make_container()
     _, secret = _token("operator")
     response = _post(_api(secret), f"/api/containers/{container['Id'][:12]}/stop/", {"timeout": "soon"})
+    assert response.status_code == 422
+
+
+def test_refused_input_on_a_write_is_audited(db, make_container):
+    container = make_container()
+    token, secret = _token("operator")
+    _post(_api(secret), f"/api/containers/{container['Id'][:12]}/stop/", {"bogus": 1})
+    event = AuditEvent.objects.filter(token_id=token.pk, outcome="failed").get()
+    assert event.parameters["refused_fields"] == ["bogus"]
+
+
+def test_unknown_api_paths_and_methods_are_problems(db):
+    _, secret = _token("viewer")
+    missing = _api(secret).get("/api/nothing-here/")
+    wrong_method = _api(secret).put("/api/overview/")
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/problem+json"
+    assert wrong_method.status_code == 405
+    assert wrong_method["Content-Type"] == "application/problem+json"
+
+
+async def _body(response) -> bytes:
+    return b"".join([chunk async for chunk in response.streaming_content])
+
+
+def test_logs_download_is_bounded_ndjson(db, engine, make_container):
+    container = make_container(command="sh -c 'seq 1 50'")
+    engine.api.wait(container["Id"], timeout=30)
+    _, secret = _token("viewer")
+    response = _api(secret).get(f"/api/containers/{container['Id'][:12]}/logs/", {"tail": 5, "format": "ndjson"})
+    assert response["Content-Type"] == "application/x-ndjson"
+    body = async_to_sync(_body)(response)
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert [line["text"] for line in lines] == ["46", "47", "48", "49", "50"]
+
+
+def test_logs_tail_over_the_bound_is_422(db, make_container):
+    container = make_container()
+    _, secret = _token("viewer")
+    response = _api(secret).get(f"/api/containers/{container['Id'][:12]}/logs/", {"tail": 10_001})
     assert response.status_code == 422
 
 
