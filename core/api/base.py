@@ -4,6 +4,7 @@ core.tables, and form errors as one sentence."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 
 from django.http import HttpRequest, QueryDict
@@ -28,10 +29,12 @@ def need(request: HttpRequest, role: Role, action: str, target: str = "") -> Non
 
 
 def table_params(query, sorts: Collection[str], *, default_sort: str, descending: Collection[str] = ()) -> tables.Params:
-    """The list parameters through core.tables.read, the one reader the pages use."""
+    """The list parameters through core.tables.read, the one reader the pages use; a script may ask
+    for any page size up to 200 (the pages offer 25/50/100/200)."""
     raw = QueryDict(mutable=True)
-    raw.update({k: str(getattr(query, k)) for k in ("q", "sort", "dir", "page", "per_page")})
-    return tables.read(raw, sorts=sorts, default_sort=default_sort, descending=descending)
+    raw.update({k: str(getattr(query, k)) for k in ("q", "sort", "dir", "page")})
+    params = tables.read(raw, sorts=sorts, default_sort=default_sort, descending=descending)
+    return dataclasses.replace(params, per_page=query.per_page)
 
 
 def page_out(rows: list, params: tables.Params) -> dict:

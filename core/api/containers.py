@@ -46,7 +46,7 @@ class ListQuery(Schema):
     sort: Literal["name", "image", "state", "created"] = "created"
     dir: Literal["", "asc", "desc"] = Field("", description="Empty: the sort's natural direction")
     page: int = Field(1, ge=1, le=1_000_000)
-    per_page: Literal[25, 50, 100, 200] = 50
+    per_page: int = Field(50, ge=1, le=200)
 
 
 @router.get("/", response=Page[ContainerOut], summary="List containers")

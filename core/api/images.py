@@ -44,7 +44,7 @@ class ListQuery(Schema):
     sort: Literal["repository", "tag", "id", "size", "created", "containers"] = "created"
     dir: Literal["", "asc", "desc"] = ""
     page: int = Field(1, ge=1, le=1_000_000)
-    per_page: Literal[25, 50, 100, 200] = 50
+    per_page: int = Field(50, ge=1, le=200)
 
 
 class PruneQuery(Schema):

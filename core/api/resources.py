@@ -38,7 +38,7 @@ class VolumeQuery(Schema):
     sort: Literal["name", "driver", "created", "used"] = "name"
     dir: Literal["", "asc", "desc"] = ""
     page: int = Field(1, ge=1, le=1_000_000)
-    per_page: Literal[25, 50, 100, 200] = 50
+    per_page: int = Field(50, ge=1, le=200)
 
 
 class NetworkQuery(Schema):
@@ -46,7 +46,7 @@ class NetworkQuery(Schema):
     sort: Literal["name", "driver", "scope", "created", "containers"] = "name"
     dir: Literal["", "asc", "desc"] = ""
     page: int = Field(1, ge=1, le=1_000_000)
-    per_page: Literal[25, 50, 100, 200] = 50
+    per_page: int = Field(50, ge=1, le=200)
 
 
 def _lines(mapping: dict[str, str]) -> str:
