@@ -108,6 +108,8 @@ def from_engine_exception(exc: BaseException, *, host: str = "") -> EngineError:
         return Conflict(message, detail=repr(exc))
     if status == 400:
         return InvalidRequest(message, detail=repr(exc))
+    if status == 500 and "Multiple IDs found" in message:  # an ambiguous id prefix (engines < 23 say 500)
+        return InvalidRequest(f"{message}: give more characters of the id.", detail=repr(exc))
     if status is not None:
         return EngineError(message or f"The engine answered HTTP {status}.", detail=repr(exc))
     module = type(exc).__module__ or ""

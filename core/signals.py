@@ -35,7 +35,9 @@ def _deactivated(sender, instance, **kwargs) -> None:
         return
     from core.models import ApiToken
 
-    revoked = ApiToken.objects.filter(user=instance, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiToken.objects.filter(user=instance, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     if revoked:
         revoke_websockets(user_id=instance.pk, reason="account deactivated")
 

@@ -98,7 +98,9 @@ def mark_used(token, address: str | None) -> None:
     from core.models import ApiToken
 
     now = timezone.now()
-    recent = token.last_used_at is not None and (now - token.last_used_at).total_seconds() < USE_RECORD_SECONDS
+    recent = (
+        token.last_used_at is not None and (now - token.last_used_at).total_seconds() < USE_RECORD_SECONDS
+    )
     if recent and token.last_used_address == address:
         return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_address=address)

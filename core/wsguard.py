@@ -134,8 +134,13 @@ def _token_for(scope: dict, header: str):
         except Throttled as exc:
             reason = str(exc)
     if reason is not None:
-        audit.record({**scope, "user": token.user, "api_token": token}, "websocket.connect",
-                     target=scope.get("path", ""), outcome=audit.DENIED, message=reason)
+        audit.record(
+            {**scope, "user": token.user, "api_token": token},
+            "websocket.connect",
+            target=scope.get("path", ""),
+            outcome=audit.DENIED,
+            message=reason,
+        )
         return None, reason
     tokens.mark_used(token, audit.client_address(scope))
     return token, None

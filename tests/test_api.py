@@ -21,8 +21,12 @@ from tests.support import RUN_ID, TEST_LABEL, unique
 
 def _token(role: str, *, token_role: str | None = None, **kwargs) -> tuple[object, str]:
     user = make_user(role)
-    created = tokens.create(user, name=unique("tok"), role=Role[(token_role or role).upper()],
-                            expires_days=kwargs.pop("expires_days", 90))
+    created = tokens.create(
+        user,
+        name=unique("tok"),
+        role=Role[(token_role or role).upper()],
+        expires_days=kwargs.pop("expires_days", 90),
+    )
     return created.token, created.secret
 
 
@@ -87,7 +91,9 @@ def test_viewer_token_write_is_403_and_audited(db, make_container):
     response = _post(_api(secret), f"/api/containers/{container['Id'][:12]}/stop/")
     assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
-    assert AuditEvent.objects.filter(action="container.stop", outcome="denied", token_name=token.name).exists()
+    assert AuditEvent.objects.filter(
+        action="container.stop", outcome="denied", token_name=token.name
+    ).exists()
 
 
 def test_operator_token_stops_a_container_and_the_audit_names_the_token(db, engine, make_container):
@@ -131,11 +137,18 @@ def test_a_token_is_capped_by_the_owners_current_role(db, make_container):
 
 def test_operator_create_goes_through_the_non_admin_policy(db, base_image):
     token, secret = _token("operator")
-    body = {"image": base_image, "name": unique("api"), "command": "sleep 30", "volumes": ["/etc:/host-etc"],
-            "labels": [f"{TEST_LABEL}={RUN_ID}"]}
+    body = {
+        "image": base_image,
+        "name": unique("api"),
+        "command": "sleep 30",
+        "volumes": ["/etc:/host-etc"],
+        "labels": [f"{TEST_LABEL}={RUN_ID}"],
+    }
     response = _post(_api(secret), "/api/containers/", body)
     assert response.status_code == 400
     assert "Only an admin" in response.json()["detail"]
+    refusal = AuditEvent.objects.get(action="container.create", token_id=token.pk)
+    assert refusal.outcome == "denied"
 
 
 def test_operator_creates_and_starts_a_container(db, engine, base_image):
@@ -231,7 +244,10 @@ def test_token_in_a_form_field_is_refused_even_with_a_header(db):
 
 def test_a_session_cookie_does_not_authenticate_the_api(operator_client):
     assert operator_client.get("/api/overview/").status_code == 401
-    assert operator_client.post("/api/images/prune/", content_type="application/json", data="{}").status_code == 401
+    assert (
+        operator_client.post("/api/images/prune/", content_type="application/json", data="{}").status_code
+        == 401
+    )
 
 
 def test_unknown_token_is_401(db):
@@ -259,7 +275,9 @@ def test_throttle_answers_429_with_retry_after(db, settings):
 def test_create_token_command_prints_a_working_token(db):
     user = make_user("operator")
     out = io.StringIO()
-    call_command("create_token", user.username, "--name", "ci", "--role", "viewer", "--expires-days", "7", stdout=out)
+    call_command(
+        "create_token", user.username, "--name", "ci", "--role", "viewer", "--expires-days", "7", stdout=out
+    )
     secret = out.getvalue().strip()
     assert secret.startswith("dkd_")
     assert _api(secret).get("/api/overview/").status_code == 200
@@ -277,7 +295,9 @@ def test_create_token_command_refuses_more_than_the_owners_role(db):
 
 
 def test_token_page_shows_the_secret_once(operator_client):
-    response = operator_client.post("/account/tokens/", {"name": "deploy", "role": "operator", "expires_days": "30"})
+    response = operator_client.post(
+        "/account/tokens/", {"name": "deploy", "role": "operator", "expires_days": "30"}
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert 'data-token="dkd_' in body
@@ -293,8 +313,18 @@ def test_token_page_refuses_a_role_above_ones_own(operator_client):
 
 
 def test_never_expiring_tokens_are_for_admins(operator_client, admin_client):
-    assert operator_client.post("/account/tokens/", {"name": "n", "role": "viewer", "expires_days": "never"}).status_code == 400
-    assert admin_client.post("/account/tokens/", {"name": "n", "role": "viewer", "expires_days": "never"}).status_code == 200
+    assert (
+        operator_client.post(
+            "/account/tokens/", {"name": "n", "role": "viewer", "expires_days": "never"}
+        ).status_code
+        == 400
+    )
+    assert (
+        admin_client.post(
+            "/account/tokens/", {"name": "n", "role": "viewer", "expires_days": "never"}
+        ).status_code
+        == 200
+    )
 
 
 def test_revoke_from_the_page(operator_client):
@@ -316,7 +346,9 @@ def test_one_cannot_revoke_someone_elses_token(operator_client):
 def test_unknown_fields_are_422_naming_them(db, make_container):
     container = make_container()
     _, secret = _token("operator")
-    response = _post(_api(secret), f"/api/containers/{container['Id'][:12]}/stop/", {"timeout": 1, "bogus": 2})
+    response = _post(
+        _api(secret), f"/api/containers/{container['Id'][:12]}/stop/", {"timeout": 1, "bogus": 2}
+    )
     assert response.status_code == 422
     assert "bogus" in response.json()["detail"]
 
@@ -354,7 +386,9 @@ def test_logs_download_is_bounded_ndjson(db, engine, make_container):
     container = make_container(command="sh -c 'seq 1 50'")
     engine.api.wait(container["Id"], timeout=30)
     _, secret = _token("viewer")
-    response = _api(secret).get(f"/api/containers/{container['Id'][:12]}/logs/", {"tail": 5, "format": "ndjson"})
+    response = _api(secret).get(
+        f"/api/containers/{container['Id'][:12]}/logs/", {"tail": 5, "format": "ndjson"}
+    )
     assert response["Content-Type"] == "application/x-ndjson"
     body = async_to_sync(_body)(response)
     lines = [json.loads(line) for line in body.decode().splitlines()]
@@ -394,7 +428,7 @@ def test_api_under_an_endpoint_prefix(db):
 
     default = Endpoint.objects.default()
     other = Endpoint.objects.create(name=f"{RUN_ID} api", slug=f"{RUN_ID}-api", url=default.url)
-    token, secret = _token("viewer")
+    _, secret = _token("viewer")
     response = _api(secret).get(f"/e/{other.slug}/api/overview/")
     assert response.status_code == 200
     assert response.json()["endpoint"] == other.slug

@@ -17,8 +17,17 @@ def _create_token(live: LiveServer, role: str, *, token_role: str | None = None)
     """A token for ``role``'s live user (through create_token); returns (id, secret)."""
     env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}")
     name = unique("ws-token")
-    secret = manage(env, "create_token", live.users[role][0], "--name", name, "--role", token_role or role,
-                    "--expires-days", "1").stdout.strip()
+    secret = manage(
+        env,
+        "create_token",
+        live.users[role][0],
+        "--name",
+        name,
+        "--role",
+        token_role or role,
+        "--expires-days",
+        "1",
+    ).stdout.strip()
     with sqlite3.connect(live.database) as db:
         (token_id,) = db.execute("SELECT id FROM core_apitoken WHERE name = ?", (name,)).fetchone()
     return token_id, secret
@@ -28,8 +37,9 @@ def _bearer(live: LiveServer, path: str, secret: str, *, origin: str | None = No
     headers = {"Authorization": f"Bearer {secret}"}
     if origin:
         headers["Origin"] = origin
-    return websockets.sync.client.connect(f"{live.ws_url}{path}", additional_headers=headers, open_timeout=15,
-                                          origin=None)
+    return websockets.sync.client.connect(
+        f"{live.ws_url}{path}", additional_headers=headers, open_timeout=15, origin=None
+    )
 
 
 def _revoke_on_the_page(live: LiveServer, role: str, token_id: int) -> int:
@@ -42,8 +52,13 @@ def _revoke_on_the_page(live: LiveServer, role: str, token_id: int) -> int:
     session.cookies.set("sessionid", live.session_cookie(role))
     page = session.get(f"{live.url}/account/tokens/", timeout=10).text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    response = session.post(f"{live.url}/account/tokens/{token_id}/revoke/", data={"csrfmiddlewaretoken": csrf},
-                            headers={"Referer": f"{live.url}/account/tokens/"}, allow_redirects=False, timeout=30)
+    response = session.post(
+        f"{live.url}/account/tokens/{token_id}/revoke/",
+        data={"csrfmiddlewaretoken": csrf},
+        headers={"Referer": f"{live.url}/account/tokens/"},
+        allow_redirects=False,
+        timeout=30,
+    )
     return response.status_code
 
 
@@ -88,7 +103,8 @@ def test_a_revoked_token_is_refused_and_audited_with_its_id(live):
         _bearer(live, "/ws/overview/", secret)
     with sqlite3.connect(live.database) as db:
         rows = db.execute(
-            "SELECT outcome, message FROM core_auditevent WHERE action = 'websocket.connect' AND token_id = ?",
+            "SELECT outcome, message FROM core_auditevent"
+            " WHERE action = 'websocket.connect' AND token_id = ?",
             (token_id,),
         ).fetchall()
     assert rows == [("denied", rows[0][1])]

@@ -52,12 +52,22 @@ def api_server(engine):
     workdir = Path(tempfile.mkdtemp(prefix="dash-api-"))
     docker_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        with dashboard_server(workdir, roles=("viewer", "admin"), API_RATE_LIMIT="100000",
-                              DOCKER_HOST=docker_host) as live:
+        with dashboard_server(
+            workdir, roles=("viewer", "admin"), API_RATE_LIMIT="100000", DOCKER_HOST=docker_host
+        ) as live:
             env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}")
             secrets = {
-                role: manage(env, "create_token", live.users[role][0], "--name", f"schemathesis-{role}",
-                             "--role", role, "--expires-days", "1").stdout.strip()
+                role: manage(
+                    env,
+                    "create_token",
+                    live.users[role][0],
+                    "--name",
+                    f"schemathesis-{role}",
+                    "--role",
+                    role,
+                    "--expires-days",
+                    "1",
+                ).stdout.strip()
                 for role in ("viewer", "admin")
             }
             yield live.url, secrets
@@ -76,8 +86,13 @@ def _run(url: str, secret: str, *, methods: tuple[str, ...] | None = None) -> tu
         if methods is not None and operation.method.upper() not in methods:
             continue
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def run(case) -> None:
             response = case.call(base_url=url, headers=headers, timeout=30)

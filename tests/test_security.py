@@ -86,9 +86,15 @@ def test_the_sweep_sees_the_known_routes():
     assert "/ws/overview/" in {route.path for route in WS_ROUTES}
 
 
+API_ROUTES = [route for route in HTTP_ROUTES if getattr(route.view, "api_operation", False)]
+
+
 @pytest.mark.parametrize("route", HTTP_ROUTES, ids=str)
 def test_every_route_declares_a_role_or_is_on_the_public_list(route):
     assert not route.path.startswith("/UNFILLABLE/"), f"add a dummy value for the route {route.path}"
+    if route in API_ROUTES:
+        assert route.path.startswith("/api/"), f"{route.path} is marked as a token-only API operation"
+        return  # token-only: each operation checks its role (the API sweep below, tests/test_api*.py)
     if route.name in PUBLIC_ROUTES:
         assert route.required_role is None, f"{route.name} is public and has a role: take it off the list"
         return
@@ -108,7 +114,28 @@ def test_every_websocket_route_declares_a_role(route):
 # --------------------------------------------------------------------------- HTTP permission matrix
 
 
-GUARDED = [route for route in HTTP_ROUTES if route.name not in PUBLIC_ROUTES]
+GUARDED = [route for route in HTTP_ROUTES if route.name not in PUBLIC_ROUTES and route not in API_ROUTES]
+
+
+def test_the_sweep_sees_the_api():
+    assert {"/api/containers/", "/api/overview/"} <= {route.path for route in API_ROUTES}
+    assert "/api/docs" in {route.path for route in GUARDED}
+
+
+@pytest.mark.parametrize("route", API_ROUTES, ids=str)
+def test_api_operations_answer_only_a_bearer_token(route, db, sniffing_engine):
+    """No token (anonymous or a session cookie, even an admin's): 401 problem+json (405 for a method
+    the route does not have), never a login redirect, a page or an engine call."""
+    admin = _fast_client("admin")
+    no_operation = route.name == "api-root" or "<rest>" in route.name  # the API's own 404s
+    expected = (404, 405) if no_operation else (401, 405)
+    for who, client in (("anonymous", Client()), ("admin session", admin)):
+        for method in ("get", "post", "delete"):
+            response = getattr(client, method)(route.path)
+            label = f"{who} {method.upper()} {route.path}"
+            assert response.status_code in expected, f"{label}: {response.status_code}"
+            assert response["Content-Type"] == "application/problem+json", label
+    assert sniffing_engine.requests == [], "a request without a token reached the engine"
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=str)
@@ -210,8 +237,9 @@ def test_a_refused_get_is_audited_once_a_minute_per_user_and_route(db):
     assert list(events.values_list("action", "outcome")) == [("page.team", "denied")]
 
 
-@pytest.mark.parametrize("route", HTTP_ROUTES, ids=str)
+@pytest.mark.parametrize("route", [route for route in HTTP_ROUTES if route not in API_ROUTES], ids=str)
 def test_every_post_needs_the_csrf_token(route, db):
+    """(API operations take no cookie at all, so no CSRF: test_api_operations_answer_only_a_bearer_token.)"""
     client = _fast_client("admin", enforce_csrf_checks=True)
     before = AuditEvent.objects.count()
     response = client.post(route.path)  # an EMPTY body: should the check be missing, nothing is confirmed

@@ -59,10 +59,14 @@ def _docs_access(view):
                 return problems.throttled(request, exc)
         elif not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        if request.method not in ("GET", "HEAD"):
+            return problems.problem(request, 405, "The schema and the docs are read with GET.")
         if not has_role(request, Role.VIEWER):
             return forbidden(request, Role.VIEWER)
         return view(request, *args, **kwargs)
 
+    wrapper.required_role = Role.VIEWER  # type: ignore[attr-defined]  # the security sweep reads it
+    wrapper.audit_action = None  # type: ignore[attr-defined]  # read-only
     return wrapper
 
 
@@ -99,7 +103,9 @@ def _api_view(view):
             response = view(request, *args, **kwargs)
         except Http404:  # the API root (ninja's marker view): not an operation
             return _unknown(request)
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/problem"):
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/problem"
+        ):
             allowed = response.get("Allow", "")
             problem = problems.problem(request, 405, f"{request.method} is not allowed here; use {allowed}.")
             problem["Allow"] = allowed
@@ -107,16 +113,23 @@ def _api_view(view):
         return response
 
     wrapper.login_required = False  # type: ignore[attr-defined]  # LoginRequiredMiddleware: auth is per route
+    if getattr(view, "required_role", None) is None:
+        wrapper.api_operation = True  # type: ignore[attr-defined]  # token-only: the sweep's API part
     return wrapper
 
 
 def _wrapped(patterns: list) -> list:
+    """Each path once (ninja adds one pattern per operation; the first serves every method of the
+    path, the others are never reached), its view wrapped by ``_api_view``."""
+    seen: set[str] = set()
+    kept = []
     for pattern in patterns:
-        if hasattr(pattern, "url_patterns"):
-            _wrapped(pattern.url_patterns)
-        else:
-            pattern.callback = _api_view(pattern.callback)
-    return patterns
+        if str(pattern.pattern) in seen:
+            continue
+        seen.add(str(pattern.pattern))
+        pattern.callback = _api_view(pattern.callback)
+        kept.append(pattern)
+    return kept
 
 
 def _unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
@@ -133,4 +146,3 @@ def urls():
 
     patterns, app_name, namespace = api.urls
     return ([*_wrapped(patterns), re_path(r"^(?P<rest>.*)$", _api_view(_unknown))], app_name, namespace)
-

@@ -85,8 +85,14 @@ def _audit_refused(request: HttpRequest, token, reason: str) -> None:
         return
     request.user = token.user
     request.api_token = token
-    audit.record(request, "api.auth", target=f"{token.name} ({token.prefix})", outcome=audit.DENIED,
-                 parameters={"method": request.method, "path": request.path}, message=reason)
+    audit.record(
+        request,
+        "api.auth",
+        target=f"{token.name} ({token.prefix})",
+        outcome=audit.DENIED,
+        parameters={"method": request.method, "path": request.path},
+        message=reason,
+    )
 
 
 def authenticate(request: HttpRequest, secret: str):

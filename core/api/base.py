@@ -28,7 +28,9 @@ def need(request: HttpRequest, role: Role, action: str, target: str = "") -> Non
     raise Forbidden(f"This needs the {role.label} role on this endpoint{capped}.")
 
 
-def table_params(query, sorts: Collection[str], *, default_sort: str, descending: Collection[str] = ()) -> tables.Params:
+def table_params(
+    query, sorts: Collection[str], *, default_sort: str, descending: Collection[str] = ()
+) -> tables.Params:
     """The list parameters through core.tables.read, the one reader the pages use; a script may ask
     for any page size up to 200 (the pages offer 25/50/100/200)."""
     raw = QueryDict(mutable=True)
@@ -51,5 +53,6 @@ def page_out(rows: list, params: tables.Params) -> dict:
 def form_errors(form) -> str:
     """A Django form's errors as one sentence naming the fields."""
     return "; ".join(
-        " ".join(errors) if name == "__all__" else f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+        " ".join(errors) if name == "__all__" else f"{name}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
     )

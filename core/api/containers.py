@@ -61,13 +61,30 @@ def _detail(request: HttpRequest, ref: str, *, reveal: bool) -> dict:
     c = engine.for_request(request).containers.inspect_container(ref=ref)
     env = [f"{k}={v}" for k, v in c.env]
     return {
-        "id": c.id, "name": c.name, "image": c.image, "image_id": c.image_id, "state": c.state,
-        "running": c.running, "paused": c.paused, "health": c.health, "created": c.created,
-        "started_at": c.started_at, "finished_at": c.finished_at, "command": c.command,
-        "entrypoint": c.entrypoint, "restart_policy": c.restart_policy, "restart_count": c.restart_count,
-        "exit_code": c.exit_code, "error": c.error, "tty": c.tty, "privileged": c.privileged,
-        "env": env if reveal else list(masked_env(env)), "labels": dict(c.labels),
-        "ports": list(c.ports), "mounts": list(c.mounts), "networks": list(c.networks),
+        "id": c.id,
+        "name": c.name,
+        "image": c.image,
+        "image_id": c.image_id,
+        "state": c.state,
+        "running": c.running,
+        "paused": c.paused,
+        "health": c.health,
+        "created": c.created,
+        "started_at": c.started_at,
+        "finished_at": c.finished_at,
+        "command": c.command,
+        "entrypoint": c.entrypoint,
+        "restart_policy": c.restart_policy,
+        "restart_count": c.restart_count,
+        "exit_code": c.exit_code,
+        "error": c.error,
+        "tty": c.tty,
+        "privileged": c.privileged,
+        "env": env if reveal else list(masked_env(env)),
+        "labels": dict(c.labels),
+        "ports": list(c.ports),
+        "mounts": list(c.mounts),
+        "networks": list(c.networks),
     }
 
 
@@ -91,8 +108,10 @@ def create_container(request: HttpRequest, body: ContainerCreateIn):
     is 400 naming the fields, audited as on the page); the image must be on the engine."""
     need(request, Role.OPERATOR, "container.create", body.name)
     data = body.dict()
-    fields = {k: data[k] for k in ("image", "name", "command", "entrypoint", "restart", "network", "workdir",
-                                    "user", "pid")}
+    fields = {
+        k: data[k]
+        for k in ("image", "name", "command", "entrypoint", "restart", "network", "workdir", "user", "pid")
+    }
     fields.update({k: "\n".join(data[k]) for k in ("env", "ports", "volumes", "labels", "cap_add")})
     fields.update({k: "on" for k in ("tty", "interactive", "start", "privileged") if data[k]})
     docker = engine.for_request(request)
@@ -106,12 +125,15 @@ def create_container(request: HttpRequest, body: ContainerCreateIn):
             raise NotFound(f"No image {spec.image} on this engine (pull it first: POST /api/images/pull/).")
         result = docker.containers.create_container(spec=spec, start=body.start)
         details["target"] = f"{result.name} ({result.id[:12]})"
-    return Status(201, {"id": result.id, "name": result.name, "started": result.started,
-                        "warnings": list(result.warnings)})
+    return Status(
+        201,
+        {"id": result.id, "name": result.name, "started": result.started, "warnings": list(result.warnings)},
+    )
 
 
-def _act(request: HttpRequest, ref: str, verb: str, call: Callable, role: Role = Role.OPERATOR,
-         **parameters) -> dict:
+def _act(
+    request: HttpRequest, ref: str, verb: str, call: Callable, role: Role = Role.OPERATOR, **parameters
+) -> dict:
     """The page's ``_act``: role check, then one audited engine call with the ``name (id12)`` target."""
     need(request, role, f"container.{verb}", ref)
     docker = engine.for_request(request)
@@ -144,8 +166,9 @@ def stop(request: HttpRequest, body: StopIn | None = None, ref: str = Ref):
 @router.post("/{ref}/restart/", response=Message, summary="Restart a container")
 def restart(request: HttpRequest, body: StopIn | None = None, ref: str = Ref):
     timeout = body.timeout if body else 10
-    return _act(request, ref, "restart", lambda d: d.containers.restart(ref=ref, timeout=timeout),
-                timeout=timeout)
+    return _act(
+        request, ref, "restart", lambda d: d.containers.restart(ref=ref, timeout=timeout), timeout=timeout
+    )
 
 
 @router.post("/{ref}/kill/", response=Message, summary="Send a signal (default SIGKILL)")
@@ -175,8 +198,15 @@ def rename(request: HttpRequest, body: RenameIn, ref: str = Ref):
 @router.delete("/{ref}/", response=Message, summary="Delete a container (admin)")
 def delete(request: HttpRequest, ref: str = Ref, force: bool = False, volumes: bool = False):
     """``docker rm``; a running container needs ``force=true`` (else 409)."""
-    return _act(request, ref, "delete", lambda d: d.containers.remove(ref=ref, force=force, volumes=volumes),
-                role=Role.ADMIN, force=force, volumes=volumes)
+    return _act(
+        request,
+        ref,
+        "delete",
+        lambda d: d.containers.remove(ref=ref, force=force, volumes=volumes),
+        role=Role.ADMIN,
+        force=force,
+        volumes=volumes,
+    )
 
 
 @router.get("/{ref}/top/", response=ProcessTableOut, summary="Processes of a running container")
@@ -200,11 +230,22 @@ class LogQuery(Schema):
     format: Literal["text", "ndjson"] = "text"
 
 
-@router.get("/{ref}/logs/", summary="Logs as text or NDJSON (bounded)",
-            response={200: None}, openapi_extra={"responses": {"200": {
+@router.get(
+    "/{ref}/logs/",
+    summary="Logs as text or NDJSON (bounded)",
+    response={200: None},
+    openapi_extra={
+        "responses": {
+            "200": {
                 "description": "text/plain lines, or application/x-ndjson objects {stream, ts, text}",
-                "content": {"text/plain": {"schema": {"type": "string"}},
-                            "application/x-ndjson": {"schema": {"type": "string"}}}}}})
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    },
+)
 def logs(request: HttpRequest, query: Query[LogQuery], ref: str = Ref):
     """The last ``tail`` (at most 10,000) lines, streamed: ``text/plain`` or ``application/x-ndjson``
     (``{"stream","ts","text"}`` a line); engine text is passed as text, never interpreted."""
@@ -216,8 +257,16 @@ def logs(request: HttpRequest, query: Query[LogQuery], ref: str = Ref):
     except re.error as exc:
         raise InvalidRequest(f"grep is not a valid regular expression: {exc}.") from exc
     container = docker.streams.container_facts(ref)
-    pump = log_pump(docker, container, since=since, until=until, timestamps=query.timestamps, pattern=pattern,
-                    tail=str(query.tail), ndjson=query.format == "ndjson")
+    pump = log_pump(
+        docker,
+        container,
+        since=since,
+        until=until,
+        timestamps=query.timestamps,
+        pattern=pattern,
+        tail=str(query.tail),
+        ndjson=query.format == "ndjson",
+    )
     kind = "application/x-ndjson" if query.format == "ndjson" else "text/plain; charset=utf-8"
     response = StreamingHttpResponse(aiter_body(pump), content_type=kind)
     response["X-Content-Type-Options"] = "nosniff"

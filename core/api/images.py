@@ -34,8 +34,12 @@ from core.roles import Role
 from core.views.images import SORTS, filter_images, registry_auth, start_job
 
 router = Router(tags=["images"])
-Image = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=255,
-             description="Image id (sha256:…), id prefix, or name:tag without a registry path")
+Image = Path(
+    ...,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+    max_length=255,
+    description="Image id (sha256:…), id prefix, or name:tag without a registry path",
+)
 
 
 class ListQuery(Schema):
@@ -67,9 +71,12 @@ def untag(request: HttpRequest, body: UntagIn):
     return {"detail": "; ".join(lines) or f"untagged {body.reference}"}
 
 
-def _job(request: HttpRequest, kind: str, target: str, work, role: Role, parameters: dict, done: str) -> Status:
-    job = start_job(request, kind, target, work, role=role, parameters=parameters,
-                    success_message=lambda job: done)
+def _job(
+    request: HttpRequest, kind: str, target: str, work, role: Role, parameters: dict, done: str
+) -> Status:
+    job = start_job(
+        request, kind, target, work, role=role, parameters=parameters, success_message=lambda job: done
+    )
     return Status(202, {**job.snapshot(), "id": job.id})
 
 
@@ -82,11 +89,24 @@ def pull(request: HttpRequest, body: PullIn):
     try:
         reference, auth = registry_auth(body.reference, str(body.registry or ""))
     except InvalidReference as exc:
-        audit.record(request, "image.pull", target=body.reference, parameters=params, outcome=audit.FAILED,
-                     message=exc.message)
+        audit.record(
+            request,
+            "image.pull",
+            target=body.reference,
+            parameters=params,
+            outcome=audit.FAILED,
+            message=exc.message,
+        )
         raise
-    return _job(request, "pull", reference, lambda docker, job: docker.images.pull_stream(reference, auth_config=auth),
-                Role.OPERATOR, params, f"Pulled {reference}.")
+    return _job(
+        request,
+        "pull",
+        reference,
+        lambda docker, job: docker.images.pull_stream(reference, auth_config=auth),
+        Role.OPERATOR,
+        params,
+        f"Pulled {reference}.",
+    )
 
 
 @router.post("/build/", response={202: JobOut}, summary="Build from a Dockerfile (a job)")
@@ -97,8 +117,14 @@ def build(request: HttpRequest, body: BuildIn):
     try:
         tag = str(parse_reference(body.tag)) if body.tag else ""
     except InvalidReference as exc:
-        audit.record(request, "image.build", target=body.tag, parameters=params, outcome=audit.FAILED,
-                     message=exc.message)
+        audit.record(
+            request,
+            "image.build",
+            target=body.tag,
+            parameters=params,
+            outcome=audit.FAILED,
+            message=exc.message,
+        )
         raise
     context = dockerfile_context(body.dockerfile)
 
@@ -108,7 +134,9 @@ def build(request: HttpRequest, body: BuildIn):
         finally:
             context.close()
 
-    return _job(request, "build", tag or "(untagged)", work, Role.OPERATOR, params, f"Built {tag or 'image'}.")
+    return _job(
+        request, "build", tag or "(untagged)", work, Role.OPERATOR, params, f"Built {tag or 'image'}."
+    )
 
 
 @router.get("/prune/", response=PrunePreviewOut, summary="What a prune would remove (admin)")
@@ -134,8 +162,11 @@ def image_detail(request: HttpRequest, image: str = Image):
     need(request, Role.VIEWER, "image.inspect", image)
     docker = engine.for_request(request)
     detail = docker.images.image_detail(docker.images.resolve_id(image))
-    return {**{f: getattr(detail, f) for f in ImageDetailOut.model_fields if f != "env"},
-            "env": list(detail.env_masked), "labels": dict(detail.labels)}
+    return {
+        **{f: getattr(detail, f) for f in ImageDetailOut.model_fields if f != "env"},
+        "env": list(detail.env_masked),
+        "labels": dict(detail.labels),
+    }
 
 
 @router.post("/{image}/tag/", response={201: Message}, summary="Add a repository:tag")
@@ -143,7 +174,9 @@ def tag(request: HttpRequest, body: TagIn, image: str = Image):
     need(request, Role.OPERATOR, "image.tag", image)
     docker = engine.for_request(request)
     full = docker.images.resolve_id(image)
-    with audit.action(request, "image.tag", target=full, parameters={"repository": body.repository, "tag": body.tag}):
+    with audit.action(
+        request, "image.tag", target=full, parameters={"repository": body.repository, "tag": body.tag}
+    ):
         reference = docker.images.tag_image(full, repository=body.repository, tag=body.tag)
     return Status(201, {"detail": f"tagged {short(full)} as {reference}"})
 
@@ -157,12 +190,24 @@ def push(request: HttpRequest, body: PushIn, image: str = Image):
     try:
         reference, auth = registry_auth(body.reference, str(body.registry or ""))
     except InvalidReference as exc:
-        audit.record(request, "image.push", target=body.reference, parameters=params, outcome=audit.FAILED,
-                     message=exc.message)
+        audit.record(
+            request,
+            "image.push",
+            target=body.reference,
+            parameters=params,
+            outcome=audit.FAILED,
+            message=exc.message,
+        )
         raise
-    return _job(request, "push", reference,
-                lambda docker, job: docker.images.push_stream(full, reference, auth_config=auth),
-                Role.ADMIN, params, f"Pushed {reference}.")
+    return _job(
+        request,
+        "push",
+        reference,
+        lambda docker, job: docker.images.push_stream(full, reference, auth_config=auth),
+        Role.ADMIN,
+        params,
+        f"Pushed {reference}.",
+    )
 
 
 @router.delete("/{image}/", response=Message, summary="Delete an image (admin)")

@@ -16,10 +16,10 @@ from core.api.base import need
 from core.api.problems import Forbidden
 from core.api.schemas import AuditOut, CatalogOut, JobOut, ManifestOut, OverviewOut, RegistryOut, TagsOut
 from core.engine import jobs as job_rows
+from core.errors import InvalidRequest, RegistryError
 from core.models import Registry
 from core.registry import DEFAULT_PAGE, MAX_PAGE, client_for, validate_reference, validate_repository
-from core.errors import InvalidRequest, RegistryError
-from core.roles import ROLE_GROUPS, Role, token_role
+from core.roles import Role
 from core.views.registries import _shown
 from core.views.team import AUDIT_SORTS, filtered_events
 
@@ -70,7 +70,9 @@ def catalog(request: HttpRequest, query: Query[CatalogQuery], pk: int = Path(...
     return {"repositories": list(page.items), "next": page.next_last}
 
 
-@registries.get("/{pk}/repositories/{path:name}/tags/", response=TagsOut, summary="One page of a repository's tags")
+@registries.get(
+    "/{pk}/repositories/{path:name}/tags/", response=TagsOut, summary="One page of a repository's tags"
+)
 def tags(request: HttpRequest, query: Query[PageQuery], name: str, pk: int = Path(..., ge=1, le=2**31 - 1)):
     need(request, Role.VIEWER, "registry.tags", f"{pk}:{name}")
     registry = get_object_or_404(Registry, pk=pk)
@@ -80,8 +82,11 @@ def tags(request: HttpRequest, query: Query[PageQuery], name: str, pk: int = Pat
     return {"tags": list(page.items), "next": page.next_last}
 
 
-@registries.get("/{pk}/repositories/{path:name}/manifests/{reference}/", response=ManifestOut,
-                summary="A tag's (or digest's) manifest")
+@registries.get(
+    "/{pk}/repositories/{path:name}/manifests/{reference}/",
+    response=ManifestOut,
+    summary="A tag's (or digest's) manifest",
+)
 def manifest(request: HttpRequest, name: str, reference: str, pk: int = Path(..., ge=1, le=2**31 - 1)):
     need(request, Role.VIEWER, "registry.manifest", f"{pk}:{name}:{reference}")
     registry = get_object_or_404(Registry, pk=pk)
@@ -93,10 +98,20 @@ def manifest(request: HttpRequest, name: str, reference: str, pk: int = Path(...
     with _registry_errors(request), client_for(registry) as client:
         found = client.manifest(name, reference)
     return {
-        "digest": found.digest, "media_type": found.media_type, "kind": found.kind, "size": found.total_size,
+        "digest": found.digest,
+        "media_type": found.media_type,
+        "kind": found.kind,
+        "size": found.total_size,
         "layers": [{"digest": d.digest, "size": d.size, "media_type": d.media_type} for d in found.layers],
-        "manifests": [{"digest": d.digest, "size": d.size, "media_type": d.media_type,
-                       "platform": str(d.platform) if d.platform else ""} for d in found.manifests],
+        "manifests": [
+            {
+                "digest": d.digest,
+                "size": d.size,
+                "media_type": d.media_type,
+                "platform": str(d.platform) if d.platform else "",
+            }
+            for d in found.manifests
+        ],
     }
 
 
@@ -107,10 +122,8 @@ def job(request: HttpRequest, job_id: str = Path(..., pattern=r"^[0-9a-f]{32}$")
     row = job_rows.load(job_id)
     if row is None:
         raise Http404("No such job.")
-    needed = ROLE_GROUPS.get(row.required_role, Role.ADMIN)
-    token = getattr(request, "api_token", None)
-    if not job_rows.may_watch(request.user, row) or (token is not None and token_role(token) < needed):
-        raise Forbidden(f"This job needs the {needed.label} role to be seen.")
+    if not job_rows.may_watch(request.user, row, getattr(request, "api_token", None)):
+        raise Forbidden(f"This job needs the {row.required_role} role to be seen.")
     frame = job_rows.snapshot_of(row)
     return {**frame, "id": row.id}
 
@@ -144,5 +157,7 @@ def audit_log(request: HttpRequest, query: Query[AuditQuery]):
 def overview_facts(request: HttpRequest):
     need(request, Role.VIEWER, "overview.read")
     info = engine.for_request(request).system.engine_info()
-    return {"endpoint": request.endpoint.slug, **{f: getattr(info, f) for f in OverviewOut.model_fields
-                                                  if f != "endpoint"}}
+    return {
+        "endpoint": request.endpoint.slug,
+        **{f: getattr(info, f) for f in OverviewOut.model_fields if f != "endpoint"},
+    }

@@ -57,8 +57,14 @@ class Forbidden(Exception):
 
 
 def problem(request: HttpRequest, status: int, detail: str, **extra) -> HttpResponse:
-    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
-            "instance": request.path, **extra}
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
     response = HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -90,7 +96,10 @@ def validation_detail(errors: list[dict]) -> tuple[str, list[dict]]:
         if others:
             detail += " Also: " + "; ".join(f"{i['field']}: {i['message']}" for i in others)
     else:
-        detail = "; ".join(f"{i['field']}: {i['message']}" for i in items) or "The request does not fit the schema."
+        detail = (
+            "; ".join(f"{i['field']}: {i['message']}" for i in items)
+            or "The request does not fit the schema."
+        )
     return detail, items
 
 
@@ -103,9 +112,14 @@ def install(api) -> None:
         if request.method not in SAFE_METHODS and getattr(request, "api_token", None) is not None:
             # a refused write is audited like a refused form on the pages (authenticated callers only)
             match = getattr(request, "resolver_match", None)
-            audit.record(request, f"api.{match.url_name if match else 'request'}", target=request.path,
-                         parameters={"method": request.method, "refused_fields": [i["field"] for i in items]},
-                         outcome=audit.FAILED, message=detail)
+            audit.record(
+                request,
+                f"api.{match.url_name if match else 'request'}",
+                target=request.path,
+                parameters={"method": request.method, "refused_fields": [i["field"] for i in items]},
+                outcome=audit.FAILED,
+                message=detail,
+            )
         return problem(request, 422, detail, errors=items)
 
     @api.exception_handler(Unauthorized)

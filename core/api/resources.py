@@ -62,8 +62,11 @@ def _refused(request: HttpRequest, action: str, form, target: str, *, denied: bo
 def list_volumes(request: HttpRequest, query: Query[VolumeQuery]):
     need(request, Role.VIEWER, "volume.list")
     params = table_params(query, volume_views.SORTS, default_sort="name")
-    rows = [v for v in engine.for_request(request).volumes.list_volumes()
-            if not params.needle or volume_views._matches(v, params.needle)]
+    rows = [
+        v
+        for v in engine.for_request(request).volumes.list_volumes()
+        if not params.needle or volume_views._matches(v, params.needle)
+    ]
     if query.in_use:
         rows = [v for v in rows if v.in_use == (query.in_use == "1")]
     return page_out(tables.sorted_rows(rows, volume_views.SORTS, params), params)
@@ -73,8 +76,15 @@ def list_volumes(request: HttpRequest, query: Query[VolumeQuery]):
 def create_volume(request: HttpRequest, body: VolumeCreateIn):
     """Same form and non-admin policy as ``/volumes/new/`` (bind-like driver options are admin-only)."""
     need(request, Role.OPERATOR, "volume.create", body.name)
-    form = VolumeForm({"name": body.name, "driver": body.driver, "driver_opts": _lines(body.driver_opts),
-                       "labels": _lines(body.labels)}, role=role_on(request))
+    form = VolumeForm(
+        {
+            "name": body.name,
+            "driver": body.driver,
+            "driver_opts": _lines(body.driver_opts),
+            "labels": _lines(body.labels),
+        },
+        role=role_on(request),
+    )
     if not form.is_valid():
         raise _refused(request, "volume.create", form, body.name, denied=form.has_error("__all__"))
     with audit.action(request, "volume.create", target=body.name, parameters=form.cleaned_data) as details:
@@ -102,8 +112,11 @@ def delete_volume(request: HttpRequest, name: str = Name, force: bool = False):
 def list_networks(request: HttpRequest, query: Query[NetworkQuery]):
     need(request, Role.VIEWER, "network.list")
     params = table_params(query, network_views.SORTS, default_sort="name")
-    rows = [n for n in engine.for_request(request).networks.list_networks()
-            if network_views._matches(n, params.needle)]
+    rows = [
+        n
+        for n in engine.for_request(request).networks.list_networks()
+        if network_views._matches(n, params.needle)
+    ]
     return page_out(tables.sorted_rows(rows, network_views.SORTS, params), params)
 
 
@@ -133,8 +146,9 @@ def network_detail(request: HttpRequest, ref: str = Name):
 @networks.post("/{ref}/connect/", response=Message, summary="Connect a container")
 def connect(request: HttpRequest, body: ConnectIn, ref: str = Name):
     need(request, Role.OPERATOR, "network.connect", ref)
-    form = ConnectForm({"container": body.container, "aliases": " ".join(body.aliases),
-                        "ipv4_address": body.ipv4_address})
+    form = ConnectForm(
+        {"container": body.container, "aliases": " ".join(body.aliases), "ipv4_address": body.ipv4_address}
+    )
     if not form.is_valid():
         raise _refused(request, "network.connect", form, ref)
     with audit.action(request, "network.connect", target=ref, parameters=form.cleaned_data):

@@ -88,7 +88,9 @@ class ContainerDetailOut(Schema):
     error: str
     tty: bool
     privileged: bool
-    env: list[str] = Field(description="KEY=value; values masked (***) unless reveal=true (operators, audited)")
+    env: list[str] = Field(
+        description="KEY=value; values masked (***) unless reveal=true (operators, audited)"
+    )
     labels: dict[str, str]
     ports: list[PortOut]
     mounts: list[MountOut]
@@ -101,8 +103,12 @@ class ContainerCreateIn(In):
     command: str = Field("", max_length=4096, description="Shell words")
     entrypoint: str = Field("", max_length=4096)
     env: list[str] = Field(default_factory=list, max_length=500, description="KEY=VALUE items")
-    ports: list[str] = Field(default_factory=list, max_length=200, description="e.g. 8080:80, 127.0.0.1:8443:443/tcp")
-    volumes: list[str] = Field(default_factory=list, max_length=100, description="NAME:/path[:ro] or /path (anonymous)")
+    ports: list[str] = Field(
+        default_factory=list, max_length=200, description="e.g. 8080:80, 127.0.0.1:8443:443/tcp"
+    )
+    volumes: list[str] = Field(
+        default_factory=list, max_length=100, description="NAME:/path[:ro] or /path (anonymous)"
+    )
     labels: list[str] = Field(default_factory=list, max_length=500, description="KEY=VALUE items")
     restart: str = Field("no", max_length=32)
     network: str = Field("", max_length=256)
@@ -177,12 +183,16 @@ class UntagIn(In):
 
 class PullIn(In):
     reference: str = Field(max_length=640, description="e.g. busybox:latest or host:5000/app:1")
-    registry: int | None = Field(None, ge=1, le=2**31 - 1, description="A linked registry's id: its credentials")
+    registry: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="A linked registry's id: its credentials"
+    )
 
 
 class PushIn(In):
     reference: str = Field(max_length=640, description="Where to push (tagged first if needed)")
-    registry: int | None = Field(None, ge=1, le=2**31 - 1, description="A linked registry's id: its credentials")
+    registry: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="A linked registry's id: its credentials"
+    )
 
 
 class BuildIn(In):

@@ -30,7 +30,7 @@ class JobProgressConsumer(GuardedConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group: str | None = None
-        self.watch: asyncio.Task | None = None
+        self.process_watch: asyncio.Task | None = None  # not `watch`: the base class's watcher method
         self.job_id = ""
 
     async def start(self) -> None:
@@ -41,7 +41,10 @@ class JobProgressConsumer(GuardedConsumer):
             await self.send_json({"type": "error", "message": "No such job."})
             await self.close(code=CLOSE_UNKNOWN_JOB)
             return
-        if not await database_sync_to_async(jobs.may_watch)(self.scope["user"], row):
+        allowed = await database_sync_to_async(jobs.may_watch)(
+            self.scope["user"], row, self.scope.get("api_token")
+        )
+        if not allowed:
             await self.send_json(
                 {"type": "error", "message": f"Watching this job needs the {row.required_role} role."}
             )
@@ -54,7 +57,7 @@ class JobProgressConsumer(GuardedConsumer):
         row = await database_sync_to_async(jobs.load)(self.job_id)
         await self.send_json(await database_sync_to_async(jobs.snapshot_of)(row))
         if row.status == jobs.RUNNING:
-            self.watch = asyncio.create_task(self.watch_process())
+            self.process_watch = asyncio.create_task(self.watch_process())
 
     async def watch_process(self) -> None:
         """A job of a process that died sends no ``done``: notice it from the stale heartbeat."""
@@ -73,8 +76,8 @@ class JobProgressConsumer(GuardedConsumer):
         await self.send_json(event["frame"])
 
     async def stop(self) -> None:
-        if self.watch is not None:
-            self.watch.cancel()
+        if self.process_watch is not None:
+            self.process_watch.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

@@ -254,14 +254,17 @@ def load(job_id: str) -> JobRow | None:
     return row
 
 
-def may_watch(user, row: JobRow) -> bool:
-    """Only people allowed to start a job of that kind (on its endpoint) can see it."""
+def may_watch(user, row: JobRow, token=None) -> bool:
+    """Only people allowed to start a job of that kind (on its endpoint) can see it; through an API
+    ``token``, only when the token's role allows it too."""
     from core.endpoints import default_ref
-    from core.roles import ROLE_GROUPS, effective_role
+    from core.roles import ROLE_GROUPS, effective_role, token_role
 
     needed = ROLE_GROUPS.get(row.required_role)
     slug = row.endpoint or default_ref().slug
     role = effective_role(user, slug) if getattr(user, "is_authenticated", False) else None
+    if role is not None and token is not None:
+        role = min(role, token_role(token))
     return needed is not None and role is not None and role >= needed
 
 

@@ -193,9 +193,7 @@ def _policy_facts(docker: engine.Engine):
     return facts
 
 
-def _create(
-    request: HttpRequest, form: CreateContainerForm, spec: CreateSpec
-) -> CreateResult | None:
+def _create(request: HttpRequest, form: CreateContainerForm, spec: CreateSpec) -> CreateResult | None:
     """Create (and start) through the engine; engine refusals become field errors on ``form``."""
     docker = engine.for_request(request)
     start = bool(form.cleaned_data["start"])
@@ -255,9 +253,7 @@ def container_reveal(request: HttpRequest, ref: str) -> HttpResponse:
     return response
 
 
-def _detail_page(
-    request: HttpRequest, container: ContainerDetail, *, revealed: bool = False
-) -> HttpResponse:
+def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: bool = False) -> HttpResponse:
     docker = engine.for_request(request)
     processes = None
     if container.running and not container.paused:
@@ -540,9 +536,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     return _back_to_list(request)
 
 
-def _confirm_bulk_delete(
-    request: HttpRequest, docker: engine.Engine, ids: list[str]
-) -> HttpResponse:
+def _confirm_bulk_delete(request: HttpRequest, docker: engine.Engine, ids: list[str]) -> HttpResponse:
     """The confirm step, naming each container (ids the engine no longer knows are listed as gone)."""
     by_id = {c.id: c for c in docker.containers.list_containers(include_stopped=True)}
     found = [by_id.get(i) or next((c for c in by_id.values() if c.id.startswith(i)), None) for i in ids]

@@ -261,7 +261,9 @@ def start_job(request: HttpRequest, kind: str, target: str, work, *, role: Role,
     )
 
 
-def _start_job(request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any) -> HttpResponse:
+def _start_job(
+    request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any
+) -> HttpResponse:
     """Start the job and go to its live page."""
     return redirect("image-job", job_id=start_job(request, kind, target, work, role=role, **kwargs).id)
 

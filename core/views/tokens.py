@@ -22,8 +22,9 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What it is for, e.g. “CI deploy of web”.")
     role = forms.ChoiceField(help_text="At most your own role; your current role caps it at every request.")
     expires_days = forms.CharField(
-        max_length=8, initial=str(tokens.DEFAULT_EXPIRES_DAYS),
-        help_text=f"Days until it stops working (1–{tokens.MAX_EXPIRES_DAYS}); admins may write “never”.",
+        max_length=8,
+        initial=str(tokens.DEFAULT_EXPIRES_DAYS),
+        help_text=f"Days until it stops working (1 to {tokens.MAX_EXPIRES_DAYS}); admins may write “never”.",
     )
 
     def __init__(self, *args, owner_role: Role, **kwargs):
@@ -65,9 +66,15 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            created = tokens.create(request.user, name=data["name"], role=data["role"], expires_days=data["expires_days"])
-            audit.record(request, "token.create", target=f"{created.token.name} ({created.token.prefix})",
-                         parameters={"role": data["role"].label, "expires_days": data["expires_days"]})
+            created = tokens.create(
+                request.user, name=data["name"], role=data["role"], expires_days=data["expires_days"]
+            )
+            audit.record(
+                request,
+                "token.create",
+                target=f"{created.token.name} ({created.token.prefix})",
+                parameters={"role": data["role"].label, "expires_days": data["expires_days"]},
+            )
             form = TokenForm(owner_role=owner_role)
         else:
             audit.refused_form(request, "token.create", form)
@@ -96,8 +103,12 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
         revoke_websockets(user_id=token.user_id, token_id=token.pk, reason="token revoked")
-    audit.record(request, "token.revoke", target=f"{token.name} ({token.prefix})",
-                 parameters={"owner": token.user.get_username()})
+    audit.record(
+        request,
+        "token.revoke",
+        target=f"{token.name} ({token.prefix})",
+        parameters={"owner": token.user.get_username()},
+    )
     messages.success(request, f"Revoked token “{token.name}”.")
     return redirect("team" if request.POST.get("next") == "team" else "token_list")
 

@@ -16,8 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--name", required=True)
         parser.add_argument("--role", choices=sorted(ROLE_GROUPS), default="viewer")
-        parser.add_argument("--expires-days", default=str(tokens.DEFAULT_EXPIRES_DAYS),
-                            help=f"1-{tokens.MAX_EXPIRES_DAYS}, or 'never' (admins only)")
+        parser.add_argument(
+            "--expires-days",
+            default=str(tokens.DEFAULT_EXPIRES_DAYS),
+            help=f"1-{tokens.MAX_EXPIRES_DAYS}, or 'never' (admins only)",
+        )
 
     def handle(self, *args, username: str, name: str, role: str, expires_days: str, **options) -> None:
         user = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -26,8 +29,10 @@ class Command(BaseCommand):
         owner_role = role_of(user)
         wanted = ROLE_GROUPS[role]
         if owner_role is None or wanted > owner_role:
-            raise CommandError(f"{username} has the role {owner_role.label if owner_role else 'none'}: "
-                               f"a token cannot have more ({role}).")
+            raise CommandError(
+                f"{username} has the role {owner_role.label if owner_role else 'none'}: "
+                f"a token cannot have more ({role})."
+            )
         if expires_days == "never":
             if owner_role < Role.ADMIN:
                 raise CommandError("Only admins' tokens may never expire.")
@@ -37,6 +42,10 @@ class Command(BaseCommand):
         else:
             raise CommandError(f"--expires-days takes 1-{tokens.MAX_EXPIRES_DAYS} or 'never'.")
         created = tokens.create(user, name=name, role=wanted, expires_days=days)
-        audit.record(user, "token.create", target=f"{name} ({created.token.prefix})",
-                     parameters={"role": role, "expires_days": days, "via": "manage.py create_token"})
+        audit.record(
+            user,
+            "token.create",
+            target=f"{name} ({created.token.prefix})",
+            parameters={"role": role, "expires_days": days, "via": "manage.py create_token"},
+        )
         self.stdout.write(created.secret)
