@@ -380,7 +380,7 @@ def list_files(engine: Engine, *, name: str, path: str = "/") -> Listing:
                             name=parts[0],
                             kind=_kind(member),
                             size=member.size if member.isfile() else 0,
-                            mode=tarfile.filemode(member.mode | _type_bits(member)),
+                            mode=stat.filemode(member.mode | _type_bits(member)),
                             modified=datetime.fromtimestamp(member.mtime).astimezone(),
                             target=member.linkname if member.issym() else "",
                         )
