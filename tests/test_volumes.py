@@ -359,3 +359,114 @@ def test_pages_work_under_an_endpoint_prefix(admin_client, volume):
     response = admin_client.get(f"/e/{other.slug}/volumes/?q={name}")
     assert response.status_code == 200
     assert f"/e/{other.slug}/volumes/{name}/" in response.content.decode()
+
+
+# --------------------------------------------------------------------------- in use everywhere
+
+
+@pytest.fixture
+def dashboard_containers(engine):
+    """Names of containers a test creates through the create form; removed with their anonymous volumes."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        try:
+            engine.api.remove_container(name, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _run_form(base_image: str, name: str, **fields) -> dict:
+    return {
+        "image": base_image,
+        "name": name,
+        "command": "sleep 300",
+        "restart": "no",
+        "labels": f"{TEST_LABEL}={RUN_ID}",
+        "start": "on",
+        **fields,
+    }
+
+
+def test_detail_names_the_containers_using_it(viewer_client, engine, volume, make_container):
+    name = volume()
+    container = _with_volume(engine, make_container, name, "touch /data/.ready")
+    page = viewer_client.get(f"/volumes/{name}/").content.decode()
+    used_by = page[page.index('data-testid="used-by"') :]
+    assert f'href="/containers/{container["Id"][:12]}/"' in used_by
+    assert container["Name"].lstrip("/") in used_by
+
+
+def test_container_page_links_its_volume_mount(viewer_client, engine, volume, make_container):
+    name = volume()
+    container = _with_volume(engine, make_container, name, "touch /data/.ready")
+    page = viewer_client.get(f"/containers/{container['Id'][:12]}/").content.decode()
+    assert f'href="/volumes/{name}/" data-testid="volume-link"' in page
+
+
+def test_create_form_offers_existing_volumes_and_images(operator_client, volume, base_image):
+    name = volume()
+    page = operator_client.get("/containers/new/").content.decode()
+    volumes = page[page.index('<datalist id="volume-choices">') :]
+    assert f'<option value="{name}"' in volumes[: volumes.index("</datalist>")]
+    images = page[page.index('<datalist id="image-choices">') :]
+    assert f'<option value="{base_image}"' in images[: images.index("</datalist>")]
+    assert 'list="image-choices"' in page
+
+
+def test_operator_runs_a_container_with_an_anonymous_volume(
+    operator_client, engine, base_image, dashboard_containers
+):
+    name = unique("anon")
+    dashboard_containers.append(name)
+    response = operator_client.post("/containers/new/", _run_form(base_image, name, volumes="/data"))
+    assert response.status_code == 302
+    (mount,) = engine.api.inspect_container(name)["Mounts"]
+    assert mount["Type"] == "volume"
+    assert mount["Destination"] == "/data"
+    assert len(mount["Name"]) == 64  # named by the engine
+    listed = operator_client.get(f"/volumes/?q={name}").content.decode()
+    assert f'data-id="{mount["Name"]}"' in listed  # "used by" finds it by the container's name
+
+
+def test_operator_may_not_take_another_apps_volume_read_write_from_the_form(
+    operator_client, engine, volume, make_container, base_image
+):
+    taken = volume()
+    _with_volume(engine, make_container, taken, "touch /data/.ready")
+    name = unique("grab")
+    response = operator_client.post(
+        "/containers/new/", _run_form(base_image, name, volumes=f"/scratch\n{taken}:/data")
+    )
+    assert response.status_code == 400
+    assert "read-only" in response.content.decode()
+    assert not engine.api.containers(all=True, filters={"name": name})
+
+
+# --------------------------------------------------------------------------- a volume that vanished
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("get", ""), ("get", "files/"), ("get", "download/"), ("get", "delete/"), ("post", "delete/")],
+)
+def test_a_vanished_volume_is_a_clear_404(admin_client, engine, volume, method, suffix):
+    name = volume()
+    engine.api.remove_volume(name)
+    response = getattr(admin_client, method)(f"/volumes/{name}/{suffix}")
+    assert response.status_code == 404
+    assert name in response.content.decode()
+    assert _helpers_left(engine) == []
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(name)  # nothing re-created it
+
+
+def test_restore_into_a_vanished_volume_is_a_404_and_creates_nothing(admin_client, engine, volume):
+    name = volume()
+    engine.api.remove_volume(name)
+    archive = io.BytesIO(_tar({"x.txt": b"x"}))
+    archive.name = "x.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
+    assert response.status_code == 404
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(name)

@@ -13,7 +13,7 @@ from core import audit, engine, tables
 from core.engine.networks import Network, NetworkSpec
 from core.errors import Conflict, EngineError, NotFound
 from core.roles import Role, has_role, require_role
-from core.volume_forms import ConnectForm, DisconnectForm, NetworkForm, PruneForm
+from core.volume_forms import CONTAINER_REF_RE, ConnectForm, DisconnectForm, NetworkForm, PruneForm
 
 SORTS = {
     "name": lambda n: n.name.lower(),
@@ -93,11 +93,18 @@ def network_detail(request: HttpRequest, ref: str) -> HttpResponse:
     return _detail(request, ref)
 
 
-def _back(request: HttpRequest, ref: str) -> HttpResponse:
-    """Back to the page the form was on: the container's (``next=container``) or the network's."""
-    if request.POST.get("next") == "container" and request.POST.get("container"):
-        return redirect("container_detail", ref=request.POST["container"])
-    return redirect("network_detail", ref=ref)
+def _back(request: HttpRequest, ref: str, *, gone: bool = False) -> HttpResponse:
+    """Back to the page the form was on: the container's (``next=container``) or the network's
+    (the list when the network is ``gone``)."""
+    container = request.POST.get("container", "").strip().lstrip("/")
+    if request.POST.get("next") == "container" and CONTAINER_REF_RE.match(container):
+        return redirect("container_detail", ref=container)
+    return redirect("network_list") if gone else redirect("network_detail", ref=ref)
+
+
+def _network_gone(error: EngineError) -> bool:
+    """Whether the engine's refusal says the network itself is gone (not the container)."""
+    return isinstance(error, NotFound) and "network" in error.message.lower()
 
 
 @require_role(Role.OPERATOR, action="network.connect")
@@ -107,6 +114,9 @@ def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
     form = ConnectForm(request.POST)
     if not form.is_valid():
         audit.refused_form(request, "network.connect", form, target=ref)
+        if request.POST.get("next") == "container":  # the container page's form: its message, there
+            messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+            return _back(request, ref)
         return _detail(request, ref, connect=form, status=400)
     data = form.cleaned_data
     try:
@@ -116,7 +126,7 @@ def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
         if error.status == 503:
             raise
         messages.error(request, error.message)
-        return _back(request, ref)
+        return _back(request, ref, gone=_network_gone(error))
     messages.success(request, f"Connected {data['container']}.")
     return _back(request, ref)
 
@@ -138,7 +148,7 @@ def network_disconnect(request: HttpRequest, ref: str) -> HttpResponse:
         if error.status == 503:
             raise
         messages.error(request, error.message)
-        return _back(request, ref)
+        return _back(request, ref, gone=_network_gone(error))
     messages.success(request, f"Disconnected {data['container']}.")
     return _back(request, ref)
 
