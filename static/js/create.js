@@ -57,10 +57,10 @@
     var image = value("image");
     var name = value("name");
     var start = form.elements.namedItem("start");
-    var verb = start && start.checked ? "a container, started," : "a container (created, not started)";
+    var how = start && start.checked ? ", started" : ", created but not started";
     if (image) {
       var local = images.has(image) || images.has(image + ":latest") || /^(sha256:)?[0-9a-f]{12,64}$/.test(image);
-      items.push(["new", verb + (name ? " named " + name : " (the engine names it)") + " from " + image]);
+      items.push(["new", "a container " + (name || "(the engine names it)") + " from " + image + how]);
       if (!local) {
         items.push(["warn", image + " is not among this engine's images: the dashboard does not pull"]);
       }
