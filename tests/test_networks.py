@@ -291,3 +291,11 @@ def test_connect_to_a_vanished_network_says_so_on_the_list(operator_client, engi
     )
     assert response.redirect_chain[-1][0].endswith("/networks/")
     assert "not found" in response.content.decode()
+
+
+def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, engine, network):
+    unused = network()
+    response = admin_client.post("/networks/prune/", {"names": ""})
+    assert response.status_code == 200
+    assert "Nothing was confirmed" in response.content.decode()
+    assert engine.api.inspect_network(unused["Id"])["Id"] == unused["Id"]

@@ -427,3 +427,11 @@ def test_restore_into_a_vanished_volume_is_a_404_and_creates_nothing(admin_clien
     assert response.status_code == 404
     with pytest.raises(docker.errors.NotFound):
         engine.api.inspect_volume(name)
+
+
+def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, engine, volume):
+    unused = volume()
+    response = admin_client.post("/volumes/prune/", {"names": ""})
+    assert response.status_code == 200
+    assert "Nothing was confirmed" in response.content.decode()
+    assert engine.api.inspect_volume(unused)["Name"] == unused

@@ -174,13 +174,16 @@ def network_delete(request: HttpRequest, ref: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="network.prune")
 @require_http_methods(["GET", "POST"])
 def network_prune(request: HttpRequest) -> HttpResponse:
-    """Preview the unused custom networks; POST removes the confirmed ones that are still unused."""
+    """Preview the unused custom networks; POST removes the confirmed ones that are still unused
+    (a POST that confirms none is the preview again, like ``image_prune``)."""
     docker = engine.for_request(request)
     unused = {n.id: n for n in docker.networks.list_networks() if not n.in_use and not n.predefined}
-    if request.method == "GET":
+    form = PruneForm(request.POST or None)
+    confirmed = form.cleaned_data["names"] if form.is_bound and form.is_valid() else ()
+    if not confirmed:
+        if request.method == "POST":
+            messages.info(request, "Nothing was confirmed, so nothing was removed.")
         return render(request, "networks/prune.html", {"rows": sorted(unused.values(), key=lambda n: n.name)})
-    form = PruneForm(request.POST)
-    confirmed = form.cleaned_data["names"] if form.is_valid() else ()
     removed, kept = [], []
     for network_id in confirmed:
         network = unused.get(network_id)
@@ -201,8 +204,6 @@ def network_prune(request: HttpRequest) -> HttpResponse:
         )
     if kept:
         messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
-    if not confirmed:
-        messages.info(request, "Nothing was confirmed, so nothing was removed.")
     return redirect("network_list")
 
 
