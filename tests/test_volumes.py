@@ -435,3 +435,11 @@ def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, e
     assert response.status_code == 200
     assert "Nothing was confirmed" in response.content.decode()
     assert engine.api.inspect_volume(unused)["Name"] == unused
+
+
+@pytest.mark.parametrize("path", ["/volumes/", "/networks/", "/containers/new/", "/volumes/prune/"])
+def test_engine_never_reachable_is_a_503_naming_it(admin_client, settings, tmp_path, path):
+    settings.DOCKER_HOST = f"unix://{tmp_path}/nothing-here.sock"
+    response = admin_client.get(path)
+    assert response.status_code == 503
+    assert f"unix://{tmp_path}/nothing-here.sock" in response.content.decode()
