@@ -84,10 +84,14 @@ def bench_list(api, live, cookie: str, count: int) -> None:
     def df() -> None:
         api._result(api._get(api._url("/system/df")), json=True)
 
+    def floor() -> None:  # a page of this server that asks the engine nothing: the cost of any page
+        fetch(f"{live.url}/accounts/login/", cookie)
+
     raw()
     page()
     raw_times = timed(raw, 9)
     page_times = timed(page, 9)
+    floor_times = timed(floor, 9)
     df_times = timed(df, 3)
     ttfb = statistics.median(first_byte(f"{live.url}/volumes/", cookie) for _ in range(5))
     raw_median, page_median = statistics.median(raw_times), statistics.median(page_times)
@@ -96,6 +100,7 @@ def bench_list(api, live, cookie: str, count: int) -> None:
     print(f"  raw /volumes              median {raw_median * 1000:.1f} ms")
     print(f"  dashboard /volumes/       median {page_median * 1000:.1f} ms (first byte {ttfb * 1000:.1f} ms)")
     print(f"  /system/df (sizes, loaded after the page) median {statistics.median(df_times) * 1000:.1f} ms")
+    print(f"  floor: /accounts/login/ (no engine call) median {statistics.median(floor_times) * 1000:.1f} ms")
     ratio = page_median / raw_median
     print(f"  RATIO dashboard/raw = {ratio:.2f}x (target <= 1.3x) {'OK' if ratio <= 1.3 else 'MISSED'}")
 

@@ -99,26 +99,35 @@ def parse_ports(text: str) -> tuple[PortSpec, ...]:
 
 
 def parse_volumes(text: str) -> tuple[VolumeSpec, ...]:
-    """Lines ``name:/path``, ``/host:/path:ro``; a line without ``:`` is refused."""
-    specs = []
+    """Lines ``name:/path``, ``/host:/path:ro``, or ``/path`` alone (an anonymous volume, ``-v /data``)."""
+    specs: list[VolumeSpec] = []
+    targets: dict[str, int] = {}
     for number, line in _lines(text):
         parts = line.split(":")
-        if len(parts) < 2:
+        if len(parts) == 1 and not line.startswith("/"):
             raise forms.ValidationError(
                 f"Line {number}: “{line}” needs SOURCE:TARGET (a volume name or host path, a colon, "
-                "then the path in the container)."
+                "then the path in the container), or an absolute path alone for an anonymous volume."
             )
         if len(parts) > 3 or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
             raise forms.ValidationError(
                 f"Line {number}: “{line}”: the mode after the target must be ro or rw."
             )
-        source, target = parts[0], parts[1]
+        source, target = ("", parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         if not target.startswith("/"):
             raise forms.ValidationError(f"Line {number}: the target “{target}” must be an absolute path.")
-        if not source.startswith("/") and not VOLUME_NAME_RE.match(source):
+        if target.rstrip("/") == "":
+            raise forms.ValidationError(f"Line {number}: the target may not be the container's root “/”.")
+        if source and not source.startswith("/") and not VOLUME_NAME_RE.match(source):
             raise forms.ValidationError(
                 f"Line {number}: “{source}” is neither a volume name nor an absolute host path."
             )
+        key = target.rstrip("/")
+        if key in targets:
+            raise forms.ValidationError(
+                f"Line {number}: {target} is already mounted by line {targets[key]} (one mount a path)."
+            )
+        targets[key] = number
         specs.append(VolumeSpec(source=source, target=target, read_only=len(parts) == 3 and parts[2] == "ro"))
     return tuple(specs)
 
@@ -126,7 +135,7 @@ def parse_volumes(text: str) -> tuple[VolumeSpec, ...]:
 class CreateContainerForm(forms.Form):
     """``docker create`` / ``docker run -d``; what non-admins may ask for is core/policy.py's call."""
 
-    image = forms.CharField(max_length=512)
+    image = forms.CharField(max_length=512, widget=forms.TextInput(attrs={"list": "image-choices"}))
     name = forms.CharField(max_length=128, required=False)
     command = forms.CharField(max_length=4000, required=False)
     entrypoint = forms.CharField(max_length=4000, required=False)
@@ -137,7 +146,9 @@ class CreateContainerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="8080:80 or 127.0.0.1:8080:80/udp"
     )
     volumes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="name:/path or /host:/path:ro"
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="name:/path, /host:/path:ro, or /path alone for an anonymous volume",
     )
     restart = forms.CharField(max_length=32, required=False, initial="no", help_text=RESTART_CHOICES)
     tty = forms.BooleanField(required=False)
@@ -145,7 +156,9 @@ class CreateContainerForm(forms.Form):
     labels = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="KEY=VALUE lines"
     )
-    network = forms.CharField(max_length=256, required=False)
+    network = forms.CharField(
+        max_length=256, required=False, widget=forms.TextInput(attrs={"list": "network-choices"})
+    )
     workdir = forms.CharField(max_length=1024, required=False)
     user = forms.CharField(max_length=256, required=False)
     start = forms.BooleanField(required=False, initial=True)

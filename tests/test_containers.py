@@ -144,7 +144,7 @@ def test_create_without_start_leaves_it_created(operator_client, base_image, eng
         ("ports", "1:2:3:4", "not a port mapping"),
         ("restart", "sometimes", "not a restart policy"),
         ("env", "JUSTAKEY", "KEY=VALUE"),
-        ("volumes", "/just-a-path", "SOURCE:TARGET"),
+        ("volumes", "relative-path", "SOURCE:TARGET"),
         ("labels", "nolabel", "KEY=VALUE"),
         ("name", "bad name!", "A name is"),
     ],

@@ -200,3 +200,102 @@ def test_roles(viewer_client, operator_client, network):
     assert viewer_client.post("/networks/new/", {"name": unique("net")}).status_code == 403
     assert operator_client.post(f"/networks/{net['Id'][:12]}/delete/").status_code == 403
     assert viewer_client.post(f"/networks/{net['Id'][:12]}/connect/", {"container": "x"}).status_code == 403
+
+
+# --------------------------------------------------------------------------- from the container's page
+
+
+def test_container_page_links_its_networks_and_disconnects_there(
+    operator_client, engine, network, make_container
+):
+    net = network()
+    container = make_container()
+    name = container["Name"].lstrip("/")
+    engine.api.connect_container_to_network(container["Id"], net["Id"])
+    page = operator_client.get(f"/containers/{name}/").content.decode()
+    assert f'href="/networks/{net["Id"]}/" data-testid="network-link"' in page
+    assert f'action="/networks/{net["Id"]}/disconnect/"' in page
+    response = operator_client.post(
+        f"/networks/{net['Id']}/disconnect/", {"container": name, "next": "container"}
+    )
+    assert response["Location"].endswith(f"/containers/{name}/")
+    assert net["Name"] not in engine.api.inspect_container(container["Id"])["NetworkSettings"]["Networks"]
+
+
+def test_container_page_offers_the_networks_it_can_join(operator_client, network, make_container):
+    net = network()
+    name = make_container()["Name"].lstrip("/")
+    page = operator_client.get(f"/containers/{name}/").content.decode()
+    offer = page[page.index('data-testid="connect-network"') :]
+    assert f'formaction="/networks/{net["Name"]}/connect/"' in offer
+    assert 'formaction="/networks/host/connect/"' not in offer
+
+
+def test_viewer_sees_no_connect_form_on_the_container_page(viewer_client, network, make_container):
+    network()
+    page = viewer_client.get(f"/containers/{make_container()['Name'].lstrip('/')}/").content.decode()
+    assert 'data-testid="connect-network"' not in page
+
+
+def test_create_form_offers_existing_networks(operator_client, network):
+    net = network()
+    page = operator_client.get("/containers/new/").content.decode()
+    choices = page[page.index('<datalist id="network-choices">') :]
+    assert f'<option value="{net["Name"]}"' in choices[: choices.index("</datalist>")]
+    assert 'list="network-choices"' in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"aliases": "bad alias!"}, "not a valid alias"),
+        ({"ipv4_address": "10.0.0.300"}, "not an IP address"),
+        ({"ipv4_address": "::1"}, "not an IPv4 address"),
+    ],
+)
+def test_bad_connect_input_from_the_container_page_changes_nothing(
+    operator_client, engine, network, make_container, fields, message
+):
+    net = network()
+    container = make_container()
+    name = container["Name"].lstrip("/")
+    data = {"container": name, "next": "container", **fields}
+    response = operator_client.post(f"/networks/{net['Id'][:12]}/connect/", data, follow=True)
+    assert response.redirect_chain[-1][0].endswith(f"/containers/{name}/")
+    assert message in response.content.decode()
+    assert net["Name"] not in engine.api.inspect_container(container["Id"])["NetworkSettings"]["Networks"]
+    assert AuditEvent.objects.filter(action="network.connect", outcome="failed").exists()
+
+
+# --------------------------------------------------------------------------- a network that vanished
+
+
+def test_a_vanished_network_is_a_clear_404(admin_client, engine, network):
+    net = network()
+    engine.api.remove_network(net["Id"])
+    for response in (
+        admin_client.get(f"/networks/{net['Id'][:12]}/"),
+        admin_client.get(f"/networks/{net['Id'][:12]}/delete/"),
+        admin_client.post(f"/networks/{net['Id'][:12]}/delete/"),
+    ):
+        assert response.status_code == 404
+        assert net["Id"][:12] in response.content.decode()
+
+
+def test_connect_to_a_vanished_network_says_so_on_the_list(operator_client, engine, network, make_container):
+    net = network()
+    engine.api.remove_network(net["Id"])
+    container = make_container()
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/connect/", {"container": container["Id"]}, follow=True
+    )
+    assert response.redirect_chain[-1][0].endswith("/networks/")
+    assert "not found" in response.content.decode()
+
+
+def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, engine, network):
+    unused = network()
+    response = admin_client.post("/networks/prune/", {"names": ""})
+    assert response.status_code == 200
+    assert "Nothing was confirmed" in response.content.decode()
+    assert engine.api.inspect_network(unused["Id"])["Id"] == unused["Id"]

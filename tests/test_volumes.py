@@ -10,54 +10,15 @@ import pytest
 
 from core.models import AuditEvent
 from tests.support import RUN_ID, TEST_LABEL, unique, wait_for
+from tests.volumes_support import helpers_left, volume, with_volume
 
-
-@pytest.fixture
-def volume(engine):
-    """Make labelled volumes; all removed at teardown (after the containers using them)."""
-    made: list[str] = []
-
-    def make(name: str | None = None, **kwargs) -> str:
-        name = name or unique("vol")
-        labels = {TEST_LABEL: RUN_ID, **kwargs.pop("labels", {})}
-        engine.api.create_volume(name=name, labels=labels, **kwargs)
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        for container in engine.api.containers(all=True, filters={"volume": name}):
-            engine.api.remove_container(container["Id"], force=True)
-        try:
-            engine.api.remove_volume(name, force=True)
-        except docker.errors.NotFound:
-            pass
+__all__ = ["volume"]  # a fixture
 
 
 @pytest.fixture
 def helper_image(settings, base_image):
     settings.VOLUME_HELPER_IMAGE = base_image
     return base_image
-
-
-def _with_volume(engine, make_container, name: str, script: str, *, start: bool = True) -> dict:
-    host_config = engine.api.create_host_config(binds={name: {"bind": "/data", "mode": "rw"}})
-    container = make_container(
-        command=["sh", "-c", f"{script} && sleep 300"], start=start, host_config=host_config
-    )
-    if start:
-        wait_for(
-            lambda: _exists(engine, container["Id"], "/data/.ready"), timeout=20, message="the writer's file"
-        )
-    return container
-
-
-def _exists(engine, container_id: str, path: str) -> bool:
-    try:
-        engine.api.get_archive(container_id, path)
-    except docker.errors.NotFound:
-        return False
-    return True
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -89,16 +50,12 @@ def _body(response) -> bytes:
     return asyncio.run(collect())
 
 
-def _helpers_left(engine) -> list:
-    return engine.api.containers(all=True, filters={"label": "org.dockerdashboard.helper=volume"})
-
-
 # --------------------------------------------------------------------------- list and detail
 
 
 def test_list_shows_the_container_using_a_volume(viewer_client, engine, volume, make_container):
     name = volume()
-    container = _with_volume(engine, make_container, name, "touch /data/.ready")
+    container = with_volume(engine, make_container, name, "touch /data/.ready")
     page = viewer_client.get(f"/volumes/?q={name}").content.decode()
     row = page[page.index(f'data-id="{name}"') :]
     assert container["Name"].lstrip("/") in row[: row.index("</tr>")]
@@ -106,7 +63,7 @@ def test_list_shows_the_container_using_a_volume(viewer_client, engine, volume, 
 
 def test_in_use_filter_separates_used_and_unused(viewer_client, engine, volume, make_container):
     used, unused = volume(), volume()
-    _with_volume(engine, make_container, used, "touch /data/.ready")
+    with_volume(engine, make_container, used, "touch /data/.ready")
     in_use = viewer_client.get(f"/volumes/?q={RUN_ID}&in_use=1&per_page=200").content.decode()
     not_in_use = viewer_client.get(f"/volumes/?q={RUN_ID}&in_use=0&per_page=200").content.decode()
     assert f'data-id="{used}"' in in_use
@@ -116,7 +73,7 @@ def test_in_use_filter_separates_used_and_unused(viewer_client, engine, volume, 
 
 def test_sizes_arrive_in_a_separate_request(viewer_client, engine, volume, make_container):
     name = volume()
-    _with_volume(engine, make_container, name, "head -c 50000 /dev/zero > /data/blob && touch /data/.ready")
+    with_volume(engine, make_container, name, "head -c 50000 /dev/zero > /data/blob && touch /data/.ready")
     page = viewer_client.get(f"/volumes/?q={name}").content.decode()
     assert 'data-testid="volume-sizes-loader"' in page
     sizes = viewer_client.get(f"/volumes/sizes/?names={name}").content.decode()
@@ -208,7 +165,7 @@ def test_viewer_cannot_create(viewer_client):
 
 def test_file_browser_lists_what_a_container_wrote(operator_client, engine, volume, make_container):
     name = volume()
-    _with_volume(
+    with_volume(
         engine,
         make_container,
         name,
@@ -218,17 +175,17 @@ def test_file_browser_lists_what_a_container_wrote(operator_client, engine, volu
     assert 'data-id="sub"' in root
     sub = operator_client.get(f"/volumes/{name}/files/?path=/sub").content.decode()
     assert 'data-id="greeting.txt"' in sub
-    assert _helpers_left(engine) == []
+    assert helpers_left(engine) == []
 
 
 def test_download_of_a_file_has_its_bytes(operator_client, engine, volume, make_container):
     name = volume()
-    _with_volume(engine, make_container, name, "printf 'payload-123' > /data/f.bin && touch /data/.ready")
+    with_volume(engine, make_container, name, "printf 'payload-123' > /data/f.bin && touch /data/.ready")
     response = operator_client.get(f"/volumes/{name}/download/?path=/f.bin")
     assert response.status_code == 200
     body = _body(response)
     assert _members(body)["f.bin"] == b"payload-123"
-    wait_for(lambda: _helpers_left(engine) == [], timeout=10, message="the helper container to go")
+    wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper container to go")
     assert AuditEvent.objects.filter(action="volume.download", target=name).exists()
 
 
@@ -237,7 +194,7 @@ def test_paths_that_escape_are_refused_before_any_helper(operator_client, engine
     name = volume()
     response = operator_client.get(f"/volumes/{name}/files/", {"path": path})
     assert response.status_code == 400
-    assert _helpers_left(engine) == []
+    assert helpers_left(engine) == []
 
 
 def test_a_missing_folder_is_404(operator_client, volume, helper_image):
@@ -283,7 +240,7 @@ def test_restore_of_a_non_tar_changes_nothing(admin_client, engine, volume, help
     response = admin_client.post(f"/volumes/{name}/restore/", {"archive": junk})
     assert response.status_code == 400
     assert "not a tar archive" in response.content.decode()
-    assert _helpers_left(engine) == []
+    assert helpers_left(engine) == []
 
 
 def test_restore_refuses_absolute_and_dotdot_members(admin_client, volume, helper_image):
@@ -297,7 +254,7 @@ def test_restore_refuses_absolute_and_dotdot_members(admin_client, volume, helpe
 
 def test_restore_refuses_a_volume_a_running_container_uses(admin_client, engine, volume, make_container):
     name = volume()
-    _with_volume(engine, make_container, name, "touch /data/.ready")
+    with_volume(engine, make_container, name, "touch /data/.ready")
     archive = io.BytesIO(_tar({"x.txt": b"x"}))
     archive.name = "x.tar"
     response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
@@ -317,7 +274,7 @@ def test_operator_cannot_restore(operator_client, volume):
 
 def test_delete_in_use_volume_names_the_containers(admin_client, engine, volume, make_container):
     name = volume()
-    container = _with_volume(engine, make_container, name, "touch /data/.ready")
+    container = with_volume(engine, make_container, name, "touch /data/.ready")
     response = admin_client.post(f"/volumes/{name}/delete/", {"force": "on"})
     assert response.status_code == 409
     assert container["Name"].lstrip("/") in response.content.decode()
@@ -338,7 +295,7 @@ def test_operator_cannot_delete(operator_client, volume):
 
 def test_prune_removes_only_confirmed_unused_volumes(admin_client, engine, volume, make_container):
     unused, used = volume(), volume()
-    _with_volume(engine, make_container, used, "touch /data/.ready")
+    with_volume(engine, make_container, used, "touch /data/.ready")
     preview = admin_client.get("/volumes/prune/").content.decode()
     assert f'data-id="{unused}"' in preview
     assert f'data-id="{used}"' not in preview
@@ -359,3 +316,130 @@ def test_pages_work_under_an_endpoint_prefix(admin_client, volume):
     response = admin_client.get(f"/e/{other.slug}/volumes/?q={name}")
     assert response.status_code == 200
     assert f"/e/{other.slug}/volumes/{name}/" in response.content.decode()
+
+
+# --------------------------------------------------------------------------- in use everywhere
+
+
+@pytest.fixture
+def dashboard_containers(engine):
+    """Names of containers a test creates through the create form; removed with their anonymous volumes."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        try:
+            engine.api.remove_container(name, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _run_form(base_image: str, name: str, **fields) -> dict:
+    return {
+        "image": base_image,
+        "name": name,
+        "command": "sleep 300",
+        "restart": "no",
+        "labels": f"{TEST_LABEL}={RUN_ID}",
+        "start": "on",
+        **fields,
+    }
+
+
+def test_detail_names_the_containers_using_it(viewer_client, engine, volume, make_container):
+    name = volume()
+    container = with_volume(engine, make_container, name, "touch /data/.ready")
+    page = viewer_client.get(f"/volumes/{name}/").content.decode()
+    used_by = page[page.index('data-testid="used-by"') :]
+    assert f'href="/containers/{container["Id"][:12]}/"' in used_by
+    assert container["Name"].lstrip("/") in used_by
+
+
+def test_container_page_links_its_volume_mount(viewer_client, engine, volume, make_container):
+    name = volume()
+    container = with_volume(engine, make_container, name, "touch /data/.ready")
+    page = viewer_client.get(f"/containers/{container['Id'][:12]}/").content.decode()
+    assert f'href="/volumes/{name}/" data-testid="volume-link"' in page
+
+
+def test_create_form_offers_existing_volumes_and_images(operator_client, volume, base_image):
+    name = volume()
+    page = operator_client.get("/containers/new/").content.decode()
+    volumes = page[page.index('<datalist id="volume-choices">') :]
+    assert f'<option value="{name}"' in volumes[: volumes.index("</datalist>")]
+    images = page[page.index('<datalist id="image-choices">') :]
+    assert f'<option value="{base_image}"' in images[: images.index("</datalist>")]
+    assert 'list="image-choices"' in page
+
+
+def test_operator_runs_a_container_with_an_anonymous_volume(
+    operator_client, engine, base_image, dashboard_containers
+):
+    name = unique("anon")
+    dashboard_containers.append(name)
+    response = operator_client.post("/containers/new/", _run_form(base_image, name, volumes="/data"))
+    assert response.status_code == 302
+    (mount,) = engine.api.inspect_container(name)["Mounts"]
+    assert mount["Type"] == "volume"
+    assert mount["Destination"] == "/data"
+    assert len(mount["Name"]) == 64  # named by the engine
+    listed = operator_client.get(f"/volumes/?q={name}").content.decode()
+    assert f'data-id="{mount["Name"]}"' in listed  # "used by" finds it by the container's name
+
+
+def test_operator_may_not_take_another_apps_volume_read_write_from_the_form(
+    operator_client, engine, volume, make_container, base_image
+):
+    taken = volume()
+    with_volume(engine, make_container, taken, "touch /data/.ready")
+    name = unique("grab")
+    response = operator_client.post(
+        "/containers/new/", _run_form(base_image, name, volumes=f"/scratch\n{taken}:/data")
+    )
+    assert response.status_code == 400
+    assert "read-only" in response.content.decode()
+    assert not engine.api.containers(all=True, filters={"name": name})
+
+
+# --------------------------------------------------------------------------- a volume that vanished
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("get", ""), ("get", "files/"), ("get", "download/"), ("get", "delete/"), ("post", "delete/")],
+)
+def test_a_vanished_volume_is_a_clear_404(admin_client, engine, volume, method, suffix):
+    name = volume()
+    engine.api.remove_volume(name)
+    response = getattr(admin_client, method)(f"/volumes/{name}/{suffix}")
+    assert response.status_code == 404
+    assert name in response.content.decode()
+    assert helpers_left(engine) == []
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(name)  # nothing re-created it
+
+
+def test_restore_into_a_vanished_volume_is_a_404_and_creates_nothing(admin_client, engine, volume):
+    name = volume()
+    engine.api.remove_volume(name)
+    archive = io.BytesIO(_tar({"x.txt": b"x"}))
+    archive.name = "x.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
+    assert response.status_code == 404
+    with pytest.raises(docker.errors.NotFound):
+        engine.api.inspect_volume(name)
+
+
+def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, engine, volume):
+    unused = volume()
+    response = admin_client.post("/volumes/prune/", {"names": ""})
+    assert response.status_code == 200
+    assert "Nothing was confirmed" in response.content.decode()
+    assert engine.api.inspect_volume(unused)["Name"] == unused
+
+
+@pytest.mark.parametrize("path", ["/volumes/", "/networks/", "/containers/new/", "/volumes/prune/"])
+def test_engine_never_reachable_is_a_503_naming_it(admin_client, settings, tmp_path, path):
+    settings.DOCKER_HOST = f"unix://{tmp_path}/nothing-here.sock"
+    response = admin_client.get(path)
+    assert response.status_code == 503
+    assert f"unix://{tmp_path}/nothing-here.sock" in response.content.decode()

@@ -104,6 +104,7 @@ class NetworkAttachment:
     ip_address: str
     gateway: str
     mac_address: str
+    network_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,11 @@ class VolumeSpec:
     @property
     def is_bind(self) -> bool:
         return self.source.startswith("/")
+
+    @property
+    def anonymous(self) -> bool:
+        """``-v /data``: the engine creates a volume and names it."""
+        return not self.source
 
 
 @dataclass(frozen=True)
@@ -298,6 +304,7 @@ def _detail(raw: dict) -> ContainerDetail:
             ip_address=str(n.get("IPAddress") or ""),
             gateway=str(n.get("Gateway") or ""),
             mac_address=str(n.get("MacAddress") or ""),
+            network_id=str(n.get("NetworkID") or ""),
         )
         for name, n in sorted(((raw.get("NetworkSettings") or {}).get("Networks") or {}).items())
     )
@@ -433,7 +440,10 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
             port_bindings.setdefault(key, []).append(
                 (port.host_ip, port.host_port) if port.host_ip else port.host_port
             )
-    binds = [f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes]
+    binds = [
+        f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes if not v.anonymous
+    ]
+    anonymous = [v.target for v in spec.volumes if v.anonymous]  # Config.Volumes, as `docker run -v /x`
     restart = None
     if spec.restart != "no":
         restart = {"Name": spec.restart}
@@ -456,6 +466,7 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
         "environment": [f"{k}={v}" for k, v in spec.env] or None,
         "ports": [(p, proto) if proto != "tcp" else p for p, proto in exposed] or None,
         "labels": dict(spec.labels) or None,
+        "volumes": anonymous or None,
         "tty": spec.tty,
         "stdin_open": spec.interactive,
         "working_dir": spec.workdir or None,

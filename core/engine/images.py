@@ -351,6 +351,13 @@ def list_images(engine: Engine) -> list[ImageRow]:
 
 
 @engine_call
+def references(engine: Engine) -> list[str]:
+    """The ``repository:tag`` of every local image, sorted (one request; for pickers)."""
+    tags = {t for image in engine.api.images() for t in image.get("RepoTags") or () if t != "<none>:<none>"}
+    return sorted(tags)
+
+
+@engine_call
 def resolve_id(engine: Engine, image: str) -> str:
     """The full id of an image given its full id, a unique id prefix, or a reference.
 

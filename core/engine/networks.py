@@ -1,6 +1,6 @@
 """Networks: list (with the containers attached), inspect, create, connect/disconnect, remove.
 
-The list is TWO requests (``/networks`` and ``/containers/json?all=1``): the engine's network list
+The list is TWO concurrent requests (``/networks`` and ``/containers/json?all=1``): the engine's network list
 leaves ``Containers`` empty, while every container summary names its networks.
 """
 
@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from core.engine._client import Engine, engine_call
-from core.engine.volumes import ContainerUse
+from core.engine.volumes import ContainerUse, with_containers
 from core.errors import Conflict, InvalidRequest
 
 PREDEFINED = frozenset({"bridge", "host", "none"})
@@ -135,10 +135,16 @@ def _network(raw: dict, users: dict[str, list[ContainerUse]]) -> Network:
 
 @engine_call
 def list_networks(engine: Engine) -> list[Network]:
-    """``docker network ls`` with the containers attached to each, in two requests."""
-    api = engine.api
-    users = _users_by_network(api.containers(all=True))
-    return [_network(raw, users) for raw in api.networks()]
+    """``docker network ls`` with the containers attached to each, in two concurrent requests."""
+    networks, containers = with_containers(engine.api, engine.api.networks)
+    users = _users_by_network(containers)
+    return [_network(raw, users) for raw in networks]
+
+
+@engine_call
+def network_names(engine: Engine) -> list[tuple[str, str]]:
+    """``(name, driver)`` of every network, sorted by name (one request; for pickers)."""
+    return sorted((str(raw.get("Name", "")), str(raw.get("Driver", ""))) for raw in engine.api.networks())
 
 
 @engine_call

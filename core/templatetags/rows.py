@@ -16,6 +16,8 @@ from django.utils.safestring import SafeString
 register = template.Library()
 _BR = SafeString("<br>")  # constant markup only; everything else goes through format_html
 _DIM = SafeString(' class="dim"')
+_RO = SafeString(' <span class="muted small">(ro)</span>')
+_ANONYMOUS = SafeString(' <span class="badge">anonymous</span>')
 _ID = "0ID0"  # stands in for a resource id in a reversed URL, replaced per row (ids are hex)
 
 
@@ -26,6 +28,11 @@ def _url_pattern(context: template.Context, name: str) -> str:
     if key not in cache:
         cache[key] = reverse(name, args=[_ID])
     return cache[key]
+
+
+def _clip(text: str, length: int) -> str:
+    """``truncatechars`` for the text that needs it (it looks up its translated ellipsis on every call)."""
+    return text if len(text) <= length else truncatechars(text, length)
 
 
 def _link(pattern: str, ref: str) -> str:
@@ -104,4 +111,46 @@ def image_row(context: template.Context, r) -> SafeString:
     )
 
 
-__all__ = ["container_row", "image_row"]
+USED_BY_SHOWN = 10  # containers named in a volume's row; the rest are counted (the detail page has all)
+
+
+def _users(context: template.Context, used_by: tuple) -> SafeString:
+    if not used_by:
+        return SafeString('<span class="muted">unused</span>')
+    pattern = _url_pattern(context, "container_detail")
+    shown = format_html_join(
+        ", ",
+        '<a href="{}" title="{}" class="state-{}">{}</a>{}',
+        (
+            (_link(pattern, u.short_id), u.id, u.state, u.name, _RO if u.read_only else "")
+            for u in used_by[:USED_BY_SHOWN]
+        ),
+    )
+    more = len(used_by) - USED_BY_SHOWN
+    return format_html('{} <span class="muted small">and {} more</span>', shown, more) if more > 0 else shown
+
+
+@register.simple_tag(takes_context=True)
+def volume_row(context: template.Context, v) -> SafeString:
+    """One ``<tr data-id>`` of the volumes list; the size cell is filled later (``volumes/sizes/``)."""
+    labels = format_html_join(_BR, "<code>{}={}</code>", ((k, _clip(val, 40)) for k, val in v.labels.items()))
+    return format_html(
+        '<tr data-id="{}"><td class="wrap"><a href="{}" title="{}">{}{}</a></td><td>{}</td><td>{}</td>'
+        '<td>{}</td><td class="num" data-size-for="{}"><span class="muted small">…</span></td>'
+        '<td class="small" title="{}">{}</td><td class="small wrap">{}</td></tr>',
+        v.name,
+        _link(_url_pattern(context, "volume_detail"), v.name),
+        v.name,
+        _clip(v.name, 20),
+        _ANONYMOUS if v.anonymous else "",
+        v.driver,
+        v.scope,
+        _users(context, v.used_by),
+        v.name,
+        v.created,
+        date(v.created_at, "Y-m-d H:i") if v.created_at else "",
+        labels,
+    )
+
+
+__all__ = ["container_row", "image_row", "volume_row"]

@@ -40,6 +40,8 @@ STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
 LIST_KEYS = ("q", "state", "sort", "dir", "page", "per_page")
 BULK_LIMIT = 500  # containers one bulk action takes (each is one engine call, one audit event)
+JOINABLE_MAX = 30  # networks offered by the container page's connect form (the rest: the networks page)
+PICKER_MAX = 500  # entries per datalist of the create form (existing images, volumes, networks)
 
 
 def bulk_action_name(action: str) -> str:
@@ -175,9 +177,17 @@ def container_new(request: HttpRequest) -> HttpResponse:
             request, "container.create", form, target=request.POST.get("name", ""), denied=bool(form.refusals)
         )
     status = 400 if form.is_bound and form.errors else 200
-    return render(
-        request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
-    )
+    context = {"form": form, "is_admin": role == Role.ADMIN, **_choices(engine.for_request(request))}
+    return render(request, "containers/new.html", context, status=status)
+
+
+def _choices(docker: engine.Engine) -> dict:
+    """What the create form's pickers offer: existing images, volumes (with users) and networks."""
+    return {
+        "image_choices": docker.images.references()[:PICKER_MAX],
+        "volume_choices": sorted(docker.volumes.list_volumes(), key=lambda v: v.name)[:PICKER_MAX],
+        "network_choices": docker.networks.network_names()[:PICKER_MAX],
+    }
 
 
 def _policy_facts(docker: engine.Engine):
@@ -262,6 +272,9 @@ def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: 
         except (NotFound, Conflict):
             processes = None
     changes = docker.containers.diff(ref=container.id)
+    can_operate = has_role(request, Role.OPERATOR)
+    attached = {n.name for n in container.networks} | {"host", "none"}
+    joinable = [n for n in docker.networks.network_names() if n[0] not in attached] if can_operate else []
     return render(
         request,
         "containers/detail.html",
@@ -269,7 +282,9 @@ def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: 
             "c": container,
             "processes": processes,
             "changes": changes,
-            "can_operate": has_role(request, Role.OPERATOR),
+            "joinable_networks": joinable[:JOINABLE_MAX],
+            "more_networks": len(joinable) > JOINABLE_MAX,
+            "can_operate": can_operate,
             "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
             "revealed": revealed,

@@ -13,7 +13,7 @@ from core import audit, engine, tables
 from core.engine.networks import Network, NetworkSpec
 from core.errors import Conflict, EngineError, NotFound
 from core.roles import Role, has_role, require_role
-from core.volume_forms import ConnectForm, DisconnectForm, NetworkForm, PruneForm
+from core.volume_forms import CONTAINER_REF_RE, ConnectForm, DisconnectForm, NetworkForm, PruneForm
 
 SORTS = {
     "name": lambda n: n.name.lower(),
@@ -93,11 +93,18 @@ def network_detail(request: HttpRequest, ref: str) -> HttpResponse:
     return _detail(request, ref)
 
 
-def _back(request: HttpRequest, ref: str) -> HttpResponse:
-    """Back to the page the form was on: the container's (``next=container``) or the network's."""
-    if request.POST.get("next") == "container" and request.POST.get("container"):
-        return redirect("container_detail", ref=request.POST["container"])
-    return redirect("network_detail", ref=ref)
+def _back(request: HttpRequest, ref: str, *, gone: bool = False) -> HttpResponse:
+    """Back to the page the form was on: the container's (``next=container``) or the network's
+    (the list when the network is ``gone``)."""
+    container = request.POST.get("container", "").strip().lstrip("/")
+    if request.POST.get("next") == "container" and CONTAINER_REF_RE.match(container):
+        return redirect("container_detail", ref=container)
+    return redirect("network_list") if gone else redirect("network_detail", ref=ref)
+
+
+def _network_gone(error: EngineError) -> bool:
+    """Whether the engine's refusal says the network itself is gone (not the container)."""
+    return isinstance(error, NotFound) and "network" in error.message.lower()
 
 
 @require_role(Role.OPERATOR, action="network.connect")
@@ -107,6 +114,9 @@ def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
     form = ConnectForm(request.POST)
     if not form.is_valid():
         audit.refused_form(request, "network.connect", form, target=ref)
+        if request.POST.get("next") == "container":  # the container page's form: its message, there
+            messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+            return _back(request, ref)
         return _detail(request, ref, connect=form, status=400)
     data = form.cleaned_data
     try:
@@ -116,7 +126,7 @@ def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
         if error.status == 503:
             raise
         messages.error(request, error.message)
-        return _back(request, ref)
+        return _back(request, ref, gone=_network_gone(error))
     messages.success(request, f"Connected {data['container']}.")
     return _back(request, ref)
 
@@ -138,7 +148,7 @@ def network_disconnect(request: HttpRequest, ref: str) -> HttpResponse:
         if error.status == 503:
             raise
         messages.error(request, error.message)
-        return _back(request, ref)
+        return _back(request, ref, gone=_network_gone(error))
     messages.success(request, f"Disconnected {data['container']}.")
     return _back(request, ref)
 
@@ -164,13 +174,16 @@ def network_delete(request: HttpRequest, ref: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="network.prune")
 @require_http_methods(["GET", "POST"])
 def network_prune(request: HttpRequest) -> HttpResponse:
-    """Preview the unused custom networks; POST removes the confirmed ones that are still unused."""
+    """Preview the unused custom networks; POST removes the confirmed ones that are still unused
+    (a POST that confirms none is the preview again, like ``image_prune``)."""
     docker = engine.for_request(request)
     unused = {n.id: n for n in docker.networks.list_networks() if not n.in_use and not n.predefined}
-    if request.method == "GET":
+    form = PruneForm(request.POST or None)
+    confirmed = form.cleaned_data["names"] if form.is_bound and form.is_valid() else ()
+    if not confirmed:
+        if request.method == "POST":
+            messages.info(request, "Nothing was confirmed, so nothing was removed.")
         return render(request, "networks/prune.html", {"rows": sorted(unused.values(), key=lambda n: n.name)})
-    form = PruneForm(request.POST)
-    confirmed = form.cleaned_data["names"] if form.is_valid() else ()
     removed, kept = [], []
     for network_id in confirmed:
         network = unused.get(network_id)
@@ -191,8 +204,6 @@ def network_prune(request: HttpRequest) -> HttpResponse:
         )
     if kept:
         messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
-    if not confirmed:
-        messages.info(request, "Nothing was confirmed, so nothing was removed.")
     return redirect("network_list")
 
 

@@ -113,6 +113,7 @@ def volume_files(request: HttpRequest, name: str) -> HttpResponse:
     """A folder of the volume, read through a never-started helper container (audited: reads data)."""
     folder = request.GET.get("path", "/")
     docker = engine.for_request(request)
+    docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, so audits nothing
     with audit.action(request, "volume.files", target=name, parameters={"path": folder}):
         listing = docker.volumes.list_files(name=name, path=folder)
     crumbs, walked = [], ""
@@ -129,6 +130,7 @@ def volume_download(request: HttpRequest, name: str) -> HttpResponse:
     """A file or folder of the volume as a tar stream (the whole volume: a backup)."""
     folder = request.GET.get("path", "/")
     docker = engine.for_request(request)
+    docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, so audits nothing
     with audit.action(request, "volume.download", target=name, parameters={"path": folder}):
         filename, chunks = docker.volumes.download(name=name, path=folder)
     response = StreamingHttpResponse(
@@ -199,16 +201,19 @@ def volume_delete(request: HttpRequest, name: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="volume.prune")
 @require_http_methods(["GET", "POST"])
 def volume_prune(request: HttpRequest) -> HttpResponse:
-    """Preview the unused volumes and their bytes; POST removes the confirmed ones still unused."""
+    """Preview the unused volumes and their bytes; POST removes the confirmed ones still unused
+    (a POST that confirms none is the preview again, like ``image_prune``)."""
     docker = engine.for_request(request)
     unused = [v for v in docker.volumes.list_volumes() if not v.in_use]
-    if request.method == "GET":
+    form = PruneForm(request.POST or None)
+    confirmed = set(form.cleaned_data["names"]) if form.is_bound and form.is_valid() else set()
+    if not confirmed:
+        if request.method == "POST":
+            messages.info(request, "Nothing was confirmed, so nothing was removed.")
         sizes = docker.volumes.volume_sizes() if unused else {}
         rows = [(v, sizes.get(v.name, -1)) for v in sorted(unused, key=lambda v: v.name)]
         total = sum(size for _, size in rows if size > 0)
         return render(request, "volumes/prune.html", {"rows": rows, "total": total})
-    form = PruneForm(request.POST)
-    confirmed = set(form.cleaned_data["names"]) if form.is_valid() else set()
     still_unused = {v.name for v in unused}
     removed, kept = [], []
     for name in sorted(confirmed):
@@ -225,8 +230,6 @@ def volume_prune(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Removed {len(removed)} unused volume{'s' if len(removed) != 1 else ''}.")
     if kept:
         messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
-    if not confirmed:
-        messages.info(request, "Nothing was confirmed, so nothing was removed.")
     return redirect(reverse("volume_list"))
 
 

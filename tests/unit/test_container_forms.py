@@ -93,3 +93,34 @@ def test_a_relative_volume_target_is_refused():
 def test_a_read_only_bind_is_parsed():
     (spec,) = parse_volumes("/srv:/srv:ro")
     assert spec.read_only is True
+
+
+def test_a_path_alone_is_an_anonymous_volume():
+    (spec,) = parse_volumes("/data")
+    assert spec.anonymous is True
+    assert spec.target == "/data"
+
+
+def test_an_operator_may_ask_for_an_anonymous_volume():
+    form = _form(Role.OPERATOR, volumes="/data\n/cache")
+    assert form.errors == {}
+    assert [m.kind for m in form.workload().mounts] == ["volume", "volume"]
+
+
+def test_an_anonymous_volume_does_not_hide_a_refused_bind():
+    assert "volumes" in _form(Role.OPERATOR, volumes="/data\n/etc:/host-etc").errors
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("relative", "absolute path alone"),
+        ("/", "root"),
+        ("data:/", "root"),
+        ("/data\ncache:/data/", "already mounted by line 1"),
+        ("/data:ro", "must be an absolute path"),
+    ],
+)
+def test_bad_mount_lines_say_why(text, message):
+    with pytest.raises(Exception, match=message):
+        parse_volumes(text)

@@ -227,3 +227,7 @@ def test_the_form_asks_the_facts_for_non_admins_only():
     facts = Facts(volumes={"db": VolumeFacts("db", used_by=("postgres",))})
     assert form({"volumes": "db:/data"}, Role.ADMIN, facts=lambda w: pytest.fail("asked")).errors == {}
     assert form({"volumes": "db:/data"}, facts=lambda w: facts).refused_fields() == ["volumes"]
+
+
+def test_an_anonymous_volume_is_allowed_for_an_operator():
+    assert fields(Workload(mounts=(Mount("", "/data"),))) == []

@@ -78,3 +78,42 @@ def test_image_row_escapes_and_keeps_data_id():
 
 def test_image_row_uses_filesizeformat():
     assert "1.9\xa0MB" in _render("{% image_row r %}", r=_image())
+
+
+def _volume(used_by: int = 1, name: str = "data"):
+    from core.engine.volumes import ContainerUse, Volume
+
+    users = tuple(ContainerUse(id=f"{n:064x}", name=f"{EVIL}{n}", state="running") for n in range(used_by))
+    return Volume(
+        name=name,
+        driver=EVIL,
+        scope="local",
+        created="2026-01-02T03:04:05Z",
+        mountpoint="/var/lib/docker/volumes/data/_data",
+        labels={"note": EVIL},
+        options={},
+        used_by=users,
+    )
+
+
+def test_volume_row_escapes_everything_from_the_engine():
+    assert "<img" not in _render("{% volume_row v %}", v=_volume())
+
+
+def test_volume_row_links_the_volume_and_its_container():
+    row = _render("{% volume_row v %}", v=_volume())
+    assert 'href="/volumes/data/"' in row
+    assert f'href="/containers/{0:012x}/"' in row
+
+
+def test_volume_row_names_ten_users_and_counts_the_rest():
+    row = _render("{% volume_row v %}", v=_volume(used_by=25))
+    assert row.count('href="/containers/') == 10
+    assert "and 15 more" in row
+
+
+def test_volume_row_marks_an_anonymous_volume_and_shortens_its_name():
+    row = _render("{% volume_row v %}", v=_volume(name="ab" * 32))
+    assert 'data-id="' + "ab" * 32 + '"' in row
+    assert "anonymous" in row
+    assert ">" + "ab" * 32 + "<" not in row
