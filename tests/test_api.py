@@ -417,6 +417,19 @@ def test_openapi_schema_lists_the_operations(viewer_client):
     assert schema["components"]["securitySchemes"]
 
 
+def test_openapi_schema_has_one_key_per_name(viewer_client):
+    """Swagger UI parses the schema as YAML: a repeated key (e.g. "200" twice) breaks the docs page."""
+    repeated = []
+
+    def pairs(items):
+        keys = [key for key, _ in items]
+        repeated.extend(key for key in set(keys) if keys.count(key) > 1)
+        return dict(items)
+
+    json.loads(viewer_client.get("/api/openapi.json").content, object_pairs_hook=pairs)
+    assert repeated == []
+
+
 def test_docs_page_uses_the_vendored_swagger_ui(viewer_client):
     body = viewer_client.get("/api/docs").content.decode()
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in body

@@ -37,7 +37,12 @@ class DashboardAPI(NinjaAPI):
         problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for path in schema.get("paths", {}).values():
             for operation in path.values():
-                responses = operation.setdefault("responses", {})
+                # ninja keys its own responses by int, openapi_extra's are strings: one key per status
+                # (a JSON object with "200" twice is refused by Swagger UI's parser).
+                responses: dict[str, dict] = {}
+                for status, response in operation.get("responses", {}).items():
+                    responses[str(status)] = {**responses.get(str(status), {}), **response}
+                operation["responses"] = responses
                 for status, title in ERROR_STATUSES:
                     responses.setdefault(str(status), {"description": title, "content": problem})
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = problems.SCHEMA
@@ -74,7 +79,7 @@ api = DashboardAPI(
     title="Docker dashboard API",
     version="1",
     description="Everything the pages do, for scripts: authenticate with `Authorization: Bearer dkd_…` "
-    "(make a token at /account/tokens/). Other endpoints: the same paths under /e/<slug>/api/. "
+    "(make a token at /account/tokens/). Other endpoints: the same paths under `/e/{slug}/api/`. "
     "Errors are application/problem+json (RFC 9457) with a human `detail`.",
     auth=BearerToken(),
     urls_namespace="api",

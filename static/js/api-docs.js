@@ -7,7 +7,9 @@
   config.layout = "BaseLayout";
   config.validatorUrl = null; // never send the schema to an outside validator
   config.requestInterceptor = (req) => {
-    req.credentials = "omit"; // tokens only: a session cookie never authenticates the API
+    // The schema is read with the page's session; the operations ("Try it out") with the token
+    // given to "Authorize" only: a session cookie never authenticates the API.
+    if (!req.loadSpec) req.credentials = "omit";
     return req;
   };
   window.ui = SwaggerUIBundle(config);
