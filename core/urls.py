@@ -10,6 +10,7 @@ from core.views import (
     networks,
     overview,
     registries,
+    stacks,
     swarm,
     team,
     volumes,
@@ -25,5 +26,6 @@ urlpatterns = [
     path("", include(registries.urlpatterns)),
     path("", include(team.urlpatterns)),
     path("", include(swarm.urlpatterns)),
+    path("", include(stacks.urlpatterns)),
     path("", include(endpoints.urlpatterns)),
 ]
