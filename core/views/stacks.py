@@ -95,18 +95,20 @@ def stack_new(request: HttpRequest) -> HttpResponse:
     """A new stack: validate with ``config`` and the policy, then ``up -d`` as a job."""
     form = StackForm(request.POST or None)
     if request.method == "POST":
-        if not form.is_valid():
-            audit.refused_form(request, "stack.deploy", form, target=request.POST.get("name", ""))
-        elif stacks.exists(engine.for_request(request), request.endpoint.slug, form.cleaned_data["name"]):
-            form.add_error("name", f"A stack named “{form.cleaned_data['name']}” exists on this endpoint.")
-            audit.refused_form(request, "stack.deploy", form, target=form.cleaned_data["name"])
-        elif _checked_or_form(request, form, form.cleaned_data["name"], "stack.deploy") is not None:
+        docker = engine.for_request(request)
+        name = form.cleaned_data["name"] if form.is_valid() else request.POST.get("name", "")
+        if form.errors:
+            audit.refused_form(request, "stack.deploy", form, target=name)
+        elif stacks.exists(docker, request.endpoint.slug, name):
+            form.add_error("name", f"A stack named “{name}” exists on this endpoint.")
+            audit.refused_form(request, "stack.deploy", form, target=name)
+        elif _checked_or_form(request, form, name, "stack.deploy") is not None:
             data = form.cleaned_data
             row = Stack.objects.create(
-                endpoint=request.endpoint.slug, name=data["name"], created_by=request.user.get_username()
+                endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
             )
             version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin="new")
-            job = stacks.deploy(request, engine.for_request(request), row, version, action="deploy")
+            job = stacks.deploy(request, docker, row, version, action="deploy")
             return redirect("stack_job", job_id=job.id)
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "stacks/new.html", {"form": form, "cli": cli()}, status=status)
