@@ -309,3 +309,16 @@ def test_a_viewer_sees_secret_looking_env_values_masked(role_client, base_image,
     assert "DB_PASSWORD=***" in seen
     assert "GREETING=hi" in seen
     assert viewer.post(f"/stacks/{name}/stop/").status_code == 403
+
+
+def test_a_compose_file_cannot_read_the_dashboards_environment(role_client, engine, base_image, projects):
+    operator = role_client("operator")
+    name = unique("leak")
+    projects.append(name)
+    compose = (
+        f"services:\n  web:\n    image: {base_image}\n"
+        "    command: sh -c 'echo key=${SECRET_KEY:-absent} run=${PYTEST_CURRENT_TEST:-absent}; sleep 300'\n"
+    )
+    assert _deploy(operator, name, compose, env="").status == jobs.SUCCESS
+    (web,) = _containers(engine, name, "web")
+    assert "key=absent run=absent" in _logs(engine, web["Id"], "key=")

@@ -9,8 +9,8 @@ Safety rules of every CLI run:
 - no shell: a fixed argument list; the project name is validated by the caller (:data:`NAME_RE`);
 - the endpoint of the request, explicitly: ``DOCKER_HOST`` from the :class:`EndpointRef`, its TLS
   certificates written into the run's own private temp dir (``write_tls_files``), ssh as the CLI does;
-- a minimal environment (PATH, HOME, LANG and the endpoint): the dashboard's own variables (its
-  SECRET_KEY ...) can never be interpolated into a compose file;
+- a minimal environment (``settings.COMPOSE_INHERITED_ENV`` and the endpoint): the dashboard's own
+  variables (its SECRET_KEY ...) can never be interpolated into a compose file;
 - the compose file and ``.env`` of a managed stack are written to a private temp dir (mode 0700) per
   run, which is the project directory, and removed after;
 - bounded: each output line is cut at :data:`MAX_LINE` bytes, ``config`` output at
@@ -34,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from core.engine._client import EndpointRef, Engine, engine_call, write_tls_files
 from core.engine.containers import ContainerSummary, _summary
 from core.errors import EngineError, InvalidRequest
@@ -50,7 +52,6 @@ MAX_CONFIG_BYTES = 1 << 20  # a normalized compose file larger than this is refu
 MAX_ERROR_LINES = 40  # the tail of a failed run's output kept in its error message
 CONFIG_TIMEOUT = 60.0
 RUN_TIMEOUT = 1800.0  # up/pull/down may pull images: generous, but bounded
-ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL")
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], di
     try:
         directory.chmod(0o700)
         before, after = _endpoint_args(engine.ref, directory, tool.kind)
-        env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
+        env = dict(settings.COMPOSE_INHERITED_ENV)
         env["DOCKER_HOST"] = engine.ref.url
         env["COMPOSE_INTERACTIVE_NO_CLI"] = "1"
         if tool.kind == "v1":

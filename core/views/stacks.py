@@ -93,7 +93,7 @@ def _checked_or_form(request: HttpRequest, form, name: str, action: str) -> stac
 @require_http_methods(["GET", "POST"])
 def stack_new(request: HttpRequest) -> HttpResponse:
     """A new stack: validate with ``config`` and the policy, then ``up -d`` as a job."""
-    form = StackForm(request.POST or None)
+    form = StackForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         docker = engine.for_request(request)
         name = form.cleaned_data["name"] if form.is_valid() else request.POST.get("name", "")
