@@ -49,7 +49,8 @@ def _cli_env() -> dict[str, str]:
 
 
 def _compose_cli(directory: Path, name: str, *args: str) -> subprocess.CompletedProcess:
-    argv = [*cli().argv, "--ansi", "never", "-p", name, "-f", str(directory / "docker-compose.yml"), *args]
+    # the file named relative to the project dir, as people do (v1 labels it that way)
+    argv = [*cli().argv, "--ansi", "never", "-p", name, "-f", "docker-compose.yml", *args]
     return subprocess.run(argv, cwd=directory, env=_cli_env(), capture_output=True, timeout=300, check=False)
 
 

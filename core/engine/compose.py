@@ -330,7 +330,8 @@ def _stack(name: str, containers: list[ContainerSummary]) -> StackSummary:
     return StackSummary(
         name=name,
         containers=tuple(sorted(containers, key=lambda c: (c.labels.get(SERVICE_LABEL, ""), c.name))),
-        config_files=tuple(f for f in files.split(",") if f),
+        # v1 labels the file as it was named (``docker-compose.yml``): relative to the working dir
+        config_files=tuple(str(Path(working_dir, f)) if working_dir else f for f in files.split(",") if f),
         working_dir=working_dir,
     )
 
