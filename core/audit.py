@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from core.errors import DashboardError
 from core.models import AuditEvent
+from core.policy import looks_secret
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +17,12 @@ OK = AuditEvent.Outcome.OK
 FAILED = AuditEvent.Outcome.FAILED
 DENIED = AuditEvent.Outcome.DENIED
 
-_SECRET_KEY = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
-
 
 def _clean(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     """Parameters as stored: secrets masked, long values cut, files named not copied."""
     cleaned: dict[str, Any] = {}
     for name, value in (parameters or {}).items():
-        if _SECRET_KEY.search(name):
+        if looks_secret(name):
             cleaned[name] = "***" if value else ""
         elif hasattr(value, "read"):
             cleaned[name] = f"<file {getattr(value, 'name', '')} {getattr(value, 'size', '?')} bytes>"
@@ -64,6 +62,16 @@ def token_of(request_or_scope: Any) -> Any:
     if isinstance(request_or_scope, Mapping):
         return request_or_scope.get("api_token")
     return getattr(request_or_scope, "api_token", None)
+
+
+def who(request: Any) -> dict[str, Any]:
+    """What :func:`record` needs from a request, safe to keep after the response (job threads)."""
+    return {
+        "user": request.user,
+        "client": (request.META.get("REMOTE_ADDR") or "", 0),
+        "endpoint": request.endpoint,
+        "api_token": getattr(request, "api_token", None),
+    }
 
 
 def record(

@@ -352,3 +352,69 @@ class ApiToken(models.Model):
         if not self.user.is_active:
             return "owner deactivated"
         return "active"
+
+
+class Stack(models.Model):
+    """A compose project the dashboard manages on one endpoint (its versions hold the files).
+
+    Projects started outside the dashboard are stacks too (found from container labels); they get a
+    row when an admin imports their file or somebody edits them here.
+    """
+
+    endpoint = models.CharField(max_length=50)
+    name = models.CharField(max_length=63)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "name"], name="one_stack_per_endpoint_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"stack {self.name} on {self.endpoint or 'default'}"
+
+    @property
+    def running_version(self) -> StackVersion | None:
+        """The last version whose deploy succeeded (what runs, unless changed outside the dashboard)."""
+        return self.versions.filter(status=StackVersion.Status.DEPLOYED).order_by("-number").first()
+
+
+class StackVersion(models.Model):
+    """One deploy of a stack: its compose file and ``.env`` (encrypted at rest), who, when, result."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "deploying"
+        DEPLOYED = "deployed"
+        FAILED = "failed"
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    compose = models.TextField()
+    env_encrypted = models.TextField(blank=True, editable=False)
+    origin = models.CharField(max_length=16)  # new, edit, rollback, import
+    rolled_back_from = models.PositiveIntegerField(null=True, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    message = models.TextField(blank=True)
+    job_id = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["stack", "number"], name="one_number_per_stack_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stack.name} v{self.number} ({self.status})"
+
+    @property
+    def env(self) -> str:
+        return crypto.decrypt(self.env_encrypted)
+
+    @env.setter
+    def env(self, value: str) -> None:
+        self.env_encrypted = crypto.encrypt(value)

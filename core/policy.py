@@ -12,7 +12,7 @@ below admin:
 - no bind mounts of host paths; no named volume with a non-``local`` driver or with bind/device
   ``driver_opts`` (``type=none``, ``o=bind``, ``device=...``), whether it exists or would be created;
 - an existing named volume that some container already mounts is another application's data: a
-  non-admin may mount it read-only only.
+  non-admin may mount it read-only only; and no ``volumes_from`` another container.
 
 For everyone (admins too): a field the form does not know is refused, never silently ignored.
 
@@ -22,6 +22,7 @@ Pure: no engine calls, no database. The engine gathers :class:`Facts`; views and
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,6 +37,8 @@ SAFE_NAMESPACE_VALUES = {
     "uts": {"", "private"},
 }
 BIND_OPTION_TYPES = {"none", "bind", "rbind"}
+# Names whose values are secrets (env keys, audit parameters): masked for whoever may not see them.
+SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Workload:
     devices: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
     sysctls: tuple[str, ...] = ()
+    volumes_from: tuple[str, ...] = ()  # other containers whose volumes it mounts
     unknown_fields: tuple[str, ...] = ()
 
     @property
@@ -190,6 +194,11 @@ def refusals(workload: Workload, role: Role, facts: Facts | None = None) -> tupl
             found.append(refusal)
     for mount in workload.mounts:
         found.extend(_mount_refusals(mount, facts))
+    if workload.volumes_from:
+        names = ", ".join(workload.volumes_from)
+        found.append(
+            Refusal("volumes_from", f"Only an admin may mount another container's volumes ({names}).")
+        )
     return tuple(found)
 
 
@@ -217,6 +226,36 @@ def unknown_fields(posted: Iterable[str], known: Iterable[str]) -> tuple[str, ..
 
 
 # --------------------------------------------------------------------------- secrets for viewers
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a variable or parameter name looks like it holds a secret (PASSWORD, API_KEY ...)."""
+    return bool(SECRET_NAME.search(name))
+
+
+def masked_env_text(text: str) -> str:
+    """A ``.env`` text with the values of secret-looking variables replaced by ``***``."""
+    out = []
+    for line in text.splitlines():
+        key, sep, _ = line.partition("=")
+        name = key.strip().removeprefix("export ").strip()
+        out.append(f"{key}={MASK}" if sep and not name.startswith("#") and looks_secret(name) else line)
+    return "\n".join(out)
+
+
+# ``KEY: value``, ``- KEY=value`` or ``KEY=value`` lines of a compose file (environment, args, labels).
+_ASSIGNMENT = re.compile(r"^(\s*(?:-\s*)?[\"']?([A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[:=])(\s*)(\S.*)$")
+
+
+def masked_compose_text(text: str) -> str:
+    """A compose file with the values of secret-looking keys (``DB_PASSWORD: x``) replaced by ``***``."""
+    out = []
+    for line in text.splitlines():
+        match = _ASSIGNMENT.match(line)
+        if match and looks_secret(match.group(2)):
+            line = f"{match.group(1)}{match.group(3) or ' '}{MASK}"
+        out.append(line)
+    return "\n".join(out)
 
 
 def masked_env(items: Iterable[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from core.views import (
     networks,
     overview,
     registries,
+    stacks,
     swarm,
     team,
     tokens,
@@ -27,5 +28,6 @@ urlpatterns = [
     path("", include(team.urlpatterns)),
     path("", include(tokens.urlpatterns)),
     path("", include(swarm.urlpatterns)),
+    path("", include(stacks.urlpatterns)),
     path("", include(endpoints.urlpatterns)),
 ]

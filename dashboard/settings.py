@@ -98,6 +98,14 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # The Docker engine this dashboard drives.
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 DOCKER_TIMEOUT = env_float("DOCKER_TIMEOUT", 30)
+# The only variables the compose CLI inherits (core/engine/compose.py): what it needs to find its
+# plugins, ~/.docker credentials and ssh. Never the dashboard's own (SECRET_KEY ...): a compose file
+# could interpolate them.
+COMPOSE_INHERITED_ENV = {
+    name: os.environ[name]
+    for name in ("PATH", "HOME", "LANG", "LC_ALL", "SSH_AUTH_SOCK")
+    if name in os.environ
+}
 # The image of the never-started helper container that reads a volume's files when no container
 # uses the volume (any image with a filesystem works: nothing in it runs).
 VOLUME_HELPER_IMAGE = os.environ.get("VOLUME_HELPER_IMAGE", "busybox:latest")

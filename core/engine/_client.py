@@ -79,6 +79,19 @@ _clients: dict[tuple[str, str], _Cached] = {}
 _lock = threading.Lock()
 
 
+def write_tls_files(ref: EndpointRef, directory: Path) -> dict[str, str]:
+    """Write ``ref``'s TLS material as ca.pem, cert.pem, key.pem (mode 0600) into ``directory`` (a
+    private dir its caller owns and removes): the one way the client cache and the compose CLI get
+    an endpoint's certificates onto disk."""
+    files = {}
+    for name, pem in (("ca.pem", ref.tls_ca), ("cert.pem", ref.tls_cert), ("key.pem", ref.tls_key)):
+        path = directory / name
+        path.touch(mode=0o600)
+        path.write_text(pem)
+        files[name] = str(path)
+    return files
+
+
 def _tls_config(ref: EndpointRef) -> tuple[docker.tls.TLSConfig | None, Path | None]:
     """TLS client config for a tcp endpoint with certificates, written to a private temp dir that
     the returned cache entry owns (requests reads the files on each new connection)."""
@@ -86,12 +99,7 @@ def _tls_config(ref: EndpointRef) -> tuple[docker.tls.TLSConfig | None, Path | N
         return None, None
     directory = Path(tempfile.mkdtemp(prefix="dashboard-tls-"))
     directory.chmod(0o700)
-    files = {}
-    for name, pem in (("ca.pem", ref.tls_ca), ("cert.pem", ref.tls_cert), ("key.pem", ref.tls_key)):
-        path = directory / name
-        path.touch(mode=0o600)
-        path.write_text(pem)
-        files[name] = str(path)
+    files = write_tls_files(ref, directory)
     config = docker.tls.TLSConfig(
         client_cert=(files["cert.pem"], files["key.pem"]),
         ca_cert=files["ca.pem"] if ref.tls_ca else None,
@@ -240,6 +248,7 @@ class Engine:
     registry_images = _Module()
     volumes = _Module()
     networks = _Module()
+    compose = _Module()
 
     def __init__(self, ref: EndpointRef):
         self.ref = ref

@@ -44,16 +44,6 @@ SAVE_CHUNK = 1024 * 1024
 SAVE_QUEUE = 8  # chunks in flight between the reader thread and the response: ~8 MB at most
 
 
-def _who(request: HttpRequest) -> dict[str, Any]:
-    """What the audit trail needs from a request, safe to keep after the response (job threads)."""
-    return {
-        "user": request.user,
-        "client": (request.META.get("REMOTE_ADDR") or "", 0),
-        "endpoint": request.endpoint,
-        "api_token": getattr(request, "api_token", None),
-    }
-
-
 def _resolve(docker: engine.Engine, image_id: str) -> str:
     """Full id for a URL's id or prefix; 404 when unknown, 400 when ambiguous."""
     try:
@@ -240,7 +230,7 @@ def registry_auth(reference: str, registry: str) -> tuple[str, dict | None]:
 def start_job(request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any) -> jobs.Job:
     """Start a job that people with ``role`` on this endpoint (who may start it) can watch; audited
     as ``image.<kind>`` when it ends (the pages and the API)."""
-    who = _who(request)
+    who = audit.who(request)
     parameters = kwargs.pop("parameters", {})
 
     def on_done(job: jobs.Job) -> None:

@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from core import engine
 from core.endpoints import health_of_all
+from core.engine.compose import cli
 from core.engine.system import health_from_info
 from core.models import Endpoint
 from core.roles import Role, require_role
@@ -45,5 +46,6 @@ def overview(request: HttpRequest) -> HttpResponse:
             "reclaimable": sum(row.reclaimable for row in usage),
             "total_size": sum(row.size for row in usage),
             "endpoint_health": endpoint_health,
+            "compose_cli": cli(),
         },
     )

@@ -1,0 +1,380 @@
+"""Compose stacks: the compose CLI (the ONE module that knows its spellings) and stacks from labels.
+
+docker-py has no compose, so stacks run the real CLI: ``docker compose`` (the v2 plugin) when the
+docker CLI has it, else ``docker-compose`` (v1.29, Debian's package). :func:`cli` detects which once
+per process; every difference between the two lives here.
+
+Safety rules of every CLI run:
+
+- no shell: a fixed argument list; the project name is validated by the caller (:data:`NAME_RE`);
+- the endpoint of the request, explicitly: ``DOCKER_HOST`` from the :class:`EndpointRef`, its TLS
+  certificates written into the run's own private temp dir (``write_tls_files``), ssh as the CLI does;
+- a minimal environment (``settings.COMPOSE_INHERITED_ENV`` and the endpoint): the dashboard's own
+  variables (its SECRET_KEY ...) can never be interpolated into a compose file;
+- the compose file and ``.env`` of a managed stack are written to a private temp dir (mode 0700) per
+  run, which is the project directory, and removed after;
+- bounded: each output line is cut at :data:`MAX_LINE` bytes, ``config`` output at
+  :data:`MAX_CONFIG_BYTES`, and every run has a timeout after which its process group is killed.
+
+The stack list is ONE engine call: ``/containers/json?all=1`` filtered by the project label.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from core.engine._client import EndpointRef, Engine, engine_call, write_tls_files
+from core.engine.containers import ContainerSummary, _summary
+from core.errors import EngineError, InvalidRequest
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+# What both CLIs accept as a project name (v1 would silently drop anything else).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+COMPOSE_FILE = "docker-compose.yml"
+MAX_LINE = 4000  # bytes of one output line kept
+MAX_CONFIG_BYTES = 1 << 20  # a normalized compose file larger than this is refused
+MAX_ERROR_LINES = 40  # the tail of a failed run's output kept in its error message
+CONFIG_TIMEOUT = 60.0
+RUN_TIMEOUT = 1800.0  # up/pull/down may pull images: generous, but bounded
+
+
+@dataclass(frozen=True)
+class Cli:
+    """The compose CLI this process uses: ``kind`` is ``v2`` (docker compose), ``v1`` or ``""`` (none)."""
+
+    kind: str
+    argv: tuple[str, ...]
+    version: str
+
+    @property
+    def available(self) -> bool:
+        return bool(self.kind)
+
+    def __str__(self) -> str:
+        if not self.available:
+            return "no compose CLI found (install docker-compose or the docker compose plugin)"
+        name = "docker compose" if self.kind == "v2" else "docker-compose"
+        return f"{name} {self.version}"
+
+
+def _version_of(argv: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(
+            [*argv, "version", "--short"], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else ""
+
+
+@functools.cache
+def cli() -> Cli:
+    """The compose CLI (detected once per process): the v2 plugin first, then docker-compose v1."""
+    docker_cli = shutil.which("docker")
+    if docker_cli and (version := _version_of([docker_cli, "compose"])):
+        return Cli("v2", (docker_cli, "compose"), version.lstrip("v"))
+    v1 = shutil.which("docker-compose")
+    if v1 and (version := _version_of([v1])):
+        return Cli("v1", (v1,), version)
+    return Cli("", (), "")
+
+
+# --------------------------------------------------------------------------- projects and runs
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a CLI run is about: a managed stack's text, or an adopted stack's files on this host."""
+
+    name: str
+    compose: str = ""
+    env: str = ""
+    config_files: tuple[str, ...] = ()  # adopted: the host's files (read by the CLI where they are)
+    working_dir: str = ""
+
+    def __repr__(self) -> str:  # never print the env (secrets)
+        return f"Project({self.name!r})"
+
+
+def _endpoint_args(ref: EndpointRef, directory: Path, kind: str) -> tuple[list[str], list[str]]:
+    """Arguments before and after ``compose`` that give the CLI the endpoint's TLS material."""
+    if not ref.uses_tls:
+        return [], []
+    files = write_tls_files(ref, directory)
+    args = ["--tlscert", files["cert.pem"], "--tlskey", files["key.pem"]]
+    args += ["--tlsverify", "--tlscacert", files["ca.pem"]] if ref.tls_ca else ["--tls"]
+    return (args, []) if kind == "v2" else ([], args)
+
+
+@contextmanager
+def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], dict[str, str], Path]]:
+    """A private temp dir (0700) holding the project's files and TLS material, removed after: yields
+    the argument list up to the compose sub-command, the environment, and the working directory."""
+    tool = cli()
+    if not tool.available:
+        raise EngineError(str(tool))
+    if not NAME_RE.match(project.name):
+        raise InvalidRequest(f"“{project.name}” is not a valid stack name.")
+    directory = Path(tempfile.mkdtemp(prefix="dashboard-compose-"))
+    try:
+        directory.chmod(0o700)
+        before, after = _endpoint_args(engine.ref, directory, tool.kind)
+        env = dict(settings.COMPOSE_INHERITED_ENV)
+        env["DOCKER_HOST"] = engine.ref.url
+        env["COMPOSE_INTERACTIVE_NO_CLI"] = "1"
+        if tool.kind == "v1":
+            argv = [tool.argv[0], *after, "--ansi", "never", "-p", project.name]
+        else:
+            argv = [tool.argv[0], *before, "compose", "--ansi", "never", "--progress", "plain"]
+            argv += ["-p", project.name]
+        if project.config_files:
+            for path in project.config_files:
+                argv += ["-f", path]
+            argv += ["--project-directory", project.working_dir or str(Path(project.config_files[0]).parent)]
+            cwd = Path(project.working_dir or Path(project.config_files[0]).parent)
+        else:
+            project_dir = directory / "project"
+            project_dir.mkdir(mode=0o700)
+            for name, text in ((COMPOSE_FILE, project.compose), (".env", project.env)):
+                path = project_dir / name
+                path.touch(mode=0o600)
+                path.write_text(text)
+            argv += ["-f", str(project_dir / COMPOSE_FILE), "--project-directory", str(project_dir)]
+            cwd = project_dir
+        yield argv, env, cwd
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class _Process:
+    """One CLI process: stdout+stderr merged, read a bounded line at a time, killed at the timeout."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float, workdir: Path):
+        self.workdir = str(workdir)
+        self.timed_out = False
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the timeout kills what it started too
+        )
+        self.timer = threading.Timer(timeout, self.kill)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.timed_out = True
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def lines(self) -> Iterator[str]:
+        """Output lines, decoded, each cut at MAX_LINE bytes, temp paths shown as ``.``."""
+        assert self.proc.stdout is not None
+        skipping = False
+        for raw in iter(lambda: self.proc.stdout.readline(MAX_LINE), b""):
+            whole = raw.endswith(b"\n")
+            if not skipping:
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                yield text.replace(self.workdir, ".") + ("" if whole else " …")
+            skipping = not whole
+
+    def close(self) -> int:
+        """Wait for the exit (the timer still bounds it); a reader that stopped early kills it."""
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            if self.proc.stdout.read(1):  # stopped before the end of its output: stop the process
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.stdout.close()
+        code = self.proc.wait()
+        self.timer.cancel()
+        return code
+
+
+@dataclass(frozen=True)
+class Config:
+    """The result of ``config``: the normalized YAML, or the CLI's error (with its line numbers)."""
+
+    ok: bool
+    normalized: str = ""
+    error: str = ""
+
+
+@engine_call
+def config(engine: Engine, *, project: Project) -> Config:
+    """``compose config``: validate and normalize the project's file (nothing runs).
+
+    Returns:
+        A :class:`Config`; ``error`` is the CLI's own message (YAML line/column, unknown keys ...).
+
+    Raises:
+        EngineError: no compose CLI, or it ran past its timeout.
+    """
+    with _workspace(engine, project) as (argv, env, cwd):
+        process = _Process([*argv, "config"], env, cwd, CONFIG_TIMEOUT, cwd)
+        out: list[str] = []
+        size = 0
+        try:
+            for line in process.lines():
+                size += len(line) + 1
+                if size > MAX_CONFIG_BYTES:
+                    process.kill()
+                    return Config(False, error="The normalized compose file is larger than 1 MiB.")
+                out.append(line)
+        finally:
+            code = process.close()
+    if process.timed_out:
+        raise EngineError(f"compose config did not finish within {CONFIG_TIMEOUT:.0f} s.")
+    text = "\n".join(out)
+    return Config(True, normalized=text) if code == 0 else Config(False, error=text.strip() or f"exit {code}")
+
+
+# Sub-commands the stack pages run, spelled for each CLI (``up`` recreates what changed).
+COMMANDS = {
+    "up": ["up", "-d", "--remove-orphans"],
+    "pull": ["pull"],
+    "stop": ["stop"],
+    "start": ["start"],
+    "restart": ["restart"],
+    "down": ["down", "--remove-orphans"],
+    "down-volumes": ["down", "--remove-orphans", "--volumes"],
+}
+
+
+@engine_call
+def run(engine: Engine, *, project: Project, command: str, timeout: float = RUN_TIMEOUT) -> Iterator[dict]:
+    """Run one of :data:`COMMANDS` and yield its output as job messages (``{"stream": line}``).
+
+    A generator: the temp dir lives until it is exhausted or closed.
+
+    Raises:
+        EngineError: the CLI failed (the message ends with its last lines) or timed out.
+    """
+    args = COMMANDS[command]
+    return _run(engine, project, args, timeout)
+
+
+def _run(engine: Engine, project: Project, args: list[str], timeout: float) -> Iterator[dict]:
+    with _workspace(engine, project) as (argv, env, cwd):
+        process = _Process([*argv, *args], env, cwd, timeout, cwd)
+        tail: list[str] = []
+        try:
+            for line in process.lines():
+                tail = [*tail[-(MAX_ERROR_LINES - 1) :], line]
+                yield {"stream": line}
+        finally:
+            code = process.close()
+        if process.timed_out:
+            raise EngineError(f"compose {args[0]} did not finish within {timeout:.0f} s and was stopped.")
+        if code != 0:
+            last = "\n".join(line for line in tail[-8:] if line.strip())
+            raise EngineError(f"compose {args[0]} failed (exit {code}): {last}")
+
+
+# --------------------------------------------------------------------------- stacks from labels
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    """One compose project on the engine, from its containers' labels."""
+
+    name: str
+    containers: tuple[ContainerSummary, ...]
+    config_files: tuple[str, ...]
+    working_dir: str
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(sorted({c.labels.get(SERVICE_LABEL, "") for c in self.containers} - {""}))
+
+    @property
+    def running(self) -> int:
+        return sum(1 for c in self.containers if c.state == "running")
+
+    @property
+    def total(self) -> int:
+        return len(self.containers)
+
+    @property
+    def status(self) -> str:
+        if not self.containers:
+            return "down"
+        if self.running == self.total:
+            return "running"
+        return "stopped" if self.running == 0 else "partial"
+
+
+def _stack(name: str, containers: list[ContainerSummary]) -> StackSummary:
+    files = next((c.labels.get(CONFIG_FILES_LABEL, "") for c in containers), "")
+    working_dir = next((c.labels.get(WORKING_DIR_LABEL, "") for c in containers), "")
+    return StackSummary(
+        name=name,
+        containers=tuple(sorted(containers, key=lambda c: (c.labels.get(SERVICE_LABEL, ""), c.name))),
+        # v1 labels the file as it was named (``docker-compose.yml``): relative to the working dir
+        config_files=tuple(str(Path(working_dir, f)) if working_dir else f for f in files.split(",") if f),
+        working_dir=working_dir,
+    )
+
+
+@engine_call
+def list_stacks(engine: Engine) -> list[StackSummary]:
+    """Every compose project with containers on the engine, in ONE call (filtered by the label)."""
+    raw = engine.api.containers(all=True, filters={"label": PROJECT_LABEL})
+    grouped: dict[str, list[ContainerSummary]] = {}
+    for item in raw:
+        summary = _summary(item)
+        grouped.setdefault(summary.labels.get(PROJECT_LABEL, ""), []).append(summary)
+    return [_stack(name, containers) for name, containers in grouped.items() if name]
+
+
+@engine_call
+def stack(engine: Engine, *, name: str) -> StackSummary:
+    """One project's containers (none: a stack that is down or does not exist)."""
+    raw = engine.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={name}"})
+    return _stack(name, [_summary(item) for item in raw])
+
+
+@engine_call
+def label_action(engine: Engine, *, name: str, action: str, volumes: bool = False) -> int:
+    """Lifecycle of a project whose file the dashboard cannot read, by its label: ``stop``,
+    ``start``, ``restart`` or ``down`` (remove its containers and networks, and its volumes when
+    ``volumes``). Returns how many containers it acted on."""
+    api = engine.api
+    label = {"label": f"{PROJECT_LABEL}={name}"}
+    containers = api.containers(all=True, filters=label)
+    for item in containers:
+        if action == "stop" and item.get("State") == "running":
+            api.stop(item["Id"])
+        elif action == "start" and item.get("State") != "running":
+            api.start(item["Id"])
+        elif action == "restart":
+            api.restart(item["Id"])
+        elif action == "down":
+            api.remove_container(item["Id"], force=True)
+    if action == "down":
+        for network in api.networks(filters=label):
+            api.remove_network(network["Id"])
+        if volumes:
+            for volume in api.volumes(filters=label).get("Volumes") or []:
+                api.remove_volume(volume["Name"])
+    return len(containers)

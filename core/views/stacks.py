@@ -1,0 +1,332 @@
+"""Compose stacks: list (from labels), deploy, detail, lifecycle jobs, edit with a diff, rollback,
+import, down. The CLI is core/engine/compose.py; validation, versions and jobs are core/stacks.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, re_path
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core import audit, engine, stacks, tables
+from core.engine import jobs
+from core.engine.compose import StackSummary, cli
+from core.models import Stack, StackVersion
+from core.policy import masked_compose_text, masked_env_text
+from core.roles import Role, forbidden, has_role, require_role, role_on
+from core.stack_forms import DownForm, EditForm, StackForm
+
+SORTS = {
+    "name": lambda r: r["name"],
+    "status": lambda r: (r["status"], r["name"]),
+    "containers": lambda r: (r["total"], r["name"]),
+    "deployed": lambda r: (r["deployed_at"] is not None, r["deployed_at"] or 0, r["name"]),
+}
+
+
+def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
+    """One row per project on the engine (one list call) and per managed stack that is down."""
+    docker = engine.for_request(request)
+    found = {s.name: s for s in docker.compose.list_stacks()}
+    managed = {s.name: s for s in Stack.objects.filter(endpoint=request.endpoint.slug)}
+    last = {}
+    for version in StackVersion.objects.filter(stack__in=managed.values()).order_by("stack_id", "-number"):
+        last.setdefault(version.stack_id, version)
+    rows = []
+    for name in found.keys() | managed.keys():
+        summary = found.get(name) or StackSummary(name, (), (), "")
+        row = managed.get(name)
+        version = last.get(row.pk) if row is not None else None
+        rows.append(
+            {
+                "name": name,
+                "status": summary.status,
+                "services": summary.services,
+                "running": summary.running,
+                "total": summary.total,
+                "source": "dashboard" if row is not None else ", ".join(summary.config_files) or "unknown",
+                "managed": row is not None,
+                "version": version,
+                "deployed_at": version.created_at.timestamp() if version is not None else None,
+            }
+        )
+    if needle := params.needle:
+        rows = [r for r in rows if needle in r["name"] or any(needle in s for s in r["services"])]
+    return rows
+
+
+@require_role(Role.VIEWER)
+@require_GET
+def stack_list(request: HttpRequest) -> HttpResponse:
+    """Every compose project on the endpoint, whether or not the dashboard deployed it."""
+    params = tables.read(request.GET, sorts=SORTS, default_sort="name")
+    rows = tables.sorted_rows(_rows(request, params), SORTS, params)
+    context = {
+        "page": tables.page_of(rows, params),
+        "params": params,
+        "cli": cli(),
+        "can_operate": has_role(request, Role.OPERATOR),
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    return render(request, "stacks/list.html#table" if fragment else "stacks/list.html", context)
+
+
+def _checked_or_form(request: HttpRequest, form, name: str, action: str) -> stacks.Checked | None:
+    """Validate the form's files; on refusal add the errors to the form, audit it, return None."""
+    data = form.cleaned_data
+    role = role_on(request)
+    checked = stacks.check(
+        engine.for_request(request), name=name, compose=data["compose"], env=data["env"], role=role
+    )
+    if checked.ok:
+        return checked
+    for error in checked.errors:
+        form.add_error("compose", error)
+    audit.refused_form(request, action, form, target=name, denied=checked.denied)
+    return None
+
+
+@require_role(Role.OPERATOR, action="stack.deploy")
+@require_http_methods(["GET", "POST"])
+def stack_new(request: HttpRequest) -> HttpResponse:
+    """A new stack: validate with ``config`` and the policy, then ``up -d`` as a job."""
+    form = StackForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        docker = engine.for_request(request)
+        name = form.cleaned_data["name"] if form.is_valid() else request.POST.get("name", "")
+        if form.errors:
+            audit.refused_form(request, "stack.deploy", form, target=name)
+        elif stacks.exists(docker, request.endpoint.slug, name):
+            form.add_error("name", f"A stack named “{name}” exists on this endpoint.")
+            audit.refused_form(request, "stack.deploy", form, target=name)
+        elif _checked_or_form(request, form, name, "stack.deploy") is not None:
+            data = form.cleaned_data
+            row = Stack.objects.create(
+                endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
+            )
+            version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin="new")
+            job = stacks.deploy(request, docker, row, version, action="deploy")
+            return redirect("stack_job", job_id=job.id)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "stacks/new.html", {"form": form, "cli": cli()}, status=status)
+
+
+def _stack(request: HttpRequest, name: str) -> tuple[Stack | None, StackSummary, stacks.Source]:
+    """The stack ``name`` on the request's endpoint (404 when neither managed nor on the engine)."""
+    docker = engine.for_request(request)
+    row = stacks.row_of(request.endpoint.slug, name)
+    summary = docker.compose.stack(name=name) if stacks.valid_name(name) else StackSummary(name, (), (), "")
+    if row is None and not summary.total:
+        raise Http404(f"No stack named {name} on this endpoint.")
+    return row, summary, stacks.source_of(docker, row, summary)
+
+
+@require_role(Role.VIEWER)
+@require_GET
+def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """Services and their containers, the files (secrets masked for viewers), versions, logs."""
+    row, summary, source = _stack(request, name)
+    can_operate = has_role(request, Role.OPERATOR)
+    services: dict[str, list] = {}
+    for container in summary.containers:
+        services.setdefault(container.labels.get("com.docker.compose.service", ""), []).append(container)
+    compose, env = "", ""
+    if source.project is not None:
+        compose = source.project.compose or stacks.read_files(source)
+        env = source.project.env
+    if not can_operate:
+        compose, env = masked_compose_text(compose), masked_env_text(env)
+    running = row.running_version if row is not None else None
+    context = {
+        "name": name,
+        "row": row,
+        "summary": summary,
+        "source": source,
+        "services": sorted(services.items()),
+        "all_ids": ",".join(c.id for c in summary.containers),
+        "compose": compose,
+        "env": env,
+        "versions": list(row.versions.all()[:50]) if row is not None else [],
+        "running": running,
+        "can_operate": can_operate,
+        "can_admin": has_role(request, Role.ADMIN),
+        "cli": cli(),
+    }
+    return render(request, "stacks/detail.html", context)
+
+
+def _lifecycle(action: str, command: str) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A lifecycle action as a job: through the stack's files when it has them, else by label."""
+
+    @require_role(Role.OPERATOR, action=f"stack.{action}")
+    @require_POST
+    def view(request: HttpRequest, name: str) -> HttpResponse:
+        _row, _summary, source = _stack(request, name)
+        docker = engine.for_request(request)
+        if source.project is None and command in ("up", "pull"):
+            messages.error(
+                request, f"Stack {name}'s file is not readable here: an admin can import it first."
+            )
+            return redirect("stack_detail", name=name)
+        project = source.project
+
+        def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
+            if project is None:
+                count = docker.compose.label_action(name=name, action=command)
+                yield {"stream": f"{command}: {count} container(s) of {name}, by label (no file here)."}
+                return
+            yield from docker.compose.run(project=project, command=command)
+            if command == "pull":
+                yield from docker.compose.run(project=project, command="up")
+
+        job = stacks.start_job(request, docker, name=name, action=action, work=work, role=Role.OPERATOR)
+        return redirect("stack_job", job_id=job.id)
+
+    view.__name__ = view.__qualname__ = f"stack_{action}"
+    view.__doc__ = f"``compose {command}`` of the stack as a job (by label for a stack without files)."
+    return view
+
+
+stack_up = _lifecycle("up", "up")
+stack_stop = _lifecycle("stop", "stop")
+stack_start = _lifecycle("start", "start")
+stack_restart = _lifecycle("restart", "restart")
+stack_pull = _lifecycle("pull", "pull")
+
+
+@require_role(Role.ADMIN, action="stack.down")
+@require_http_methods(["GET", "POST"])
+def stack_down(request: HttpRequest, name: str) -> HttpResponse:
+    """Two steps: what goes (containers, networks; volumes when asked), then ``compose down``."""
+    _row, summary, source = _stack(request, name)
+    if request.method == "GET":
+        return render(request, "stacks/down.html", {"name": name, "summary": summary, "form": DownForm()})
+    form = DownForm(request.POST)
+    volumes = form.is_valid() and form.cleaned_data["volumes"]
+    project = source.project
+
+    def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
+        if project is None:
+            count = docker.compose.label_action(name=name, action="down", volumes=volumes)
+            yield {"stream": f"down: removed {count} container(s) of {name}, by label (no file here)."}
+            return
+        yield from docker.compose.run(project=project, command="down-volumes" if volumes else "down")
+
+    docker = engine.for_request(request)
+    job = stacks.start_job(
+        request, docker, name=name, action="down", work=work, role=Role.ADMIN, parameters={"volumes": volumes}
+    )
+    return redirect("stack_job", job_id=job.id)
+
+
+def _edit_page(request: HttpRequest, name: str, form: EditForm, action: str, **extra) -> HttpResponse:
+    status = 400 if form.is_bound and form.errors else 200
+    context = {"name": name, "form": form, "action": action, "cli": cli(), **extra}
+    return render(request, "stacks/edit.html", context, status=status)
+
+
+def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> HttpResponse:
+    """Edit and import: GET the form; POST validates and shows the diff; POST ``confirm`` deploys."""
+    row, _summary, source = _stack(request, name)
+    running = row.running_version if row is not None else None
+    old_compose = running.compose if running else (source.project and source.project.compose) or ""
+    old_compose = old_compose or stacks.read_files(source)
+    old_env = running.env if running else ""
+    if request.method == "GET":
+        form = EditForm(initial={"compose": old_compose, "env": old_env})
+        return _edit_page(request, name, form, action)
+    form = EditForm(request.POST)
+    if not form.is_valid():
+        audit.refused_form(request, f"stack.{action}", form, target=name)
+        return _edit_page(request, name, form, action)
+    if _checked_or_form(request, form, name, f"stack.{action}") is None:
+        return _edit_page(request, name, form, action)
+    data = form.cleaned_data
+    if not data["confirm"]:
+        diffs = [
+            stacks.diff(old_compose, data["compose"], "compose file"),
+            stacks.diff(old_env, data["env"], ".env"),
+        ]
+        return _edit_page(request, name, form, action, diffs=[d for d in diffs if d], preview=True)
+    if row is None:
+        row = Stack.objects.create(
+            endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
+        )
+    version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin=origin)
+    job = stacks.deploy(request, engine.for_request(request), row, version, action=action)
+    return redirect("stack_job", job_id=job.id)
+
+
+@require_role(Role.OPERATOR, action="stack.edit")
+@require_http_methods(["GET", "POST"])
+def stack_edit(request: HttpRequest, name: str) -> HttpResponse:
+    """A new version: validate, show the diff against the running version, deploy."""
+    return _new_version(request, name, "edit", "edit")
+
+
+@require_role(Role.ADMIN, action="stack.import")
+@require_http_methods(["GET", "POST"])
+def stack_import(request: HttpRequest, name: str) -> HttpResponse:
+    """Make an adopted stack managed: an admin pastes (or keeps the readable) file, deployed as v1."""
+    return _new_version(request, name, "import", "import")
+
+
+@require_role(Role.OPERATOR, action="stack.rollback")
+@require_POST
+def stack_rollback(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """Deploy an earlier version again (as a new version), validated for the current role."""
+    row = stacks.row_of(request.endpoint.slug, name)
+    old = row.versions.filter(number=version).first() if row is not None else None
+    if old is None:
+        raise Http404(f"Stack {name} has no version {version}.")
+    docker = engine.for_request(request)
+    checked = stacks.check(docker, name=name, compose=old.compose, env=old.env, role=role_on(request))
+    if not checked.ok:
+        message = " ".join(checked.errors)
+        audit.record(
+            request,
+            "stack.rollback",
+            target=name,
+            parameters={"version": version},
+            outcome=audit.DENIED if checked.denied else audit.FAILED,
+            message=message,
+        )
+        messages.error(request, f"Version {version} cannot be deployed: {message}")
+        return redirect("stack_detail", name=name)
+    new = stacks.new_version(
+        request, row, compose=old.compose, env=old.env, origin="rollback", rolled_back_from=version
+    )
+    job = stacks.deploy(request, docker, row, new, action="rollback")
+    return redirect("stack_job", job_id=job.id)
+
+
+@require_role(Role.VIEWER)
+@require_GET
+def stack_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The live output of a stack job (deploy, lifecycle, down), from any server process."""
+    row = jobs.load(job_id)
+    if row is None or not row.kind.startswith("stack "):
+        raise Http404("No such job.")
+    if not jobs.may_watch(request.user, row):
+        return forbidden(request, Role[row.required_role.upper()])
+    return render(request, "stacks/job.html", {"job": jobs.snapshot_of(row), "stack": row.target})
+
+
+urlpatterns = [
+    path("stacks/", stack_list, name="stack_list"),
+    path("stacks/new/", stack_new, name="stack_new"),
+    re_path(r"^stacks/jobs/(?P<job_id>[0-9a-f]{32})/$", stack_job, name="stack_job"),
+    path("stacks/<str:name>/", stack_detail, name="stack_detail"),
+    path("stacks/<str:name>/up/", stack_up, name="stack_up"),
+    path("stacks/<str:name>/stop/", stack_stop, name="stack_stop"),
+    path("stacks/<str:name>/start/", stack_start, name="stack_start"),
+    path("stacks/<str:name>/restart/", stack_restart, name="stack_restart"),
+    path("stacks/<str:name>/pull/", stack_pull, name="stack_pull"),
+    path("stacks/<str:name>/down/", stack_down, name="stack_down"),
+    path("stacks/<str:name>/edit/", stack_edit, name="stack_edit"),
+    path("stacks/<str:name>/import/", stack_import, name="stack_import"),
+    path("stacks/<str:name>/rollback/<int:version>/", stack_rollback, name="stack_rollback"),
+]

@@ -1,0 +1,173 @@
+"""The pure parts of stacks: a normalized compose config seen by the one policy, host-file keys,
+names, secret masking and diffs (no engine: core/stacks.py's functions that take no Engine)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from core import policy, stacks
+from core.roles import Role
+
+NORMALIZED = """
+services:
+  web:
+    image: app
+    privileged: true
+    cap_add: [NET_ADMIN]
+    network_mode: host
+    volumes:
+    - data:/data:rw
+    - ./conf:/conf:ro
+    - source: /etc
+      target: /hostetc
+      type: bind
+  side:
+    image: app
+    pid: container:other
+    ipc: host
+    devices: ["/dev/sda:/dev/sda"]
+    security_opt: ["seccomp:unconfined"]
+    volumes_from: ["container:db", "service:web"]
+    secrets: [{source: s}]
+    volumes:
+    - cache:/cache
+    - nfs:/nfs
+  plain:
+    image: app
+    volumes: [data:/data, /anonymous]
+volumes:
+  data: {}
+  cache:
+    driver_opts: {type: none, o: bind, device: /srv}
+  nfs:
+    driver: rexray
+secrets:
+  s:
+    file: ./secret.txt
+"""
+
+
+def _refusals(service: str) -> list[policy.Refusal]:
+    found = {name: w for name, w, _ in stacks.workloads("proj", yaml.safe_load(NORMALIZED))}
+    return list(policy.refusals(found[service], Role.OPERATOR))
+
+
+def _fields(service: str) -> set[str]:
+    return {r.field for r in _refusals(service)}
+
+
+def test_privileged_caps_and_host_network_are_refused_by_field():
+    assert {"privileged", "cap_add", "network"} <= _fields("web")
+
+
+def test_short_and_long_bind_mounts_are_refused_naming_the_path():
+    messages = " ".join(r.message for r in _refusals("web") if r.field == "volumes")
+    assert "./conf" in messages
+    assert "/etc" in messages
+
+
+def test_namespaces_devices_security_opt_and_volumes_from_are_refused():
+    assert {"pid", "ipc", "devices", "security_opt", "volumes_from"} <= _fields("side")
+
+
+def test_volumes_from_another_service_of_the_stack_is_not_counted():
+    message = next(r.message for r in _refusals("side") if r.field == "volumes_from")
+    assert "container:db" in message
+    assert "service:web" not in message
+
+
+def test_volume_with_bind_driver_options_and_a_non_local_driver_are_refused():
+    messages = " ".join(r.message for r in _refusals("side") if r.field == "volumes")
+    assert "proj_cache" in messages
+    assert "rexray" in messages
+
+
+def test_a_file_secret_counts_as_a_bind_mount_of_the_host():
+    messages = " ".join(r.message for r in _refusals("side") if r.field == "volumes")
+    assert "./secret.txt" in messages
+
+
+def test_named_and_anonymous_volumes_of_the_project_are_allowed():
+    assert _refusals("plain") == []
+
+
+def test_named_volumes_resolve_to_their_engine_names():
+    found = {name: w for name, w, _ in stacks.workloads("proj", yaml.safe_load(NORMALIZED))}
+    assert found["plain"].volume_names == ("proj_data",)
+
+
+def test_external_and_named_volumes_keep_their_own_names():
+    config = {
+        "services": {"a": {"image": "x", "volumes": ["ext:/e", "named:/n"]}},
+        "volumes": {"ext": {"external": True}, "named": {"name": "exact-name"}},
+    }
+    ((_, workload, _),) = stacks.workloads("proj", config)
+    assert workload.volume_names == ("ext", "exact-name")
+
+
+def test_networks_resolve_to_engine_names():
+    config = {
+        "services": {"a": {"image": "x", "networks": {"front": None, "outside": None}}},
+        "networks": {"front": {}, "outside": {"external": True, "name": "shared"}},
+    }
+    ((_, _, networks),) = stacks.workloads("proj", config)
+    assert networks == ("proj_front", "shared")
+
+
+def test_admin_gets_no_policy_refusals():
+    found = {name: w for name, w, _ in stacks.workloads("proj", yaml.safe_load(NORMALIZED))}
+    assert policy.refusals(found["web"], Role.ADMIN) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("services:\n  a:\n    image: x\n    env_file: /etc/shadow\n", "env_file"),
+        ("services:\n  a:\n    build: /etc\n", "build"),
+        ("services:\n  a:\n    extends: {file: /x.yml, service: b}\n", "extends"),
+        ("services:\n  a: {image: x}\nsecrets:\n  s: {file: /root/.ssh/id_rsa}\n", "secrets"),
+    ],
+)
+def test_keys_that_read_the_dashboard_hosts_files_are_named(text, needle):
+    found = stacks._host_file_refusals(yaml.safe_load(text))
+    assert found
+    assert needle in found[0]
+
+
+@pytest.mark.parametrize("name", ["web", "a-b_c", "x1", "0app"])
+def test_valid_stack_names(name):
+    assert stacks.valid_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "Web", "-x", "a b", "a/b", "a.b", "new", "jobs", "x" * 64, "é"])
+def test_invalid_stack_names(name):
+    assert not stacks.valid_name(name)
+
+
+def test_env_text_masks_secret_looking_values_only():
+    masked = policy.masked_env_text("GREETING=hello\nDB_PASSWORD=hunter2\n# API_TOKEN=x\nexport AUTH_KEY=k")
+    assert masked.splitlines() == [
+        "GREETING=hello",
+        "DB_PASSWORD=***",
+        "# API_TOKEN=x",
+        "export AUTH_KEY=***",
+    ]
+
+
+def test_compose_text_masks_secret_looking_assignments():
+    text = "    environment:\n      DB_PASSWORD: hunter2\n      - SECRET_TOKEN=abc\n      PLAIN: visible\n"
+    masked = policy.masked_compose_text(text)
+    assert "hunter2" not in masked
+    assert "abc" not in masked
+    assert "PLAIN: visible" in masked
+
+
+def test_diff_names_the_changed_lines():
+    changed = stacks.diff("a: 1\nb: 2\n", "a: 1\nb: 3\n", "compose file")
+    assert "-b: 2" in changed.splitlines()
+    assert "+b: 3" in changed.splitlines()
+
+
+def test_diff_of_equal_texts_is_empty():
+    assert stacks.diff("a: 1\n", "a: 1\n", "x") == ""
