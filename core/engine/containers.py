@@ -172,6 +172,25 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class HealthSpec:
+    """A healthcheck: ``test`` is ``("CMD-SHELL", cmd)`` or ``("NONE",)``; durations in nanoseconds."""
+
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    retries: int = 0
+    start_period: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network the container joins, with its aliases there."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CreateSpec:
     """Everything ``docker create`` takes from the form, already validated."""
 
@@ -193,6 +212,17 @@ class CreateSpec:
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     pid: str = ""
+    # resource limits (None: the engine's default, unlimited)
+    memory: int | None = None  # bytes
+    memory_reservation: int | None = None  # bytes
+    nano_cpus: int | None = None  # 1e9 = one CPU
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
+    healthcheck: HealthSpec | None = None  # None: the image's
+    log_driver: str = ""  # '': the engine's default
+    log_options: tuple[tuple[str, str], ...] = ()
+    # networks joined besides ``network`` (and ``network``'s aliases when it is listed here too)
+    networks: tuple[NetworkSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -443,10 +473,11 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
         binds=binds or None,
         port_bindings={k: (v[0] if len(v) == 1 else v) for k, v in port_bindings.items()} or None,
         restart_policy=restart,
-        network_mode=spec.network or None,
+        network_mode=_primary_network(spec) or None,
         privileged=spec.privileged,
         cap_add=list(spec.cap_add) or None,
         pid_mode=spec.pid or None,
+        **_limits_host_config(spec),
     )
     return {
         "image": spec.image,
@@ -461,7 +492,59 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
         "working_dir": spec.workdir or None,
         "user": spec.user or None,
         "host_config": host_config,
+        "healthcheck": _healthcheck(spec.healthcheck),
+        "networking_config": _networking_config(api, spec),
     }
+
+
+def _limits_host_config(spec: CreateSpec) -> dict:
+    """Resource limits and log options as ``create_host_config`` keywords (only those set)."""
+    options = {
+        "mem_limit": spec.memory,
+        "mem_reservation": spec.memory_reservation,
+        "nano_cpus": spec.nano_cpus,
+        "cpu_shares": spec.cpu_shares,
+        "pids_limit": spec.pids_limit,
+    }
+    kwargs = {key: value for key, value in options.items() if value is not None}
+    if spec.log_driver or spec.log_options:
+        kwargs["log_config"] = {"Type": spec.log_driver or "json-file", "Config": dict(spec.log_options)}
+    return kwargs
+
+
+def _healthcheck(health: HealthSpec | None) -> dict | None:
+    if health is None:
+        return None
+    return {
+        "Test": list(health.test),
+        "Interval": health.interval,
+        "Timeout": health.timeout,
+        "Retries": health.retries,
+        "StartPeriod": health.start_period,
+    }
+
+
+def _primary_network(spec: CreateSpec) -> str:
+    return spec.network or (spec.networks[0].name if spec.networks else "")
+
+
+def _networking_config(api, spec: CreateSpec) -> dict | None:
+    """The first network's endpoint (with its aliases) at create; the others are joined before start."""
+    primary = _primary_network(spec)
+    found = next((n for n in spec.networks if n.name == primary), None)
+    if found is None or not found.aliases:
+        return None
+    return api.create_networking_config({primary: api.create_endpoint_config(aliases=list(found.aliases))})
+
+
+def _join_networks(api, container_id: str, spec: CreateSpec) -> None:
+    """Connect the networks besides the primary one (the engine's create takes one endpoint)."""
+    primary = _primary_network(spec)
+    for network in spec.networks:
+        if network.name != primary:
+            api.connect_container_to_network(
+                container_id, network.name, aliases=list(network.aliases) or None
+            )
 
 
 @engine_call
@@ -508,14 +591,17 @@ def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> Create
     api = engine.api
     created = api.create_container(**_create_kwargs(api, spec))
     container_id = created["Id"]
-    if start:
-        try:
-            with engine.translated():
+    try:
+        with engine.translated():
+            _join_networks(api, container_id, spec)
+            if start:
                 api.start(container_id)
-        except EngineError:
-            with engine.translated():
-                api.remove_container(container_id, force=True, v=True)
-            raise
+    except EngineError:
+        with engine.translated():
+            # -v removes only volumes the engine made for this container: volumes named in the
+            # spec (a recreate's carried-over anonymous ones too) are never removed by it.
+            api.remove_container(container_id, force=True, v=True)
+        raise
     name = spec.name or api.inspect_container(container_id)["Name"].lstrip("/")
     return CreateResult(
         id=container_id,

@@ -222,6 +222,16 @@ def _field_for(error: EngineError, spec: CreateSpec) -> str | None:
         return "image"
     if isinstance(error, Conflict) and "name" in text:
         return "name"
+    for words, name in (
+        (("memory reservation",), "memory_reservation"),
+        (("memory",), "memory"),
+        (("nanocpus", "cpus", "cpu"), "cpus"),
+        (("pids",), "pids_limit"),
+        (("log driver", "logging driver", "log opt", "log-opt"), "log_driver"),
+        (("health",), "health_cmd"),
+    ):
+        if any(word in text for word in words):
+            return name
     if "network" in text:
         return "network"
     if "port" in text or ("bind" in text and "address" in text):
