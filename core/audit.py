@@ -149,6 +149,15 @@ def action(
     )
 
 
+def detached(request: Any) -> dict[str, Any]:
+    """What :func:`record` needs from a request, safe to keep after the response (job threads)."""
+    return {
+        "user": request.user,
+        "client": (request.META.get("REMOTE_ADDR") or "", 0),
+        "endpoint": request.endpoint,
+    }
+
+
 def refused_form(who: Any, name: str, form: Any, *, target: str = "", denied: bool = False) -> AuditEvent:
     """Audit a form that was refused: the refused fields named, their messages, the input (masked).
 

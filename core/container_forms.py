@@ -620,3 +620,130 @@ class KillForm(forms.Form):
 class DeleteForm(forms.Form):
     force = forms.BooleanField(required=False)
     volumes = forms.BooleanField(required=False)
+
+
+# --------------------------------------------------------------------------- edit, duplicate, recreate
+
+
+def _port_line(port: PortSpec) -> str:
+    suffix = "" if port.protocol == "tcp" else f"/{port.protocol}"
+    if port.host_port is None and not port.host_ip:
+        return f"{port.container_port}{suffix}"
+    ip = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
+    host = "" if port.host_port is None else str(port.host_port)
+    return f"{ip}:{host}:{port.container_port}{suffix}" if ip else f"{host}:{port.container_port}{suffix}"
+
+
+def initial_from_spec(spec: CreateSpec, *, mask_env: bool = True) -> dict:
+    """The create form's fields for ``spec`` (the inverse of :meth:`CreateContainerForm.spec`).
+
+    Env values are shown as ``***`` unless ``mask_env`` is off: a ``KEY=***`` line posted back keeps
+    the container's current value (:func:`restore_masked_env`), so the form never shows secrets.
+    """
+    health = spec.healthcheck
+    log = dict(spec.log_options)
+    restart = (
+        spec.restart
+        if spec.restart != "on-failure" or not spec.restart_retries
+        else (f"on-failure:{spec.restart_retries}")
+    )
+    return {
+        "image": spec.image,
+        "name": spec.name,
+        "command": shlex.join(spec.command),
+        "entrypoint": shlex.join(spec.entrypoint) if spec.entrypoint is not None else "",
+        "env": "\n".join(f"{k}={policy.MASK if mask_env else v}" for k, v in spec.env),
+        "ports": "\n".join(_port_line(p) for p in spec.ports),
+        "volumes": "\n".join(f"{v.source}:{v.target}{':ro' if v.read_only else ''}" for v in spec.volumes),
+        "restart": restart or "no",
+        "tty": spec.tty,
+        "interactive": spec.interactive,
+        "labels": "\n".join(f"{k}={v}" for k, v in spec.labels),
+        "network": spec.network,
+        "networks": "\n".join(" ".join((n.name, *n.aliases)) for n in spec.networks),
+        "workdir": spec.workdir,
+        "user": spec.user,
+        "start": True,
+        "privileged": spec.privileged,
+        "cap_add": "\n".join(spec.cap_add),
+        "pid": spec.pid,
+        "memory": format_size(spec.memory),
+        "memory_reservation": format_size(spec.memory_reservation),
+        "cpus": f"{spec.nano_cpus / 10**9:g}" if spec.nano_cpus else "",
+        "cpu_shares": spec.cpu_shares or "",
+        "pids_limit": spec.pids_limit if spec.pids_limit is not None else "",
+        "health_cmd": _health_command(health),
+        "health_interval": format_duration(health.interval) if health else "",
+        "health_timeout": format_duration(health.timeout) if health else "",
+        "health_retries": health.retries or "" if health else "",
+        "health_start_period": format_duration(health.start_period) if health else "",
+        "log_driver": spec.log_driver,
+        "log_max_size": log.get("max-size", ""),
+        "log_max_file": log.get("max-file", ""),
+    }
+
+
+def _health_command(health: HealthSpec | None) -> str:
+    if health is None:
+        return ""
+    if health.test[:1] == ("NONE",):
+        return "NONE"
+    if health.test[:1] == ("CMD-SHELL",):
+        return " ".join(health.test[1:])
+    return shlex.join(health.test[1:])  # CMD form: shown as a shell line
+
+
+def restore_masked_env(
+    posted: tuple[tuple[str, str], ...], current: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """``KEY=***`` lines of an edit form keep the container's current value of KEY."""
+    values = dict(current)
+    return tuple((k, values[k] if v == policy.MASK and k in values else v) for k, v in posted)
+
+
+DIFF_LABELS = {"cap_add": "capabilities", "pid": "PID namespace", "cpus": "CPUs"}
+
+
+def spec_diff(old: CreateSpec, new: CreateSpec) -> list[tuple[str, str, str]]:
+    """What changes from ``old`` to ``new``: ``(field, before, after)`` in the form's notation.
+
+    Env values never appear: a changed variable is shown as ``KEY=*** (changed)``.
+    """
+    before, after = initial_from_spec(old), initial_from_spec(new)
+    rows = []
+    for key in before:
+        if key in ("start", "env"):
+            continue
+        if str(before[key]) != str(after[key]):
+            rows.append((DIFF_LABELS.get(key, key.replace("_", " ")), str(before[key]), str(after[key])))
+    old_env, new_env = dict(old.env), dict(new.env)
+    gone = [k for k in old_env if k not in new_env]
+    added = [k for k in new_env if k not in old_env]
+    changed = [k for k in new_env if k in old_env and new_env[k] != old_env[k]]
+    if gone or added or changed:
+        rows.append(
+            (
+                "env",
+                "\n".join(f"{k}={policy.MASK}" for k in gone + changed),
+                "\n".join(
+                    [f"{k}={policy.MASK} (new)" for k in added]
+                    + [f"{k}={policy.MASK} (changed)" for k in changed]
+                ),
+            )
+        )
+    return rows
+
+
+class RecreateForm(forms.Form):
+    """The recreate/update options besides the (optional) spec fields: re-pull the image first, and
+    how long to wait for the new container's healthcheck."""
+
+    pull = forms.BooleanField(required=False)
+    health_wait = forms.IntegerField(required=False, min_value=1, max_value=600, initial=60)
+
+
+class EditContainerForm(CreateContainerForm):
+    """The create form of an edit: the same fields, plus the recreate options it posts along."""
+
+    pull = forms.BooleanField(required=False)
+    health_wait = forms.IntegerField(required=False, min_value=1, max_value=600)

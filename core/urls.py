@@ -2,11 +2,12 @@
 
 from django.urls import include, path
 
-from core.views import containers, endpoints, images, logs, overview, registries, swarm, team
+from core.views import container_edit, containers, endpoints, images, logs, overview, registries, swarm, team
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("", include(images.urlpatterns)),
+    path("", include(container_edit.urlpatterns)),
     path("", include(containers.urlpatterns)),
     path("", include(logs.urlpatterns)),
     path("", include(registries.urlpatterns)),

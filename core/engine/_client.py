@@ -240,6 +240,7 @@ class Engine:
     registry_images = _Module()
     volumes = _Module()
     networks = _Module()
+    recreate = _Module()
 
     def __init__(self, ref: EndpointRef):
         self.ref = ref

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -180,22 +181,30 @@ def container_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _policy_facts(docker: engine.Engine):
-    """What the engine knows about the volumes and network a create names (core/policy.py)."""
+def _policy_facts(docker: engine.Engine, *, replacing: str = ""):
+    """What the engine knows about the volumes and network a create names (core/policy.py).
+
+    ``replacing``: the container a recreate replaces; its own volumes are not "another
+    application's data" for its replacement.
+    """
+
+    def inspect_volume(*, name: str) -> policy.VolumeFacts | None:
+        found = docker.volumes.volume_facts(name=name)
+        if found is not None and replacing:
+            found = replace(found, used_by=tuple(u for u in found.used_by if u != replacing))
+        return found
 
     def facts(workload: policy.Workload) -> policy.Facts:
         return policy.gather_facts(
             workload,
-            inspect_volume=docker.volumes.volume_facts,
+            inspect_volume=inspect_volume,
             network_driver=docker.networks.network_driver,
         )
 
     return facts
 
 
-def _create(
-    request: HttpRequest, form: CreateContainerForm, spec: CreateSpec
-) -> CreateResult | None:
+def _create(request: HttpRequest, form: CreateContainerForm, spec: CreateSpec) -> CreateResult | None:
     """Create (and start) through the engine; engine refusals become field errors on ``form``."""
     docker = engine.for_request(request)
     start = bool(form.cleaned_data["start"])
@@ -265,9 +274,7 @@ def container_reveal(request: HttpRequest, ref: str) -> HttpResponse:
     return response
 
 
-def _detail_page(
-    request: HttpRequest, container: ContainerDetail, *, revealed: bool = False
-) -> HttpResponse:
+def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: bool = False) -> HttpResponse:
     docker = engine.for_request(request)
     processes = None
     if container.running and not container.paused:
@@ -550,9 +557,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     return _back_to_list(request)
 
 
-def _confirm_bulk_delete(
-    request: HttpRequest, docker: engine.Engine, ids: list[str]
-) -> HttpResponse:
+def _confirm_bulk_delete(request: HttpRequest, docker: engine.Engine, ids: list[str]) -> HttpResponse:
     """The confirm step, naming each container (ids the engine no longer knows are listed as gone)."""
     by_id = {c.id: c for c in docker.containers.list_containers(include_stopped=True)}
     found = [by_id.get(i) or next((c for c in by_id.values() if c.id.startswith(i)), None) for i in ids]

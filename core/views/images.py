@@ -46,11 +46,7 @@ SAVE_QUEUE = 8  # chunks in flight between the reader thread and the response: ~
 
 def _who(request: HttpRequest) -> dict[str, Any]:
     """What the audit trail needs from a request, safe to keep after the response (job threads)."""
-    return {
-        "user": request.user,
-        "client": (request.META.get("REMOTE_ADDR") or "", 0),
-        "endpoint": request.endpoint,
-    }
+    return audit.detached(request)
 
 
 def _resolve(docker: engine.Engine, image_id: str) -> str:

@@ -1,0 +1,210 @@
+"""Edit, duplicate, recreate (with rollback) and update detection, on the real engine and registry."""
+
+from __future__ import annotations
+
+import re
+
+import docker
+import pytest
+
+from core.engine import jobs
+from core.models import AuditEvent
+from tests.images_support import wait_job
+from tests.support import RUN_ID, TEST_LABEL, free_port, unique
+
+# Handles SIGTERM (a bare ``sleep`` as PID 1 ignores it and every stop waits 10 s).
+SERVE = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+
+
+@pytest.fixture
+def network(engine):
+    name = unique("net")
+    engine.api.create_network(name, labels={TEST_LABEL: RUN_ID})
+    yield name
+    for container in engine.api.inspect_network(name).get("Containers") or {}:
+        engine.api.remove_container(container, force=True, v=True)
+    engine.api.remove_network(name)
+
+
+@pytest.fixture
+def served(engine, make_container, network):
+    """A running container with a named and an anonymous volume, a published port, a network alias."""
+    name = unique("svc")
+    port = free_port()
+    volume = f"{name}-data"
+    host_config = engine.api.create_host_config(
+        binds=[f"{volume}:/data"], port_bindings={8080: ("127.0.0.1", port)}, network_mode=network
+    )
+    networking = engine.api.create_networking_config(
+        {network: engine.api.create_endpoint_config(aliases=["web-alias"])}
+    )
+    raw = make_container(
+        name=name,
+        command=SERVE,
+        environment=["SECRET=hunter2", "MODE=a"],
+        volumes=["/data", "/anon"],
+        ports=[8080],
+        host_config=host_config,
+        networking_config=networking,
+    )
+    engine.api.exec_start(
+        engine.api.exec_create(raw["Id"], ["sh", "-c", "echo named > /data/f; echo anon > /anon/f"])
+    )
+    yield {"name": name, "id": raw["Id"], "port": port, "volume": volume, "network": network}
+    for ref in (name, raw["Id"]):
+        try:
+            engine.api.remove_container(ref, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+    try:
+        engine.api.remove_volume(volume, force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def _job(response):
+    assert response.status_code == 302, response.content[-3000:]
+    return wait_job(re.search(r"/images/jobs/([0-9a-f]{32})/", response["Location"]).group(1))
+
+
+def _read(engine, name: str, path: str) -> str:
+    exec_id = engine.api.exec_create(name, ["cat", path])
+    return engine.api.exec_start(exec_id).decode().strip()
+
+
+def _edit_fields(client, ref: str, *, page: str = "edit", **changes) -> dict:
+    """The edit (or duplicate) form as the page pre-fills it, with ``changes`` applied."""
+    form = client.get(f"/containers/{ref}/{page}/").context["form"]
+    data = {}
+    for field in form:
+        value = form.initial.get(field.name, field.field.initial)
+        if isinstance(value, bool):
+            if value:
+                data[field.name] = "on"
+        elif value not in (None, ""):
+            data[field.name] = str(value)
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+# --------------------------------------------------------------------------- edit and duplicate
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_edit_form_is_prefilled_from_inspect_with_env_values_masked(operator_client, served):
+    response = operator_client.get(f"/containers/{served['name']}/edit/")
+    assert response.status_code == 200
+    initial = response.context["form"].initial
+    assert initial["env"] == "SECRET=***\nMODE=***"
+    assert f"127.0.0.1:{served['port']}:8080" in initial["ports"]
+    assert f"{served['volume']}:/data" in initial["volumes"]
+    assert f"{served['network']} web-alias" == initial["networks"]
+    assert "hunter2" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posting_the_edit_form_shows_the_diff_and_changes_nothing(operator_client, engine, served):
+    data = _edit_fields(operator_client, served["name"], memory="64m", env="SECRET=***\nMODE=b")
+    response = operator_client.post(f"/containers/{served['name']}/edit/", data)
+    assert response.status_code == 200
+    diff = {row[0]: row for row in response.context["diff"]}
+    assert diff["memory"][1:] == ("", "64m")
+    assert diff["env"][2] == "MODE=*** (changed)"
+    assert "hunter2" not in response.content.decode()
+    assert engine.api.inspect_container(served["name"])["Id"] == served["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicate_creates_a_new_container_with_the_same_settings(operator_client, engine, served):
+    copy = unique("copy")
+    data = _edit_fields(operator_client, served["name"], page="duplicate", name=copy, ports=None)
+    response = operator_client.post(f"/containers/{served['name']}/duplicate/", data)
+    assert response.status_code == 302, response.content[-3000:]
+    try:
+        raw = engine.api.inspect_container(copy)
+        assert "SECRET=hunter2" in raw["Config"]["Env"]  # masked values are the source's
+        assert raw["State"]["Running"]
+        anonymous = [
+            m["Name"]
+            for m in engine.api.inspect_container(served["id"])["Mounts"]
+            if m["Destination"] == "/anon"
+        ]
+        assert all(m["Name"] not in anonymous for m in raw["Mounts"])  # fresh anonymous volumes
+    finally:
+        engine.api.remove_container(copy, force=True, v=True)
+
+
+# --------------------------------------------------------------------------- recreate
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recreate_keeps_name_volumes_ports_and_networks(operator_client, engine, served):
+    data = _edit_fields(operator_client, served["name"], memory="64m", env="SECRET=***\nMODE=b")
+    job = _job(operator_client.post(f"/containers/{served['name']}/recreate/", data))
+    assert job.status == jobs.SUCCESS, job.message
+    raw = engine.api.inspect_container(served["name"])
+    assert raw["Id"] != served["id"]
+    assert raw["State"]["Running"]
+    assert raw["HostConfig"]["Memory"] == 64 << 20
+    assert "SECRET=hunter2" in raw["Config"]["Env"] and "MODE=b" in raw["Config"]["Env"]
+    assert _read(engine, served["name"], "/data/f") == "named"
+    assert _read(engine, served["name"], "/anon/f") == "anon"  # the anonymous volume carried over
+    assert raw["HostConfig"]["PortBindings"]["8080/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": str(served["port"])}
+    ]
+    assert "web-alias" in raw["NetworkSettings"]["Networks"][served["network"]]["Aliases"]
+    assert not engine.api.containers(all=True, filters={"name": f"{served['name']}-recreate"})
+    event = AuditEvent.objects.filter(action="container.recreate").latest("id")
+    assert event.outcome == "ok"
+    assert ["memory", "", "64m"] in event.parameters["diff"]
+    assert event.parameters["new_image"] == raw["Image"]
+    assert "hunter2" not in str(event.parameters)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recreate_whose_new_spec_fails_to_start_rolls_back(operator_client, engine, served):
+    data = _edit_fields(operator_client, served["name"], command="/no/such/binary")
+    job = _job(operator_client.post(f"/containers/{served['name']}/recreate/", data))
+    assert job.status == jobs.ERROR
+    assert "start" in job.message and "started again" in job.message, job.message
+    raw = engine.api.inspect_container(served["name"])
+    assert raw["Id"] == served["id"]
+    assert raw["State"]["Running"]
+    assert not engine.api.containers(all=True, filters={"name": f"{served['name']}-recreate"})
+    assert AuditEvent.objects.filter(action="container.recreate", outcome="failed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_healthcheck_that_never_passes_rolls_back(operator_client, engine, served):
+    data = _edit_fields(
+        operator_client,
+        served["name"],
+        health_cmd="false",
+        health_interval="1s",
+        health_retries="1",
+        health_wait="5",
+    )
+    job = _job(operator_client.post(f"/containers/{served['name']}/recreate/", data))
+    assert job.status == jobs.ERROR
+    assert "health" in job.message, job.message
+    raw = engine.api.inspect_container(served["name"])
+    assert raw["Id"] == served["id"] and raw["State"]["Running"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_edit_that_adds_privileged_mode_is_refused(operator_client, engine, served):
+    data = _edit_fields(operator_client, served["name"], privileged="on")
+    response = operator_client.post(f"/containers/{served['name']}/recreate/", data)
+    assert response.status_code == 400
+    assert "privileged" in response.context["form"].errors
+    assert engine.api.inspect_container(served["name"])["Id"] == served["id"]
+    event = AuditEvent.objects.filter(action="container.recreate").latest("id")
+    assert event.outcome == "denied"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recreating_a_container_removed_meanwhile_says_so(operator_client, engine, served):
+    data = _edit_fields(operator_client, served["name"])
+    engine.api.remove_container(served["id"], force=True)
+    response = operator_client.post(f"/containers/{served['name']}/recreate/", data)
+    assert response.status_code == 404
