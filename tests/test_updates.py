@@ -16,6 +16,12 @@ from tests.support import RUN_ID, TEST_LABEL, free_port, unique
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
 
 
+@pytest.fixture(autouse=True)
+def only_linked_registries(settings):
+    """Tests talk to 127.0.0.1 only: never ask Docker Hub about the engine's other containers."""
+    settings.UPDATE_CHECK_UNLINKED = False
+
+
 @pytest.fixture
 def network(engine):
     name = unique("net")
@@ -208,3 +214,129 @@ def test_recreating_a_container_removed_meanwhile_says_so(operator_client, engin
     engine.api.remove_container(served["id"], force=True)
     response = operator_client.post(f"/containers/{served['name']}/recreate/", data)
     assert response.status_code == 404
+
+
+# --------------------------------------------------------------------------- update detection + update
+
+
+@pytest.fixture
+def linked_registry(registry_server, transactional_db):
+    from core.models import Registry
+
+    registry = Registry(
+        name=unique("reg"),
+        url=registry_server.url,
+        username=registry_server.username,
+        verify_tls=False,
+        allow_private_addresses=True,  # the test registry listens on 127.0.0.1
+    )
+    registry.secret = registry_server.password
+    registry.save()
+    yield registry
+    from core import updates
+
+    updates.cache.clear()
+
+
+def _runnable_image(engine, version: str) -> str:
+    """A busybox image with a version label (distinct config, same layer); returns its id."""
+    from tests.images_support import _imported_id
+    from tests.support import busybox_rootfs_tar
+
+    result = engine.api.import_image_from_data(
+        busybox_rootfs_tar(),
+        repository=unique("upd"),
+        tag=version,
+        changes=[
+            f'LABEL {TEST_LABEL}="{RUN_ID}"',
+            f'LABEL org.opencontainers.image.version="{version}"',
+            'CMD ["sh"]',
+            "ENV PATH=/bin",
+        ],
+    )
+    return _imported_id(result)
+
+
+def _push(engine, registry_server, image_id: str, repository: str, tag: str) -> None:
+    engine.api.tag(image_id, repository, tag)
+    for message in engine.api.push(
+        repository, tag=tag, stream=True, decode=True, auth_config=registry_server.auth_config
+    ):
+        assert "error" not in message, message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_push_under_the_same_tag_shows_an_update_and_update_recreates_on_it(
+    operator_client, viewer_client, engine, registry_server, linked_registry, make_container, network
+):
+    repository = f"{registry_server.host}/{RUN_ID}-app"
+    reference = f"{repository}:stable"
+    v1 = _runnable_image(engine, "1")
+    _push(engine, registry_server, v1, repository, "stable")
+    name = unique("upd")
+    port = free_port()
+    host_config = engine.api.create_host_config(
+        binds=[f"{name}-data:/data"], port_bindings={8080: ("127.0.0.1", port)}, network_mode=network
+    )
+    networking = engine.api.create_networking_config(
+        {network: engine.api.create_endpoint_config(aliases=["app-alias"])}
+    )
+    make_container(
+        name=name,
+        image=reference,
+        command=SERVE,
+        ports=[8080],
+        host_config=host_config,
+        networking_config=networking,
+    )
+    engine.api.exec_start(engine.api.exec_create(name, ["sh", "-c", "echo before > /data/f"]))
+    try:
+        assert operator_client.post("/updates/check/").status_code == 302
+        page = viewer_client.get(f"/containers/{name}/").content.decode()
+        assert 'data-update="current"' in page
+
+        v2 = _runnable_image(engine, "2")
+        _push(engine, registry_server, v2, repository, "stable")
+        engine.api.tag(v1, repository, "stable")  # locally the tag still names v1, as on any other host
+        engine.api.remove_image(v2, force=True)
+        operator_client.post("/updates/check/")
+        listing = viewer_client.get("/containers/?updates=1").content.decode()
+        assert name in listing
+        assert "update available" in listing
+        assert 'data-update="available"' in viewer_client.get(f"/containers/{name}/").content.decode()
+        assert AuditEvent.objects.filter(action="updates.check", outcome="ok").count() == 2
+
+        job = _job(operator_client.post(f"/containers/{name}/recreate/", {"pull": "on"}))
+        assert job.status == jobs.SUCCESS, job.message
+        raw = engine.api.inspect_container(name)
+        assert raw["Image"] == engine.api.inspect_image(reference)["Id"] != v1
+        assert raw["Config"]["Labels"]["org.opencontainers.image.version"] == "2"
+        assert raw["State"]["Running"]
+        assert _read(engine, name, "/data/f") == "before"
+        assert raw["HostConfig"]["PortBindings"]["8080/tcp"] == [
+            {"HostIp": "127.0.0.1", "HostPort": str(port)}
+        ]
+        assert "app-alias" in raw["NetworkSettings"]["Networks"][network]["Aliases"]
+        event = AuditEvent.objects.filter(action="container.update").latest("id")
+        assert event.outcome == "ok"
+        assert event.parameters["old_image"] == v1
+        assert event.parameters["new_digests"]
+        operator_client.post("/updates/check/")
+        assert 'data-update="current"' in viewer_client.get(f"/containers/{name}/").content.decode()
+    finally:
+        engine.api.remove_container(name, force=True, v=True)
+        engine.api.remove_volume(f"{name}-data", force=True)
+        engine.api.remove_image(reference, force=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locally_built_image_is_unknown_never_up_to_date(operator_client, viewer_client, make_container):
+    raw = make_container(command=SERVE)
+    operator_client.post("/updates/check/")
+    page = viewer_client.get(f"/containers/{raw['Id'][:12]}/").content.decode()
+    assert 'data-update="unknown"' in page
+    assert "locally" in page
+
+
+def test_checking_updates_needs_the_operator_role(viewer_client):
+    assert viewer_client.post("/updates/check/").status_code == 403

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, engine, policy, tables
+from core import audit, engine, policy, tables, updates
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -39,7 +39,7 @@ SORT_KEYS: dict[str, Callable[[ContainerSummary], object]] = {
 }
 STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
-LIST_KEYS = ("q", "state", "sort", "dir", "page", "per_page")
+LIST_KEYS = ("q", "state", "updates", "sort", "dir", "page", "per_page")
 BULK_LIMIT = 500  # containers one bulk action takes (each is one engine call, one audit event)
 
 
@@ -130,23 +130,38 @@ def _list_params(query) -> tuple[tables.Params, str]:
     return params, state if state in STATE_FILTERS else "all"
 
 
-def filter_containers(docker: engine.Engine, params: tables.Params, state: str) -> list[ContainerSummary]:
+def filter_containers(
+    docker: engine.Engine, params: tables.Params, state: str, *, available: dict | None = None
+) -> list[ContainerSummary]:
     """Every container the filter matches (all pages), sorted: what the list pages, bulk and the API
-    act on."""
+    act on. ``available``: only the containers whose id it maps to an available update."""
     rows = docker.containers.list_containers(include_stopped=state != "running")
     if state == "exited":
         rows = [c for c in rows if c.state in ("exited", "dead", "created")]
     if needle := params.needle:
         rows = [c for c in rows if _matches(c, needle)]
+    if available is not None:
+        rows = [c for c in rows if c.id in available and available[c.id].available]
     return tables.sorted_rows(rows, SORT_KEYS, params)
 
 
 @require_role(Role.VIEWER)
 def container_list(request: HttpRequest) -> HttpResponse:
-    """All containers in one engine call; filter by state and text, sort, page, bulk-select."""
+    """All containers in one engine call; filter by state, text and available updates (the last
+    check's answers: the list never waits on a registry), sort, page, bulk-select."""
     params, state = _list_params(request.GET)
-    rows = filter_containers(engine.for_request(request), params, state)
-    context = {"page": tables.page_of(rows, params), "params": params, "state": state}
+    docker = engine.for_request(request)
+    statuses = updates.for_endpoint(request)
+    only_updates = request.GET.get("updates") == "1"
+    rows = filter_containers(docker, params, state, available=statuses if only_updates else None)
+    context = {
+        "page": tables.page_of(rows, params),
+        "params": params,
+        "state": state,
+        "updates": statuses,
+        "only_updates": only_updates,
+        "update_count": sum(1 for s in statuses.values() if s.available),
+    }
     # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
     fragment = request.htmx and not request.htmx.history_restore_request
     template = "containers/list.html#table" if fragment else "containers/list.html"
@@ -294,6 +309,7 @@ def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: 
             "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
             "revealed": revealed,
+            "update": updates.for_endpoint(request, [container]).get(container.id),
         },
     )
 
@@ -495,9 +511,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
     """Back to the list the bulk form came from, with its filter, sort and page."""
-    keep = {
-        k: request.POST[k] for k in ("q", "state", "sort", "dir", "page", "per_page") if request.POST.get(k)
-    }
+    keep = {k: request.POST[k] for k in LIST_KEYS if request.POST.get(k)}
     return redirect(f"{reverse('container_list')}?{urlencode(keep)}" if keep else reverse("container_list"))
 
 
@@ -505,7 +519,8 @@ def _bulk_targets(request: HttpRequest, docker: engine.Engine) -> list[Container
     """The checked ids, or with ``select=matching`` every container the list's filter matches."""
     if request.POST.get("select") == "matching":
         params, state = _list_params(request.POST)
-        return filter_containers(docker, params, state)
+        available = updates.for_endpoint(request) if request.POST.get("updates") == "1" else None
+        return filter_containers(docker, params, state, available=available)
     return list(dict.fromkeys(i for i in request.POST.getlist("ids") if i))
 
 
