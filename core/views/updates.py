@@ -57,7 +57,11 @@ def updates_apply(request: HttpRequest) -> HttpResponse:
     found = updates.for_endpoint(request)
     targets = [cid for cid, status in found.items() if status.available][:BULK_UPDATE_LIMIT]
     if not targets:
-        messages.error(request, "No container has an update available (check now first).")
+        message = "No container has an update available (check now first)."
+        audit.record(
+            request, "container.update", parameters={"bulk": True}, outcome=audit.FAILED, message=message
+        )
+        messages.error(request, message)
         return _back(request)
     plans, skipped = [], []
     for cid in targets:
