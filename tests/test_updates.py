@@ -340,3 +340,82 @@ def test_a_locally_built_image_is_unknown_never_up_to_date(operator_client, view
 
 def test_checking_updates_needs_the_operator_role(viewer_client):
     assert viewer_client.post("/updates/check/").status_code == 403
+
+
+def _basic(registry_server) -> dict[str, str]:
+    import base64
+
+    token = base64.b64encode(f"{registry_server.username}:{registry_server.password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_multi_platform_image_compares_by_its_index_digest(
+    operator_client, viewer_client, engine, registry_server, linked_registry, make_container
+):
+    from tests.registries_support import push_index, push_tiny_image
+
+    headers = _basic(registry_server)
+    path = f"{RUN_ID}-multi"
+    amd = push_tiny_image(registry_server.url, path, "amd", headers=headers, text="amd64 v1")
+    arm = push_tiny_image(
+        registry_server.url, path, "arm", headers=headers, text="arm v1", architecture="arm64"
+    )
+    index = push_index(registry_server.url, path, "multi", [(amd, "amd64"), (arm, "arm64")], headers=headers)
+    reference = f"{registry_server.host}/{path}:multi"
+    for message in engine.api.pull(
+        reference, stream=True, decode=True, auth_config=registry_server.auth_config
+    ):
+        assert "error" not in message, message
+    try:
+        assert f"{registry_server.host}/{path}@{index}" in engine.api.inspect_image(reference)["RepoDigests"]
+        raw = make_container(image=reference, command="/x", start=False)
+        operator_client.post("/updates/check/")
+        page = viewer_client.get(f"/containers/{raw['Id'][:12]}/").content.decode()
+        assert 'data-update="current"' in page  # the index digest, not a platform digest
+
+        arm2 = push_tiny_image(
+            registry_server.url, path, "arm2", headers=headers, text="arm v2", architecture="arm64"
+        )
+        push_index(registry_server.url, path, "multi", [(amd, "amd64"), (arm2, "arm64")], headers=headers)
+        operator_client.post("/updates/check/")
+        page = viewer_client.get(f"/containers/{raw['Id'][:12]}/").content.decode()
+        assert 'data-update="available"' in page  # the index moved
+
+        job = _job(operator_client.post(f"/containers/{raw['Id'][:12]}/recreate/", {"pull": "on"}))
+        assert job.status == jobs.SUCCESS, job.message
+        assert engine.api.inspect_container(raw["Id"])["Id"] == raw["Id"]  # same platform image: kept
+        assert any("nothing to recreate" in line for line in job.lines)
+    finally:
+        engine.api.remove_image(reference, force=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_all_is_one_job_with_an_outcome_per_container(
+    operator_client, engine, registry_server, linked_registry, make_container
+):
+    repository = f"{registry_server.host}/{RUN_ID}-bulk"
+    reference = f"{repository}:stable"
+    v1 = _runnable_image(engine, "1")
+    _push(engine, registry_server, v1, repository, "stable")
+    names = [unique("bulk"), unique("bulk")]
+    for name in names:
+        make_container(name=name, image=reference, command=SERVE)
+    v2 = _runnable_image(engine, "2")
+    _push(engine, registry_server, v2, repository, "stable")
+    engine.api.tag(v1, repository, "stable")
+    engine.api.remove_image(v2, force=True)
+    try:
+        operator_client.post("/updates/check/")
+        job = _job(operator_client.post("/updates/apply/"))
+        assert job.status == jobs.SUCCESS, job.message
+        for name in names:
+            raw = engine.api.inspect_container(name)
+            assert raw["Config"]["Labels"]["org.opencontainers.image.version"] == "2"
+            assert raw["State"]["Running"]
+            assert f"{name}: updated" in job.message
+        assert AuditEvent.objects.filter(action="container.update", outcome="ok").count() == 2
+    finally:
+        for name in names:
+            engine.api.remove_container(name, force=True, v=True)
+        engine.api.remove_image(reference, force=True)

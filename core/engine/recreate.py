@@ -193,6 +193,14 @@ def run(
             raise RecreateFailed(
                 f"The pull of {spec.image} failed: {error.message} Nothing was changed."
             ) from error
+        with engine.translated():
+            pulled = str(api.inspect_image(spec.image).get("Id") or "")
+        if spec == current.spec and pulled == current.image_id:
+            # e.g. a moved multi-platform index whose entry for this platform did not change
+            report.new_image_id, report.new_digests = pulled, _digests(engine, pulled)
+            report.step = "done"
+            yield _say(report, f"{spec.image} is the image {current.name} already runs: nothing to recreate")
+            return
     temporary = f"{current.name}-recreate-{int(time.time())}"
     try:
         report.step = "create"
@@ -209,20 +217,18 @@ def run(
             with engine.translated():
                 api.stop(current.id, timeout=STOP_TIMEOUT)
             stopped_at = time.monotonic()
-        report.step = "start"
-        yield _say(report, "starting the new container")
-        with engine.translated():
-            api.start(created.id)
-            _wait_running(engine, created.id)
-        report.downtime = time.monotonic() - stopped_at
-        yield _say(report, f"running after {report.downtime:.2f} s without {current.name}")
-        report.step = "health"
-        with engine.translated():
-            for line in _wait_stable_and_healthy(engine, created.id, health_wait=health_wait):
-                yield _say(report, line)
-        if not was_running:
+        if was_running:  # a stopped container is replaced by a created one: nothing is started
+            report.step = "start"
+            yield _say(report, "starting the new container")
             with engine.translated():
-                api.stop(created.id, timeout=STOP_TIMEOUT)
+                api.start(created.id)
+                _wait_running(engine, created.id)
+            report.downtime = time.monotonic() - stopped_at
+            yield _say(report, f"running after {report.downtime:.2f} s without {current.name}")
+            report.step = "health"
+            with engine.translated():
+                for line in _wait_stable_and_healthy(engine, created.id, health_wait=health_wait):
+                    yield _say(report, line)
         report.step = "remove the old container"
         yield _say(report, f"removing the old {current.name}")
         try:
