@@ -77,6 +77,7 @@ class _Cache:
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[float, Remote]] = OrderedDict()
         self._digest_types: OrderedDict[str, str] = OrderedDict()  # repo@digest -> media type
+        self._checked: set[str] = set()  # endpoints a check ran on
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Remote | None:
@@ -109,10 +110,20 @@ class _Cache:
             while len(self._digest_types) > CACHE_SIZE:
                 self._digest_types.popitem(last=False)
 
+    def has_endpoint(self, endpoint: str) -> bool:
+        """Whether anything was checked on ``endpoint`` (pages skip the work when nothing was)."""
+        with self._lock:
+            return endpoint in self._checked
+
+    def mark_checked(self, endpoint: str) -> None:
+        with self._lock:
+            self._checked.add(endpoint)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._digest_types.clear()
+            self._checked.clear()
 
 
 cache = _Cache()
@@ -282,6 +293,8 @@ def statuses(
     """
     subjects = list(subjects)
     registries = list(registries)
+    if not cached_only:
+        cache.mark_checked(endpoint)
     locals_ = {s.key: _local(s) for s in subjects}
     # Only references some local image came from are worth a request (no digest: unknown anyway).
     references = sorted({s.reference for s in subjects if locals_[s.key]})
@@ -345,6 +358,8 @@ def for_endpoint(
     from core import engine
     from core.models import Registry
 
+    if cached_only and not cache.has_endpoint(request.endpoint.slug):
+        return {}  # nothing checked here yet: no engine calls, no badges
     docker = engine.for_request(request)
     subjects = container_subjects(docker, containers)
     return statuses(

@@ -150,10 +150,11 @@ def container_list(request: HttpRequest) -> HttpResponse:
     """All containers in one engine call; filter by state, text and available updates (the last
     check's answers: the list never waits on a registry), sort, page, bulk-select."""
     params, state = _list_params(request.GET)
-    docker = engine.for_request(request)
-    statuses = updates.for_endpoint(request)
+    rows = filter_containers(engine.for_request(request), params, state)
+    statuses = updates.for_endpoint(request, rows)
     only_updates = request.GET.get("updates") == "1"
-    rows = filter_containers(docker, params, state, available=statuses if only_updates else None)
+    if only_updates:
+        rows = [c for c in rows if c.id in statuses and statuses[c.id].available]
     context = {
         "page": tables.page_of(rows, params),
         "params": params,
