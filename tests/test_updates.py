@@ -419,3 +419,21 @@ def test_update_all_is_one_job_with_an_outcome_per_container(
         for name in names:
             engine.api.remove_container(name, force=True, v=True)
         engine.api.remove_image(reference, force=True)
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_browser_edit_shows_what_changes_before_confirming(page, login, live, engine, served, width):
+    from tests.support import screenshot
+
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, "operator")
+    page.goto(f"{live.url}/containers/{served['name']}/edit/")
+    page.click("[data-testid=runtime-fields] summary")
+    page.fill("#id_memory", "64m")
+    page.click("[data-testid=edit-submit]")
+    page.wait_for_selector("[data-testid=diff]")
+    assert page.inner_text('[data-diff-field="memory"]').split() == ["memory", "64m"]
+    screenshot(page, f"container-edit-diff-{width}")
+    assert "hunter2" not in page.content()
+    assert engine.api.inspect_container(served["name"])["Id"] == served["id"]
+    assert page.problems == []
