@@ -14,7 +14,7 @@ from collections.abc import Callable
 from django import forms
 
 from core import policy
-from core.engine.containers import CreateSpec, PortSpec, VolumeSpec
+from core.engine.containers import CreateSpec, HealthSpec, NetworkSpec, PortSpec, VolumeSpec
 from core.roles import Role
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -132,7 +132,221 @@ def parse_volumes(text: str) -> tuple[VolumeSpec, ...]:
     return tuple(specs)
 
 
-class CreateContainerForm(forms.Form):
+# --------------------------------------------------------------------------- limits, health, logs
+
+SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+DURATION_UNITS = {
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
+LOG_DRIVER_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less
+
+
+def parse_size(text: str, what: str) -> int | None:
+    """``512m``, ``1g``, ``1.5GiB``, ``1048576`` (bytes) as bytes; empty is None."""
+    text = text.strip()
+    if not text:
+        return None
+    match = SIZE_RE.match(text)
+    if not match:
+        raise forms.ValidationError(f"“{text}” is not a size for the {what} (e.g. 512m, 1g, 1048576).")
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_duration(text: str, what: str) -> int:
+    """``30s``, ``1m30s``, ``500ms``, ``10`` (seconds) as nanoseconds; empty is 0 (the engine's default)."""
+    text = text.strip()
+    if not text:
+        return 0
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return int(float(text) * 10**9)
+    parts = DURATION_PART_RE.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise forms.ValidationError(f"“{text}” is not a duration for the {what} (e.g. 30s, 1m30s, 500ms).")
+    return int(sum(float(n) * DURATION_UNITS[u] for n, u in parts))
+
+
+def format_size(value: int | None) -> str:
+    """Bytes back to the form's notation (the largest unit that divides exactly)."""
+    if not value:
+        return ""
+    for unit in ("g", "m", "k"):
+        if value % SIZE_UNITS[unit] == 0:
+            return f"{value // SIZE_UNITS[unit]}{unit}"
+    return str(value)
+
+
+def format_duration(value: int) -> str:
+    """Nanoseconds back to the form's notation."""
+    if not value:
+        return ""
+    for unit in ("h", "m", "s", "ms"):
+        if value % DURATION_UNITS[unit] == 0:
+            return f"{value // DURATION_UNITS[unit]}{unit}"
+    return f"{value}ns"
+
+
+def parse_networks(text: str) -> tuple[NetworkSpec, ...]:
+    """Lines ``NETWORK [alias alias ...]``: the networks to join and the aliases on each."""
+    specs: list[NetworkSpec] = []
+    for number, line in _lines(text):
+        name, *aliases = line.split()
+        if not NETWORK_RE.match(name) or ":" in name:
+            raise forms.ValidationError(f"Line {number}: “{name}” is not a network name.")
+        if name.lower() in ("host", "none"):
+            raise forms.ValidationError(
+                f"Line {number}: {name} is a network mode, not a network to join: put it in Network."
+            )
+        for alias in aliases:
+            if not NETWORK_RE.match(alias) or ":" in alias:
+                raise forms.ValidationError(
+                    f"Line {number}: “{alias}” is not an alias (letters, digits, _ . -)."
+                )
+        if any(spec.name == name for spec in specs):
+            raise forms.ValidationError(f"Line {number}: the network {name} is listed twice.")
+        specs.append(NetworkSpec(name=name, aliases=tuple(dict.fromkeys(aliases))))
+    return tuple(specs)
+
+
+class RuntimeFields(forms.Form):
+    """Resource limits, healthcheck and log options (their own fieldset of the create/edit form)."""
+
+    memory = forms.CharField(max_length=32, required=False, help_text="hard limit, e.g. 512m, 1g")
+    memory_reservation = forms.CharField(max_length=32, required=False, help_text="soft limit, e.g. 256m")
+    cpus = forms.DecimalField(
+        required=False, min_value=0.01, max_value=1024, decimal_places=2, help_text="e.g. 0.5, 2"
+    )
+    cpu_shares = forms.IntegerField(
+        required=False, min_value=2, max_value=262144, help_text="relative weight (1024)"
+    )
+    pids_limit = forms.IntegerField(
+        required=False, min_value=-1, max_value=4_194_304, help_text="-1: unlimited"
+    )
+    health_cmd = forms.CharField(
+        max_length=2000,
+        required=False,
+        help_text="shell command (exit 0 = healthy); NONE disables the image's",
+    )
+    health_interval = forms.CharField(max_length=32, required=False, help_text="e.g. 30s")
+    health_timeout = forms.CharField(max_length=32, required=False, help_text="e.g. 5s")
+    health_retries = forms.IntegerField(required=False, min_value=0, max_value=1000)
+    health_start_period = forms.CharField(max_length=32, required=False, help_text="e.g. 10s")
+    log_driver = forms.CharField(
+        max_length=64, required=False, help_text="json-file, local, none ... (empty: the engine's)"
+    )
+    log_max_size = forms.CharField(max_length=32, required=False, help_text="e.g. 10m")
+    log_max_file = forms.IntegerField(required=False, min_value=1, max_value=1000)
+
+    RUNTIME_FIELDS = (
+        ("Resources", ("memory", "memory_reservation", "cpus", "cpu_shares", "pids_limit")),
+        (
+            "Healthcheck",
+            ("health_cmd", "health_interval", "health_timeout", "health_retries", "health_start_period"),
+        ),
+        ("Logs", ("log_driver", "log_max_size", "log_max_file")),
+    )
+
+    def runtime_fieldsets(self) -> list[tuple[str, list]]:
+        return [(title, [self[name] for name in names]) for title, names in self.RUNTIME_FIELDS]
+
+    def runtime_errors(self) -> bool:
+        return any(name in self.errors for _, names in self.RUNTIME_FIELDS for name in names)
+
+    def clean_memory(self) -> int | None:
+        value = parse_size(self.cleaned_data["memory"], "memory limit")
+        if value is not None and value < MIN_MEMORY:
+            raise forms.ValidationError("The memory limit must be at least 6m (the engine refuses less).")
+        return value
+
+    def clean_memory_reservation(self) -> int | None:
+        return parse_size(self.cleaned_data["memory_reservation"], "memory reservation")
+
+    def clean_health_interval(self) -> int:
+        return parse_duration(self.cleaned_data["health_interval"], "health interval")
+
+    def clean_health_timeout(self) -> int:
+        return parse_duration(self.cleaned_data["health_timeout"], "health timeout")
+
+    def clean_health_start_period(self) -> int:
+        return parse_duration(self.cleaned_data["health_start_period"], "health start period")
+
+    def clean_log_driver(self) -> str:
+        driver = self.cleaned_data["log_driver"].strip()
+        if driver and not LOG_DRIVER_RE.match(driver):
+            raise forms.ValidationError(f"“{driver}” is not a log driver name.")
+        return driver
+
+    def clean_log_max_size(self) -> str:
+        text = self.cleaned_data["log_max_size"].strip()
+        if text:
+            parse_size(text, "log max-size")
+        return text
+
+    def clean_runtime(self) -> None:
+        """Cross-field checks; called from the form's ``clean``."""
+        data = self.cleaned_data
+        memory, reservation = data.get("memory"), data.get("memory_reservation")
+        if memory and reservation and reservation > memory:
+            self.add_error("memory_reservation", "The reservation must not be above the memory limit.")
+        health_set = any(
+            data.get(name)
+            for name in ("health_interval", "health_timeout", "health_retries", "health_start_period")
+        )
+        if health_set and not (data.get("health_cmd") or "").strip():
+            self.add_error("health_cmd", "Give the healthcheck's command (interval, timeout ... need one).")
+        if (data.get("health_cmd") or "").strip().upper() == "NONE" and health_set:
+            self.add_error("health_cmd", "NONE disables the healthcheck: leave its other fields empty.")
+        for name, nanos in (
+            ("health_interval", data.get("health_interval")),
+            ("health_start_period", data.get("health_start_period")),
+        ):
+            if nanos and nanos < 10**6:
+                self.add_error(name, "At least 1ms (the engine refuses shorter).")
+        if data.get("log_driver") == "none" and (data.get("log_max_size") or data.get("log_max_file")):
+            self.add_error("log_driver", "The none driver keeps no logs: max-size and max-file do not apply.")
+
+    def runtime_spec(self) -> dict:
+        """The :class:`CreateSpec` keywords of this fieldset (after cleaning)."""
+        data = self.cleaned_data
+        cpus = data.get("cpus")
+        command = (data.get("health_cmd") or "").strip()
+        health = None
+        if command.upper() == "NONE":
+            health = HealthSpec(test=("NONE",))
+        elif command:
+            health = HealthSpec(
+                test=("CMD-SHELL", command),
+                interval=data.get("health_interval") or 0,
+                timeout=data.get("health_timeout") or 0,
+                retries=data.get("health_retries") or 0,
+                start_period=data.get("health_start_period") or 0,
+            )
+        log_options = []
+        if data.get("log_max_size"):
+            log_options.append(("max-size", data["log_max_size"]))
+        if data.get("log_max_file"):
+            log_options.append(("max-file", str(data["log_max_file"])))
+        return {
+            "memory": data.get("memory"),
+            "memory_reservation": data.get("memory_reservation"),
+            "nano_cpus": int(cpus * 10**9) if cpus else None,
+            "cpu_shares": data.get("cpu_shares"),
+            "pids_limit": data.get("pids_limit"),
+            "healthcheck": health,
+            "log_driver": data.get("log_driver") or "",
+            "log_options": tuple(log_options),
+        }
+
+
+class CreateContainerForm(RuntimeFields, forms.Form):
     """``docker create`` / ``docker run -d``; what non-admins may ask for is core/policy.py's call."""
 
     image = forms.CharField(max_length=512, widget=forms.TextInput(attrs={"list": "image-choices"}))
@@ -158,6 +372,11 @@ class CreateContainerForm(forms.Form):
     )
     network = forms.CharField(
         max_length=256, required=False, widget=forms.TextInput(attrs={"list": "network-choices"})
+    )
+    networks = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="NETWORK alias alias ... a line: networks to join (and the aliases there)",
     )
     workdir = forms.CharField(max_length=1024, required=False)
     user = forms.CharField(max_length=256, required=False)
@@ -188,7 +407,7 @@ class CreateContainerForm(forms.Form):
         return [self[name] for name in names]
 
     def line_fields(self) -> list:
-        return [self[name] for name in ("env", "ports", "volumes", "labels")]
+        return [self[name] for name in ("env", "ports", "volumes", "labels", "networks")]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -237,6 +456,9 @@ class CreateContainerForm(forms.Form):
             raise forms.ValidationError(f"“{network}” is not a network name.")
         return network
 
+    def clean_networks(self) -> tuple[NetworkSpec, ...]:
+        return parse_networks(self.cleaned_data["networks"])
+
     def clean_cap_add(self) -> tuple[str, ...]:
         caps = tuple(line.upper() for _, line in _lines(self.cleaned_data["cap_add"]))
         for cap in caps:
@@ -256,7 +478,7 @@ class CreateContainerForm(forms.Form):
         return policy.Workload(
             privileged=bool(data.get("privileged")),
             cap_add=tuple(data.get("cap_add") or ()),
-            network=data.get("network") or "",
+            network=data.get("network") or next((n.name for n in data.get("networks") or ()), ""),
             pid=data.get("pid") or "",
             mounts=tuple(
                 policy.Mount(
@@ -273,14 +495,31 @@ class CreateContainerForm(forms.Form):
     def clean(self) -> dict:
         """The one workload policy (core/policy.py): each refusal goes to its field, or the form."""
         cleaned = super().clean()
+        self.clean_runtime()
         workload = self.workload()
         facts = None
         if self.facts is not None and self.role < Role.ADMIN:
             facts = self.facts(workload)
         self.refusals = policy.refusals(workload, self.role, facts)
+        if self.role < Role.ADMIN:
+            self.refusals += self._extra_network_refusals(workload.network)
         for refusal in self.refusals:
             self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
         return cleaned
+
+    def _extra_network_refusals(self, primary: str) -> tuple[policy.Refusal, ...]:
+        """The networks joined besides the primary one pass the same network rule (a host-driver
+        network named by its id is refused here too)."""
+        found: list[policy.Refusal] = []
+        for network in self.cleaned_data.get("networks") or ():
+            if network.name == primary:
+                continue
+            workload = policy.Workload(network=network.name)
+            facts = self.facts(workload) if self.facts is not None else None
+            found += [
+                policy.Refusal("networks", r.message) for r in policy.refusals(workload, self.role, facts)
+            ]
+        return tuple(found)
 
     def refused_fields(self) -> list[str]:
         """The fields that were refused (``__all__`` for the form as a whole), for the audit trail."""
@@ -309,6 +548,8 @@ class CreateContainerForm(forms.Form):
             privileged=data["privileged"],
             cap_add=data["cap_add"],
             pid=data["pid"],
+            networks=data["networks"],
+            **self.runtime_spec(),
         )
 
     def audit_parameters(self) -> dict:
@@ -392,3 +633,130 @@ class KillForm(forms.Form):
 class DeleteForm(forms.Form):
     force = forms.BooleanField(required=False)
     volumes = forms.BooleanField(required=False)
+
+
+# --------------------------------------------------------------------------- edit, duplicate, recreate
+
+
+def _port_line(port: PortSpec) -> str:
+    suffix = "" if port.protocol == "tcp" else f"/{port.protocol}"
+    if port.host_port is None and not port.host_ip:
+        return f"{port.container_port}{suffix}"
+    ip = f"[{port.host_ip}]" if ":" in port.host_ip else port.host_ip
+    host = "" if port.host_port is None else str(port.host_port)
+    return f"{ip}:{host}:{port.container_port}{suffix}" if ip else f"{host}:{port.container_port}{suffix}"
+
+
+def initial_from_spec(spec: CreateSpec, *, mask_env: bool = True) -> dict:
+    """The create form's fields for ``spec`` (the inverse of :meth:`CreateContainerForm.spec`).
+
+    Env values are shown as ``***`` unless ``mask_env`` is off: a ``KEY=***`` line posted back keeps
+    the container's current value (:func:`restore_masked_env`), so the form never shows secrets.
+    """
+    health = spec.healthcheck
+    log = dict(spec.log_options)
+    restart = (
+        spec.restart
+        if spec.restart != "on-failure" or not spec.restart_retries
+        else (f"on-failure:{spec.restart_retries}")
+    )
+    return {
+        "image": spec.image,
+        "name": spec.name,
+        "command": shlex.join(spec.command),
+        "entrypoint": shlex.join(spec.entrypoint) if spec.entrypoint is not None else "",
+        "env": "\n".join(f"{k}={policy.MASK if mask_env else v}" for k, v in spec.env),
+        "ports": "\n".join(_port_line(p) for p in spec.ports),
+        "volumes": "\n".join(f"{v.source}:{v.target}{':ro' if v.read_only else ''}" for v in spec.volumes),
+        "restart": restart or "no",
+        "tty": spec.tty,
+        "interactive": spec.interactive,
+        "labels": "\n".join(f"{k}={v}" for k, v in spec.labels),
+        "network": spec.network,
+        "networks": "\n".join(" ".join((n.name, *n.aliases)) for n in spec.networks),
+        "workdir": spec.workdir,
+        "user": spec.user,
+        "start": True,
+        "privileged": spec.privileged,
+        "cap_add": "\n".join(spec.cap_add),
+        "pid": spec.pid,
+        "memory": format_size(spec.memory),
+        "memory_reservation": format_size(spec.memory_reservation),
+        "cpus": f"{spec.nano_cpus / 10**9:g}" if spec.nano_cpus else "",
+        "cpu_shares": spec.cpu_shares or "",
+        "pids_limit": spec.pids_limit if spec.pids_limit is not None else "",
+        "health_cmd": _health_command(health),
+        "health_interval": format_duration(health.interval) if health else "",
+        "health_timeout": format_duration(health.timeout) if health else "",
+        "health_retries": health.retries or "" if health else "",
+        "health_start_period": format_duration(health.start_period) if health else "",
+        "log_driver": spec.log_driver,
+        "log_max_size": log.get("max-size", ""),
+        "log_max_file": log.get("max-file", ""),
+    }
+
+
+def _health_command(health: HealthSpec | None) -> str:
+    if health is None:
+        return ""
+    if health.test[:1] == ("NONE",):
+        return "NONE"
+    if health.test[:1] == ("CMD-SHELL",):
+        return " ".join(health.test[1:])
+    return shlex.join(health.test[1:])  # CMD form: shown as a shell line
+
+
+def restore_masked_env(
+    posted: tuple[tuple[str, str], ...], current: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """``KEY=***`` lines of an edit form keep the container's current value of KEY."""
+    values = dict(current)
+    return tuple((k, values[k] if v == policy.MASK and k in values else v) for k, v in posted)
+
+
+DIFF_LABELS = {"cap_add": "capabilities", "pid": "PID namespace", "cpus": "CPUs"}
+
+
+def spec_diff(old: CreateSpec, new: CreateSpec) -> list[tuple[str, str, str]]:
+    """What changes from ``old`` to ``new``: ``(field, before, after)`` in the form's notation.
+
+    Env values never appear: a changed variable is shown as ``KEY=*** (changed)``.
+    """
+    before, after = initial_from_spec(old), initial_from_spec(new)
+    rows = []
+    for key in before:
+        if key in ("start", "env"):
+            continue
+        if str(before[key]) != str(after[key]):
+            rows.append((DIFF_LABELS.get(key, key.replace("_", " ")), str(before[key]), str(after[key])))
+    old_env, new_env = dict(old.env), dict(new.env)
+    gone = [k for k in old_env if k not in new_env]
+    added = [k for k in new_env if k not in old_env]
+    changed = [k for k in new_env if k in old_env and new_env[k] != old_env[k]]
+    if gone or added or changed:
+        rows.append(
+            (
+                "env",
+                "\n".join(f"{k}={policy.MASK}" for k in gone + changed),
+                "\n".join(
+                    [f"{k}={policy.MASK} (new)" for k in added]
+                    + [f"{k}={policy.MASK} (changed)" for k in changed]
+                ),
+            )
+        )
+    return rows
+
+
+class RecreateForm(forms.Form):
+    """The recreate/update options besides the (optional) spec fields: re-pull the image first, and
+    how long to wait for the new container's healthcheck."""
+
+    pull = forms.BooleanField(required=False)
+    health_wait = forms.IntegerField(required=False, min_value=1, max_value=600, initial=60)
+
+
+class EditContainerForm(CreateContainerForm):
+    """The create form of an edit: the same fields, plus the recreate options it posts along."""
+
+    pull = forms.BooleanField(required=False)
+    health_wait = forms.IntegerField(required=False, min_value=1, max_value=600)

@@ -378,6 +378,19 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class ManifestHead:
+    """What a HEAD of a manifest says: its digest, media type, and the registry's pull quota left."""
+
+    digest: str
+    media_type: str
+    rate_limit_remaining: str = ""
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     created: str
     created_by: str
@@ -1326,6 +1339,39 @@ class RegistryClient:
         if reference.startswith("sha256:") and computed != reference:
             raise RegistryError("The manifest the registry served does not match the digest asked for.")
         return parse_manifest(raw, content_type=content_type, digest=digest or computed)
+
+    def head_manifest(self, name: str, reference: str) -> ManifestHead:
+        """``HEAD /v2/<name>/manifests/<reference>`` only (a GET counts as a pull on Docker Hub).
+
+        Args:
+            name: the repository.
+            reference: a tag or a digest.
+
+        Returns:
+            A :class:`ManifestHead`: the digest, media type and ``RateLimit-Remaining`` the registry sent.
+
+        Raises:
+            RegistryNotFound: no such tag or repository.
+            RegistryError: as :meth:`request`, or no ``Docker-Content-Digest`` header (never
+                answered by a GET here).
+        """
+        validate_repository(name)
+        validate_reference(reference)
+        response = self.request(
+            "HEAD",
+            f"/v2/{name}/manifests/{quote(reference, safe=':')}",
+            scope=f"repository:{name}:pull",
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        response.close()
+        digest = response.headers.get("Docker-Content-Digest", "")
+        if not DIGEST.match(digest):
+            raise RegistryError(f"The registry at {self.host} sent no manifest digest on HEAD.")
+        return ManifestHead(
+            digest=digest,
+            media_type=response.headers.get("Content-Type", "").split(";", 1)[0].strip(),
+            rate_limit_remaining=response.headers.get("RateLimit-Remaining", "")[:64],
+        )
 
     def manifest_digest(self, name: str, reference: str) -> str | None:
         """``HEAD /v2/<name>/manifests/<reference>``: the digest a tag points at, or None if absent.

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from core.views import (
+    container_edit,
     containers,
     endpoints,
     images,
@@ -14,15 +15,18 @@ from core.views import (
     swarm,
     team,
     tokens,
+    updates,
     volumes,
 )
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("", include(images.urlpatterns)),
+    path("", include(container_edit.urlpatterns)),
     path("", include(containers.urlpatterns)),
     path("", include(volumes.urlpatterns)),
     path("", include(networks.urlpatterns)),
+    path("", include(updates.urlpatterns)),
     path("", include(logs.urlpatterns)),
     path("", include(registries.urlpatterns)),
     path("", include(team.urlpatterns)),

@@ -315,6 +315,12 @@ RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
 EXEC_SWEEP_LOCAL = env_bool("EXEC_SWEEP_LOCAL", True)
 # Jobs (pull, push, build): a running job whose heartbeat is older than this is shown interrupted.
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 30)
+# Image update checks: how long a registry's answer for one reference is reused (one HEAD per
+# reference per TTL), and how long a failed check is (so an unreachable registry is not hammered).
+UPDATE_CHECK_TTL = env_int("UPDATE_CHECK_TTL", 3600)
+UPDATE_CHECK_FAILURE_TTL = env_int("UPDATE_CHECK_FAILURE_TTL", 120)
+# Ask registries that are not linked (anonymously, public addresses only), Docker Hub included.
+UPDATE_CHECK_UNLINKED = env_bool("UPDATE_CHECK_UNLINKED", True)
 # Engine log streams one process may hold open (viewers of one container share one).
 LIVE_ENGINE_STREAMS = env_int("LIVE_ENGINE_STREAMS", 200)
 # Bytes a websocket may hold unsent before droppable frames (log lines) are skipped, and how long a

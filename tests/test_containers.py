@@ -129,6 +129,49 @@ def test_operator_runs_a_container_from_the_form(operator_client, base_image, en
     engine.api.remove_volume(f"{name}-data")
 
 
+def test_resource_limits_healthcheck_and_log_options_reach_the_engine(
+    operator_client, base_image, engine, cleanup
+):
+    name = unique("limits")
+    cleanup.append(name)
+    response = operator_client.post(
+        "/containers/new/",
+        _form(
+            base_image,
+            name,
+            memory="64m",
+            memory_reservation="32m",
+            cpus="0.5",
+            cpu_shares="512",
+            pids_limit="50",
+            health_cmd="true",
+            health_interval="2s",
+            health_retries="2",
+            log_driver="json-file",
+            log_max_size="1m",
+            log_max_file="2",
+        ),
+    )
+    assert response.status_code == 302, response.content[-2000:]
+    raw = engine.api.inspect_container(name)
+    host = raw["HostConfig"]
+    assert (host["Memory"], host["MemoryReservation"]) == (64 << 20, 32 << 20)
+    assert (host["NanoCpus"], host["CpuShares"], host["PidsLimit"]) == (500_000_000, 512, 50)
+    assert raw["Config"]["Healthcheck"]["Test"] == ["CMD-SHELL", "true"]
+    assert raw["Config"]["Healthcheck"]["Interval"] == 2 * 10**9
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}}
+
+
+def test_a_log_option_the_engine_refuses_is_a_form_error_and_nothing_is_left(
+    operator_client, base_image, engine
+):
+    name = unique("badlog")
+    response = operator_client.post("/containers/new/", _form(base_image, name, log_driver="no-such-driver"))
+    assert response.status_code == 400
+    assert 'value="no-such-driver"' in response.content.decode()
+    assert not engine.api.containers(all=True, filters={"name": name})
+
+
 def test_create_without_start_leaves_it_created(operator_client, base_image, engine, cleanup):
     name = unique("create")
     cleanup.append(name)

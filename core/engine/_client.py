@@ -249,6 +249,7 @@ class Engine:
     volumes = _Module()
     networks = _Module()
     compose = _Module()
+    recreate = _Module()
 
     def __init__(self, ref: EndpointRef):
         self.ref = ref

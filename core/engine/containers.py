@@ -7,6 +7,7 @@ unique id prefix or name, exactly as the engine accepts it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -178,6 +179,25 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class HealthSpec:
+    """A healthcheck: ``test`` is ``("CMD-SHELL", cmd)`` or ``("NONE",)``; durations in nanoseconds."""
+
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    retries: int = 0
+    start_period: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network the container joins, with its aliases there."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CreateSpec:
     """Everything ``docker create`` takes from the form, already validated."""
 
@@ -199,6 +219,17 @@ class CreateSpec:
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     pid: str = ""
+    # resource limits (None: the engine's default, unlimited)
+    memory: int | None = None  # bytes
+    memory_reservation: int | None = None  # bytes
+    nano_cpus: int | None = None  # 1e9 = one CPU
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
+    healthcheck: HealthSpec | None = None  # None: the image's
+    log_driver: str = ""  # '': the engine's default
+    log_options: tuple[tuple[str, str], ...] = ()
+    # networks joined besides ``network`` (and ``network``'s aliases when it is listed here too)
+    networks: tuple[NetworkSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -347,6 +378,211 @@ def _detail(raw: dict) -> ContainerDetail:
     )
 
 
+# --------------------------------------------------------------------------- a container's spec
+
+
+ANONYMOUS_VOLUME_RE = re.compile(r"^[0-9a-f]{64}$")
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+# HostConfig settings the create form does not know: a container using one is not re-created by the
+# dashboard (it would silently lose them); the edit page and the recreate job say which ones.
+UNSUPPORTED_HOST_SETTINGS = (
+    "Devices",
+    "Tmpfs",
+    "ExtraHosts",
+    "Dns",
+    "DnsSearch",
+    "DnsOptions",
+    "Sysctls",
+    "SecurityOpt",
+    "Ulimits",
+    "CapDrop",
+    "Links",
+    "VolumesFrom",
+    "GroupAdd",
+    "ReadonlyRootfs",
+    "Init",
+    "CpusetCpus",
+    "DeviceRequests",
+)
+
+
+@dataclass(frozen=True)
+class CurrentSpec:
+    """A container as the create form would describe it, and what a recreate must know about it."""
+
+    id: str
+    name: str
+    image_id: str
+    running: bool
+    spec: CreateSpec
+    unsupported: tuple[str, ...]  # settings the form cannot carry over (see UNSUPPORTED_HOST_SETTINGS)
+    anonymous_volumes: tuple[str, ...]  # carried over by name to the new container
+
+
+def _differs(value: object, image_value: object) -> bool:
+    return bool(value) and value != image_value
+
+
+def _ports_from_host_config(raw: dict) -> tuple[PortSpec, ...]:
+    ports: list[PortSpec] = []
+    bindings = (raw.get("HostConfig") or {}).get("PortBindings") or {}
+    for key, entries in sorted(bindings.items()):
+        number, _, protocol = key.partition("/")
+        for entry in entries or [{}]:
+            host_port = str(entry.get("HostPort") or "")
+            host_ip = str(entry.get("HostIp") or "")
+            if not host_port and not host_ip:
+                host_ip = "0.0.0.0"  # noqa: S104 - "-p 80": any free port on every address, as asked
+            ports.append(
+                PortSpec(
+                    container_port=int(number),
+                    protocol=protocol or "tcp",
+                    host_ip=host_ip,
+                    host_port=int(host_port) if host_port.isdigit() and int(host_port) else None,
+                )
+            )
+    return tuple(ports)
+
+
+def _unsupported(raw: dict, image_config: dict) -> tuple[str, ...]:
+    host = raw.get("HostConfig") or {}
+    config = raw.get("Config") or {}
+    found = [key for key in UNSUPPORTED_HOST_SETTINGS if host.get(key)]
+    if host.get("ShmSize") and int(host["ShmSize"]) != DEFAULT_SHM_SIZE:
+        found.append("ShmSize")
+    if host.get("Runtime") not in (None, "", "runc"):
+        found.append("Runtime")
+    if str(host.get("IpcMode") or "") not in ("", "private", "shareable"):
+        found.append("IpcMode")
+    if host.get("UTSMode"):
+        found.append("UTSMode")
+    if any((m.get("Type") or "") not in ("bind", "volume") for m in host.get("Mounts") or ()):
+        found.append("Mounts (tmpfs/other)")
+    if config.get("Hostname") and config["Hostname"] != str(raw.get("Id", ""))[:12]:
+        found.append("Hostname")
+    if config.get("Domainname"):
+        found.append("Domainname")
+    if _differs(config.get("StopSignal"), image_config.get("StopSignal")):
+        found.append("StopSignal")
+    if config.get("StopTimeout") is not None:
+        found.append("StopTimeout")
+    return tuple(found)
+
+
+def _health_spec(raw: dict | None) -> HealthSpec | None:
+    if not raw or not raw.get("Test"):
+        return None
+    return HealthSpec(
+        test=tuple(str(t) for t in raw["Test"]),
+        interval=int(raw.get("Interval") or 0),
+        timeout=int(raw.get("Timeout") or 0),
+        retries=int(raw.get("Retries") or 0),
+        start_period=int(raw.get("StartPeriod") or 0),
+    )
+
+
+def spec_from_inspect(raw: dict, image: dict) -> CurrentSpec:
+    """What ``docker create`` would need to make this container again, from its inspect and its
+    image's inspect: settings equal to the image's defaults (env, labels, cmd, workdir, healthcheck
+    ...) are left out, so a new image's defaults apply after an update.
+
+    Pure: unit-tested without an engine.
+    """
+    config = raw.get("Config") or {}
+    host = raw.get("HostConfig") or {}
+    image_config = image.get("Config") or {}
+    image_env = set(image_config.get("Env") or ())
+    image_labels = image_config.get("Labels") or {}
+    restart = host.get("RestartPolicy") or {}
+    cid = str(raw.get("Id", ""))
+    volumes, anonymous = [], []
+    for mount in raw.get("Mounts") or ():
+        kind = mount.get("Type")
+        if kind == "bind":
+            source = str(mount.get("Source") or "")
+        elif kind == "volume":
+            source = str(mount.get("Name") or "")
+            if ANONYMOUS_VOLUME_RE.match(source):
+                anonymous.append(source)
+        else:
+            continue
+        volumes.append(
+            VolumeSpec(
+                source=source, target=str(mount.get("Destination") or ""), read_only=not mount.get("RW")
+            )
+        )
+    network_mode = str(host.get("NetworkMode") or "")
+    networks = []
+    for name, endpoint in sorted(((raw.get("NetworkSettings") or {}).get("Networks") or {}).items()):
+        aliases = tuple(
+            str(a) for a in (endpoint or {}).get("Aliases") or () if a and not cid.startswith(str(a))
+        )
+        networks.append(NetworkSpec(name=str(name), aliases=aliases))
+    if network_mode in ("", "default") or (
+        len(networks) == 1 and networks[0].name == network_mode and not networks[0].aliases
+    ):
+        networks = []  # one network without aliases: ``network`` says it all
+    if network_mode == "default":
+        network_mode = ""
+    log = host.get("LogConfig") or {}
+    cpus = int(host.get("NanoCpus") or 0)
+    pids = host.get("PidsLimit")
+    health = config.get("Healthcheck")
+    spec = CreateSpec(
+        image=str(config.get("Image") or raw.get("Image") or ""),
+        name=str(raw.get("Name") or "").lstrip("/"),
+        command=tuple(config.get("Cmd") or ())
+        if _differs(config.get("Cmd"), image_config.get("Cmd"))
+        else (),
+        entrypoint=tuple(config.get("Entrypoint") or ())
+        if _differs(config.get("Entrypoint"), image_config.get("Entrypoint"))
+        else None,
+        env=tuple(
+            (k, v)
+            for k, _, v in (str(e).partition("=") for e in config.get("Env") or () if e not in image_env)
+        ),
+        ports=_ports_from_host_config(raw),
+        volumes=tuple(volumes),
+        restart=str(restart.get("Name") or "no"),
+        restart_retries=int(restart.get("MaximumRetryCount") or 0),
+        tty=bool(config.get("Tty")),
+        interactive=bool(config.get("OpenStdin")),
+        labels=tuple(
+            sorted(
+                (str(k), str(v)) for k, v in (config.get("Labels") or {}).items() if image_labels.get(k) != v
+            )
+        ),
+        network=network_mode,
+        workdir=str(config.get("WorkingDir") or "")
+        if _differs(config.get("WorkingDir"), image_config.get("WorkingDir"))
+        else "",
+        user=str(config.get("User") or "") if _differs(config.get("User"), image_config.get("User")) else "",
+        privileged=bool(host.get("Privileged")),
+        cap_add=tuple(str(c) for c in host.get("CapAdd") or ()),
+        pid=str(host.get("PidMode") or ""),
+        memory=int(host.get("Memory") or 0) or None,
+        memory_reservation=int(host.get("MemoryReservation") or 0) or None,
+        nano_cpus=cpus or None,
+        cpu_shares=int(host.get("CpuShares") or 0) or None,
+        pids_limit=int(pids) if pids else None,
+        healthcheck=_health_spec(health) if health != image_config.get("Healthcheck") else None,
+        log_driver=str(log.get("Type") or "")
+        if log.get("Config") or log.get("Type") not in (None, "", "json-file")
+        else "",
+        log_options=tuple(sorted((str(k), str(v)) for k, v in (log.get("Config") or {}).items())),
+        networks=tuple(networks),
+    )
+    return CurrentSpec(
+        id=cid,
+        name=spec.name,
+        image_id=str(raw.get("Image") or ""),
+        running=bool((raw.get("State") or {}).get("Running")),
+        spec=spec,
+        unsupported=_unsupported(raw, image_config),
+        anonymous_volumes=tuple(anonymous),
+    )
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -381,6 +617,26 @@ def inspect_container(engine: Engine, *, ref: str) -> ContainerDetail:
         EngineUnavailable: the engine does not answer.
     """
     return _detail(engine.api.inspect_container(ref))
+
+
+@engine_call
+def current_spec(engine: Engine, *, ref: str) -> CurrentSpec:
+    """The container as a :class:`CreateSpec` (see :func:`spec_from_inspect`).
+
+    Args:
+        ref: id, unique id prefix, or name.
+
+    Raises:
+        NotFound: no such container.
+    """
+    raw = engine.api.inspect_container(ref)
+    try:
+        image = engine.api.inspect_image(raw.get("Image") or "")
+    except Exception as exc:
+        if getattr(exc, "status_code", None) != 404:
+            raise
+        image = {}  # the image is gone (force-removed): every setting counts as the container's own
+    return spec_from_inspect(raw, image)
 
 
 @engine_call
@@ -453,10 +709,11 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
         binds=binds or None,
         port_bindings={k: (v[0] if len(v) == 1 else v) for k, v in port_bindings.items()} or None,
         restart_policy=restart,
-        network_mode=spec.network or None,
+        network_mode=_primary_network(spec) or None,
         privileged=spec.privileged,
         cap_add=list(spec.cap_add) or None,
         pid_mode=spec.pid or None,
+        **_limits_host_config(spec),
     )
     return {
         "image": spec.image,
@@ -472,7 +729,59 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
         "working_dir": spec.workdir or None,
         "user": spec.user or None,
         "host_config": host_config,
+        "healthcheck": _healthcheck(spec.healthcheck),
+        "networking_config": _networking_config(api, spec),
     }
+
+
+def _limits_host_config(spec: CreateSpec) -> dict:
+    """Resource limits and log options as ``create_host_config`` keywords (only those set)."""
+    options = {
+        "mem_limit": spec.memory,
+        "mem_reservation": spec.memory_reservation,
+        "nano_cpus": spec.nano_cpus,
+        "cpu_shares": spec.cpu_shares,
+        "pids_limit": spec.pids_limit,
+    }
+    kwargs = {key: value for key, value in options.items() if value is not None}
+    if spec.log_driver or spec.log_options:
+        kwargs["log_config"] = {"Type": spec.log_driver or "json-file", "Config": dict(spec.log_options)}
+    return kwargs
+
+
+def _healthcheck(health: HealthSpec | None) -> dict | None:
+    if health is None:
+        return None
+    return {
+        "Test": list(health.test),
+        "Interval": health.interval,
+        "Timeout": health.timeout,
+        "Retries": health.retries,
+        "StartPeriod": health.start_period,
+    }
+
+
+def _primary_network(spec: CreateSpec) -> str:
+    return spec.network or (spec.networks[0].name if spec.networks else "")
+
+
+def _networking_config(api, spec: CreateSpec) -> dict | None:
+    """The first network's endpoint (with its aliases) at create; the others are joined before start."""
+    primary = _primary_network(spec)
+    found = next((n for n in spec.networks if n.name == primary), None)
+    if found is None or not found.aliases:
+        return None
+    return api.create_networking_config({primary: api.create_endpoint_config(aliases=list(found.aliases))})
+
+
+def _join_networks(api, container_id: str, spec: CreateSpec) -> None:
+    """Connect the networks besides the primary one (the engine's create takes one endpoint)."""
+    primary = _primary_network(spec)
+    for network in spec.networks:
+        if network.name != primary:
+            api.connect_container_to_network(
+                container_id, network.name, aliases=list(network.aliases) or None
+            )
 
 
 @engine_call
@@ -519,14 +828,17 @@ def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> Create
     api = engine.api
     created = api.create_container(**_create_kwargs(api, spec))
     container_id = created["Id"]
-    if start:
-        try:
-            with engine.translated():
+    try:
+        with engine.translated():
+            _join_networks(api, container_id, spec)
+            if start:
                 api.start(container_id)
-        except EngineError:
-            with engine.translated():
-                api.remove_container(container_id, force=True, v=True)
-            raise
+    except EngineError:
+        with engine.translated():
+            # -v removes only volumes the engine made for this container: volumes named in the
+            # spec (a recreate's carried-over anonymous ones too) are never removed by it.
+            api.remove_container(container_id, force=True, v=True)
+        raise
     name = spec.name or api.inspect_container(container_id)["Name"].lstrip("/")
     return CreateResult(
         id=container_id,

@@ -358,6 +358,20 @@ def references(engine: Engine) -> list[str]:
 
 
 @engine_call
+def repo_digests(engine: Engine) -> dict[str, tuple[str, ...]]:
+    """Every local image's ``RepoDigests`` (``repo@sha256:...``: where it was pulled from), by image id,
+    in ONE list call.
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    return {
+        str(image["Id"]): tuple(str(d) for d in image.get("RepoDigests") or () if "@" in str(d))
+        for image in engine.api.images()
+    }
+
+
+@engine_call
 def resolve_id(engine: Engine, image: str) -> str:
     """The full id of an image given its full id, a unique id prefix, or a reference.
 

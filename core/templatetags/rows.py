@@ -49,6 +49,24 @@ def _ports(ports: tuple) -> SafeString:
     return format_html_join(_BR, "{}", ((one(p),) for p in ports))
 
 
+@register.simple_tag
+def update_badge(status) -> SafeString | str:
+    """``update available`` (with the new digest), or ``update ?`` with why when it is unknown."""
+    if status is None or status.why == "not checked yet":
+        return ""
+    if status.available:
+        return format_html(
+            ' <span class="badge update-available" data-update="available" title="new digest {}">'
+            "update available</span>",
+            status.remote_digest,
+        )
+    if status.state == "unknown":
+        return format_html(
+            ' <span class="badge update-unknown" data-update="unknown" title="{}">update ?</span>', status.why
+        )
+    return ""
+
+
 @register.simple_tag(takes_context=True)
 def container_row(context: template.Context, c, can_operate: bool) -> SafeString:
     """One ``<tr data-id>`` of the containers list; every engine value escaped by ``format_html``."""
@@ -65,7 +83,7 @@ def container_row(context: template.Context, c, can_operate: bool) -> SafeString
     return format_html(
         '<tr data-id="{}" class="state-row-{}">{}'
         '<td><a href="{}" class="cname">{}</a><br><code class="muted small">{}</code></td>'
-        '<td><a href="{}">{}</a></td>'
+        '<td><a href="{}">{}</a>{}</td>'
         '<td class="col-wide"><code class="cmd">{}</code></td>'
         '<td><span class="state state-{}">{}</span>{}<br><span class="muted small">{}</span></td>'
         '<td class="ports col-wide">{}</td>'
@@ -79,6 +97,7 @@ def container_row(context: template.Context, c, can_operate: bool) -> SafeString
         c.short_id,
         _link(_url_pattern(context, "image-detail"), c.image_id.removeprefix("sha256:")),
         c.image,
+        update_badge((context.get("updates") or {}).get(c.id)),
         truncatechars(c.command, 60),
         c.state,
         c.state,

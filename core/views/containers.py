@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -13,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, engine, policy, tables
+from core import audit, engine, policy, tables, updates
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -38,7 +39,7 @@ SORT_KEYS: dict[str, Callable[[ContainerSummary], object]] = {
 }
 STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
-LIST_KEYS = ("q", "state", "sort", "dir", "page", "per_page")
+LIST_KEYS = ("q", "state", "updates", "sort", "dir", "page", "per_page")
 BULK_LIMIT = 500  # containers one bulk action takes (each is one engine call, one audit event)
 JOINABLE_MAX = 30  # networks offered by the container page's connect form (the rest: the networks page)
 PICKER_MAX = 500  # entries per datalist of the create form (existing images, volumes, networks)
@@ -131,23 +132,39 @@ def _list_params(query) -> tuple[tables.Params, str]:
     return params, state if state in STATE_FILTERS else "all"
 
 
-def filter_containers(docker: engine.Engine, params: tables.Params, state: str) -> list[ContainerSummary]:
+def filter_containers(
+    docker: engine.Engine, params: tables.Params, state: str, *, available: dict | None = None
+) -> list[ContainerSummary]:
     """Every container the filter matches (all pages), sorted: what the list pages, bulk and the API
-    act on."""
+    act on. ``available``: only the containers whose id it maps to an available update."""
     rows = docker.containers.list_containers(include_stopped=state != "running")
     if state == "exited":
         rows = [c for c in rows if c.state in ("exited", "dead", "created")]
     if needle := params.needle:
         rows = [c for c in rows if _matches(c, needle)]
+    if available is not None:
+        rows = [c for c in rows if c.id in available and available[c.id].available]
     return tables.sorted_rows(rows, SORT_KEYS, params)
 
 
 @require_role(Role.VIEWER)
 def container_list(request: HttpRequest) -> HttpResponse:
-    """All containers in one engine call; filter by state and text, sort, page, bulk-select."""
+    """All containers in one engine call; filter by state, text and available updates (the last
+    check's answers: the list never waits on a registry), sort, page, bulk-select."""
     params, state = _list_params(request.GET)
     rows = filter_containers(engine.for_request(request), params, state)
-    context = {"page": tables.page_of(rows, params), "params": params, "state": state}
+    statuses = updates.for_endpoint(request, rows)
+    only_updates = request.GET.get("updates") == "1"
+    if only_updates:
+        rows = [c for c in rows if c.id in statuses and statuses[c.id].available]
+    context = {
+        "page": tables.page_of(rows, params),
+        "params": params,
+        "state": state,
+        "updates": statuses,
+        "only_updates": only_updates,
+        "update_count": sum(1 for s in statuses.values() if s.available),
+    }
     # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
     fragment = request.htmx and not request.htmx.history_restore_request
     template = "containers/list.html#table" if fragment else "containers/list.html"
@@ -190,13 +207,23 @@ def _choices(docker: engine.Engine) -> dict:
     }
 
 
-def _policy_facts(docker: engine.Engine):
-    """What the engine knows about the volumes and network a create names (core/policy.py)."""
+def _policy_facts(docker: engine.Engine, *, replacing: str = ""):
+    """What the engine knows about the volumes and network a create names (core/policy.py).
+
+    ``replacing``: the container a recreate replaces; its own volumes are not "another
+    application's data" for its replacement.
+    """
+
+    def inspect_volume(*, name: str) -> policy.VolumeFacts | None:
+        found = docker.volumes.volume_facts(name=name)
+        if found is not None and replacing:
+            found = replace(found, used_by=tuple(u for u in found.used_by if u != replacing))
+        return found
 
     def facts(workload: policy.Workload) -> policy.Facts:
         return policy.gather_facts(
             workload,
-            inspect_volume=docker.volumes.volume_facts,
+            inspect_volume=inspect_volume,
             network_driver=docker.networks.network_driver,
         )
 
@@ -230,6 +257,16 @@ def _field_for(error: EngineError, spec: CreateSpec) -> str | None:
         return "image"
     if isinstance(error, Conflict) and "name" in text:
         return "name"
+    for words, name in (
+        (("memory reservation",), "memory_reservation"),
+        (("memory",), "memory"),
+        (("nanocpus", "cpus", "cpu"), "cpus"),
+        (("pids",), "pids_limit"),
+        (("log driver", "logging driver", "log opt", "log-opt"), "log_driver"),
+        (("health",), "health_cmd"),
+    ):
+        if any(word in text for word in words):
+            return name
     if "network" in text:
         return "network"
     if "port" in text or ("bind" in text and "address" in text):
@@ -288,6 +325,7 @@ def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: 
             "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
             "revealed": revealed,
+            "update": updates.for_endpoint(request, [container]).get(container.id),
         },
     )
 
@@ -489,9 +527,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
     """Back to the list the bulk form came from, with its filter, sort and page."""
-    keep = {
-        k: request.POST[k] for k in ("q", "state", "sort", "dir", "page", "per_page") if request.POST.get(k)
-    }
+    keep = {k: request.POST[k] for k in LIST_KEYS if request.POST.get(k)}
     return redirect(f"{reverse('container_list')}?{urlencode(keep)}" if keep else reverse("container_list"))
 
 
@@ -499,7 +535,8 @@ def _bulk_targets(request: HttpRequest, docker: engine.Engine) -> list[Container
     """The checked ids, or with ``select=matching`` every container the list's filter matches."""
     if request.POST.get("select") == "matching":
         params, state = _list_params(request.POST)
-        return filter_containers(docker, params, state)
+        available = updates.for_endpoint(request) if request.POST.get("updates") == "1" else None
+        return filter_containers(docker, params, state, available=available)
     return list(dict.fromkeys(i for i in request.POST.getlist("ids") if i))
 
 

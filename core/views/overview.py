@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from core import engine
+from core import engine, updates
 from core.endpoints import health_of_all
 from core.engine.compose import cli
 from core.engine.system import health_from_info
@@ -25,12 +25,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     endpoints = list(Endpoint.objects.all())
     slug = request.endpoint.slug
     others = [endpoint for endpoint in endpoints if endpoint.slug != slug] if len(endpoints) > 1 else []
-    pool = ThreadPoolExecutor(max_workers=2 + len(others))
+    pool = ThreadPoolExecutor(max_workers=3 + len(others))
     try:
         info_future = pool.submit(docker.system.engine_info)
         usage_future = pool.submit(docker.system.disk_usage)
+        updates_future = pool.submit(updates.for_endpoint, request)
         health = {e.slug: h for e, h in health_of_all(others, pool=pool)} if others else {}
         info, usage = info_future.result(), usage_future.result()
+        update_count = sum(1 for s in updates_future.result().values() if s.available)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # an engine error answers without waiting for probes
     endpoint_health = []
@@ -47,5 +49,6 @@ def overview(request: HttpRequest) -> HttpResponse:
             "total_size": sum(row.size for row in usage),
             "endpoint_health": endpoint_health,
             "compose_cli": cli(),
+            "update_count": update_count,
         },
     )

@@ -124,3 +124,90 @@ def test_an_anonymous_volume_does_not_hide_a_refused_bind():
 def test_bad_mount_lines_say_why(text, message):
     with pytest.raises(Exception, match=message):
         parse_volumes(text)
+
+
+# --------------------------------------------------------------------------- limits, healthcheck, logs
+
+
+def test_resource_limits_become_engine_units():
+    form = _form(
+        Role.OPERATOR,
+        memory="512m",
+        memory_reservation="256m",
+        cpus="1.5",
+        cpu_shares="512",
+        pids_limit="100",
+    )
+    spec = form.spec()
+    assert (spec.memory, spec.memory_reservation) == (512 << 20, 256 << 20)
+    assert spec.nano_cpus == 1_500_000_000
+    assert (spec.cpu_shares, spec.pids_limit) == (512, 100)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("memory", "lots"),
+        ("memory", "1k"),  # below the engine's minimum
+        ("cpus", "0"),
+        ("cpus", "abc"),
+        ("cpu_shares", "1"),
+        ("pids_limit", "-5"),
+        ("health_interval", "soon"),
+        ("health_retries", "-1"),
+        ("log_driver", "bad driver!"),
+        ("log_max_size", "big"),
+        ("log_max_file", "0"),
+    ],
+)
+def test_a_bad_runtime_value_is_a_field_error_with_the_input_kept(field, value):
+    form = _form(Role.ADMIN, **{field: value}, health_cmd="true")
+    assert field in form.errors
+    assert form[field].value() == value
+
+
+def test_a_reservation_above_the_limit_is_refused():
+    assert "memory_reservation" in _form(Role.ADMIN, memory="64m", memory_reservation="1g").errors
+
+
+def test_a_healthcheck_becomes_a_shell_test_with_nanoseconds():
+    form = _form(
+        Role.OPERATOR,
+        health_cmd="wget -q -O- localhost",
+        health_interval="1m30s",
+        health_timeout="500ms",
+        health_retries="3",
+        health_start_period="10",
+    )
+    health = form.spec().healthcheck
+    assert health.test == ("CMD-SHELL", "wget -q -O- localhost")
+    assert (health.interval, health.timeout, health.start_period) == (90 * 10**9, 5 * 10**8, 10 * 10**9)
+    assert health.retries == 3
+
+
+def test_health_timings_without_a_command_are_refused():
+    assert "health_cmd" in _form(Role.OPERATOR, health_interval="5s").errors
+
+
+def test_none_disables_the_image_healthcheck():
+    assert _form(Role.OPERATOR, health_cmd="none").spec().healthcheck.test == ("NONE",)
+
+
+def test_log_options_go_with_their_driver():
+    spec = _form(Role.OPERATOR, log_driver="json-file", log_max_size="10m", log_max_file="3").spec()
+    assert (spec.log_driver, spec.log_options) == ("json-file", (("max-size", "10m"), ("max-file", "3")))
+
+
+def test_sizes_and_durations_round_trip_through_the_form_notation():
+    from core.container_forms import format_duration, format_size, parse_duration, parse_size
+
+    for text in ("512m", "1g", "3k", "1000"):
+        assert format_size(parse_size(text, "x")) == ("1000" if text == "1000" else text)
+    for text in ("30s", "1m", "2h", "500ms"):
+        assert format_duration(parse_duration(text, "x")) == text
+
+
+def test_networks_lines_carry_aliases_and_refuse_host():
+    spec = _form(Role.OPERATOR, networks="front web www\nback").spec()
+    assert [(n.name, n.aliases) for n in spec.networks] == [("front", ("web", "www")), ("back", ())]
+    assert "networks" in _form(Role.ADMIN, networks="host").errors
