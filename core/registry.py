@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 import requests
 from django.conf import settings
 
+from core import references
 from core.errors import RegistryAuthFailed, RegistryError, RegistryNotFound, RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -65,13 +66,6 @@ MEDIA_TYPE_NAMES = {
     DOCKER_MANIFEST_V1: "Docker schema 1 manifest (deprecated)",
     DOCKER_MANIFEST_V1_SIGNED: "Docker schema 1 manifest, signed (deprecated)",
 }
-
-# Docker's reference grammar (distribution/reference): path components and tags.
-REPOSITORY_NAME = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-TAG_NAME = re.compile(r"^[\w][\w.-]{0,127}$")
-DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
 
 
 class RegistryOperationRefused(RegistryError):
@@ -237,9 +231,10 @@ def validate_repository(name: str) -> str:
     Raises:
         RegistryNotFound: the name cannot exist in any registry.
     """
-    if len(name) > 255 or not REPOSITORY_NAME.match(name):
-        raise RegistryNotFound(f"{name!r} is not a valid repository name.")
-    return name
+    try:
+        return references.validate_repository_path(name)
+    except references.BadReference as exc:
+        raise RegistryNotFound(str(exc)) from None
 
 
 def validate_reference(reference: str) -> str:
@@ -254,7 +249,7 @@ def validate_reference(reference: str) -> str:
     Raises:
         RegistryNotFound: neither a tag nor a digest.
     """
-    if TAG_NAME.match(reference) or DIGEST.match(reference):
+    if references.is_tag(reference) or references.is_digest(reference):
         return reference
     raise RegistryNotFound(f"{reference!r} is not a valid tag or digest.")
 
@@ -885,8 +880,8 @@ class RegistryClient:
         if next_last is not None and next_last == last:
             raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
         # Names outside Docker's grammar cannot be browsed (nor safely put in a URL): leave them out.
-        grammar = TAG_NAME if key == "tags" else REPOSITORY_NAME
-        return [name for name in names if grammar.match(name)], next_last
+        valid = references.is_tag if key == "tags" else references.is_repository_path
+        return [name for name in names if valid(name)], next_last
 
     def catalog(
         self, *, last: str | None = None, n: int = DEFAULT_PAGE, prefix: str = "", max_pages: int = 20
@@ -1094,7 +1089,7 @@ class RegistryClient:
             RegistryError: as :meth:`request`, a digest mismatch, or malformed JSON.
         """
         validate_repository(name)
-        if not DIGEST.match(digest):
+        if not references.is_digest(digest):
             raise RegistryError(f"{digest!r} is not a digest.")
         response = self.request("GET", f"/v2/{name}/blobs/{digest}", scope=f"repository:{name}:pull")
         raw = self.read_body(response)
@@ -1197,7 +1192,7 @@ class RegistryClient:
             RegistryError: as :meth:`request`.
         """
         validate_repository(name)
-        if not DIGEST.match(digest):
+        if not references.is_digest(digest):
             raise RegistryError(f"{digest!r} is not a digest.")
         response = self.request(
             "DELETE", f"/v2/{name}/manifests/{digest}", scope=f"repository:{name}:delete", ok=(200, 202)

@@ -16,7 +16,7 @@ from django.urls import path
 from core.consumers.base import GuardedConsumer
 from core.context import context_thread
 from core.engine import containers
-from core.errors import EngineError
+from core.errors import DashboardError
 
 # Actions that change what the list shows; exec_*, attach, resize, top, archive... do not.
 LIST_ACTIONS = frozenset(
@@ -57,7 +57,7 @@ class StreamPump:
                 if self._stopped.is_set():
                     break
                 self._put(item)
-        except EngineError as exc:
+        except DashboardError as exc:
             if not self._stopped.is_set():
                 self.error = exc.message
         finally:

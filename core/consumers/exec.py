@@ -34,7 +34,7 @@ from core.consumers.streaming import (
 )
 from core.context import context_thread
 from core.engine import streams
-from core.errors import DashboardError, EngineError
+from core.errors import DashboardError
 from core.recordings import SessionRecorder
 from core.roles import Role
 
@@ -153,7 +153,7 @@ class TerminalConsumer(GuardedConsumer):
         stopping = self.pump.stopping.is_set()
         try:
             code = self.final_status(terminal, stopping=stopping)
-        except EngineError:
+        except DashboardError:
             code = None
         if not stopping:
             put(("exit", code))
@@ -220,7 +220,7 @@ class TerminalConsumer(GuardedConsumer):
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
                 await in_thread(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
-            except EngineError:
+            except DashboardError:
                 return
             if self.recorder is not None:
                 self.recorder.resize(cols, rows)
@@ -310,7 +310,7 @@ class AttachConsumer(TerminalConsumer):
         if facts.tty:
             try:
                 streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
-            except EngineError:
+            except DashboardError:
                 pass
         return terminal
 
@@ -326,6 +326,6 @@ class AttachConsumer(TerminalConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi()),
-    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi()),
+    path("ws/containers/<ref:container_id>/exec/", ExecConsumer.as_asgi()),
+    path("ws/containers/<ref:container_id>/attach/", AttachConsumer.as_asgi()),
 ]

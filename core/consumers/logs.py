@@ -25,7 +25,7 @@ from core.consumers.streaming import (
     release_stream_slot,
 )
 from core.engine import streams
-from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
+from core.errors import DashboardError, EngineUnavailable, NotFound
 
 BATCH_SECONDS = 0.05
 BATCH_BYTES = 64 * 1024
@@ -41,12 +41,12 @@ def query(scope: dict[str, Any]) -> dict[str, str]:
 
 
 def log_options(params: dict[str, str]) -> dict[str, Any]:
-    """tail/since/timestamps/follow from the query string, validated (raises InvalidRequest)."""
-    from core.errors import InvalidRequest
+    """tail/since/timestamps/follow from the query string, validated (raises InvalidInput)."""
+    from core.errors import InvalidInput
 
     tail = params.get("tail", "500") or "500"
     if tail != "all" and not (tail.isdigit() and int(tail) >= 0):
-        raise InvalidRequest("tail must be a number of lines or “all”.")
+        raise InvalidInput("tail must be a number of lines or “all”.")
     return {
         "tail": tail,
         "since": streams.parse_since(params.get("since")),
@@ -105,7 +105,7 @@ def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[
             return "the container was removed", None
         except EngineUnavailable as exc:
             return f"the engine went away ({exc.message})", None
-        except EngineError as exc:
+        except DashboardError as exc:
             return f"the engine stopped the stream: {exc.message}", None
         if facts.running and facts.started_at != started_at:
             return "", facts
@@ -335,13 +335,13 @@ class MergedLogsConsumer(LogsConsumer):
     """``ws/logs/?containers=a,b``: several containers in one stream, lines tagged and interleaved."""
 
     def container_ids(self, params: dict[str, str]) -> list[str]:
-        from core.errors import InvalidRequest
+        from core.errors import InvalidInput
 
         ids = [part.strip() for part in params.get("containers", "").split(",") if part.strip()]
         if not ids:
-            raise InvalidRequest("Name at least one container: ?containers=<id>,<id>.")
+            raise InvalidInput("Name at least one container: ?containers=<id>,<id>.")
         if len(ids) > MAX_MERGED:
-            raise InvalidRequest(f"At most {MAX_MERGED} containers in one merged view.")
+            raise InvalidInput(f"At most {MAX_MERGED} containers in one merged view.")
         return list(dict.fromkeys(ids))
 
 
@@ -388,7 +388,7 @@ class ServiceLogsConsumer(LogsConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi()),
+    path("ws/containers/<ref:container_id>/logs/", LogsConsumer.as_asgi()),
     path("ws/logs/", MergedLogsConsumer.as_asgi()),
-    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi()),
+    path("ws/swarm/services/<ref:service_id>/logs/", ServiceLogsConsumer.as_asgi()),
 ]

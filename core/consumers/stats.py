@@ -48,4 +48,4 @@ class ContainerStatsConsumer(GuardedConsumer):
             task.cancel()
 
 
-websocket_urlpatterns = [path("ws/containers/<str:ref>/stats/", ContainerStatsConsumer.as_asgi())]
+websocket_urlpatterns = [path("ws/containers/<ref:ref>/stats/", ContainerStatsConsumer.as_asgi())]

@@ -15,7 +15,7 @@ from datetime import datetime
 from docker.types.daemon import CancellableStream
 
 from core.engine._client import client, engine_call, translated
-from core.errors import EngineError
+from core.errors import Refused
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 EXPORT_CHUNK_BYTES = 1 << 20
@@ -505,8 +505,8 @@ def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) 
     Raises:
         NotFound: unknown image or network.
         Conflict: the name is taken.
-        InvalidRequest: the engine refused a parameter.
-        EngineError: the start failed (the container was removed).
+        InvalidInput: the engine refused a parameter.
+        EngineRefused: the start failed (the container was removed).
     """
     api = client(host).api
     created = api.create_container(**_create_kwargs(api, spec))
@@ -515,7 +515,7 @@ def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) 
         try:
             with translated(host):
                 api.start(container_id)
-        except EngineError:
+        except Refused:
             with translated(host):
                 api.remove_container(container_id, force=True, v=True)
             raise
@@ -541,7 +541,7 @@ def start(*, ref: str, host: str | None = None) -> None:
 
     Raises:
         NotFound: no such container.
-        EngineError: the engine could not start it (e.g. the command does not exist).
+        EngineRefused: the engine could not start it (e.g. the command does not exist).
     """
     client(host).api.start(ref)
 
@@ -685,7 +685,7 @@ def commit(
 
     Raises:
         NotFound: no such container.
-        InvalidRequest: a change line or the reference was refused.
+        InvalidInput: a change line or the reference was refused.
     """
     result = client(host).api.commit(
         ref,

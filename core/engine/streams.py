@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.engine._client import client, engine_call, translated
-from core.errors import InvalidRequest
+from core.errors import InvalidInput
 
 READ_SIZE = 64 * 1024
 BATCH_BYTES = 64 * 1024
@@ -90,7 +90,7 @@ def parse_since(value: str | None, *, now: float | None = None) -> str | None:
         Unix seconds as a string (``"1700000000.000000000"``), or None.
 
     Raises:
-        InvalidRequest: the value is none of the above.
+        InvalidInput: the value is none of the above.
     """
     if not value:
         return None
@@ -104,7 +104,7 @@ def parse_since(value: str | None, *, now: float | None = None) -> str | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidRequest(
+        raise InvalidInput(
             f"“{value}” is not a time: use e.g. 10m, 2h, 1700000000 or 2024-05-01T10:00:00Z."
         ) from exc
     if moment.tzinfo is None:
@@ -385,7 +385,7 @@ def open_logs(
 
     Raises:
         NotFound: no such container.
-        InvalidRequest: the engine refused the parameters.
+        InvalidInput: the engine refused the parameters.
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
@@ -455,7 +455,7 @@ def open_service_logs(
 
     Raises:
         NotFound: no such service.
-        EngineError: the engine is not a Swarm manager, or refused the parameters.
+        EngineRefused: the engine is not a Swarm manager, or refused the parameters.
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
@@ -583,7 +583,7 @@ def start_exec(
     Raises:
         NotFound: no such container.
         Conflict: the container is not running.
-        EngineError: the engine refused (unknown user, bad workdir...).
+        EngineRefused: the engine refused (unknown user, bad workdir...).
     """
     api = client(host).api
     token = secrets.token_hex(12)
@@ -616,7 +616,7 @@ def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str
         host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
-        EngineError: the engine refused (process gone).
+        EngineRefused: the engine refused (process gone).
     """
     api = client(host).api
     if terminal.exec_id:

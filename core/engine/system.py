@@ -195,8 +195,7 @@ def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
     """
     import time
 
-    from core.engine._client import new_client
-    from core.errors import from_engine_exception
+    from core.engine._client import LIBRARY_ERRORS, new_client, translate
 
     started = time.monotonic()
     try:
@@ -205,8 +204,8 @@ def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
             info = api.info()  # one round trip: ServerVersion is in /info too
         finally:
             api.close()
-    except Exception as exc:  # noqa: BLE001 - mapped to a message, a probe never raises
-        error = from_engine_exception(exc, host=host)
+    except LIBRARY_ERRORS as exc:  # mapped to a message: a probe of an absent engine never raises
+        error = translate(exc, host=host)
         return EndpointHealth(reachable=False, error=error.message, seconds=time.monotonic() - started)
     swarm_role = _swarm_role(info)
     return EndpointHealth(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -28,7 +28,8 @@ from core.container_forms import (
 from core.context import context_thread
 from core.endpoints import prefixed
 from core.engine import containers as engine
-from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, Refused
+from core.middleware import error_response
 from core.roles import Role, effective_role, forbidden, has_role, require_role
 
 log = logging.getLogger(__name__)
@@ -67,24 +68,13 @@ def _back(request: HttpRequest, ref: str) -> HttpResponse:
     return redirect(target)
 
 
-def _client_status(error: EngineError) -> int:
-    """Engine refusals as 4xx: the person asked for something the engine would not do."""
-    if isinstance(error, (NotFound, Conflict, InvalidRequest)):
-        return error.status
-    return 409
-
-
-def _failed(request: HttpRequest, ref: str, verb: str, error: EngineError) -> HttpResponse:
-    """The page shown when an action on ``ref`` was refused (engine down goes to the 503 page)."""
-    if isinstance(error, EngineUnavailable):
-        raise error
-    messages.error(request, error.message)
-    return render(
-        request,
-        "containers/failed.html",
-        {"ref": ref, "verb": verb, "error": error, "gone": isinstance(error, NotFound)},
-        status=_client_status(error),
-    )
+def _failed(request: HttpRequest, ref: str, verb: str, error: Refused) -> HttpResponse:
+    """The refusal page of an action on ``ref`` (the engine away is the middleware's 503)."""
+    if isinstance(error, NotFound):
+        back = (reverse("container_list"), "Back to the containers")
+    else:
+        back = (reverse("container_detail", args=[ref]), "Back to the container")
+    return error_response(request, error, title=f"Could not {verb} {ref}", back=back)
 
 
 def _act(
@@ -94,7 +84,7 @@ def _act(
     try:
         with audit.action(request, f"container.{verb}", target=ref, parameters=parameters):
             call()
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, verb, error)
     messages.success(request, f"{verb.capitalize()}: {ref}.")
     return _back(request, ref)
@@ -215,14 +205,12 @@ def _create(
             result = engine.create_container(spec=spec, start=start)
             details["target"] = result.id
             return result
-    except EngineUnavailable:
-        raise
-    except EngineError as error:
+    except Refused as error:
         form.add_error(_field_for(error, spec), error.message)
         return None
 
 
-def _field_for(error: EngineError, spec: engine.CreateSpec) -> str | None:
+def _field_for(error: Refused, spec: engine.CreateSpec) -> str | None:
     """Which form field an engine refusal is about (None: the whole form)."""
     text = error.message.lower()
     if "no image" in text or "no such image" in text:
@@ -281,7 +269,7 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
             after = engine.settled(ref=ref)
             if not after.running:
                 details["message"] = f"exited at once with code {after.exit_code}"
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, "start", error)
     if not after.running:
         messages.warning(
@@ -295,7 +283,7 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
 def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
     form = TimeoutForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, verb, InvalidRequest("The timeout is a number of seconds, 0-600."))
+        return _failed(request, ref, verb, InvalidInput("The timeout is a number of seconds, 0-600."))
     value = form.cleaned_data["timeout"]
     return 10 if value is None else value
 
@@ -328,7 +316,7 @@ def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker kill -s signal``."""
     form = KillForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "kill", InvalidRequest(form.errors["signal"][0]))
+        return _failed(request, ref, "kill", InvalidInput(form.errors["signal"][0]))
     signal = form.cleaned_data["signal"]
     return _act(request, ref, "kill", lambda: engine.kill(ref=ref, signal=signal), {"signal": signal})
 
@@ -353,12 +341,12 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker rename``; then to the container's page under its new name."""
     form = RenameForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "rename", InvalidRequest(form.errors["name"][0]))
+        return _failed(request, ref, "rename", InvalidInput(form.errors["name"][0]))
     name = form.cleaned_data["name"]
     try:
         with audit.action(request, "container.rename", target=ref, parameters={"name": name}):
             engine.rename(ref=ref, name=name)
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, "rename", error)
     messages.success(request, f"Renamed {ref} to {name}.")
     return redirect(prefixed(f"/containers/{name}/"))
@@ -386,13 +374,9 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
                 changes=data["changes"],
             )
             details["message"] = image_id
-    except EngineError as error:
-        if isinstance(error, EngineUnavailable):
-            raise
+    except Refused as error:
         form.add_error(None, error.message)
-        return render(
-            request, "containers/commit.html", {"ref": ref, "form": form}, status=_client_status(error)
-        )
+        return render(request, "containers/commit.html", {"ref": ref, "form": form}, status=error.status)
     reference = f"{data['repository']}:{data['tag'] or 'latest'}" if data["repository"] else ""
     return render(
         request, "containers/commit.html", {"ref": ref, "image_id": image_id, "reference": reference}
@@ -471,7 +455,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
         container = engine.inspect_container(ref=ref)
         return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, "delete", error)
     messages.success(request, f"Deleted {ref}.")
     return redirect(prefixed("/containers/"))
@@ -514,9 +498,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
             with audit.action(request, f"container.{action}", target=ref, parameters={"bulk": True}):
                 calls[action](ref)
             done += 1
-        except EngineUnavailable:
-            raise
-        except EngineError as error:
+        except Refused as error:
             failed.append(f"{ref[:12]}: {error.message}")
     if done:
         messages.success(request, f"{action.capitalize()}: {done} container(s).")
@@ -529,15 +511,15 @@ urlpatterns = [
     path("containers/", container_list, name="container_list"),
     path("containers/new/", container_new, name="container_new"),
     path("containers/bulk/", container_bulk, name="container_bulk"),
-    path("containers/<str:ref>/", container_detail, name="container_detail"),
-    path("containers/<str:ref>/start/", container_start, name="container_start"),
-    path("containers/<str:ref>/stop/", container_stop, name="container_stop"),
-    path("containers/<str:ref>/restart/", container_restart, name="container_restart"),
-    path("containers/<str:ref>/kill/", container_kill, name="container_kill"),
-    path("containers/<str:ref>/pause/", container_pause, name="container_pause"),
-    path("containers/<str:ref>/unpause/", container_unpause, name="container_unpause"),
-    path("containers/<str:ref>/rename/", container_rename, name="container_rename"),
-    path("containers/<str:ref>/commit/", container_commit, name="container_commit"),
-    path("containers/<str:ref>/export/", container_export, name="container_export"),
-    path("containers/<str:ref>/delete/", container_delete, name="container_delete"),
+    path("containers/<ref:ref>/", container_detail, name="container_detail"),
+    path("containers/<ref:ref>/start/", container_start, name="container_start"),
+    path("containers/<ref:ref>/stop/", container_stop, name="container_stop"),
+    path("containers/<ref:ref>/restart/", container_restart, name="container_restart"),
+    path("containers/<ref:ref>/kill/", container_kill, name="container_kill"),
+    path("containers/<ref:ref>/pause/", container_pause, name="container_pause"),
+    path("containers/<ref:ref>/unpause/", container_unpause, name="container_unpause"),
+    path("containers/<ref:ref>/rename/", container_rename, name="container_rename"),
+    path("containers/<ref:ref>/commit/", container_commit, name="container_commit"),
+    path("containers/<ref:ref>/export/", container_export, name="container_export"),
+    path("containers/<ref:ref>/delete/", container_delete, name="container_delete"),
 ]

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
 from core.engine import system
-from core.errors import EngineError
+from core.errors import DashboardError
 
 
 @login_not_required
@@ -15,7 +15,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     try:
         system.engine_info()
         engine = "ok"
-    except EngineError:
+    except DashboardError:
         engine = "unreachable"
     return JsonResponse({"status": "ok", "engine": engine})
 

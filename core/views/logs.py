@@ -15,7 +15,7 @@ from core.consumers.streaming import in_thread
 from core.context import context_thread
 from core.endpoints import prefixed
 from core.engine import streams
-from core.errors import DashboardError, InvalidRequest, NotFound
+from core.errors import InvalidInput, NotFound, Refused
 from core.roles import Role, require_role
 
 MAX_GREP = 200
@@ -136,8 +136,8 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
         try:
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
-            raise InvalidRequest(f"grep is not a valid regular expression: {exc}.") from exc
-    except DashboardError as exc:
+            raise InvalidInput(f"grep is not a valid regular expression: {exc}.") from exc
+    except Refused as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         _download_chunks(
@@ -181,9 +181,9 @@ def attach(request: HttpRequest, container_id: str) -> HttpResponse:
 
 
 urlpatterns = [
-    path("containers/<str:container_id>/logs/", container_logs, name="container-logs"),
-    path("containers/<str:container_id>/logs/download/", download_logs, name="container-logs-download"),
+    path("containers/<ref:container_id>/logs/", container_logs, name="container-logs"),
+    path("containers/<ref:container_id>/logs/download/", download_logs, name="container-logs-download"),
     path("logs/", merged_logs, name="merged-logs"),
-    path("containers/<str:container_id>/terminal/", terminal, name="container-terminal"),
-    path("containers/<str:container_id>/attach/", attach, name="container-attach"),
+    path("containers/<ref:container_id>/terminal/", terminal, name="container-terminal"),
+    path("containers/<ref:container_id>/attach/", attach, name="container-attach"),
 ]

@@ -11,16 +11,16 @@ from django.contrib import messages
 from django.core.validators import URLValidator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from core import audit
+from core import audit, references
 from core.engine import registry_images
-from core.errors import EngineError, EngineUnavailable, RegistryError
+from core.errors import Refused, RegistryError, RegistryUnavailable
+from core.middleware import error_response
 from core.models import Registry
 from core.registry import (
     DEFAULT_PAGE,
-    DIGEST,
     MAX_PAGE,
     RegistryClient,
     client_for,
@@ -82,7 +82,8 @@ class RegistryForm(forms.ModelForm):
 
 
 def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Turn a RegistryError escaping a page view into the registry error page (never a 500)."""
+    """A registry refusal escaping a page view: the refusal page with a way back (unavailable: the
+    middleware's 503)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -90,10 +91,12 @@ def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             return view(request, *args, **kwargs)
         except RegistryError as exc:
             registry = Registry.objects.filter(pk=kwargs.get("pk")).first()
-            status = 404 if exc.status == 404 else 502 if exc.status < 500 else exc.status
-            return render(
-                request, "registries/error.html", {"error": exc, "registry": registry}, status=status
+            back = (
+                (reverse("registry-catalog", args=[registry.pk]), f"Back to {registry.name}")
+                if registry is not None
+                else (reverse("registry-list"), "Back to the registries")
             )
+            return error_response(request, exc, title="The registry refused", back=back)
 
     return wrapper
 
@@ -132,7 +135,7 @@ def registry_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         with client_for(registry) as client:
             status = client.ping()
-    except RegistryError as exc:
+    except (RegistryError, RegistryUnavailable) as exc:  # one row's state
         return render(request, "registries/list.html#status", {"error": exc.message})
     return render(request, "registries/list.html#status", {"status": status})
 
@@ -232,7 +235,7 @@ def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespo
     try:
         with client_for(registry) as client:
             context["summary"] = client.tag_summary(name, tag)
-    except RegistryError as exc:
+    except (RegistryError, RegistryUnavailable) as exc:  # one row's state
         context["error"] = exc.message
     return render(request, "registries/repository.html#row", context)
 
@@ -244,7 +247,7 @@ def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse
     registry = get_object_or_404(Registry, pk=pk)
     name, tag = _repository(name), _tag(tag)
     digest = request.GET.get("digest", "")
-    if digest and not DIGEST.match(digest):
+    if digest and not references.is_digest(digest):
         raise Http404("not a digest")
     with client_for(registry) as client:
         found = client.manifest(name, digest or tag)
@@ -306,20 +309,12 @@ def push_form(request: HttpRequest, pk: int) -> HttpResponse:
     repository_name = request.GET.get("repository", "")
     rows = []
     for row in registry_images.local_tags():
-        local_repo, _, local_tag = row.reference.rpartition(":")
-        short = (
-            local_repo.split("/", 1)[1] if "/" in local_repo and _looks_like_host(local_repo) else local_repo
-        )
-        target = f"{registry.host}/{repository_name or short}:{local_tag}"
+        local = references.parse(row.reference)
+        target = f"{registry.host}/{repository_name or local.path}:{local.tag}"
         rows.append({"row": row, "target": target})
     return render(
         request, "registries/push.html", {"registry": registry, "rows": rows, "repository": repository_name}
     )
-
-
-def _looks_like_host(repository_name: str) -> bool:
-    first = repository_name.split("/", 1)[0]
-    return "." in first or ":" in first or first == "localhost"
 
 
 @require_role(Role.VIEWER)
@@ -328,18 +323,18 @@ def drift(request: HttpRequest) -> HttpResponse:
     image_id = request.GET.get("image", "")
     if not image_id:
         raise Http404("no image given")
-    references = registry_images.image_references(image=image_id)
+    image_refs = registry_images.image_references(image=image_id)
     registries = {registry.host: registry for registry in Registry.objects.all()}
     rows = []
     clients: dict[str, RegistryClient] = {}
     try:
-        for reference in references.tags:
-            repo, _, tag = reference.rpartition(":")
-            host, _, name = repo.partition("/")
-            registry = registries.get(host)
-            if registry is None or not name:
+        for reference in image_refs.tags:
+            parsed = references.parse(reference)
+            repo, name, tag = parsed.repository, parsed.path, parsed.tag
+            registry = registries.get(parsed.registry)
+            if registry is None:
                 continue
-            local = {d.partition("@")[2] for d in references.repo_digests if d.partition("@")[0] == repo}
+            local = {d.partition("@")[2] for d in image_refs.repo_digests if d.partition("@")[0] == repo}
             row = {
                 "reference": reference,
                 "registry": registry,
@@ -348,9 +343,11 @@ def drift(request: HttpRequest) -> HttpResponse:
                 "local": sorted(local),
             }
             try:
-                client = clients.setdefault(host, client_for(registry))
+                client = clients.get(parsed.registry) or clients.setdefault(
+                    parsed.registry, client_for(registry)
+                )
                 remote = client.manifest_digest(name, tag)
-            except RegistryError as exc:
+            except (RegistryError, RegistryUnavailable) as exc:  # one row's state
                 row.update(state="error", message=exc.message)
             else:
                 row["remote"] = remote
@@ -359,7 +356,7 @@ def drift(request: HttpRequest) -> HttpResponse:
     finally:
         for client in clients.values():
             client.close()
-    return render(request, "registries/drift.html", {"rows": rows, "image": references})
+    return render(request, "registries/drift.html", {"rows": rows, "image": image_refs})
 
 
 @require_role(Role.VIEWER)
@@ -382,7 +379,7 @@ def search_catalogs(request: HttpRequest) -> HttpResponse:
                     entry["scanned"] += 1
                     if query in repo_name and len(entry["matches"]) < 200:
                         entry["matches"].append(repo_name)
-        except RegistryError as exc:
+        except (RegistryError, RegistryUnavailable) as exc:  # one row's state
             entry["error"] = exc.message
         entry["capped"] = entry["scanned"] >= CATALOG_SEARCH_LIMIT
         results.append(entry)
@@ -397,9 +394,7 @@ def search_index(request: HttpRequest) -> HttpResponse:
     if query:
         try:
             context["found"] = registry_images.search_index(term=query)
-        except EngineUnavailable:
-            raise
-        except EngineError as exc:
+        except Refused as exc:
             context["error"] = exc.message
     return render(request, "registries/search.html#index", context)
 
