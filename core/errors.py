@@ -8,7 +8,7 @@
     │   ├── Conflict (409)
     │   ├── InvalidInput (400)     ├── InvalidReference (the reference grammar said no)
     │   ├── EngineRefused (409)    the engine answered with another error (a failed build, a 500)
-    │   └── RegistryRefused (502)  ├── RegistryAuthFailed (403), RegistryNotFound (404) ...
+    │   └── RegistryRefused (502)  ├── RegistryAuthFailed, RegistryNotFound (404) ...
     └── Unavailable (503)          nobody answered; ``tried`` names where we knocked
         ├── EngineUnavailable
         └── RegistryUnavailable
@@ -74,9 +74,8 @@ class RegistryRefused(Refused):
 
 
 class RegistryAuthFailed(RegistryRefused):
-    """The registry refused our credentials (its 401/403)."""
-
-    status = 403
+    """The registry refused our credentials (its 401/403; the dashboard answers 502: the person
+    is allowed, the registry behind it said no)."""
 
 
 class RegistryNotFound(RegistryRefused, NotFound):

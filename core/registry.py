@@ -71,13 +71,9 @@ MEDIA_TYPE_NAMES = {
 class RegistryOperationRefused(RegistryError):
     """The registry does not allow this operation (HTTP 405: e.g. deletion is disabled)."""
 
-    status = 405
-
 
 class RegistryRateLimited(RegistryError):
     """The registry asked us to slow down (HTTP 429)."""
-
-    status = 429
 
 
 # --------------------------------------------------------------------------- results
@@ -840,7 +836,7 @@ class RegistryClient:
             return RegistryStatus(
                 True, False, "", "", f"{self.host} does not serve the Registry API v2 (/v2/ is 404)."
             )
-        except RegistryError as exc:
+        except (RegistryError, RegistryUnavailable) as exc:
             reachable = not isinstance(exc, RegistryUnavailable) or "HTTP" in exc.message
             return RegistryStatus(reachable, False, "", "", exc.message)
         version = response.headers.get("Docker-Distribution-API-Version", "")

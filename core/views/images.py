@@ -214,7 +214,7 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
             )
     except Refused as exc:
         form.add_error(None, exc.message)
-        return _detail_page(request, full_id, status=exc.status, tag_form=form)
+        return _detail_page(request, full_id, status=400, tag_form=form)
     messages.success(request, f"Tagged {engine.short(full_id)} as {reference}.")
     return redirect("image-detail", image_id=engine.short(full_id))
 

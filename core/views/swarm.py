@@ -157,7 +157,7 @@ def service_create(request: HttpRequest) -> HttpResponse:
             details["message"] = service_id
     except Refused as e:
         form.add_error(None, e.message)
-        return _home(request, form=form, status=e.status)
+        return _home(request, form=form, status=400)
     messages.success(request, f"Service {data['name']} created.")
     return redirect("swarm-service", service_id=service_id)
 
