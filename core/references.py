@@ -222,13 +222,18 @@ def is_hex_id(text: str) -> bool:
     return bool(HEX_ID_RE.fullmatch(text))
 
 
+def is_object_ref(text: str) -> bool:
+    """A container/volume/network reference: a name or a (short) hex id."""
+    return is_object_name(text) or is_hex_id(text)
+
+
 def validate_object_ref(ref: str) -> str:
     """A container/volume/network reference: a name or a (short) hex id; returned unchanged.
 
     Raises:
         BadReference: anything else (``..``, a slash, a control character, an empty string).
     """
-    if is_object_name(ref) or is_hex_id(ref):
+    if is_object_ref(ref):
         return ref
     raise BadReference(
         f"{_quoted(ref)} is not a Docker name or id: letters, digits, _ . or -, "

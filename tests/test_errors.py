@@ -75,3 +75,9 @@ def test_a_refused_action_is_audited_as_failed(operator_client, make_container):
     operator_client.post(f"/containers/{container['Id']}/pause/")
     event = AuditEvent.objects.get(action="container.pause", target=container["Id"])
     assert event.outcome == "failed"
+
+
+def test_a_bulk_action_with_a_ref_outside_the_grammar_calls_no_engine(operator_client, engine_proxy):
+    engine_proxy.stop()
+    response = operator_client.post("/containers/bulk/", {"action": "stop", "ids": ["..", "web"]})
+    assert response.status_code == 302

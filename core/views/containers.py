@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import audit
+from core import audit, references
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -470,7 +470,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
     action = request.POST.get("action", "")
     ids = [i for i in request.POST.getlist("ids") if i][:500]
-    if action not in BULK_ACTIONS or not ids:
+    if action not in BULK_ACTIONS or not ids or not all(map(references.is_object_ref, ids)):
         messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
         return redirect(prefixed("/containers/"))
     if action == "delete":

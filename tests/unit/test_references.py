@@ -235,3 +235,10 @@ def test_control_characters_are_named_visibly_in_the_message() -> None:
 )
 def test_has_control_characters(text: str, has: bool) -> None:
     assert references.has_control_characters(text) is has
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"), [("web", True), ("abc123", True), ("a", True), ("..", False), ("a/b", False)]
+)
+def test_is_object_ref(text: str, ok: bool) -> None:
+    assert references.is_object_ref(text) is ok
