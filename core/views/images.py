@@ -118,11 +118,8 @@ def _rows_html(rows: list[engine.ImageRow]) -> str:
 
 
 def _resolve(image_id: str) -> str:
-    """Full id for a URL's id or prefix; 404 when unknown, 400 when ambiguous."""
-    try:
-        return engine.resolve_id(image_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    """Full id for a URL's id or prefix; NotFound (the 404 page) when unknown, 400 when ambiguous."""
+    return engine.resolve_id(image_id)
 
 
 def _filtered(request: HttpRequest) -> tuple[list[engine.ImageRow], dict[str, str]]:
@@ -172,10 +169,7 @@ def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
 
 def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **forms: Any) -> HttpResponse:
     """The image page; ``forms`` are bound tag/push forms to show again with their errors."""
-    try:
-        image = engine.image_detail(full_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    image = engine.image_detail(full_id)
     context = {
         "image": image,
         "tag_form": forms.get("tag_form") or TagForm(),

@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import AsyncIterator
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path
 
@@ -15,17 +15,14 @@ from core.consumers.streaming import in_thread
 from core.context import context_thread
 from core.endpoints import prefixed
 from core.engine import streams
-from core.errors import InvalidInput, NotFound, Refused
+from core.errors import InvalidInput, Refused
 from core.roles import Role, require_role
 
 MAX_GREP = 200
 
 
 def _facts(container_id: str) -> streams.ContainerFacts:
-    try:
-        return streams.container_facts(container_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return streams.container_facts(container_id)  # NotFound: the middleware's 404 page
 
 
 @require_role(Role.VIEWER)

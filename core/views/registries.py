@@ -108,20 +108,6 @@ def _page_size(request: HttpRequest) -> int:
         return DEFAULT_PAGE
 
 
-def _repository(name: str) -> str:
-    try:
-        return validate_repository(name)
-    except RegistryError as exc:
-        raise Http404(exc.message) from exc
-
-
-def _tag(tag: str) -> str:
-    try:
-        return validate_reference(tag)
-    except RegistryError as exc:
-        raise Http404(exc.message) from exc
-
-
 @require_role(Role.VIEWER)
 def registry_list(request: HttpRequest) -> HttpResponse:
     """Linked registries; each one's status loads lazily."""
@@ -217,7 +203,7 @@ def catalog(request: HttpRequest, pk: int) -> HttpResponse:
 def repository(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """One page of a repository's tags; each row's details load lazily when it scrolls into view."""
     registry = get_object_or_404(Registry, pk=pk)
-    name = _repository(name)
+    name = validate_repository(name)
     last = request.GET.get("last") or None
     n = _page_size(request)
     with client_for(registry) as client:
@@ -230,7 +216,7 @@ def repository(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """Fragment: one tag's digest, size, created and platform(s)."""
     registry = get_object_or_404(Registry, pk=pk)
-    name, tag = _repository(name), _tag(tag)
+    name, tag = validate_repository(name), validate_reference(tag)
     context = {"registry": registry, "name": name, "tag": tag}
     try:
         with client_for(registry) as client:
@@ -245,7 +231,7 @@ def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespo
 def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """A tag's manifest (or one platform of its index with ``?digest=``), config and history."""
     registry = get_object_or_404(Registry, pk=pk)
-    name, tag = _repository(name), _tag(tag)
+    name, tag = validate_repository(name), validate_reference(tag)
     digest = request.GET.get("digest", "")
     if digest and not references.is_digest(digest):
         raise Http404("not a digest")
@@ -273,7 +259,7 @@ def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse
 def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """Delete a tag's manifest: GET resolves the digest and lists every tag sharing it; POST deletes."""
     registry = get_object_or_404(Registry, pk=pk)
-    name, tag = _repository(name), _tag(tag)
+    name, tag = validate_repository(name), validate_reference(tag)
     with client_for(registry) as client:
         digest = client.manifest_digest(name, tag)
         if digest is None:
