@@ -40,3 +40,15 @@ def test_an_htmx_refusal_shows_the_server_message(page, login, live, make_contai
     )
     screenshot(page, "htmx-refusal-message")
     assert messages.locator("[role=alert]").count() == 1
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_refused_start_is_one_page_with_the_engine_reason_once(page, login, live, make_container, width):
+    container = make_container(command="/no-such-command", start=False)
+    page.set_viewport_size({"width": width, "height": 860})
+    login(page, "operator")
+    page.goto(f"{live.url}/containers/{container['Id']}/")
+    page.click("button[data-action=start]")
+    page.wait_for_selector("[data-testid=refusal]")
+    screenshot(page, f"containers-start-refused-{width}")
+    assert page.locator("text=no-such-command").count() == 1
