@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,10 +92,13 @@ def dashboard(**env_overrides: str):
         "from django.contrib.auth import get_user_model\n"
         f"get_user_model().objects.create_superuser('bench', '', {password!r})",
     )
-    with daphne_process(env, workdir / "daphne.log") as (url, pid):
-        server = Server(url, pid, env)
-        server.login("bench", password)
-        yield server
+    try:
+        with daphne_process(env, workdir / "daphne.log") as (url, pid):
+            server = Server(url, pid, env)
+            server.login("bench", password)
+            yield server
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def median(values: list[float]) -> float:

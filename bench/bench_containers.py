@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -194,15 +195,16 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dash-bench-"))
     try:
         with dashboard_server(
-            workdir, roles=("viewer",), DOCKER_HOST=DOCKER_HOST, DATA_DIR=str(workdir)
+            workdir, roles=("operator",), DOCKER_HOST=DOCKER_HOST, DATA_DIR=str(workdir)
         ) as live:
-            cookie = live.session_cookie("viewer")
+            cookie = live.session_cookie("operator")  # export is an operator action
             if not args.skip_list:
                 bench_list(api, live, cookie, image, args.containers)
             if not args.skip_export:
                 bench_export(api, live, cookie, image, args.megabytes)
     finally:
         cleanup(api)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ cost about as much as its slowest live endpoint.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -55,6 +56,7 @@ def main() -> None:
             print(f"ratio 3 endpoints / slowest single: {three / single:.2f}x (target <= 1.3x)")
     finally:
         proxy.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,13 @@ end, even on failure. Run: /work/main/.venv/bin/python bench/bench_images.py [--
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -79,6 +81,7 @@ class Daphne:
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-images-"))
+        atexit.register(shutil.rmtree, self.dir, True)
         self.env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         self.env.update(
             DATABASE_URL=f"sqlite:///{self.dir / 'db.sqlite3'}",

@@ -9,7 +9,9 @@ the machine's cores allow (the ratio printed is two-process rate / one-process r
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -55,6 +57,7 @@ async def crowd(servers: list[tuple[str, str]], container_id: str) -> tuple[int,
 def main() -> None:
     api = docker.APIClient(timeout=120)
     tmp = Path(tempfile.mkdtemp(prefix="dash-bench-scale-"))
+    atexit.register(shutil.rmtree, tmp, True)
     with base_image(api) as image, redis_server() as redis_url:
         container_id = run_container(api, image, ["sh", "-c", f"seq 1 {LINES}; sleep 600"])
         while len(api.logs(container_id, tail=1).strip()) == 0 or int(api.logs(container_id, tail=1)) < LINES:

@@ -49,6 +49,15 @@ def client_address(request_or_scope: Any) -> str | None:
     return None
 
 
+def endpoint_slug(request_or_scope: Any) -> str:
+    """The slug of the endpoint a request (``request.endpoint``) or ASGI scope is about, else ""."""
+    if isinstance(request_or_scope, Mapping):
+        ref = request_or_scope.get("endpoint")
+    else:
+        ref = getattr(request_or_scope, "endpoint", None)
+    return getattr(ref, "slug", "") or ""
+
+
 def record(
     who: Any,
     action: str,
@@ -57,18 +66,17 @@ def record(
     parameters: Mapping[str, Any] | None = None,
     outcome: str = OK,
     message: str = "",
-    endpoint: str = "",
 ) -> AuditEvent:
     """Write one audit event, synchronously, before the response goes out.
 
     Args:
-        who: the request, an ASGI scope (consumers), or a user.
+        who: the request or an ASGI scope (consumers): the user, client address and endpoint are
+            taken from it; or a bare user (no endpoint).
         action: dotted name, e.g. ``image.tag``, ``container.stop``, ``auth.login``.
         target: what was acted on (an id, a reference, a user name).
         parameters: the inputs that matter (secrets are masked).
         outcome: ``ok``, ``failed`` (with ``message``) or ``denied``.
         message: what went wrong, or a note.
-        endpoint: the Docker endpoint's slug, when there are several.
     """
     from core.roles import role_of
 
@@ -89,7 +97,7 @@ def record(
         outcome=outcome,
         message=str(message)[:4000],
         client_address=client_address(who),
-        endpoint=endpoint,
+        endpoint=endpoint_slug(who),
     )
     log.info("audit %s %s %s %s %s", event.username or "-", action, target, outcome, message)
     return event
@@ -102,7 +110,6 @@ def action(
     *,
     target: str = "",
     parameters: Mapping[str, Any] | None = None,
-    endpoint: str = "",
 ) -> Iterator[dict[str, Any]]:
     """Audit the block: ``ok`` when it finishes, ``failed`` with the message when it raises.
 
@@ -120,7 +127,6 @@ def action(
             parameters=parameters,
             outcome=FAILED,
             message=exc.message,
-            endpoint=endpoint,
         )
         raise
     except Exception as exc:
@@ -131,7 +137,6 @@ def action(
             parameters=parameters,
             outcome=FAILED,
             message=f"unexpected error: {type(exc).__name__}",
-            endpoint=endpoint,
         )
         raise
     record(
@@ -141,5 +146,24 @@ def action(
         parameters=parameters,
         outcome=OK,
         message=details["message"],
-        endpoint=endpoint,
+    )
+
+
+def refused_form(who: Any, name: str, form: Any, *, target: str = "", denied: bool = False) -> AuditEvent:
+    """Audit a form that was refused: the refused fields named, their messages, the input (masked).
+
+    ``denied`` when a policy refused it (a non-admin asking for what only an admin may), else
+    ``failed`` (input that does not parse). ``form.audit_parameters()`` is used when the form has it.
+    """
+    parameters = form.audit_parameters() if hasattr(form, "audit_parameters") else dict(form.data.items())
+    parameters.pop("csrfmiddlewaretoken", None)
+    parameters["refused_fields"] = sorted(form.errors)
+    messages = [f"{field}: {error}" for field, errors in form.errors.items() for error in errors]
+    return record(
+        who,
+        name,
+        target=target,
+        parameters=parameters,
+        outcome=DENIED if denied else FAILED,
+        message="; ".join(messages),
     )

@@ -9,13 +9,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+from collections.abc import Callable
 
 from django import forms
 
-from core import references
+from core import policy, references
 from core.engine.containers import CreateSpec, PortSpec, VolumeSpec
 from core.roles import Role
 
+# A network mode: a network name, or container:<ref> / host / none (so ":" is allowed).
+NETWORK_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$")
 ENV_KEY_RE = re.compile(r"^[^=\s]+$")
 RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:(\d{1,4}))?)$")
 SIGNAL_RE = re.compile(r"^(SIG)?[A-Z0-9+-]{1,12}$|^\d{1,2}$")
@@ -124,7 +127,7 @@ def parse_volumes(text: str) -> tuple[VolumeSpec, ...]:
 
 
 class CreateContainerForm(forms.Form):
-    """``docker create`` / ``docker run -d``; advanced fields are refused for non-admins."""
+    """``docker create`` / ``docker run -d``; what non-admins may ask for is core/policy.py's call."""
 
     image = forms.CharField(max_length=512)
     name = forms.CharField(max_length=128, required=False)
@@ -157,9 +160,18 @@ class CreateContainerForm(forms.Form):
     )
     pid = forms.CharField(max_length=128, required=False, help_text="host, or empty")
 
-    def __init__(self, *args, role: Role, **kwargs):
+    def __init__(
+        self,
+        *args,
+        role: Role,
+        facts: Callable[[policy.Workload], policy.Facts] | None = None,
+        **kwargs,
+    ):
+        """``facts`` gathers what the engine knows about the named volumes and network (non-admins)."""
         super().__init__(*args, **kwargs)
         self.role = role
+        self.facts = facts
+        self.refusals: tuple[policy.Refusal, ...] = ()
 
     def main_fields(self) -> list:
         names = ("image", "name", "command", "entrypoint", "restart", "network", "workdir", "user")
@@ -195,14 +207,7 @@ class CreateContainerForm(forms.Form):
         return parse_ports(self.cleaned_data["ports"])
 
     def clean_volumes(self) -> tuple[VolumeSpec, ...]:
-        volumes = parse_volumes(self.cleaned_data["volumes"])
-        if self.role < Role.ADMIN:
-            for volume in volumes:
-                if volume.is_bind:
-                    raise forms.ValidationError(
-                        f"Only an admin may bind-mount host paths ({volume.source}); use a named volume."
-                    )
-        return volumes
+        return parse_volumes(self.cleaned_data["volumes"])
 
     def clean_restart(self) -> str:
         restart = self.cleaned_data["restart"].strip() or "no"
@@ -214,22 +219,12 @@ class CreateContainerForm(forms.Form):
 
     def clean_network(self) -> str:
         network = self.cleaned_data["network"].strip()
-        if network == "host" and self.role < Role.ADMIN:
-            raise forms.ValidationError("Only an admin may use the host's network namespace.")
-        if network and not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$", network):
+        if network and not NETWORK_RE.match(network):
             raise forms.ValidationError(f"“{network}” is not a network name.")
         return network
 
-    def clean_privileged(self) -> bool:
-        privileged = self.cleaned_data["privileged"]
-        if privileged and self.role < Role.ADMIN:
-            raise forms.ValidationError("Only an admin may create a privileged container.")
-        return privileged
-
     def clean_cap_add(self) -> tuple[str, ...]:
         caps = tuple(line.upper() for _, line in _lines(self.cleaned_data["cap_add"]))
-        if caps and self.role < Role.ADMIN:
-            raise forms.ValidationError("Only an admin may add capabilities.")
         for cap in caps:
             if not CAPABILITY_RE.match(cap):
                 raise forms.ValidationError(f"“{cap}” is not a capability name.")
@@ -237,11 +232,45 @@ class CreateContainerForm(forms.Form):
 
     def clean_pid(self) -> str:
         pid = self.cleaned_data["pid"].strip()
-        if pid and pid != "host" and not pid.startswith("container:"):
+        if pid and pid.lower() != "host" and not pid.lower().startswith("container:"):
             raise forms.ValidationError("The pid namespace is empty, host, or container:NAME.")
-        if pid and self.role < Role.ADMIN:
-            raise forms.ValidationError("Only an admin may choose the pid namespace (e.g. host).")
         return pid
+
+    def workload(self) -> policy.Workload:
+        """What this form asks of the host, for :func:`core.policy.refusals` (after field cleaning)."""
+        data = self.cleaned_data
+        return policy.Workload(
+            privileged=bool(data.get("privileged")),
+            cap_add=tuple(data.get("cap_add") or ()),
+            network=data.get("network") or "",
+            pid=data.get("pid") or "",
+            mounts=tuple(
+                policy.Mount(
+                    source=v.source,
+                    target=v.target,
+                    kind="bind" if v.is_bind else "volume",
+                    read_only=v.read_only,
+                )
+                for v in data.get("volumes") or ()
+            ),
+            unknown_fields=policy.unknown_fields(self.data.keys(), self.fields),
+        )
+
+    def clean(self) -> dict:
+        """The one workload policy (core/policy.py): each refusal goes to its field, or the form."""
+        cleaned = super().clean()
+        workload = self.workload()
+        facts = None
+        if self.facts is not None and self.role < Role.ADMIN:
+            facts = self.facts(workload)
+        self.refusals = policy.refusals(workload, self.role, facts)
+        for refusal in self.refusals:
+            self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
+        return cleaned
+
+    def refused_fields(self) -> list[str]:
+        """The fields that were refused (``__all__`` for the form as a whole), for the audit trail."""
+        return sorted(self.errors)
 
     def spec(self) -> CreateSpec:
         """The validated :class:`CreateSpec` (call after ``is_valid()``)."""

@@ -82,10 +82,6 @@ class RegistryNotFound(RegistryRefused, NotFound):
     status = 404
 
 
-# The registry client's historical name for RegistryRefused (core/registry.py raises it).
-RegistryError = RegistryRefused
-
-
 # --------------------------------------------------------------------------- unavailability
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import Resolver404, resolve, reverse
 
 from core.errors import DashboardError, EngineUnavailable, NotFound, Unavailable
 
@@ -120,3 +122,27 @@ class HtmxMessagesMiddleware:
                 "_messages.html", {"messages": pending, "oob": True}, request=request
             ).encode()
         return response
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user with a one-time password reaches only the password-change page (and logout) until done."""
+
+    ALLOWED = frozenset({"password-change", "logout", "login", "healthz"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from core.accounts import must_change_password
+
+        if must_change_password(getattr(request, "user", None)):
+            try:
+                name = resolve(request.path_info).url_name
+            except Resolver404:
+                name = None
+            if name not in self.ALLOWED:
+                target = reverse("password-change")
+                if request.headers.get("HX-Request") == "true":  # before HtmxMiddleware runs
+                    return HttpResponse(status=204, headers={"HX-Redirect": target})
+                return redirect(target)
+        return self.get_response(request)

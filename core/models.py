@@ -74,6 +74,13 @@ class Registry(models.Model):
     ca_bundle = models.TextField("CA bundle (PEM)", blank=True)
     # Token realms on another host get credentials only when listed here (ContainerDrip).
     allowed_token_hosts = models.CharField(max_length=500, blank=True)
+    # SSRF policy (core/registry.py AddressPolicy): loopback/private addresses only when an admin says so.
+    allow_private_addresses = models.BooleanField(
+        "allow private addresses",
+        default=False,
+        help_text="Allow loopback and private network addresses (127.0.0.0/8, 10.0.0.0/8, 192.168.0.0/16, "
+        "...) for this registry. Link-local and metadata addresses (169.254.0.0/16 ...) are always refused.",
+    )
     from_environment = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -118,6 +125,7 @@ class Recording(models.Model):
     width = models.PositiveIntegerField(default=80)
     height = models.PositiveIntegerField(default=24)
     command = models.CharField(max_length=500, blank=True)
+    truncated = models.BooleanField(default=False)  # stopped at RECORDING_MAX_BYTES
 
     class Meta:
         ordering = ["-started_at"]
@@ -126,13 +134,19 @@ class Recording(models.Model):
         return f"recording of {self.audit_event.action} {self.audit_event.target}"
 
 
+# The default endpoint (settings.DOCKER_HOST) is created with this slug and cannot be edited, so a
+# request on a plain route knows its endpoint without a database query.
+DEFAULT_SLUG = "local"
+
+
 class EndpointQuerySet(models.QuerySet):
     def default(self) -> Endpoint:
         """The endpoint for settings.DOCKER_HOST, created on first use."""
         endpoint = self.filter(is_default=True).first()
         if endpoint is None:
             endpoint, _ = self.get_or_create(
-                slug="local", defaults={"name": "local", "is_default": True, "url": settings.DOCKER_HOST}
+                slug=DEFAULT_SLUG,
+                defaults={"name": DEFAULT_SLUG, "is_default": True, "url": settings.DOCKER_HOST},
             )
         return endpoint
 
@@ -173,7 +187,7 @@ class Endpoint(models.Model):
         return settings.DOCKER_HOST if self.is_default else self.url
 
     def ref(self):
-        from core.context import EndpointRef
+        from core.engine import EndpointRef
 
         return EndpointRef(
             slug=self.slug,
@@ -204,3 +218,85 @@ class EndpointAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.endpoint}: at most {self.role}"
+
+
+class ExecSession(models.Model):
+    """One exec terminal session, kept until every process it started is known to be gone.
+
+    ``open`` while it runs; ``ended`` once swept; ``pending`` when the sweep could not reach the
+    engine (outage): a sweeper retries until the engine answers (core/exec_sessions.py).
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        PENDING = "pending", "sweep pending"
+        ENDED = "ended"
+
+    token = models.CharField(max_length=64, unique=True)
+    exec_id = models.CharField(max_length=128, blank=True)
+    container_id = models.CharField(max_length=128)
+    endpoint = models.CharField(max_length=50, blank=True)
+    username = models.CharField(max_length=150, blank=True)
+    local = models.BooleanField(null=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN, db_index=True)
+    process = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"exec {self.exec_id[:12]} in {self.container_id[:12]} ({self.state})"
+
+
+class Job(models.Model):
+    """A long engine action (pull, push, build, ...) that any server process can show and follow.
+
+    The process running it saves a progress snapshot (throttled) and a heartbeat; a running job
+    whose heartbeat is stale belonged to a process that died and is shown as ``interrupted``.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCESS = "success"
+        ERROR = "error"
+        INTERRUPTED = "interrupted"
+
+    id = models.CharField(primary_key=True, max_length=32)
+    kind = models.CharField(max_length=32)
+    target = models.CharField(max_length=512)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    message = models.TextField(blank=True)
+    result = models.CharField(max_length=200, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    required_role = models.CharField(max_length=16)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    endpoint = models.CharField(max_length=50, blank=True)
+    process = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} ({self.status})"
+
+
+class Account(models.Model):
+    """What the app keeps about a user beyond Django's auth user (created on demand)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="account"
+    )
+    # A one-time password (the first admin's printed one, or one an admin handed out) was set: every
+    # page leads to the password-change page and websockets are refused until the user picks their own.
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"account of user {self.user_id}"

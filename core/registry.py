@@ -7,28 +7,39 @@ digests by ``HEAD`` and deletion by digest.
 
 Safety rules kept here, in one place:
 
-* Credentials (basic, or a bearer token) are sent only to the registry's own origin, and to a token
-  realm on the registry's own host or on a host listed in the registry's ``allowed_token_hosts``
-  (ContainerDrip, CVE-2020-15157). A realm elsewhere is asked anonymously.
-* Redirects are followed by hand: a hop to another origin (blob storage, a CDN) carries no
-  ``Authorization`` header at all, and only http(s) targets are followed.
+* Addresses (SSRF): every host the client connects to (the registry, a redirect target, a token
+  realm) is resolved once per client, EVERY resolved address is checked, and the connection goes to
+  the checked address (pinned: no second lookup, so DNS rebinding cannot swap it) while the Host
+  header, TLS SNI and certificate check keep the name. Link-local and metadata addresses
+  (169.254.0.0/16, fe80::/10, fd00::/8, ...) are always refused; loopback and private ranges only
+  when the registry's ``allow_private_addresses`` is on (:class:`AddressPolicy`).
+* Credentials (basic, or a bearer token) are sent only to the registry's own origin (scheme, host
+  AND port), and to a token realm whose whole origin is the registry's or is listed in the
+  registry's ``allowed_token_hosts`` (ContainerDrip, CVE-2020-15157). A realm elsewhere is asked
+  anonymously. An https registry's realm on plain http is refused outright (no downgrade).
+* Redirects are followed by hand: never from https to http; to another origin only for blob
+  downloads (blob storage, a CDN) and then without any ``Authorization`` header. A catalog, tags
+  list, manifest or ping redirected to another origin is refused, so a registry answering 302 to
+  an internal URL cannot make this client fetch it and show its body.
 * Every request has explicit timeouts and a cap on the size of the body read.
-* Every failure leaves this module as a :class:`core.errors.RegistryError` whose ``message`` a
-  person can read: unreachable, TLS failure, 401/403, 404, 405, 429, 5xx, malformed JSON, a paging
-  loop.
+* Every failure leaves this module as a :class:`core.errors.RegistryRefused` whose ``message`` a
+  person can read: unreachable, refused address, TLS failure, 401/403, 404, 405, 429, 5xx,
+  malformed JSON, a paging loop.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import logging
 import re
+import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +47,15 @@ from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
 from core import references
-from core.errors import RegistryAuthFailed, RegistryError, RegistryNotFound, RegistryUnavailable
+from core.errors import RegistryAuthFailed, RegistryNotFound, RegistryRefused, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +85,205 @@ MEDIA_TYPE_NAMES = {
 }
 
 
-class RegistryOperationRefused(RegistryError):
+class RegistryOperationRefused(RegistryRefused):
     """The registry does not allow this operation (HTTP 405: e.g. deletion is disabled)."""
 
 
-class RegistryRateLimited(RegistryError):
+class RegistryRateLimited(RegistryRefused):
     """The registry asked us to slow down (HTTP 429)."""
+
+
+class RegistryAddressRefused(RegistryRefused):
+    """The address policy refused a host (link-local/metadata always; private unless allowed)."""
+
+    status = 403
+
+
+# --------------------------------------------------------------------------- address policy (SSRF)
+
+# Refused whatever the registry's settings: cloud metadata services live here (169.254.169.254,
+# fd00:ec2::254, Alibaba's 100.100.100.200), and nothing a registry needs does.
+ALWAYS_REFUSED = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "169.254.0.0/16",
+        "100.100.100.200/32",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/128",
+        "fe80::/10",
+        "fec0::/10",
+        "fd00::/8",
+        "ff00::/8",
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped ``::ffff:a.b.c.d``, 6to4, NAT64), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def address_verdict(address: str) -> str:
+    """Classify one IP address for the registry address policy.
+
+    Args:
+        address: an IPv4 or IPv6 address as text (a scope id such as ``%eth0`` is ignored).
+
+    Returns:
+        ``"refused"`` (link-local, metadata, multicast, reserved: never), ``"private"`` (loopback,
+        RFC 1918, ULA, CGNAT ...: only when allowed for the registry) or ``"public"``.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        candidates.append(inner)
+    if any(
+        candidate in network
+        for candidate in candidates
+        for network in ALWAYS_REFUSED
+        if candidate.version == network.version
+    ):
+        return "refused"
+    if any(not candidate.is_global for candidate in candidates):
+        return "private"
+    return "public"
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (A and AAAA), in the resolver's order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses a registry's client may connect to, and how names are resolved.
+
+    Args:
+        allow_private: loopback and private ranges are allowed (an admin's per-registry choice).
+        resolver: ``(host, port) -> [address, ...]``; the system resolver unless a test gives one.
+    """
+
+    allow_private: bool = False
+    resolver: Resolver = system_resolver
+
+    def pin(self, host: str, port: int) -> str:
+        """Resolve ``host``, check every address it resolves to, return the one to connect to.
+
+        Raises:
+            RegistryAddressRefused: one of the addresses is refused by the policy.
+            RegistryUnavailable: the name does not resolve.
+        """
+        try:
+            addresses = self.resolver(host.strip("[]"), port)
+        except (OSError, UnicodeError) as exc:
+            raise RegistryUnavailable(f"{host} could not be resolved.", detail=repr(exc)) from exc
+        if not addresses:
+            raise RegistryUnavailable(f"{host} could not be resolved.")
+        for address in addresses:
+            verdict = address_verdict(address)
+            if verdict == "refused":
+                raise RegistryAddressRefused(
+                    f"{host} resolves to {address}, a link-local, metadata or reserved address: "
+                    "registries there are always refused."
+                )
+            if verdict == "private" and not self.allow_private:
+                raise RegistryAddressRefused(
+                    f"{host} resolves to {address}, a loopback or private address: refused unless an "
+                    "admin allows private addresses for this registry."
+                )
+        return addresses[0]
+
+
+class _PinnedConnectionMixin:
+    """Connect the socket to ``pinned`` (the checked address); ``host`` stays the name (Host, SNI)."""
+
+    pinned = ""
+
+    def _new_conn(self) -> socket.socket:
+        # urllib3's own hook (HTTPConnection._new_conn), same contract; only the address differs.
+        try:
+            sock = urllib3_connection.create_connection(
+                (self.pinned, self.port),
+                self.timeout,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        return sock
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _PinnedPoolMixin:
+    pinned = ""
+
+    def _new_conn(self) -> Any:
+        conn = super()._new_conn()
+        conn.pinned = self.pinned
+        return conn
+
+
+class _PinnedHTTPPool(_PinnedPoolMixin, HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(_PinnedPoolMixin, HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _PinnedPoolManager(PoolManager):
+    """One pool per origin, created only after the policy checked (and pinned) the host's address."""
+
+    def __init__(self, policy: AddressPolicy, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+    def _new_pool(
+        self, scheme: str, host: str, port: int, request_context: dict | None = None
+    ) -> HTTPConnectionPool:
+        pinned = self.policy.pin(host, port)  # raises before any connection exists
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.pinned = pinned
+        return pool
+
+
+class PinnedAdapter(HTTPAdapter):
+    """A requests adapter whose every connection goes to an address the policy checked."""
+
+    def __init__(self, policy: AddressPolicy, **kwargs: Any):
+        self.policy = policy
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        self._pool_connections, self._pool_maxsize, self._pool_block = connections, maxsize, block
+        self.poolmanager = _PinnedPoolManager(
+            self.policy, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
 
 
 # --------------------------------------------------------------------------- results
@@ -88,6 +298,7 @@ class RegistryStatus:
     api_version: str
     auth_scheme: str
     message: str
+    auth_refused: bool = False  # the registry (or its token service) refused the credentials
 
 
 @dataclass(frozen=True)
@@ -298,9 +509,29 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port; a malformed port matches nothing."""
     parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = -1
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _allowed_origins(entries: Any, registry_scheme: str) -> frozenset[tuple[str, str, int | None]]:
+    """The token realm origins an admin listed: ``scheme://host[:port]``, or ``host[:port]`` meaning
+    that host on the registry's scheme or on https (never a downgrade), default port of each."""
+    origins: set[tuple[str, str, int | None]] = set()
+    for entry in entries:
+        entry = entry.strip().lower().rstrip("/")
+        if not entry:
+            continue
+        if "://" in entry:
+            origins.add(_origin(entry))
+            continue
+        for scheme in {registry_scheme, "https"}:
+            origins.add(_origin(f"{scheme}://{entry}"))
+    return frozenset(origins)
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -313,7 +544,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 def _descriptor(data: Any) -> Descriptor:
     if not isinstance(data, Mapping):
-        raise RegistryError("The registry served a manifest with a malformed descriptor.")
+        raise RegistryRefused("The registry served a manifest with a malformed descriptor.")
     platform = data.get("platform")
     size = data.get("size")
     return Descriptor(
@@ -345,14 +576,14 @@ def parse_manifest(raw: bytes, *, content_type: str = "", digest: str = "") -> M
         The parsed manifest.
 
     Raises:
-        RegistryError: the body is not JSON or not a manifest.
+        RegistryRefused: the body is not JSON or not a manifest.
     """
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise RegistryError("The registry answered with a manifest that is not valid JSON.") from exc
+        raise RegistryRefused("The registry answered with a manifest that is not valid JSON.") from exc
     if not isinstance(data, Mapping):
-        raise RegistryError("The registry answered with something that is not a manifest.")
+        raise RegistryRefused("The registry answered with something that is not a manifest.")
     media_type = str(data.get("mediaType") or content_type.split(";")[0].strip())
     if not media_type and "manifests" in data:
         media_type = OCI_INDEX
@@ -367,7 +598,7 @@ def parse_manifest(raw: bytes, *, content_type: str = "", digest: str = "") -> M
     layers = data.get("layers") or []
     manifests = data.get("manifests") or []
     if not isinstance(layers, list) or not isinstance(manifests, list):
-        raise RegistryError("The registry served a manifest with malformed layers.")
+        raise RegistryRefused("The registry served a manifest with malformed layers.")
     config = data.get("config")
     return Manifest(
         media_type=media_type,
@@ -393,10 +624,10 @@ def parse_config(data: Any) -> ImageConfig:
         The parts the manifest page shows; missing fields are empty.
 
     Raises:
-        RegistryError: the blob is not a JSON object.
+        RegistryRefused: the blob is not a JSON object.
     """
     if not isinstance(data, Mapping):
-        raise RegistryError("The image config blob is not a JSON object.")
+        raise RegistryRefused("The image config blob is not a JSON object.")
     config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
     labels = config.get("Labels") if isinstance(config.get("Labels"), Mapping) else {}
     ports = config.get("ExposedPorts") if isinstance(config.get("ExposedPorts"), Mapping) else {}
@@ -459,8 +690,14 @@ class RegistryClient:
         password: the password or token.
         verify_tls: verify the server certificate.
         ca_bundle: PEM certificates to trust instead of the system store (empty: the system store).
-        allowed_token_hosts: other hosts (``host`` or ``host:port``) trusted as token realms.
+        allowed_token_hosts: other token realm origins trusted with the credentials: ``host``,
+            ``host:port`` (the registry's scheme or https, default port of that scheme) or
+            ``scheme://host[:port]``.
         timeout: the read timeout in seconds (default: settings.REGISTRY_TIMEOUT).
+        allow_private_addresses: loopback and private addresses may be connected to.
+        resolver: name resolution for the address policy (tests); the system resolver by default.
+        cached_auth: share the auth scheme and tokens learnt with other clients of the same
+            registry and credentials; off for a one-off check of new settings.
     """
 
     def __init__(
@@ -473,25 +710,33 @@ class RegistryClient:
         ca_bundle: str = "",
         allowed_token_hosts: str | list[str] = "",
         timeout: float | None = None,
+        allow_private_addresses: bool = False,
+        resolver: Resolver | None = None,
+        cached_auth: bool = True,
     ):
         self.base = url.rstrip("/")
         parts = urlsplit(self.base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RegistryError(f"{url!r} is not an http(s) registry URL.")
+            raise RegistryRefused(f"{url!r} is not an http(s) registry URL.")
         self.username = username
         self.password = password
         self.verify_tls = verify_tls
         self.ca_bundle = ca_bundle.strip()
         if isinstance(allowed_token_hosts, str):
             allowed_token_hosts = re.split(r"[\s,]+", allowed_token_hosts)
-        self.allowed_token_hosts = {host.strip().lower() for host in allowed_token_hosts if host.strip()}
         self.timeout = (CONNECT_TIMEOUT, timeout if timeout is not None else settings.REGISTRY_TIMEOUT)
         self.origin = _origin(self.base)
+        self.allowed_realms = _allowed_origins(allowed_token_hosts, self.origin[0])
         self.host = parts.netloc
         secret_hash = hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()[:16]
         self._state_key = f"{self.base}|{secret_hash}|{verify_tls}|{hash(self.ca_bundle)}"
+        self._private_state = None if cached_auth else _AuthState()
+        self.policy = AddressPolicy(allow_private_addresses, resolver or system_resolver)
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies, no .netrc credentials from the environment
+        adapter = PinnedAdapter(self.policy)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._ca_file: Any = None
 
     @classmethod
@@ -513,6 +758,7 @@ class RegistryClient:
             ca_bundle=registry.ca_bundle,
             allowed_token_hosts=registry.allowed_token_hosts,
             timeout=timeout,
+            allow_private_addresses=registry.allow_private_addresses,
         )
 
     def close(self) -> None:
@@ -532,6 +778,8 @@ class RegistryClient:
 
     @property
     def _state(self) -> _AuthState:
+        if self._private_state is not None:
+            return self._private_state
         with _auth_lock:
             return _auth_states.setdefault(self._state_key, _AuthState())
 
@@ -553,9 +801,19 @@ class RegistryClient:
         return _origin(url) == self.origin
 
     def _send(
-        self, method: str, url: str, *, headers: Mapping[str, str], authorization: str | None
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        authorization: str | None,
+        cross_origin_redirects: bool = False,
     ) -> requests.Response:
-        """One request with redirects followed by hand: no credentials leave the registry's origin."""
+        """One request with redirects followed by hand: no credentials leave the registry's origin.
+
+        A redirect from https to http is refused; one to another origin too, unless
+        ``cross_origin_redirects`` (blob downloads only), and then it carries no credentials.
+        """
         for _ in range(MAX_REDIRECTS + 1):
             send_headers = dict(headers)
             if authorization and self._same_origin(url):
@@ -585,21 +843,32 @@ class RegistryClient:
                     f"The registry at {urlsplit(url).netloc} is not reachable.", detail=repr(exc)
                 ) from exc
             except requests.RequestException as exc:
-                raise RegistryError(
+                raise RegistryRefused(
                     f"The request to {urlsplit(url).netloc} failed.", detail=repr(exc)
                 ) from exc
             if response.is_redirect and response.headers.get("Location"):
                 target = urljoin(url, response.headers["Location"])
                 response.close()
                 if urlsplit(target).scheme not in ("http", "https"):
-                    raise RegistryError("The registry redirected to a non-http(s) address.", detail=target)
+                    raise RegistryRefused("The registry redirected to a non-http(s) address.", detail=target)
+                if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
+                    raise RegistryRefused(
+                        "The registry redirected from https to plain http; refused.", detail=target
+                    )
+                if not cross_origin_redirects and not self._same_origin(target):
+                    raise RegistryRefused(
+                        f"The registry at {self.host} redirected an API request to another address "
+                        f"({urlsplit(target).netloc}); refused: only blob downloads may be redirected "
+                        "elsewhere.",
+                        detail=target,
+                    )
                 if method == "HEAD" or response.status_code in (307, 308):
                     url = target
                 else:
                     method, url = "GET", target
                 continue
             return response
-        raise RegistryError("The registry redirected too many times.")
+        raise RegistryRefused("The registry redirected too many times.")
 
     def _token(self, params: Mapping[str, str], fallback_scope: str) -> str:
         """Fetch (or reuse) a bearer token for the challenge's scope from its realm."""
@@ -613,12 +882,14 @@ class RegistryClient:
             raise RegistryAuthFailed(
                 "The registry named a token service that is not an http(s) URL.", detail=realm
             )
-        realm_host = (parts.hostname or "").lower()
-        trusted = (
-            realm_host == self.origin[1]
-            or realm_host in self.allowed_token_hosts
-            or parts.netloc.lower() in self.allowed_token_hosts
-        )
+        if self.origin[0] == "https" and parts.scheme != "https":
+            raise RegistryAuthFailed(
+                f"The registry at {self.host} (https) sends logins to a token service over plain http "
+                f"({parts.netloc}); refused: nothing is sent in clear text.",
+                detail=realm,
+            )
+        realm_origin = _origin(realm)
+        trusted = realm_origin == self.origin or realm_origin in self.allowed_realms
         query = {"service": params["service"]} if params.get("service") else {}
         if scope:
             query["scope"] = scope
@@ -645,21 +916,23 @@ class RegistryClient:
         if response.status_code in (401, 403):
             if not trusted and self.username:
                 raise RegistryAuthFailed(
-                    f"The registry sends logins to a token service on another host ({parts.netloc}); "
-                    "credentials were not sent there. Add that host to the registry's allowed token hosts "
+                    f"The registry sends logins to a token service at another origin ({parts.netloc}); "
+                    "credentials were not sent there. Add it to the registry's allowed token hosts "
                     "if you trust it."
                 )
-            raise RegistryAuthFailed(f"The token service at {parts.netloc} refused the stored credentials.")
+            raise RegistryAuthFailed(f"The token service at {parts.netloc} refused the credentials.")
         if response.status_code != 200:
-            raise RegistryError(f"The token service at {parts.netloc} answered HTTP {response.status_code}.")
+            raise RegistryRefused(
+                f"The token service at {parts.netloc} answered HTTP {response.status_code}."
+            )
         try:
             body = response.json()
             token = body.get("token") or body.get("access_token")
             expires_in = int(body.get("expires_in") or 60)
         except (ValueError, AttributeError, TypeError) as exc:
-            raise RegistryError(f"The token service at {parts.netloc} answered malformed JSON.") from exc
+            raise RegistryRefused(f"The token service at {parts.netloc} answered malformed JSON.") from exc
         if not isinstance(token, str) or not token:
-            raise RegistryError(f"The token service at {parts.netloc} gave no token.")
+            raise RegistryRefused(f"The token service at {parts.netloc} gave no token.")
         # Renew a little early; tokens are short-lived (60 s is the spec's minimum).
         expiry = time.monotonic() + max(expires_in - 10, 5)
         self._state.tokens[scope] = (token, expiry)
@@ -685,6 +958,7 @@ class RegistryClient:
         scope: str = "",
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
+        cross_origin_redirects: bool = False,
     ) -> requests.Response:
         """Send one API request with auth (answering one challenge) and map failures to messages.
 
@@ -694,23 +968,30 @@ class RegistryClient:
             scope: the token scope the request needs (``repository:team/app:pull``).
             headers: extra request headers.
             ok: the status codes that count as success.
+            cross_origin_redirects: follow a redirect to another origin (blob downloads only).
 
         Returns:
             The response (streamed; read it with :meth:`read_body` or close it).
 
         Raises:
             RegistryUnavailable: unreachable, timeout or TLS failure.
+            RegistryAddressRefused: the address policy refused a host on the way.
             RegistryAuthFailed: 401/403 after authenticating.
             RegistryNotFound: 404.
             RegistryOperationRefused: 405.
             RegistryRateLimited: 429.
-            RegistryError: any other failure.
+            RegistryRefused: any other failure.
         """
         url = path if path.startswith(("http://", "https://")) else self.base + path
         if not self._same_origin(url):
-            raise RegistryError("The registry pointed to another host for an API call; refused.", detail=url)
+            raise RegistryRefused(
+                "The registry pointed to another host for an API call; refused.", detail=url
+            )
         headers = dict(headers or {})
-        response = self._send(method, url, headers=headers, authorization=self._authorization(scope))
+        redirects = {"cross_origin_redirects": cross_origin_redirects}
+        response = self._send(
+            method, url, headers=headers, authorization=self._authorization(scope), **redirects
+        )
         if response.status_code == 401:
             scheme, params = _challenge(response.headers.get("WWW-Authenticate", ""))
             response.close()
@@ -718,7 +999,7 @@ class RegistryClient:
             if scheme == "basic":
                 if not self.username:
                     raise RegistryAuthFailed(
-                        "The registry requires a login (HTTP 401) and no credentials are stored."
+                        "The registry requires a login (HTTP 401) and no credentials are given."
                     )
                 authorization = self._basic()
             elif scheme == "bearer":
@@ -726,13 +1007,11 @@ class RegistryClient:
             else:
                 raise RegistryAuthFailed("The registry refused the request (HTTP 401).")
             self._state.scheme = scheme
-            response = self._send(method, url, headers=headers, authorization=authorization)
+            response = self._send(method, url, headers=headers, authorization=authorization, **redirects)
             if response.status_code == 401:
                 response.close()
                 if scheme == "basic":
-                    raise RegistryAuthFailed(
-                        "The registry refused the stored username and password (HTTP 401)."
-                    )
+                    raise RegistryAuthFailed("The registry refused the username and password (HTTP 401).")
                 raise RegistryAuthFailed(
                     "The registry refused the token it was given (HTTP 401): the account may lack access."
                 )
@@ -778,7 +1057,7 @@ class RegistryClient:
                 f"The registry at {where} failed with HTTP {status}; it may be overloaded or broken.",
                 detail=detail,
             )
-        raise RegistryError(f"The registry at {where} answered HTTP {status}.", detail=detail)
+        raise RegistryRefused(f"The registry at {where} answered HTTP {status}.", detail=detail)
 
     @staticmethod
     def read_body(response: requests.Response, *, limit: int = MAX_BODY) -> bytes:
@@ -792,7 +1071,7 @@ class RegistryClient:
             The body.
 
         Raises:
-            RegistryError: the body is too large or the connection broke.
+            RegistryRefused: the body is too large or the connection broke.
         """
         chunks: list[bytes] = []
         total = 0
@@ -800,7 +1079,9 @@ class RegistryClient:
             for chunk in response.iter_content(65536):
                 total += len(chunk)
                 if total > limit:
-                    raise RegistryError(f"The registry sent more than {limit // (1024 * 1024)} MiB; refused.")
+                    raise RegistryRefused(
+                        f"The registry sent more than {limit // (1024 * 1024)} MiB; refused."
+                    )
                 chunks.append(chunk)
         except requests.RequestException as exc:
             raise RegistryUnavailable(
@@ -815,7 +1096,7 @@ class RegistryClient:
         try:
             return json.loads(body)
         except ValueError as exc:
-            raise RegistryError(
+            raise RegistryRefused(
                 f"The registry at {self.host} answered with something that is not valid JSON.",
                 detail=body[:300].decode("utf-8", "replace"),
             ) from exc
@@ -827,16 +1108,21 @@ class RegistryClient:
 
         Returns:
             A :class:`RegistryStatus`; never raises for the usual failures (they become its message).
+
+        Raises:
+            RegistryAddressRefused: the address policy refused the registry's host.
         """
         try:
             response = self.request("GET", "/v2/")
+        except RegistryAddressRefused:
+            raise
         except RegistryAuthFailed as exc:
-            return RegistryStatus(True, False, "", self._state.scheme, exc.message)
+            return RegistryStatus(True, False, "", self._state.scheme, exc.message, auth_refused=True)
         except RegistryNotFound:
             return RegistryStatus(
                 True, False, "", "", f"{self.host} does not serve the Registry API v2 (/v2/ is 404)."
             )
-        except (RegistryError, RegistryUnavailable) as exc:
+        except (RegistryRefused, RegistryUnavailable) as exc:
             reachable = not isinstance(exc, RegistryUnavailable) or "HTTP" in exc.message
             return RegistryStatus(reachable, False, "", "", exc.message)
         version = response.headers.get("Docker-Distribution-API-Version", "")
@@ -854,12 +1140,12 @@ class RegistryClient:
         link = response.headers.get("Link", "")
         data = self._json(response)
         if not isinstance(data, Mapping) or not isinstance(data.get(key) or [], list):
-            raise RegistryError(f"The registry at {self.host} answered a malformed {key} list.")
+            raise RegistryRefused(f"The registry at {self.host} answered a malformed {key} list.")
         names = [str(name) for name in data.get(key) or []]
         next_link = _parse_link(link) if link else None
         next_last = _last_of(next_link) if next_link else None
         if next_link and next_link.startswith(("http://", "https://")) and not self._same_origin(next_link):
-            raise RegistryError(
+            raise RegistryRefused(
                 "The registry's next-page link points to another host; refused.", detail=next_link
             )
         if len(names) > n or (last and names and names[0] == last):
@@ -874,7 +1160,7 @@ class RegistryClient:
             names = names[:n]
             next_last = names[-1] if more and names else None
         if next_last is not None and next_last == last:
-            raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+            raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
         # Names outside Docker's grammar cannot be browsed (nor safely put in a URL): leave them out.
         valid = references.is_tag if key == "tags" else references.is_repository_path
         return [name for name in names if valid(name)], next_last
@@ -897,7 +1183,7 @@ class RegistryClient:
             A :class:`Page`; ``next_last`` is None on the last page.
 
         Raises:
-            RegistryError: as :meth:`request`, or a paging loop / malformed answer.
+            RegistryRefused: as :meth:`request`, or a paging loop / malformed answer.
         """
         if not prefix:
             names, next_last = self._page(
@@ -925,7 +1211,7 @@ class RegistryClient:
             if next_last is None:
                 return Page(tuple(found), None, scanned)
             if next_last in seen:
-                raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
             seen.add(next_last)
             cursor = next_last
         return Page(tuple(found), cursor, scanned)
@@ -941,7 +1227,7 @@ class RegistryClient:
             Repository names in catalog order.
 
         Raises:
-            RegistryError: as :meth:`catalog`, including a paging loop.
+            RegistryRefused: as :meth:`catalog`, including a paging loop.
         """
         last: str | None = None
         seen: set[str] = set()
@@ -956,7 +1242,7 @@ class RegistryClient:
             if page.next_last is None:
                 return
             if page.next_last in seen:
-                raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
             seen.add(page.next_last)
             last = page.next_last
 
@@ -973,7 +1259,7 @@ class RegistryClient:
 
         Raises:
             RegistryNotFound: no such repository.
-            RegistryError: as :meth:`request`.
+            RegistryRefused: as :meth:`request`.
         """
         validate_repository(name)
         names, next_last = self._page(
@@ -992,7 +1278,7 @@ class RegistryClient:
             The tags.
 
         Raises:
-            RegistryError: as :meth:`tags`, including a paging loop.
+            RegistryRefused: as :meth:`tags`, including a paging loop.
         """
         found: list[str] = []
         last: str | None = None
@@ -1003,7 +1289,7 @@ class RegistryClient:
             if page.next_last is None:
                 break
             if page.next_last in seen:
-                raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
             seen.add(page.next_last)
             last = page.next_last
         return found[:limit]
@@ -1020,7 +1306,7 @@ class RegistryClient:
 
         Raises:
             RegistryNotFound: no such tag/digest/repository.
-            RegistryError: as :meth:`request`, or a malformed manifest.
+            RegistryRefused: as :meth:`request`, or a malformed manifest.
         """
         validate_repository(name)
         validate_reference(reference)
@@ -1035,7 +1321,7 @@ class RegistryClient:
         raw = self.read_body(response)
         computed = "sha256:" + hashlib.sha256(raw).hexdigest()
         if reference.startswith("sha256:") and computed != reference:
-            raise RegistryError("The manifest the registry served does not match the digest asked for.")
+            raise RegistryRefused("The manifest the registry served does not match the digest asked for.")
         return parse_manifest(raw, content_type=content_type, digest=digest or computed)
 
     def manifest_digest(self, name: str, reference: str) -> str | None:
@@ -1049,7 +1335,7 @@ class RegistryClient:
             ``sha256:...`` or None when the tag/repository does not exist.
 
         Raises:
-            RegistryError: as :meth:`request` (other than 404).
+            RegistryRefused: as :meth:`request` (other than 404).
         """
         validate_repository(name)
         validate_reference(reference)
@@ -1082,19 +1368,21 @@ class RegistryClient:
             The decoded JSON.
 
         Raises:
-            RegistryError: as :meth:`request`, a digest mismatch, or malformed JSON.
+            RegistryRefused: as :meth:`request`, a digest mismatch, or malformed JSON.
         """
         validate_repository(name)
         if not references.is_digest(digest):
-            raise RegistryError(f"{digest!r} is not a digest.")
-        response = self.request("GET", f"/v2/{name}/blobs/{digest}", scope=f"repository:{name}:pull")
+            raise RegistryRefused(f"{digest!r} is not a digest.")
+        response = self.request(
+            "GET", f"/v2/{name}/blobs/{digest}", scope=f"repository:{name}:pull", cross_origin_redirects=True
+        )
         raw = self.read_body(response)
         if digest.startswith("sha256:") and "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
-            raise RegistryError("The blob the registry served does not match its digest.")
+            raise RegistryRefused("The blob the registry served does not match its digest.")
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise RegistryError("The image config blob is not valid JSON.") from exc
+            raise RegistryRefused("The image config blob is not valid JSON.") from exc
 
     def config(self, name: str, manifest: Manifest) -> ImageConfig | None:
         """The image config of an image manifest (None for an index or a schema 1 manifest).
@@ -1107,7 +1395,7 @@ class RegistryClient:
             The parsed :class:`ImageConfig` or None.
 
         Raises:
-            RegistryError: as :meth:`blob_json`.
+            RegistryRefused: as :meth:`blob_json`.
         """
         if manifest.config is None or not manifest.config.digest:
             return None
@@ -1125,7 +1413,7 @@ class RegistryClient:
             as listed (not their layers) and ``created`` is empty.
 
         Raises:
-            RegistryError: as :meth:`manifest`.
+            RegistryRefused: as :meth:`manifest`.
         """
         manifest = self.manifest(name, tag)
         if manifest.is_index:
@@ -1157,7 +1445,7 @@ class RegistryClient:
             A :class:`SharedDigest`.
 
         Raises:
-            RegistryError: as :meth:`all_tags`.
+            RegistryRefused: as :meth:`all_tags`.
         """
         every = self.all_tags(name)
         checked = every[:limit]
@@ -1185,11 +1473,11 @@ class RegistryClient:
         Raises:
             RegistryOperationRefused: deletion is disabled (405).
             RegistryNotFound: the manifest is gone already.
-            RegistryError: as :meth:`request`.
+            RegistryRefused: as :meth:`request`.
         """
         validate_repository(name)
         if not references.is_digest(digest):
-            raise RegistryError(f"{digest!r} is not a digest.")
+            raise RegistryRefused(f"{digest!r} is not a digest.")
         response = self.request(
             "DELETE", f"/v2/{name}/manifests/{digest}", scope=f"repository:{name}:delete", ok=(200, 202)
         )

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 
 
@@ -45,24 +45,21 @@ def role_of(user) -> Role | None:
     return role
 
 
-def endpoint_limit(user, slug: str | None = None) -> Role | None:
-    """The cap on ``user``'s role for one endpoint (default: the current one), or None."""
-    from core.context import active_endpoint
+def endpoint_limit(user, slug: str) -> Role | None:
+    """The cap on ``user``'s role on the endpoint ``slug``, or None."""
     from core.models import EndpointAccess
 
-    ref = active_endpoint()
-    key = slug or (ref.slug if ref is not None else "")
     cache = user.__dict__.setdefault("_dashboard_limits", {})
-    if key not in cache:
-        limits = EndpointAccess.objects.filter(user=user)
-        limits = limits.filter(endpoint__slug=key) if key else limits.filter(endpoint__is_default=True)
-        names = list(limits.values_list("role", flat=True))
-        cache[key] = ROLE_GROUPS[names[0]] if names else None
-    return cache[key]
+    if slug not in cache:
+        names = list(
+            EndpointAccess.objects.filter(user=user, endpoint__slug=slug).values_list("role", flat=True)
+        )
+        cache[slug] = ROLE_GROUPS[names[0]] if names else None
+    return cache[slug]
 
 
-def effective_role(user, slug: str | None = None) -> Role | None:
-    """The user's role on an endpoint: the global role, capped by that endpoint's limit if any."""
+def effective_role(user, slug: str) -> Role | None:
+    """The user's role on the endpoint ``slug``: the global role, capped by that endpoint's limit."""
     role = role_of(user)
     if role is None:
         return None
@@ -70,9 +67,16 @@ def effective_role(user, slug: str | None = None) -> Role | None:
     return min(role, limit) if limit is not None else role
 
 
-def has_role(user, role: Role) -> bool:
-    """Whether ``user`` has at least ``role`` on the current endpoint."""
-    current = effective_role(user)
+def role_on(who: HttpRequest | dict) -> Role | None:
+    """The role of a request's (or websocket scope's) user on that request's endpoint."""
+    if isinstance(who, dict):
+        return effective_role(who.get("user"), who["endpoint"].slug)
+    return effective_role(getattr(who, "user", None), who.endpoint.slug)
+
+
+def has_role(who: HttpRequest | dict, role: Role) -> bool:
+    """Whether the user of a request (or websocket scope) has at least ``role`` on its endpoint."""
+    current = role_on(who)
     return current is not None and current >= role
 
 
@@ -86,17 +90,58 @@ def set_role(user, role: Role | None) -> None:
         user.groups.add(group)
     user.__dict__.pop("_dashboard_role", None)
     user.__dict__.pop("_dashboard_limits", None)
-    user.__dict__.pop("_dashboard_limits", None)
 
 
 def forbidden(request: HttpRequest, needed: Role) -> HttpResponse:
     return TemplateResponse(request, "errors/403.html", {"needed_role": needed.label}, status=403).render()
 
 
-def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
-    """View decorator: login, then at least ``role``; otherwise 403 (audited for POSTs).
+DENIED_GET_EVERY_SECONDS = 60
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-    The wrapped view carries ``required_role`` so the permission sweep can read the contract.
+
+def _audit_denied(request: HttpRequest, name: str, role: Role, target: str) -> None:
+    """Audit a refusal by the role check; GET-like refusals at most once a minute per user and route."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import audit
+    from core.models import AuditEvent
+
+    if request.method in SAFE_METHODS:
+        since = timezone.now() - timedelta(seconds=DENIED_GET_EVERY_SECONDS)
+        recent = AuditEvent.objects.filter(
+            user=request.user,
+            action=name,
+            outcome=audit.DENIED,
+            created_at__gte=since,
+            parameters__method=request.method,
+        )
+        if recent.exists():
+            return
+    audit.record(
+        request,
+        name,
+        target=target,
+        parameters={"method": request.method, "path": request.path},
+        outcome=audit.DENIED,
+        message=f"needs the {role.label} role",
+    )
+
+
+def require_role(role: Role, *, action: str | Callable[[HttpRequest], str] | None = None) -> Callable:
+    """View decorator: login, then at least ``role``; otherwise a 403 page, audited.
+
+    ``action`` is the audit name of what the view does (``container.stop``, or a function of the
+    request for a view that does several things, like the bulk form): a refusal here is written
+    under the same name as the view's own ok/failed events, so filtering by action finds both.
+    Every view that changes state declares it (the security sweep checks that the names match); a
+    view that declares none is read-only and answers 405 to anything but GET/HEAD/OPTIONS. A
+    refused POST is always audited; a refused GET at most once a minute per user and route (as
+    ``action``, or ``page.<url name>`` for read-only pages).
+
+    The wrapped view carries ``required_role`` and ``audit_action`` so the sweep can read the contract.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -104,26 +149,25 @@ def require_role(role: Role, *, audit_action: str | None = None) -> Callable:
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not has_role(request.user, role):
-                if request.method not in ("GET", "HEAD", "OPTIONS"):
-                    from core import audit
-
-                    audit.record(
-                        request,
-                        audit_action or f"{view.__module__.rsplit('.', 1)[-1]}.{view.__name__}",
-                        target=str(next(iter(kwargs.values()), "")),
-                        outcome=audit.DENIED,
-                        message=f"needs the {role.label} role",
-                    )
+            if not has_role(request, role):
+                match = getattr(request, "resolver_match", None)
+                name = action(request) if callable(action) else action
+                name = name or f"page.{(match and match.url_name) or view.__name__}"
+                _audit_denied(request, name, role, str(next(iter(kwargs.values()), "")))
                 return forbidden(request, role)
+            if action is None and request.method not in SAFE_METHODS:
+                return HttpResponseNotAllowed(list(SAFE_METHODS))  # no action declared: read-only
             return view(request, *args, **kwargs)
 
         wrapper.required_role = role  # type: ignore[attr-defined]
+        wrapper.audit_action = action  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
 
 
 def websocket_allowed(scope: dict, role: Role) -> bool:
-    """The consumer check: an authenticated, active user with at least ``role``."""
-    return has_role(scope.get("user"), role)
+    """The consumer check: at least ``role`` on the scope's endpoint, and the user's own password."""
+    from core.accounts import must_change_password
+
+    return has_role(scope, role) and not must_change_password(scope.get("user"))

@@ -37,12 +37,13 @@ def _logged_out(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs) -> None:
-    if getattr(request, "login_locked", False):
-        return  # the throttle wrote its own auth.locked event; a refused attempt is not a new failure
+    from core.throttle import alert_if_attacked
+
+    if getattr(request, "login_throttled", None):
+        return  # the throttle wrote its own auth.throttled event; a refused attempt is not a new failure
+    username = str(credentials.get("username", ""))[:150]
+    who = request if request is not None else {}
     audit.record(
-        request if request is not None else {},
-        "auth.login",
-        target=str(credentials.get("username", ""))[:150],
-        outcome=audit.DENIED,
-        message="wrong username or password",
+        who, "auth.login", target=username, outcome=audit.DENIED, message="wrong username or password"
     )
+    alert_if_attacked(who, username)

@@ -22,9 +22,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from core.endpoints import EndpointWebsocketMiddleware  # noqa: E402
+from core.logsafe import install_access_log_redaction  # noqa: E402
 from core.routing import websocket_urlpatterns  # noqa: E402
 from core.streaming import WriteBackpressure  # noqa: E402
 from core.wsguard import SameOriginValidator  # noqa: E402
+
+# daphne builds its access logger after importing this module: no credentials, no control characters.
+install_access_log_redaction()
 
 application = ProtocolTypeRouter(
     {

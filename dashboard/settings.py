@@ -10,11 +10,46 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+# The spellings a boolean variable may take (any case); anything else stops the start-up, so that a
+# typo such as HTTPS=ture cannot silently turn secure cookies off.
+TRUE_SPELLINGS = frozenset({"1", "true", "yes", "on"})
+FALSE_SPELLINGS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(name: str, value: str | None, default: bool) -> bool:
+    """The boolean an environment value spells: 1/true/yes/on or 0/false/no/off; unset or empty = default."""
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    spelled = value.strip().lower()
+    if spelled in TRUE_SPELLINGS:
+        return True
+    if spelled in FALSE_SPELLINGS:
+        return False
+    raise ImproperlyConfigured(
+        f"Unexpected value {name}={value!r}: use 1/true/yes/on or 0/false/no/off (or leave it unset)."
+    )
+
+
+def parse_number(name: str, value: str | None, default: float, kind: type = int) -> float:
+    """An int (or float) environment value; a value that is not one stops the start-up."""
+    if value is None or value.strip() == "":
+        return kind(default)
+    try:
+        return kind(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"Unexpected value {name}={value!r}: expected {kind.__name__}.") from None
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return parse_bool(name, os.environ.get(name), default)
+
+
+def env_int(name: str, default: int) -> int:
+    return parse_number(name, os.environ.get(name), default, int)
+
+
+def env_float(name: str, default: float) -> float:
+    return parse_number(name, os.environ.get(name), default, float)
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -62,7 +97,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 # The Docker engine this dashboard drives.
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-DOCKER_TIMEOUT = float(os.environ.get("DOCKER_TIMEOUT", "30"))
+DOCKER_TIMEOUT = env_float("DOCKER_TIMEOUT", 30)
 
 INSTALLED_APPS = [
     "daphne",
@@ -89,6 +124,8 @@ MIDDLEWARE = [
     "core.endpoints.EndpointMiddleware",
     # Every view needs a login unless it is explicitly marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # A one-time password (first admin, users an admin created) must be changed before anything else.
+    "core.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -120,7 +157,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         read_secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -133,7 +170,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 reads with a 5 s socket timeout by default, shorter than channels-redis's
+            # blocking receive: every websocket idle for 5 s died with 1011 (channels_redis#422).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
 else:
@@ -146,16 +185,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Login throttling (core/throttle.py): failures per username (since its last good login) and per
-# client address within the window first slow every attempt down, then lock until they age out.
+# Login throttling (core/throttle.py): failures slow down the (username, address) pair that made
+# them with doubling waits; wider counts per username and per address spare the user's known addresses.
 AUTHENTICATION_BACKENDS = ["core.throttle.ThrottledModelBackend"]
-LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
-LOGIN_THROTTLE_SLOW_AFTER = int(os.environ.get("LOGIN_THROTTLE_SLOW_AFTER", "3"))
-LOGIN_THROTTLE_LOCK_AFTER = int(os.environ.get("LOGIN_THROTTLE_LOCK_AFTER", "8"))
-LOGIN_THROTTLE_ADDRESS_SLOW_AFTER = int(os.environ.get("LOGIN_THROTTLE_ADDRESS_SLOW_AFTER", "10"))
-LOGIN_THROTTLE_ADDRESS_LOCK_AFTER = int(os.environ.get("LOGIN_THROTTLE_ADDRESS_LOCK_AFTER", "40"))
-LOGIN_THROTTLE_DELAY_SECONDS = float(os.environ.get("LOGIN_THROTTLE_DELAY_SECONDS", "1"))
-LOGIN_THROTTLE_MAX_DELAY_SECONDS = float(os.environ.get("LOGIN_THROTTLE_MAX_DELAY_SECONDS", "5"))
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900)
+LOGIN_THROTTLE_SLOW_AFTER = env_int("LOGIN_THROTTLE_SLOW_AFTER", 3)
+LOGIN_THROTTLE_USER_SLOW_AFTER = env_int("LOGIN_THROTTLE_USER_SLOW_AFTER", 10)
+LOGIN_THROTTLE_ADDRESS_SLOW_AFTER = env_int("LOGIN_THROTTLE_ADDRESS_SLOW_AFTER", 10)
+LOGIN_THROTTLE_DELAY_SECONDS = env_float("LOGIN_THROTTLE_DELAY_SECONDS", 1)
+LOGIN_THROTTLE_MAX_DELAY_SECONDS = env_float("LOGIN_THROTTLE_MAX_DELAY_SECONDS", 300)
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30)
+LOGIN_ATTACK_AFTER = env_int("LOGIN_ATTACK_AFTER", 30)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -199,7 +239,7 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 if env_bool("TRUST_X_FORWARDED_PROTO"):
@@ -207,14 +247,24 @@ if env_bool("TRUST_X_FORWARDED_PROTO"):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"Unexpected value LOG_LEVEL={LOG_LEVEL!r}: use DEBUG, INFO, WARNING, ERROR.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Every line goes through SafeFormatter: control characters in messages and arguments are escaped,
+    # so text from outside (a username, a ref) cannot start a forged line (core/logsafe.py).
+    "formatters": {
+        "plain": {
+            "()": "core.logsafe.SafeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
@@ -227,11 +277,29 @@ REGISTRY_URL = os.environ.get("REGISTRY_URL", "")
 REGISTRY_NAME = os.environ.get("REGISTRY_NAME", "default")
 REGISTRY_USERNAME = read_secret("REGISTRY_USERNAME") or ""
 REGISTRY_PASSWORD = read_secret("REGISTRY_PASSWORD") or ""
-REGISTRY_TIMEOUT = float(os.environ.get("REGISTRY_TIMEOUT", "15"))
+REGISTRY_TIMEOUT = env_float("REGISTRY_TIMEOUT", 15)
 
 # Exec/attach session recordings (asciicast v2) and how long they are kept.
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", DATA_DIR / "recordings"))
-RECORDINGS_RETENTION_DAYS = int(os.environ.get("RECORDINGS_RETENTION_DAYS", "90"))
+RECORDINGS_RETENTION_DAYS = env_int("RECORDINGS_RETENTION_DAYS", 90)
+
+# The first admin `manage.py bootstrap` (make run) creates; without a password one is generated,
+# printed once, and must be changed at the first login.
+FIRST_ADMIN_USERNAME = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
+FIRST_ADMIN_PASSWORD = read_secret("DJANGO_SUPERUSER_PASSWORD") or ""
+# The port the run command serves on (named in the first-run message).
+PORT = env_int("PORT", 8000)
 
 # Live log and terminal streams one user may hold open per process.
-LIVE_STREAMS_PER_USER = int(os.environ.get("LIVE_STREAMS_PER_USER", "25"))
+LIVE_STREAMS_PER_USER = env_int("LIVE_STREAMS_PER_USER", 25)
+
+# Exec terminals: input bounds (a frame over the size closes with 4009, a flood over the rates with
+# 4008), the recording size cap, and whether a session's processes are found in this host's /proc
+# (False: always through a helper exec in the container).
+EXEC_INPUT_FRAME_BYTES = env_int("EXEC_INPUT_FRAME_BYTES", 65536)
+EXEC_INPUT_BYTES_PER_SECOND = env_int("EXEC_INPUT_BYTES_PER_SECOND", 1048576)
+EXEC_INPUT_FRAMES_PER_SECOND = env_int("EXEC_INPUT_FRAMES_PER_SECOND", 1000)
+RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
+EXEC_SWEEP_LOCAL = env_bool("EXEC_SWEEP_LOCAL", True)
+# Jobs (pull, push, build): a running job whose heartbeat is older than this is shown interrupted.
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 30)

@@ -51,6 +51,40 @@ ROLES = ("viewer", "operator", "admin")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+# --------------------------------------------------------------------------- /tmp hygiene
+
+# Temporary files of this run (this process and the daphne/manage.py processes it starts, which
+# inherit TMPDIR) go to one private directory; at the end the run FAILS if anything named like the
+# dashboard's temp entries (dash-*, dashboard-*) is left in it, and the directory is removed. A private
+# directory, not a before/after listing of /tmp, because other runs on the same machine write there.
+# pytest's own tmp_path directories stay in the system temp dir (kept for debugging, pruned by pytest).
+LEAK_PREFIXES = ("dash-", "dashboard-")
+RUN_TMP = Path(tempfile.gettempdir()) / RUN_ID
+RUN_TMP.mkdir(mode=0o700)
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+os.environ["TMPDIR"] = str(RUN_TMP)
+tempfile.tempdir = str(RUN_TMP)
+
+
+def leftover_temp_entries(directory: Path) -> list[str]:
+    """Names in ``directory`` that look like the dashboard's or the tests' temporary entries."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(LEAK_PREFIXES))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = leftover_temp_entries(RUN_TMP) if RUN_TMP.exists() else []
+    shutil.rmtree(RUN_TMP, ignore_errors=True)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (
+            f"/tmp hygiene: the run left {len(left)} temporary entr{'y' if len(left) == 1 else 'ies'} "
+            f"behind (created under TMPDIR={RUN_TMP}): {', '.join(left[:20])}"
+        )
+        if reporter is not None:
+            reporter.write_line(message, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # --------------------------------------------------------------------------- the engine
 
 
@@ -175,11 +209,11 @@ def engine_proxy(tmp_path: Path, settings) -> Iterator[UnixSocketProxy]:
     from core.engine import forget_client
 
     upstream = _engine_url().removeprefix("unix://")
-    proxy = UnixSocketProxy(upstream, str(Path(tempfile.mkdtemp(prefix="dash-")) / "docker.sock"))
+    proxy = UnixSocketProxy.in_temp_dir(upstream)
     proxy.start()
     settings.DOCKER_HOST = proxy.url
     yield proxy
-    proxy.stop()
+    proxy.close()
     forget_client(proxy.url)
 
 

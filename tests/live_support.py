@@ -75,9 +75,11 @@ def recording_for(live: LiveServer, audit_id: int) -> tuple | None:
 
 
 @contextmanager
-def second_daphne(live: LiveServer, *, docker_host: str, workdir: Path) -> Iterator[LiveServer]:
+def second_daphne(
+    live: LiveServer, *, docker_host: str, workdir: Path, **env_overrides: str
+) -> Iterator[LiveServer]:
     """Another daphne on the live server's database, talking to ``docker_host`` (e.g. a proxy)."""
-    env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}", DOCKER_HOST=docker_host)
+    env = dashboard_env(DATABASE_URL=f"sqlite:///{live.database}", DOCKER_HOST=docker_host, **env_overrides)
     log_path = workdir / "daphne-proxy.log"
     with daphne_process(env, log_path) as (url, pid):
         yield LiveServer(url=url, pid=pid, users=live.users, database=live.database, log_path=log_path)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.request
@@ -116,6 +118,22 @@ class UnixSocketProxy:
         self._server: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._owned_dir: str | None = None
+
+    @classmethod
+    def in_temp_dir(cls, upstream: str, prefix: str = "dash-"):
+        """A proxy whose socket lives in a fresh private directory that ``close()`` removes."""
+        directory = tempfile.mkdtemp(prefix=prefix)
+        proxy = cls(upstream, os.path.join(directory, "docker.sock"))
+        proxy._owned_dir = directory
+        return proxy
+
+    def close(self) -> None:
+        """Stop for good, and remove the private directory ``in_temp_dir`` made (if any)."""
+        self.stop()
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
 
     @property
     def url(self) -> str:
@@ -386,3 +404,18 @@ def dashboard_server(
     log_path = workdir / "daphne.log"
     with daphne_process(env, log_path) as (url, pid):
         yield LiveServer(url=url, pid=pid, users=users, database=database, log_path=log_path)
+
+
+def default_engine():
+    """The dashboard's engine object for the default endpoint (what a view on a plain route gets)."""
+    from core import engine
+    from core.endpoints import default_ref
+
+    return engine.for_endpoint(default_ref())
+
+
+def default_endpoint_ref():
+    """The default endpoint as a websocket scope carries it (``scope["endpoint"]``)."""
+    from core.endpoints import default_ref
+
+    return default_ref()

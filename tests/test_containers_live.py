@@ -78,7 +78,7 @@ def test_events_socket_refuses_anonymous(live):
 
 def test_export_streams_through_daphne(live, make_container):
     container = make_container(start=False)
-    cookie = live.session_cookie("viewer")
+    cookie = live.session_cookie("operator")
     request = urllib.request.Request(  # noqa: S310 - the loopback live server
         f"{live.url}/containers/{container['Id']}/export/", headers={"Cookie": f"sessionid={cookie}"}
     )

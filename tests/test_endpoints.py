@@ -183,8 +183,9 @@ def test_websockets_under_an_endpoint_prefix_talk_to_that_endpoint(live, tmp_pat
         assert json.loads(ws.recv(timeout=15))["engine"] == "up"
 
 
-def test_a_tls_endpoint_is_reached_with_its_client_certificate(admin_client, db):
-    from core.engine import forget_client
+@pytest.fixture(scope="module")
+def tls_daemon():
+    """A real dockerd that only accepts TLS clients with its CA's certificate."""
     from tests.engines_support import EngineStartError, tls_engine
 
     try:
@@ -193,29 +194,60 @@ def test_a_tls_endpoint_is_reached_with_its_client_certificate(admin_client, db)
     except EngineStartError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
-        created = admin_client.post(
-            "/endpoints/new/",
-            {
-                "name": "secure",
-                "slug": "secure",
-                "url": tls.url,
-                "tls_ca": tls.ca_pem,
-                "tls_cert": tls.cert_pem,
-                "tls_key": tls.key_pem,
-            },
-        )
-        assert created.status_code == 302
-        endpoint = Endpoint.objects.get(slug="secure")
-        assert endpoint.tls_key.strip() == tls.key_pem.strip()
-        assert "PRIVATE KEY" not in endpoint.tls_key_encrypted  # encrypted at rest
-        page = admin_client.get("/e/secure/")
-        assert page.status_code == 200 and tls.url in page.content.decode()
-        listing = admin_client.get("/endpoints/").content.decode()
-        row = listing.split('data-endpoint="secure"', 1)[1].split("</tr>", 1)[0]
-        assert 'data-engine-status="up"' in row
+        yield tls
     finally:
+        from core.engine import forget_client
+
         forget_client(tls.url)
         context.__exit__(None, None, None)
+
+
+def _add_tls_endpoint(admin_client, tls) -> int:
+    return admin_client.post(
+        "/endpoints/new/",
+        {
+            "name": "secure",
+            "slug": "secure",
+            "url": tls.url,
+            "tls_ca": tls.ca_pem,
+            "tls_cert": tls.cert_pem,
+            "tls_key": tls.key_pem,
+        },
+    ).status_code
+
+
+def test_a_tls_endpoint_is_reached_with_its_client_certificate(admin_client, db, tls_daemon):
+    tls = tls_daemon
+    assert _add_tls_endpoint(admin_client, tls) == 302
+    endpoint = Endpoint.objects.get(slug="secure")
+    assert endpoint.tls_key.strip() == tls.key_pem.strip()
+    assert "PRIVATE KEY" not in endpoint.tls_key_encrypted  # encrypted at rest
+    page = admin_client.get("/e/secure/")
+    assert page.status_code == 200
+    assert tls.url in page.content.decode()
+    listing = admin_client.get("/endpoints/").content.decode()
+    row = listing.split('data-endpoint="secure"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-engine-status="up"' in row
+
+
+def test_overview_loads_with_a_tls_endpoint_leave_no_key_files_behind(
+    admin_client, db, tls_daemon, tmp_path, monkeypatch
+):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # only this test's TLS dirs are counted
+    from core.engine import forget_client
+
+    forget_client(tls_daemon.url)
+    assert _add_tls_endpoint(admin_client, tls_daemon) == 302
+    for _ in range(50):
+        page = admin_client.get("/")
+        assert page.status_code == 200
+    cards = page.content.decode().split('data-endpoint="secure"', 1)[1].split("</article>", 1)[0]
+    assert 'data-engine-status="up"' in cards, "the probe reached it through the cached client"
+    assert len(list(tmp_path.glob("dashboard-tls-*"))) == 1, "one cached client, one directory"
+    assert admin_client.post("/endpoints/secure/delete/").status_code == 302
+    assert list(tmp_path.glob("dashboard-tls-*")) == [], "deleting the endpoint removes its key files"
 
 
 @pytest.fixture(scope="module")
@@ -287,3 +319,62 @@ def test_a_log_stream_under_a_prefix_reads_that_engine(live, second_engine):
             elif frame["type"] in ("end", "error"):
                 break
     assert "hello-from-the-second-engine" in texts, (frame, texts)
+
+
+# --------------------------------------------------------------------------- audit under /e/<slug>/
+
+
+def test_a_page_action_under_a_prefix_is_audited_with_that_endpoint(admin_client, second_engine):
+    extra, client, _, container_id = second_engine
+    Endpoint.objects.create(name="Second", slug="second", url=extra.url)
+    paused = admin_client.post(f"/e/second/containers/{container_id[:12]}/pause/")
+    client.api.unpause(container_id)
+    assert paused.status_code == 302
+    event = AuditEvent.objects.get(action="container.pause")
+    assert event.endpoint == "second"
+
+
+def test_a_bulk_action_under_a_prefix_is_audited_with_that_endpoint(admin_client, second_engine):
+    extra, _, _, container_id = second_engine
+    Endpoint.objects.create(name="Second", slug="second", url=extra.url)
+    response = admin_client.post("/e/second/containers/bulk/", {"action": "start", "ids": [container_id]})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="container.start", parameters__bulk=True)
+    assert event.endpoint == "second"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_websocket_session_under_a_prefix_is_audited_with_that_endpoint(user_factory, second_engine):
+    from asgiref.sync import async_to_sync
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from core.endpoints import EndpointWebsocketMiddleware
+    from core.routing import websocket_urlpatterns
+
+    extra, _, _, container_id = second_engine
+    Endpoint.objects.create(name="Second", slug="second", url=extra.url)
+    operator = user_factory("operator")
+    app = EndpointWebsocketMiddleware(URLRouter(websocket_urlpatterns))
+
+    async def session() -> list[str]:
+        path = f"/e/second/ws/containers/{container_id}/exec/?cmd=true"
+        communicator = WebsocketCommunicator(app, path)
+        communicator.scope.update({"user": operator, "session": None, "client": ("127.0.0.1", 1)})
+        connected, _ = await communicator.connect(timeout=20)
+        kinds = []
+        if connected:
+            while "exit" not in kinds and "error" not in kinds:
+                output = await communicator.receive_output(timeout=20)
+                if output.get("type") == "websocket.close":
+                    break
+                if output.get("text"):
+                    import json
+
+                    kinds.append(json.loads(output["text"]).get("type", ""))
+            await communicator.disconnect()
+        return kinds
+
+    async_to_sync(session)()
+    event = AuditEvent.objects.filter(action="container.exec", outcome=AuditEvent.Outcome.OK).get()
+    assert event.endpoint == "second"

@@ -217,8 +217,9 @@ def test_terminal_page_is_for_operators(viewer_client, operator_client, make_con
 def test_end_exec_ends_the_whole_tree_on_the_same_host_and_through_a_helper_exec(
     engine, make_container, local_kill
 ):
-    from core.engine import streams
+    from tests.support import default_engine
 
+    streams = default_engine().streams
     container = make_container(command="sleep 300")
     terminal = streams.start_exec(container["Id"], cmd=["sh", "-c", "top -d 1 & sleep 250"])
     wait_for(

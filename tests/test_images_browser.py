@@ -52,7 +52,7 @@ def _link_registry_in_live_db(live, registry_server) -> int:
     script = (
         "from core.models import Registry\n"
         f"r = Registry(name='live-{RUN_ID}', url='{registry_server.url}',\n"
-        f"             username='{registry_server.username}')\n"
+        f"             username='{registry_server.username}', allow_private_addresses=True)\n"
         f"r.secret = '{registry_server.password}'\n"
         "r.save()\n"
         "print(r.pk)\n"
@@ -68,12 +68,12 @@ def _link_registry_in_live_db(live, registry_server) -> int:
 
 
 def test_pull_shows_live_layer_progress_then_success(page, login, live, engine, make_image, registry_server):
-    from core.engine import images as engine_images
+    from tests.support import default_engine
 
     image = make_image(payload=os.urandom(2_000_000))
     path = f"{RUN_ID}-livepull"
     remote = f"{registry_server.host}/{path}:v1"
-    list(engine_images.push_stream(image["id"], remote, auth_config=registry_server.auth_config))
+    list(default_engine().images.push_stream(image["id"], remote, auth_config=registry_server.auth_config))
     engine.api.remove_image(image["id"], force=True)
     pk = _link_registry_in_live_db(live, registry_server)
     login(page, "operator")
@@ -93,6 +93,7 @@ def test_pull_shows_live_layer_progress_then_success(page, login, live, engine, 
     # A reload (or a tab opened later) gets the whole state from the server.
     page.reload()
     page.wait_for_selector("[data-job-status=success]")
+    page.wait_for_selector(".layer")  # layers come with the socket's state frame (read from the job's row)
     assert "Pull complete" in page.inner_text("[data-testid=layers]")
     assert page.problems == []
 

@@ -55,7 +55,12 @@ def seeded(engine, base_image, registry_server) -> dict:
 
 @pytest.fixture
 def linked(db, registry_server) -> Registry:
-    registry = Registry(name=unique("reg"), url=registry_server.url, username=registry_server.username)
+    registry = Registry(
+        name=unique("reg"),
+        url=registry_server.url,
+        username=registry_server.username,
+        allow_private_addresses=True,  # the test registries listen on 127.0.0.1
+    )
     registry.secret = registry_server.password
     registry.save()
     return registry
@@ -66,6 +71,8 @@ def _basic(registry_server) -> tuple[str, str]:
 
 
 def _link(url: str, **fields) -> Registry:
+    """A linked registry row; the local test servers are on 127.0.0.1, so private addresses are on."""
+    fields.setdefault("allow_private_addresses", True)
     registry = Registry(name=unique("reg"), url=url, username=fields.pop("username", ""), **fields)
     registry.secret = fields.pop("secret", "") if "secret" in fields else ""
     registry.save()
@@ -80,7 +87,7 @@ def _link(url: str, **fields) -> Registry:
 )
 def test_registry_form_rejects_non_http_schemes(admin_client, url):
     response = admin_client.post("/registries/new/", {"name": "bad", "url": url, "verify_tls": "on"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert not Registry.objects.filter(name="bad").exists()
     assert "http" in response.content.decode()
 
@@ -101,6 +108,7 @@ def test_admin_links_a_registry_with_the_secret_encrypted_and_audited(admin_clie
             "username": registry_server.username,
             "secret": registry_server.password,
             "verify_tls": "on",
+            "allow_private_addresses": "on",
         },
     )
     registry = Registry.objects.get(name=name)
@@ -113,13 +121,26 @@ def test_admin_links_a_registry_with_the_secret_encrypted_and_audited(admin_clie
     # Editing without a new secret keeps the stored one.
     admin_client.post(
         f"/registries/{registry.pk}/edit/",
-        {"name": name, "url": registry_server.url, "username": registry_server.username, "verify_tls": "on"},
+        {
+            "name": name,
+            "url": registry_server.url,
+            "username": registry_server.username,
+            "verify_tls": "on",
+            "allow_private_addresses": "on",
+        },
     )
     registry.refresh_from_db()
     assert registry.secret == registry_server.password
     admin_client.post(
         f"/registries/{registry.pk}/edit/",
-        {"name": name, "url": registry_server.url, "username": "", "clear_secret": "on"},
+        {
+            "name": name,
+            "url": registry_server.url,
+            "username": "",
+            "clear_secret": "on",
+            "allow_private_addresses": "on",
+            "save_anyway": "on",  # anonymous is refused by this registry: saved on purpose
+        },
     )
     registry.refresh_from_db()
     assert registry.secret == "" and registry.secret_encrypted == "" and not registry.verify_tls
@@ -144,16 +165,16 @@ def test_unlinking_is_two_steps_and_audited(admin_client, linked):
     assert AuditEvent.objects.filter(action="registry.delete", target=linked.name, outcome="ok").exists()
 
 
-def test_status_says_auth_ok_unauthorized_or_unreachable(viewer_client, linked, registry_server):
-    ok = viewer_client.get(f"/registries/{linked.pk}/status/").content.decode()
+def test_status_says_auth_ok_unauthorized_or_unreachable(admin_client, linked, registry_server):
+    ok = admin_client.get(f"/registries/{linked.pk}/status/").content.decode()
     assert 'data-state="ok"' in ok and "registry/2.0" in ok
     wrong = _link(registry_server.url, username=registry_server.username)
     wrong.secret = "not-the-password"
     wrong.save()
-    refused = viewer_client.get(f"/registries/{wrong.pk}/status/").content.decode()
-    assert 'data-state="unauthorized"' in refused and "refused the stored username and password" in refused
+    refused = admin_client.get(f"/registries/{wrong.pk}/status/").content.decode()
+    assert 'data-state="unauthorized"' in refused and "refused the username and password" in refused
     down = _link(f"http://127.0.0.1:{free_port()}")
-    unreachable = viewer_client.get(f"/registries/{down.pk}/status/").content.decode()
+    unreachable = admin_client.get(f"/registries/{down.pk}/status/").content.decode()
     assert 'data-state="down"' in unreachable and "not reachable" in unreachable
 
 
@@ -305,7 +326,10 @@ def test_delete_tag_warns_about_every_tag_sharing_the_digest_then_deletes(
     )
     assert tags.json()["tags"] == ["keep"]
     client = RegistryClient(
-        url=registry_server.url, username=registry_server.username, password=registry_server.password
+        url=registry_server.url,
+        username=registry_server.username,
+        password=registry_server.password,
+        allow_private_addresses=True,
     )
     assert client.manifest_digest(name, "keep") == other.digest
     assert AuditEvent.objects.get(action="registry.tag_delete").outcome == "ok"
@@ -322,7 +346,10 @@ def test_delete_refuses_when_the_tag_moved_since_the_confirmation(admin_client, 
     assert response.status_code == 502 and b"nothing was" in response.content
     assert AuditEvent.objects.get(action="registry.tag_delete").outcome == "failed"
     client = RegistryClient(
-        url=registry_server.url, username=registry_server.username, password=registry_server.password
+        url=registry_server.url,
+        username=registry_server.username,
+        password=registry_server.password,
+        allow_private_addresses=True,
     )
     assert client.manifest_digest(name, "latest") is not None
 
@@ -385,14 +412,14 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_each_registry_fault_is_a_clear_message_never_a_500(viewer_client, db, fault):
+def test_each_registry_fault_is_a_clear_message_never_a_500(admin_client, db, fault):
     handler, message = FAULTS[fault]
     server = FakeServer(handler)
     try:
         registry = _link(server.url())
         last = "&last=a" if fault == "loop" else ""
-        response = viewer_client.get(f"/registries/{registry.pk}/?n=1{last}")
-        status = viewer_client.get(f"/registries/{registry.pk}/status/")
+        response = admin_client.get(f"/registries/{registry.pk}/?n=1{last}")
+        status = admin_client.get(f"/registries/{registry.pk}/status/")
     finally:
         server.close()
     html = response.content.decode()
@@ -401,7 +428,7 @@ def test_each_registry_fault_is_a_clear_message_never_a_500(viewer_client, db, f
     assert status.status_code == 200
 
 
-def test_names_outside_the_grammar_and_malformed_manifests_are_handled(viewer_client, db):
+def test_names_outside_the_grammar_and_malformed_manifests_are_handled(viewer_client, admin_client, db):
     def handler(method, path, headers):
         if path.startswith("/v2/_catalog"):
             return json_reply({"repositories": ["ok/app", "", "<script>alert(1)</script>", "UPPER"]})
@@ -414,7 +441,8 @@ def test_names_outside_the_grammar_and_malformed_manifests_are_handled(viewer_cl
         registry = _link(server.url())
         catalog = viewer_client.get(f"/registries/{registry.pk}/")
         tags = viewer_client.get(f"/registries/{registry.pk}/repositories/ok/app/")
-        manifest = viewer_client.get(f"/registries/{registry.pk}/repositories/ok/app/-/tags/v1/")
+        # The detail is for admins (viewers get the generic "unavailable" message).
+        manifest = admin_client.get(f"/registries/{registry.pk}/repositories/ok/app/-/tags/v1/")
     finally:
         server.close()
     assert catalog.status_code == 200 and b"ok/app</a>" in catalog.content
@@ -423,7 +451,7 @@ def test_names_outside_the_grammar_and_malformed_manifests_are_handled(viewer_cl
     assert manifest.status_code == 502 and b"malformed layers" in manifest.content
 
 
-def test_paging_loop_while_searching_a_catalog_is_stopped(viewer_client, db):
+def test_paging_loop_while_searching_a_catalog_is_stopped(admin_client, db):
     server = FakeServer(
         lambda m, p, h: json_reply(
             {"repositories": ["a", "b"]}, headers={"Link": '</v2/_catalog?last=b&n=2>; rel="next"'}
@@ -431,25 +459,25 @@ def test_paging_loop_while_searching_a_catalog_is_stopped(viewer_client, db):
     )
     try:
         _link(server.url())
-        html = viewer_client.get("/registries/search/catalogs/", {"q": "a"}).content.decode()
+        html = admin_client.get("/registries/search/catalogs/", {"q": "a"}).content.decode()
     finally:
         server.close()
     assert "loops" in html
     assert len(server.seen) < 10
 
 
-def test_unreachable_and_tls_failure_are_clear_messages(viewer_client, db, tmp_path):
+def test_unreachable_and_tls_failure_are_clear_messages(admin_client, db, tmp_path):
     down = _link(f"http://127.0.0.1:{free_port()}")
-    response = viewer_client.get(f"/registries/{down.pk}/")
+    response = admin_client.get(f"/registries/{down.pk}/")
     assert response.status_code == 503 and b"not reachable" in response.content
     cert, key = self_signed(tmp_path / "tls")
     server = FakeServer(lambda m, p, h: json_reply({}), tls=(cert, key))
     try:
         untrusted = _link(server.url())
-        refused = viewer_client.get(f"/registries/{untrusted.pk}/")
+        refused = admin_client.get(f"/registries/{untrusted.pk}/")
         assert refused.status_code == 503 and b"TLS verification failed" in refused.content
         trusted = _link(server.url(), ca_bundle=cert.read_text())
-        status = viewer_client.get(f"/registries/{trusted.pk}/status/").content.decode()
+        status = admin_client.get(f"/registries/{trusted.pk}/status/").content.decode()
         assert 'data-state="ok"' in status
     finally:
         server.close()
@@ -473,7 +501,9 @@ def test_credentials_never_follow_a_redirect_to_another_host(db):
 
     registry = FakeServer(registry_handler)
     try:
-        client = RegistryClient(url=registry.url(), username="me", password="secret-pw")
+        client = RegistryClient(
+            url=registry.url(), username="me", password="secret-pw", allow_private_addresses=True
+        )
         assert client.blob_json("app", digest) == {"architecture": "amd64"}
     finally:
         registry.close()
@@ -500,7 +530,9 @@ def test_token_realm_on_another_host_gets_no_credentials_unless_allowed(db, tmp_
 
     registry = FakeServer(registry_handler)
     try:
-        client = RegistryClient(url=registry.url(), username="me", password="secret-pw")
+        client = RegistryClient(
+            url=registry.url(), username="me", password="secret-pw", allow_private_addresses=True
+        )
         assert client.catalog().items == ("x",)
         assert issuer_seen and "Authorization" not in issuer_seen[-1]
         forget_auth()
@@ -509,6 +541,7 @@ def test_token_realm_on_another_host_gets_no_credentials_unless_allowed(db, tmp_
             username="me",
             password="secret-pw",
             allowed_token_hosts=f"localhost:{token_server.port}",
+            allow_private_addresses=True,
         )
         assert trusting.catalog().items == ("x",)
         assert issuer_seen[-1]["Authorization"].startswith("Basic ")
@@ -532,7 +565,10 @@ def test_token_auth_registry_pushed_by_the_engine_is_browsed_with_the_bearer_flo
     name = f"{RUN_ID}/tokened"
     auth = {"username": "alice", "password": "wonderland-1", "serveraddress": token_registry.host}
     digest = _engine_push(engine, base_image, f"{token_registry.host}/{name}", "v1", auth)
-    registry = _link(token_registry.url, username="alice")
+    # The issuer listens on another port: its origin must be listed to receive the credentials.
+    registry = _link(
+        token_registry.url, username="alice", allowed_token_hosts=token_registry.issuer.server.url()
+    )
     registry.secret = "wonderland-1"
     registry.save()
     status = viewer_client.get(f"/registries/{registry.pk}/status/").content.decode()
@@ -556,11 +592,14 @@ def test_token_auth_registry_pushed_by_the_engine_is_browsed_with_the_bearer_flo
 
 
 def test_token_auth_with_a_wrong_password_is_a_clear_message(viewer_client, token_registry, db):
-    registry = _link(token_registry.url, username="alice")
+    # The issuer listens on another port: its origin must be listed to receive the credentials.
+    registry = _link(
+        token_registry.url, username="alice", allowed_token_hosts=token_registry.issuer.server.url()
+    )
     registry.secret = "wrong"
     registry.save()
     response = viewer_client.get(f"/registries/{registry.pk}/")
-    assert response.status_code == 502 and b"refused the stored credentials" in response.content
+    assert response.status_code == 502 and b"refused the credentials" in response.content
 
 
 # --------------------------------------------------------------------------- pull, push, drift, search
@@ -633,7 +672,10 @@ def test_every_registries_view_declares_a_role():
 
 def test_catalog_order_prefix_start_matches_the_registry(linked, registry_server, seeded):
     client = RegistryClient(
-        url=registry_server.url, username=registry_server.username, password=registry_server.password
+        url=registry_server.url,
+        username=registry_server.username,
+        password=registry_server.password,
+        allow_private_addresses=True,
     )
     assert client.catalog(prefix=f"{RUN_ID}/a", n=10).items == (seeded["alpha"],)
     everything = client.catalog(prefix=f"{RUN_ID}/", n=100).items
@@ -666,6 +708,7 @@ def test_browser_link_browse_and_delete_a_tag_with_the_shared_digest_warning(pag
     page.fill("#id_url", registry_server.url)
     page.fill("#id_username", registry_server.username)
     page.fill("#id_secret", registry_server.password)
+    page.check("#id_allow_private_addresses")  # the test registry listens on 127.0.0.1
     page.click("form.reg-form button[type=submit]")
     page.wait_for_url(re.compile(r"/registries/\d+/$"))
     catalog_url = page.url

@@ -110,3 +110,101 @@ def test_database_dependent_tests_pass_on_postgresql(tmp_path, engine):
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         assert " passed" in summary and "failed" not in summary, summary
         assert "postgresql" in result.stdout, "the inner run must report the PostgreSQL backend"
+
+
+def _start_build(url: str, cookie: str, dockerfile: str, tag: str) -> str:
+    """POST the build form on one process like a browser; return the job id from the redirect."""
+    import re
+
+    import requests
+
+    session = requests.Session()
+    session.cookies.set("sessionid", cookie)
+    page = session.get(f"{url}/images/build/", timeout=10).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = session.post(
+        f"{url}/images/build/",
+        data={"csrfmiddlewaretoken": token, "dockerfile": dockerfile, "tag": tag},
+        headers={"Referer": f"{url}/images/build/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 302, response.text[-2000:]
+    return re.search(r"/images/jobs/([0-9a-f]{32})/", response.headers["Location"]).group(1)
+
+
+def _job_frames(
+    ws_url: str, origin: str, cookie: str, job_id: str, *, until: str, timeout: float
+) -> list[dict]:
+    import json
+
+    frames: list[dict] = []
+    with websockets.sync.client.connect(
+        f"{ws_url}/ws/images/jobs/{job_id}/",
+        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": origin},
+        open_timeout=10,
+    ) as ws:
+        deadline = time.monotonic() + timeout
+        while not frames or not until(frames[-1]):
+            frames.append(json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.01))))
+    return frames
+
+
+def _ended(frame: dict) -> bool:
+    return frame["type"] in ("state", "done") and frame.get("status") not in (None, "running")
+
+
+def test_a_job_started_on_one_process_is_served_and_streamed_by_the_other(tmp_path, engine, base_image):
+    from tests.support import RUN_ID, TEST_LABEL
+
+    tag = f"{RUN_ID}-scale-job:v1"
+    with redis_server() as redis_url:
+        env = dashboard_env(
+            REDIS_URL=redis_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+            DATA_DIR=str(tmp_path),
+            JOB_STALE_SECONDS="4",
+        )
+        manage(env, "migrate", "--no-input", "-v", "0")
+        users = {role: _create_user(env, role) for role in ("viewer", "operator")}
+        try:
+            with (
+                daphne(env, tmp_path / "a.log") as (url_a, pid_a),
+                daphne(env, tmp_path / "b.log") as (url_b, _),
+            ):
+                process_a = LiveServer(
+                    url=url_a, pid=pid_a, users=users, database=tmp_path, log_path=tmp_path
+                )
+                cookie = process_a.session_cookie("operator")
+                dockerfile = (
+                    f'FROM {base_image}\nLABEL {TEST_LABEL}="{RUN_ID}"\nRUN sleep 2; echo scale-built\n'
+                )
+                job_id = _start_build(url_a, cookie, dockerfile, tag)
+                ws_b = url_b.replace("http://", "ws://")
+                frames = _job_frames(ws_b, url_b, cookie, job_id, until=_ended, timeout=90)
+                page = urllib.request.Request(  # noqa: S310 - loopback
+                    f"{url_b}/images/jobs/{job_id}/", headers={"Cookie": f"sessionid={cookie}"}
+                )
+                body = urllib.request.urlopen(page, timeout=10).read().decode()  # noqa: S310
+                viewer = process_a.session_cookie("viewer")
+                with pytest.raises(ConnectionClosed) as refused:
+                    _job_frames(ws_b, url_b, viewer, job_id, until=_ended, timeout=10)
+                # A job whose process dies: the other process says "interrupted", not "No such job".
+                slow = f'FROM {base_image}\nLABEL {TEST_LABEL}="{RUN_ID}"\nRUN sleep 60\n'
+                dead_id = _start_build(url_a, cookie, slow, f"{RUN_ID}-scale-dead:v1")
+                first = _job_frames(ws_b, url_b, cookie, dead_id, until=lambda frame: True, timeout=10)
+                import os
+                import signal
+
+                os.kill(pid_a, signal.SIGKILL)
+                ended = _job_frames(ws_b, url_b, cookie, dead_id, until=_ended, timeout=40)
+        finally:
+            if any(tag in t for image in engine.api.images() for t in image.get("RepoTags") or []):
+                engine.api.remove_image(tag, force=True)
+    assert frames[0]["type"] == "state"
+    assert frames[-1]["status"] == "success", frames[-1]
+    assert any("scale-built" in line for frame in frames for line in frame.get("lines", []))
+    assert "scale-built" in body
+    assert refused.value.rcvd.code == 4403  # a viewer may not start a build, so may not watch one
+    assert first[0]["status"] == "running"
+    assert ended[-1]["status"] == "interrupted"

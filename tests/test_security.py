@@ -15,9 +15,7 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 import websockets.sync.client
@@ -71,11 +69,11 @@ def sniffing_engine(settings):
     from core.engine import forget_client
 
     upstream = _engine_url().removeprefix("unix://")
-    proxy = SniffingProxy(upstream, str(Path(tempfile.mkdtemp(prefix="dash-sec-")) / "docker.sock"))
+    proxy = SniffingProxy.in_temp_dir(upstream, prefix="dash-sec-")
     proxy.start()
     settings.DOCKER_HOST = proxy.url
     yield proxy
-    proxy.stop()
+    proxy.close()
     forget_client(proxy.url)
 
 
@@ -154,6 +152,62 @@ def test_get_never_changes_state(route, db, sniffing_engine):
     assert AuditEvent.objects.count() == before_events, f"GET {route.path} wrote an audit event"
     assert list(User.objects.order_by("pk").values_list("pk", "is_active", "is_superuser")) == before_users
     assert sniffing_engine.changes(strict=True) == [], f"GET {route.path} asked the engine for a change"
+
+
+# --------------------------------------------------------------------------- one audit name per action
+
+
+@pytest.mark.parametrize("route", GUARDED, ids=str)
+def test_every_route_that_takes_a_post_declares_its_audit_action(route, db, sniffing_engine):
+    response = _fast_client("admin").post(route.path)  # an EMPTY body
+    declared = getattr(route.view, "audit_action", None)
+    assert response.status_code == 405 or declared, (
+        f"POST {route.path} is accepted but the view declares no @require_role(..., action=...)"
+    )
+
+
+MUTATING = [route for route in GUARDED if getattr(route.view, "audit_action", None)]
+
+
+def _role_below(needed: Role) -> str | None:
+    below = [name for name, role in ROLE_GROUPS.items() if role < needed]
+    return max(below, key=lambda name: ROLE_GROUPS[name]) if below else None
+
+
+def _declared(route) -> str:
+    """The audit name a route's view declares for an empty POST (a name, or a function of the request)."""
+    from django.test import RequestFactory
+
+    action = route.view.audit_action
+    return action(RequestFactory().post(route.path)) if callable(action) else action
+
+
+@pytest.mark.parametrize("route", MUTATING, ids=str)
+def test_a_refused_post_is_audited_under_the_views_action_name(route, db, sniffing_engine):
+    client = _fast_client(_role_below(route.required_role))
+    assert client.post(route.path).status_code == 403
+    event = AuditEvent.objects.filter(username=client.user.username).latest("pk")
+    assert (event.action, event.outcome) == (_declared(route), "denied")
+
+
+@pytest.mark.parametrize("route", MUTATING, ids=str)
+def test_an_allowed_post_is_audited_under_the_same_name(route, db, sniffing_engine):
+    """An admin's empty POST to a dummy id fails or is refused: audited under the declared name, unless
+    it never reached the action (404 for the dummy id, 405 for a download, 200 for a confirm step)."""
+    admin = _fast_client("admin")
+    response = admin.post(route.path)  # an EMPTY body, never a confirm
+    names = set(AuditEvent.objects.filter(username=admin.user.username).values_list("action", flat=True))
+    assert names == {_declared(route)} or (response.status_code in (200, 404, 405) and not names), (
+        f"POST {route.path}: {response.status_code}, audited as {names or 'nothing'}"
+    )
+
+
+def test_a_refused_get_is_audited_once_a_minute_per_user_and_route(db):
+    viewer = _fast_client("viewer")
+    for _ in range(3):
+        assert viewer.get("/team/").status_code == 403
+    events = AuditEvent.objects.filter(username=viewer.user.username)
+    assert list(events.values_list("action", "outcome")) == [("page.team", "denied")]
 
 
 @pytest.mark.parametrize("route", HTTP_ROUTES, ids=str)
@@ -279,10 +333,15 @@ def test_https_flag_turns_on_secure_cookies_and_hsts():
 
 
 def _ws_connect(route, user) -> tuple[bool, int | None]:
+    from tests.support import default_endpoint_ref
+
+    endpoint = default_endpoint_ref()
+
     async def attempt():
         communicator = WebsocketCommunicator(URLRouter([_ws_pattern(route)]), route.path)
         communicator.scope["user"] = user
         communicator.scope["session"] = None
+        communicator.scope["endpoint"] = endpoint
         connected, code = await communicator.connect(timeout=10)
         if connected:
             await communicator.disconnect()
@@ -410,6 +469,14 @@ def test_deactivating_or_downgrading_closes_the_users_open_websocket(change, liv
     created = live_post(live, admin, "/team/users/create/", {"username": name, "role": "operator"})
     password = re.search(r'data-testid="one-time-password">([^<]+)<', created.text).group(1)
     victim = live_login(live, name, password)
+    own = f"Chosen-{time.monotonic_ns()}-pw"  # a one-time password is changed before any websocket
+    changed = live_post(
+        live,
+        victim,
+        "/account/password/",
+        {"old_password": password, "new_password1": own, "new_password2": own},
+    )
+    assert changed.status_code == 302
     page = admin.get(f"{live.url}/team/", timeout=10).text
     user_id = re.search(rf'<tr data-user="{name}">.*?/team/users/(\d+)/role/', page, re.S).group(1)
     with _live_ws(live, "/ws/overview/", cookie=victim.cookies["sessionid"], origin=live.url) as ws:
@@ -429,6 +496,15 @@ def test_deactivating_or_downgrading_closes_the_users_open_websocket(change, liv
     assert any(f["type"] == "error" and "Session ended" in f["message"] for f in frames)
     home = victim.get(f"{live.url}/", allow_redirects=False, timeout=10)
     assert home.status_code == 302 and home.headers["Location"].startswith(LOGIN_PREFIX)
+
+
+def test_a_user_with_a_one_time_password_cannot_open_a_websocket(live):
+    admin = live_login(live, *live.users["admin"])
+    name = unique("fresh")
+    created = live_post(live, admin, "/team/users/create/", {"username": name, "role": "operator"})
+    password = re.search(r'data-testid="one-time-password">([^<]+)<', created.text).group(1)
+    fresh = live_login(live, name, password)
+    assert _refused(live, "/ws/overview/", cookie=fresh.cookies["sessionid"], origin=live.url) == 403
 
 
 # --------------------------------------------------------------------------- endpoint-scoped routes

@@ -112,11 +112,16 @@ def make_service(swarm_engine: Swarm) -> Iterator:
     client = swarm_engine.client
     created: list[str] = []
 
-    def make(*, replicas: int = 2, command: list[str] | None = None, wait: bool = True) -> dict:
+    def make(
+        *, replicas: int = 2, command: list[str] | None = None, wait: bool = True, **container_spec
+    ) -> dict:
         service = client.api.create_service(
             docker.types.TaskTemplate(
                 container_spec=docker.types.ContainerSpec(
-                    swarm_engine.image, command=command or STOPPABLE_SLEEP, stop_grace_period=1_000_000_000
+                    swarm_engine.image,
+                    command=command or STOPPABLE_SLEEP,
+                    stop_grace_period=1_000_000_000,
+                    **container_spec,
                 )
             ),
             name=unique("svc"),
@@ -352,7 +357,8 @@ def test_admin_creates_a_service_with_ports_env_and_constraints(on_swarm, admin_
         event = AuditEvent.objects.get(action="swarm.service.create", target=name)
         assert event.outcome == "ok" and event.parameters["image"] == on_swarm.image
         page = admin_client.get(response["Location"]).content.decode()
-        assert "GREETING=hello world" in page and "5353:53/udp" in page
+        assert "GREETING=***" in page and "hello world" not in page  # masked until revealed
+        assert "5353:53/udp" in page
     finally:
         try:
             on_swarm.client.api.remove_service(name)
@@ -452,6 +458,66 @@ def test_operator_updates_the_image_with_a_rolling_update_and_sees_progress(
     assert f'data-testid="service-image">{on_swarm.image_v2}<' in page
     assert on_swarm.image in page  # previous image named
     assert AuditEvent.objects.get(action="swarm.service.update", target=service["ID"]).outcome == "ok"
+
+
+# --------------------------------------------------------------------------- the workload policy, secrets
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"mounts": [docker.types.Mount("/host-etc", "/etc", type="bind", read_only=True)]},
+        {"cap_add": ["NET_ADMIN"]},
+    ],
+    ids=["bind-mount", "cap-add"],
+)
+@pytest.mark.parametrize("url_name", ["swarm-service-update", "swarm-service-scale"])
+def test_operator_cannot_change_an_admins_privileged_service(
+    on_swarm, make_service, operator_client, spec, url_name
+):
+    service = make_service(replicas=1, wait=False, **spec)
+    data = {"image": on_swarm.image_v2, "replicas": "2"}
+    response = operator_client.post(reverse(url_name, kwargs={"service_id": service["ID"]}), data)
+    assert "Only an admin may change this service" in _messages(operator_client.get(response["Location"]))
+    assert on_swarm.client.api.inspect_service(service["ID"])["Version"] == service["Version"]
+    event = AuditEvent.objects.get(target=service["ID"])
+    assert (event.action, event.outcome) == (url_name.replace("-", "."), "denied")
+
+
+def test_admin_may_update_a_privileged_service(on_swarm, make_service, admin_client):
+    mount = docker.types.Mount("/host-etc", "/etc", type="bind", read_only=True)
+    service = make_service(replicas=1, wait=False, mounts=[mount])
+    sid = {"service_id": service["ID"]}
+    admin_client.post(reverse("swarm-service-update", kwargs=sid), {"image": on_swarm.image_v2})
+    spec = on_swarm.client.api.inspect_service(service["ID"])["Spec"]
+    assert spec["TaskTemplate"]["ContainerSpec"]["Image"].startswith(on_swarm.image_v2)
+
+
+def test_service_create_refuses_fields_the_form_does_not_know(on_swarm, admin_client):
+    name = unique("svc")
+    fields = {"name": name, "image": on_swarm.image, "mounts": "/etc:/host-etc", "cap_add": "ALL"}
+    response = admin_client.post(reverse("swarm-service-create"), fields)
+    assert response.status_code == 400
+    assert not on_swarm.client.api.services(filters={"name": name})
+    event = AuditEvent.objects.get(action="swarm.service.create", target=name)
+    assert event.parameters["refused_fields"] == ["cap_add", "mounts"]
+
+
+SERVICE_SECRET = "svc-s3cr3t-" + RUN_ID
+
+
+def test_viewer_sees_the_service_env_masked(on_swarm, make_service, viewer_client):
+    service = make_service(replicas=1, wait=False, env=[f"DB_PASSWORD={SERVICE_SECRET}"])
+    page = viewer_client.get(reverse("swarm-service", kwargs={"service_id": service["ID"]})).content.decode()
+    assert SERVICE_SECRET not in page
+    assert "DB_PASSWORD=***" in page
+
+
+def test_operator_reveals_the_service_env_audited(on_swarm, make_service, operator_client):
+    service = make_service(replicas=1, wait=False, env=[f"DB_PASSWORD={SERVICE_SECRET}"])
+    url = reverse("swarm-service-reveal", kwargs={"service_id": service["ID"]})
+    assert SERVICE_SECRET in operator_client.post(url).content.decode()
+    assert AuditEvent.objects.get(action="swarm.service.reveal").outcome == "ok"
 
 
 def test_admin_removes_a_service_after_confirming(on_swarm, make_service, admin_client):

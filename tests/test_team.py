@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -69,6 +68,13 @@ def test_creating_a_duplicate_or_bad_user_fails_and_is_audited(admin_client, use
     assert bad.status_code == 400
     outcomes = AuditEvent.objects.filter(action="user.create").values_list("outcome", flat=True)
     assert list(outcomes) == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("name", ["eve\nINFO core.audit: forged", "eve\x1b[2J", "eve\rx", "eve\x85x"])
+def test_a_username_with_control_characters_is_refused_at_create(admin_client, name):
+    response = admin_client.post("/team/users/create/", {"username": name, "role": "viewer"})
+    assert response.status_code == 400
+    assert not User.objects.filter(username=name).exists()
 
 
 def test_non_admin_cannot_create_a_user_and_the_attempt_is_audited(operator_client, db):
@@ -184,6 +190,24 @@ def test_audit_csv_export_is_streamed_filtered_and_injection_safe(admin_client, 
     assert not [c for c in cells if c and c[0] in "=+-@"]
 
 
+def test_audit_page_filters_by_endpoint_and_shows_it(admin_client, db):
+    _event("container.pause", "on-second", endpoint="second")
+    _event("container.pause", "on-local", endpoint="local")
+    page = admin_client.get("/audit/?endpoint=second").content.decode()
+    assert "on-second" in page
+    assert "on-local" not in page
+    assert '<option value="second" selected>' in page
+    assert '<td class="mono" data-testid="event-endpoint">second</td>' in page
+
+
+def test_audit_csv_export_has_an_endpoint_column(admin_client, db):
+    _event("container.pause", "on-second", endpoint="second")
+    response = admin_client.get("/audit/export.csv?action=container.pause")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    column = rows[0].index("endpoint")
+    assert [row[column] for row in rows[1:]] == ["second"]
+
+
 def test_audit_log_and_export_are_admin_only(operator_client, db):
     assert operator_client.get("/audit/").status_code == 403
     assert operator_client.get("/audit/export.csv").status_code == 403
@@ -265,70 +289,146 @@ def _fail(client: Client, username: str, address: str = "127.0.0.1"):
     return client.post("/accounts/login/", {"username": username, "password": "wrong"}, REMOTE_ADDR=address)
 
 
-def test_repeated_failures_for_a_user_slow_down_then_lock_even_the_right_password(
-    client, user_factory, settings
+@pytest.fixture
+def throttle(settings):
+    settings.LOGIN_THROTTLE_WINDOW_SECONDS = 900
+    settings.LOGIN_THROTTLE_SLOW_AFTER = 3
+    settings.LOGIN_THROTTLE_USER_SLOW_AFTER = 6
+    settings.LOGIN_THROTTLE_ADDRESS_SLOW_AFTER = 6
+    settings.LOGIN_THROTTLE_DELAY_SECONDS = 60
+    settings.LOGIN_THROTTLE_MAX_DELAY_SECONDS = 600
+    settings.LOGIN_ATTACK_AFTER = 10
+    return settings
+
+
+def _good(client: Client, user, address: str):
+    form = {"username": user.username, "password": "right-password-1"}
+    return client.post("/accounts/login/", form, REMOTE_ADDR=address)
+
+
+def test_failures_from_one_address_make_that_pair_wait_even_with_the_right_password(
+    client, user_factory, throttle
 ):
-    settings.LOGIN_THROTTLE_SLOW_AFTER = 2
-    settings.LOGIN_THROTTLE_LOCK_AFTER = 4
-    settings.LOGIN_THROTTLE_DELAY_SECONDS = 0.3
     user = user_factory("viewer", password="right-password-1")
-    from core.throttle import verdict
-
-    _fail(client, user.username, "10.0.0.1")
-    assert verdict(user.username, "10.9.9.9").delay == 0  # one failure: no slow-down yet
-    _fail(client, user.username, "10.0.0.2")
-    assert verdict(user.username, "10.9.9.9").delay == pytest.approx(0.3)
-    started = time.monotonic()
-    _fail(client, user.username, "10.0.0.3")  # third failure: the 2 before it slow it down
-    assert time.monotonic() - started >= 0.3
-    _fail(client, user.username, "10.0.0.4")
-    response = client.post(
-        "/accounts/login/",
-        {"username": user.username, "password": "right-password-1"},
-        REMOTE_ADDR="10.0.0.5",
-    )
-    assert response.status_code == 200 and b'data-testid="login-locked"' in response.content
-    locked = AuditEvent.objects.get(action="auth.locked")
-    assert locked.target == user.username and locked.client_address == "10.0.0.5"
-    assert AuditEvent.objects.filter(action="auth.login", outcome="denied").count() == 4
+    for _ in range(3):
+        _fail(client, user.username, "10.0.0.1")
+    response = _good(client, user, "10.0.0.1")
+    assert b'data-testid="login-throttled"' in response.content
 
 
-def test_the_lock_ends_when_the_failures_age_out(client, user_factory, settings):
-    settings.LOGIN_THROTTLE_LOCK_AFTER = 2
-    settings.LOGIN_THROTTLE_SLOW_AFTER = 100
-    settings.LOGIN_THROTTLE_WINDOW_SECONDS = 600
+def test_the_throttled_page_says_how_long_to_wait(client, user_factory, throttle):
     user = user_factory("viewer", password="right-password-1")
-    for event in [_fail(client, user.username) for _ in range(2)]:
-        assert event.status_code == 200
-    good = {"username": user.username, "password": "right-password-1"}
-    assert client.post("/accounts/login/", good).status_code == 200  # locked
-    settings.LOGIN_THROTTLE_WINDOW_SECONDS = 0  # as if the window had passed
-    assert client.post("/accounts/login/", good).status_code == 302
+    for _ in range(3):
+        _fail(client, user.username, "10.0.0.1")
+    assert re.search(rb"Try again in (59|60|61) seconds", _good(client, user, "10.0.0.1").content)
 
 
-def test_repeated_failures_from_one_address_lock_that_address_for_every_user(client, user_factory, settings):
-    settings.LOGIN_THROTTLE_ADDRESS_LOCK_AFTER = 3
-    settings.LOGIN_THROTTLE_ADDRESS_SLOW_AFTER = 100
+def test_a_throttled_attempt_is_audited_and_not_checked(client, user_factory, throttle):
     user = user_factory("viewer", password="right-password-1")
-    for n in range(3):
-        _fail(client, unique(f"guess{n}"), "192.0.2.9")
-    good = {"username": user.username, "password": "right-password-1"}
-    assert client.post("/accounts/login/", good, REMOTE_ADDR="192.0.2.9").status_code == 200
-    assert client.post("/accounts/login/", good, REMOTE_ADDR="192.0.2.10").status_code == 302
+    for _ in range(3):
+        _fail(client, user.username, "10.0.0.1")
+    _good(client, user, "10.0.0.1")
+    throttled = AuditEvent.objects.get(action="auth.throttled")
+    assert (throttled.target, throttled.client_address) == (user.username, "10.0.0.1")
 
 
-def test_a_good_login_resets_the_user_count(client, user_factory, settings):
-    settings.LOGIN_THROTTLE_LOCK_AFTER = 3
-    settings.LOGIN_THROTTLE_SLOW_AFTER = 100
+def test_the_same_user_from_another_address_is_not_held_up(client, user_factory, throttle):
     user = user_factory("viewer", password="right-password-1")
-    good = {"username": user.username, "password": "right-password-1"}
-    _fail(client, user.username, "10.1.0.1")
-    _fail(client, user.username, "10.1.0.2")
-    assert client.post("/accounts/login/", good, REMOTE_ADDR="10.1.0.3").status_code == 302
+    for _ in range(3):
+        _fail(client, user.username, "10.0.0.1")
+    assert _good(client, user, "10.0.0.2").status_code == 302
+
+
+def test_nobody_can_lock_an_admin_out_from_a_known_address(client, user_factory, throttle):
+    admin = user_factory("admin", password="right-password-1")
+    assert _good(client, admin, "10.0.0.9").status_code == 302  # the admin's usual address
     client.post("/accounts/logout/")
-    _fail(client, user.username, "10.1.0.4")
-    _fail(client, user.username, "10.1.0.5")
-    assert client.post("/accounts/login/", good, REMOTE_ADDR="10.1.0.6").status_code == 302
+    for n in range(40):  # a distributed attack on the admin's name
+        _fail(client, admin.username, f"198.51.100.{n}")
+    assert _good(Client(), admin, "10.0.0.9").status_code == 302
+
+
+def test_a_distributed_attack_holds_up_unknown_addresses(client, user_factory, throttle):
+    user = user_factory("viewer", password="right-password-1")
+    for n in range(6):
+        _fail(client, user.username, f"198.51.100.{n}")
+    assert b'data-testid="login-throttled"' in _good(client, user, "203.0.113.7").content
+
+
+def test_a_sustained_attack_writes_one_alert_per_window(client, user_factory, throttle):
+    user = user_factory("viewer", password="right-password-1")
+    for n in range(15):
+        _fail(client, user.username, f"198.51.100.{n}")
+    assert AuditEvent.objects.filter(action="auth.attack", target=user.username).count() == 1
+
+
+def test_admins_see_the_attack_alert_on_the_audit_page(client, user_factory, throttle, admin_client):
+    user = user_factory("viewer", password="right-password-1")
+    for n in range(10):
+        _fail(client, user.username, f"198.51.100.{n}")
+    page = admin_client.get("/audit/?action=auth.attack").content.decode()
+    assert "10 failed or throttled logins for this username from 10 address(es)" in page
+
+
+def test_the_wait_ends_when_the_failures_age_out(client, user_factory, throttle):
+    user = user_factory("viewer", password="right-password-1")
+    for _ in range(3):
+        _fail(client, user.username, "10.0.0.1")
+    throttle.LOGIN_THROTTLE_WINDOW_SECONDS = 0  # as if the window had passed
+    assert _good(client, user, "10.0.0.1").status_code == 302
+
+
+def test_spraying_from_one_address_holds_up_that_address_for_other_users(client, user_factory, throttle):
+    user = user_factory("viewer", password="right-password-1")
+    for n in range(6):
+        _fail(client, unique(f"guess{n}"), "192.0.2.9")
+    assert b'data-testid="login-throttled"' in _good(client, user, "192.0.2.9").content
+
+
+def test_spraying_does_not_hold_up_other_addresses(client, user_factory, throttle):
+    user = user_factory("viewer", password="right-password-1")
+    for n in range(6):
+        _fail(client, unique(f"guess{n}"), "192.0.2.9")
+    assert _good(client, user, "192.0.2.10").status_code == 302
+
+
+def test_a_good_login_resets_the_pair_count(client, user_factory, throttle):
+    user = user_factory("viewer", password="right-password-1")
+    _fail(client, user.username, "10.1.0.1")
+    _fail(client, user.username, "10.1.0.1")
+    assert _good(client, user, "10.1.0.1").status_code == 302
+    client.post("/accounts/logout/")
+    _fail(client, user.username, "10.1.0.1")
+    _fail(client, user.username, "10.1.0.1")
+    assert _good(client, user, "10.1.0.1").status_code == 302
+
+
+def test_a_username_with_a_newline_is_refused_and_writes_no_log_line(client, db, caplog):
+    forged = "eve\n2026-01-01 00:00:00 INFO core.audit: audit admin user.create mallory ok"
+    response = client.post("/accounts/login/", {"username": forged, "password": "x"})
+    assert b"A username has no control characters." in response.content
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
+def test_a_logged_control_character_stays_on_one_line(client, db, capsys):
+    import logging
+
+    from core.logsafe import SafeFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("core.audit")
+    logger.addHandler(handler)
+    try:
+        audit.record(
+            {}, "auth.login", target="eve\nINFO core.audit: audit admin user.create", outcome="denied"
+        )
+    finally:
+        logger.removeHandler(handler)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "auth.login" in line]
+    assert lines == [
+        "INFO core.audit: audit - auth.login eve\\nINFO core.audit: audit admin user.create denied "
+    ]
 
 
 def test_export_link_carries_the_current_filters(admin_client, db):
@@ -338,7 +438,7 @@ def test_export_link_carries_the_current_filters(admin_client, db):
 
 
 def test_the_throttle_holds_across_processes(tmp_path):
-    """Failures made by one process lock the account for another (the count is in the database)."""
+    """Failures made by one process hold up the same pair in another (the count is in the database)."""
     import os
     import subprocess
     import sys
@@ -348,8 +448,8 @@ def test_the_throttle_holds_across_processes(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'throttle.sqlite3'}",
-        LOGIN_THROTTLE_LOCK_AFTER="3",
-        LOGIN_THROTTLE_SLOW_AFTER="100",
+        LOGIN_THROTTLE_SLOW_AFTER="3",
+        LOGIN_THROTTLE_DELAY_SECONDS="60",
         ALLOWED_HOSTS="127.0.0.1",
     )
 
@@ -378,7 +478,9 @@ def test_the_throttle_holds_across_processes(tmp_path):
         + login
         + "print([login('wrong').status_code for _ in range(3)])\n"
     )
-    other = shell(login + "r = login('right-password-1')\nprint(r.status_code, b'login-locked' in r.content)")
+    other = shell(
+        login + "r = login('right-password-1')\nprint(r.status_code, b'login-throttled' in r.content)"
+    )
     assert other.strip().splitlines()[-1] == "200 True"
 
 
@@ -402,3 +504,86 @@ def test_a_user_changes_their_own_password_and_stays_logged_in(viewer_client):
     )
     assert outcomes == ["failed", "ok"]
     assert new not in json.dumps(list(AuditEvent.objects.values_list("parameters", "message")))
+
+
+# --------------------------------------------------------------------------- one-time passwords
+
+
+def _created_user_client(admin_client) -> tuple[Client, str, str]:
+    """Create a user on the team page and log in with the one-time password it shows."""
+    name = unique("fresh")
+    response = admin_client.post("/team/users/create/", {"username": name, "role": "operator"})
+    password = re.search(r'data-testid="one-time-password">([^<]+)<', response.content.decode()).group(1)
+    client = Client()
+    assert client.post("/accounts/login/", {"username": name, "password": password}).status_code == 302
+    return client, name, password
+
+
+def _scope(username: str) -> dict:
+    from core.endpoints import default_ref
+
+    return {"user": User.objects.get(username=username), "endpoint": default_ref()}
+
+
+def test_a_new_user_is_sent_to_the_password_page_from_every_page(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert client.get("/audit/").headers["Location"] == "/account/password/"
+
+
+def test_the_password_page_explains_the_one_time_password(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert b'data-testid="one-time-password"' in client.get("/account/password/").content
+
+
+def test_htmx_requests_are_sent_to_the_password_page_too(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert client.get("/containers/", HTTP_HX_REQUEST="true").headers["HX-Redirect"] == "/account/password/"
+
+
+def test_logout_works_before_the_change(admin_client):
+    client, _, _ = _created_user_client(admin_client)
+    assert client.post("/accounts/logout/").headers["Location"] == "/accounts/login/"
+
+
+def test_websockets_are_refused_until_the_password_is_changed(admin_client):
+    from core.roles import websocket_allowed
+
+    _, name, _ = _created_user_client(admin_client)
+    assert websocket_allowed(_scope(name), Role.VIEWER) is False
+
+
+def test_after_the_change_every_page_opens(admin_client):
+    client, _, password = _created_user_client(admin_client)
+    new = "A-password-of-my-own-42"
+    form = {"old_password": password, "new_password1": new, "new_password2": new}
+    assert client.post("/account/password/", form).status_code == 302
+    assert client.get("/account/password/").status_code == 200
+    assert "Location" not in client.get("/audit/").headers  # 403 for an operator, no redirect
+
+
+def test_websockets_are_allowed_after_the_change(admin_client):
+    from core.roles import websocket_allowed
+
+    client, name, password = _created_user_client(admin_client)
+    new = "A-password-of-my-own-42"
+    client.post("/account/password/", {"old_password": password, "new_password1": new, "new_password2": new})
+    assert websocket_allowed(_scope(name), Role.VIEWER) is True
+
+
+def test_bootstrap_prints_a_one_time_password_that_must_be_changed(db, settings, capsys):
+    User.objects.filter(is_superuser=True).update(is_superuser=False)
+    settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD = unique("boss"), ""
+    call_command("bootstrap")
+    assert "must be changed at the first login" in capsys.readouterr().out
+    from core.accounts import must_change_password
+
+    assert must_change_password(User.objects.get(username=settings.FIRST_ADMIN_USERNAME)) is True
+
+
+def test_bootstrap_with_a_given_password_does_not_force_a_change(db, settings):
+    from core.accounts import must_change_password
+
+    User.objects.filter(is_superuser=True).update(is_superuser=False)
+    settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD = unique("boss"), "Given-pass-4242"
+    call_command("bootstrap")
+    assert must_change_password(User.objects.get(username=settings.FIRST_ADMIN_USERNAME)) is False

@@ -8,7 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from core import audit
+from core import audit, engine
 from core.roles import Role, websocket_allowed
 
 CLOSE_FORBIDDEN = 4403
@@ -18,6 +18,7 @@ CLOSE_REVOKED = 4401
 class GuardedConsumer(AsyncWebsocketConsumer):
     """Refuses the handshake unless the user has ``required_role``; closes on logout elsewhere.
 
+    After the check ``self.docker`` is the engine of the socket's endpoint (``scope["endpoint"]``).
     Subclasses set ``required_role`` and implement ``start()`` (called after accept) and may set
     ``audit_denied_action`` so that a refusal is written to the audit trail.
     """
@@ -39,6 +40,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
                 )
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.docker = engine.for_scope(self.scope)  # the engine of this socket's endpoint
         self.user_group = f"user.{user.pk}"
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()

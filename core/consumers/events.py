@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.context import context_thread
-from core.engine import containers
 from core.errors import DashboardError
 
 # Actions that change what the list shows; exec_*, attach, resize, top, archive... do not.
@@ -42,7 +40,7 @@ class StreamPump:
         self._stopped = threading.Event()
         self.dropped = 0
         self.error: str | None = None
-        self.thread = context_thread(target=self._run, name=name, daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -104,7 +102,7 @@ class ContainerEventsConsumer(GuardedConsumer):
     """Sends ``{"type": "container", "action": "start", "id": "...", "name": "..."}`` per change."""
 
     async def start(self) -> None:
-        self.pump = StreamPump(lambda: containers.container_events(), name="ws-container-events")
+        self.pump = StreamPump(self.docker.containers.container_events, name="ws-container-events")
         self.pump.start()
         self.task = asyncio.create_task(self.relay())
 
@@ -140,4 +138,4 @@ class ContainerEventsConsumer(GuardedConsumer):
             task.cancel()
 
 
-websocket_urlpatterns = [path("ws/events/", ContainerEventsConsumer.as_asgi())]
+websocket_urlpatterns = [path("ws/events/", ContainerEventsConsumer.as_asgi(), name="ws-events")]

@@ -1,10 +1,16 @@
 """``ws/containers/<id>/exec/`` and ``ws/containers/<id>/attach/``: interactive terminals.
 
 Binary frames carry terminal bytes both ways. Text frames are JSON control: the browser sends
-``{"type": "resize", "cols": N, "rows": M}``; the server sends ``{"type": "exit", "code": N}`` when the
-process ends and ``{"type": "error", "message"}`` before closing on a failure. Operator and up;
-start and end are audited, every session is recorded (asciicast). Closing the socket ends the exec's
-processes (docker itself would leave them running) or, for attach, detaches without stopping.
+``{"type": "resize", "cols": N, "rows": M}`` and ``{"type": "paste", "data": "...", "bracketed": bool}``
+(pasted text: escape sequences and control characters other than tab/CR/LF are removed here, whatever
+the browser did); the server sends ``{"type": "exit", "code": N}`` when the process ends and
+``{"type": "error", "message"}`` before closing on a failure. Input is bounded: a frame over
+``EXEC_INPUT_FRAME_BYTES`` closes the session with 4009, a flood over the byte/frame rates (or input the
+process does not read) with 4008 (1009/1008 in the range daphne lets an application send), after an
+``error`` frame saying why. Operator and up; start and end are audited, every session is
+recorded (asciicast). However the session ends (close, reset, flood, the handler cancelled, the engine
+gone), a cleanup thread of its own ends every process it started (core/exec_sessions.py), closes the
+recording and audits the end; for attach it only detaches.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import json
 import logging
 import queue
+import re
 import shlex
 import threading
 import time
@@ -20,9 +27,11 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
 from django.urls import path
 
-from core import audit
+from core import audit, exec_sessions
 from core.consumers.base import GuardedConsumer
 from core.consumers.logs import query
 from core.consumers.streaming import (
@@ -32,14 +41,54 @@ from core.consumers.streaming import (
     in_thread,
     release_stream_slot,
 )
-from core.context import context_thread
-from core.engine import streams
+from core.engine.streams import TerminalSocket
 from core.errors import DashboardError
 from core.recordings import SessionRecorder
 from core.roles import Role
 
 MAX_FRAME = 64 * 1024
+WRITE_QUEUE = 256  # input frames waiting for the process to read them
+# 1009/1008 in the application range: daphne (autobahn) refuses to send codes under 3000 but 1000.
+CLOSE_TOO_BIG = 4009
+CLOSE_POLICY = 4008
 log = logging.getLogger(__name__)
+
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte (e.g. the bracketed-paste end ESC[201~)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS/SOS/PM/APC strings
+    r"|\x1b[ -/]*[0-~]?"  # any other escape (and a lone ESC)
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+_NEWLINES = re.compile(r"\r?\n")
+
+
+def sanitize_paste(text: str) -> str:
+    """Pasted text as a terminal may receive it: no escape sequences, no C0/C1 controls but tab,
+    CR and LF (line ends become CR, as a terminal's Enter), so a paste cannot end a bracketed paste
+    early or drive the terminal."""
+    return _NEWLINES.sub("\r", _CONTROLS.sub("", _ESCAPES.sub("", text)))
+
+
+class RateLimit:
+    """A token bucket: ``allow(amount)`` until more than ``rate`` per second (burst ``2 * rate``)."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic):
+        self.rate = float(rate)
+        self.capacity = 2 * self.rate
+        self.tokens = self.capacity
+        self.clock = clock
+        self.last = clock()
+
+    def allow(self, amount: float = 1) -> bool:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if amount > self.tokens:
+            return False
+        self.tokens -= amount
+        return True
 
 
 def _size(value: str | None, default: int) -> int:
@@ -55,17 +104,36 @@ class TerminalConsumer(GuardedConsumer):
 
     required_role = Role.OPERATOR
     action = "container.exec"
+    sweeps = True  # exec: end the processes the session started; attach: just detach
 
-    async def start(self) -> None:
-        self.terminal: streams.TerminalSocket | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.terminal: TerminalSocket | None = None
         self.pump: ThreadPump | None = None
         self.recorder: SessionRecorder | None = None
-        self.writes: queue.SimpleQueue = queue.SimpleQueue()
+        self.writes: queue.Queue = queue.Queue(maxsize=WRITE_QUEUE)
         self.writer: threading.Thread | None = None
         self.relay_task: asyncio.Task | None = None
+        self.session_row: int | None = None
         self.slot = False
+        self.ending = False
         self.started = time.monotonic()
         self.exit_code: int | None = None
+        self.ended_by = "closed"
+        self.parameters: dict[str, Any] = {}
+        self.container_id = ""
+        self.frame_limit = int(getattr(settings, "EXEC_INPUT_FRAME_BYTES", MAX_FRAME))
+        self.byte_rate = RateLimit(int(getattr(settings, "EXEC_INPUT_BYTES_PER_SECOND", 1024 * 1024)))
+        self.frame_rate = RateLimit(int(getattr(settings, "EXEC_INPUT_FRAMES_PER_SECOND", 1000)))
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when daphne cancels the handler: ending the session must not need the loop.
+            self.end_session()
+
+    async def start(self) -> None:
         self.container_id = self.scope["url_route"]["kwargs"]["container_id"]
         params = query(self.scope)
         self.cols, self.rows = _size(params.get("cols"), 80), _size(params.get("rows"), 24)
@@ -79,7 +147,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            self.terminal = await in_thread(self.open_terminal)
+            terminal = await in_thread(self.open_terminal)
         except DashboardError as exc:
             await database_sync_to_async(audit.record)(
                 self.scope,
@@ -91,13 +159,12 @@ class TerminalConsumer(GuardedConsumer):
             )
             await self.fail(exc.message)
             return
+        self.terminal = terminal
+        if self.ending:  # the socket went away while the exec started: end what was started
+            self._spawn_finish()
+            return
         try:
-            event = await database_sync_to_async(audit.record)(
-                self.scope, self.action, target=self.container_id, parameters=self.parameters
-            )
-            self.recorder = await database_sync_to_async(SessionRecorder.open)(
-                audit_event=event, width=self.cols, height=self.rows, command=self.command_label()
-            )
+            await database_sync_to_async(self.begin)(terminal)
         except Exception:
             # No audit trail or recording, no session: end the process we just started.
             log.exception("could not audit/record the %s session on %s", self.action, self.container_id)
@@ -105,10 +172,21 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
         self.pump = ThreadPump(f"{self.action}-{self.container_id[:12]}", self.read_output, self.queue)
-        self.writer = context_thread(target=self.write_input, name="terminal-writer", daemon=True)
+        self.writer = threading.Thread(target=self.write_input, name="terminal-writer", daemon=True)
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
         self.writer.start()
+
+    def begin(self, terminal: TerminalSocket) -> None:
+        """Audit the start, remember the session, open the recording (one trip off the loop)."""
+        event = audit.record(self.scope, self.action, target=self.container_id, parameters=self.parameters)
+        if self.sweeps:
+            self.session_row = exec_sessions.remember(
+                terminal, endpoint=self.scope["endpoint"].slug, username=self.scope["user"].get_username()
+            )
+        self.recorder = SessionRecorder.open(
+            audit_event=event, width=self.cols, height=self.rows, command=self.command_label()
+        )
 
     def parse(self, params: dict[str, str]) -> dict[str, Any]:
         cmd = params.get("cmd", "").strip()
@@ -121,8 +199,8 @@ class TerminalConsumer(GuardedConsumer):
     def command_label(self) -> str:
         return shlex.join(self.parameters["cmd"]) if self.parameters["cmd"] else "bash || sh"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        return streams.start_exec(
+    def open_terminal(self) -> TerminalSocket:
+        return self.docker.streams.start_exec(
             self.container_id,
             cmd=self.parameters["cmd"] or None,
             user=self.parameters["user"],
@@ -131,12 +209,10 @@ class TerminalConsumer(GuardedConsumer):
             rows=self.rows,
         )
 
-    def final_status(self, terminal: streams.TerminalSocket, *, stopping: bool) -> int | None:
-        """After the stream ended: the exit code; on a disconnect, end the process tree first."""
-        if stopping:
-            return streams.end_exec(terminal).exit_code
+    def exit_status(self, terminal: TerminalSocket) -> int | None:
+        """After the stream ended by itself: the process's exit code."""
         for _ in range(20):  # the engine marks the exec finished a moment after the socket closes
-            status = streams.exec_status(terminal.exec_id or "")
+            status = self.docker.streams.exec_status(terminal.exec_id or "")
             if not status.running:
                 return status.exit_code
             time.sleep(0.05)
@@ -149,20 +225,68 @@ class TerminalConsumer(GuardedConsumer):
         assert terminal is not None and self.pump is not None
         while data := terminal.recv():
             if not put(("out", data)):
-                break
-        stopping = self.pump.stopping.is_set()
+                return
+        if self.pump.stopping.is_set():
+            return
         try:
-            code = self.final_status(terminal, stopping=stopping)
+            code = self.exit_status(terminal)
         except DashboardError:
             code = None
-        if not stopping:
-            put(("exit", code))
+        put(("exit", code))
 
     def write_input(self) -> None:
         terminal = self.terminal
         while (data := self.writes.get()) is not None:
-            if terminal is not None:
+            if terminal is not None and not self.ending:
                 terminal.send(data)
+
+    def finish(self) -> None:
+        """The cleanup thread: end the processes, close the recording, audit the end. Never raises."""
+        terminal = self.terminal
+        assert terminal is not None
+        try:
+            if self.pump is not None:
+                self.pump.stop()
+            terminal.close()
+            self._stop_writer()
+            status = None
+            if self.sweeps:
+                status = exec_sessions.sweep(self.docker, self.session_row, terminal)
+            if self.exit_code is None and status is not None:
+                self.exit_code = status.exit_code
+            if self.pump is not None and self.pump.thread.ident is not None:
+                self.pump.thread.join(10)
+            if self.writer is not None:
+                self.writer.join(10)
+            if self.recorder is not None:
+                self.recorder.close()
+            if self.session_row is not None or not self.sweeps:
+                audit.record(
+                    self.scope,
+                    f"{self.action}.end",
+                    target=self.container_id,
+                    parameters={
+                        **self.parameters,
+                        "seconds": round(time.monotonic() - self.started, 1),
+                        "exit_code": self.exit_code,
+                        "ended_by": self.ended_by,
+                    },
+                )
+        except Exception:
+            log.exception("ending the %s session on %s failed", self.action, self.container_id)
+        finally:
+            connection.close()
+
+    def _stop_writer(self) -> None:
+        while True:  # make room for the sentinel: what was not written is moot now
+            try:
+                self.writes.put_nowait(None)
+                return
+            except queue.Full:
+                try:
+                    self.writes.get_nowait()
+                except queue.Empty:
+                    pass
 
     # ---- loop side
 
@@ -186,6 +310,7 @@ class TerminalConsumer(GuardedConsumer):
                     continue
             if kind == "exit":
                 self.exit_code = payload
+                self.ended_by = "exit"
                 await self.send_json({"type": "exit", "code": payload})
                 await self.close()
                 return
@@ -193,6 +318,7 @@ class TerminalConsumer(GuardedConsumer):
                 message = (
                     payload.message if isinstance(payload, DashboardError) else "the terminal stream failed"
                 )
+                self.ended_by = "error"
                 await self.fail(message)
                 return
 
@@ -203,12 +329,19 @@ class TerminalConsumer(GuardedConsumer):
             self.recorder.output(data)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.terminal is None:
+        if self.terminal is None or self.ending:
+            return
+        size = len(bytes_data) if bytes_data is not None else len(text_data or "")
+        if size > self.frame_limit:
+            await self.refuse(CLOSE_TOO_BIG, f"Input frame over {self.frame_limit} bytes; session closed.")
+            return
+        if not self.frame_rate.allow() or not self.byte_rate.allow(size):
+            await self.refuse(
+                CLOSE_POLICY, "Input flood (too many bytes or frames per second); session closed."
+            )
             return
         if bytes_data is not None:
-            self.writes.put(bytes_data)
-            if self.recorder is not None:
-                self.recorder.input(bytes_data)
+            await self.write(bytes_data)
             return
         try:
             message = json.loads(text_data or "")
@@ -219,67 +352,71 @@ class TerminalConsumer(GuardedConsumer):
         if message.get("type") == "resize":
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
-                await in_thread(streams.resize_terminal, self.terminal, cols=cols, rows=rows)
+                await in_thread(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
             except DashboardError:
                 return
             if self.recorder is not None:
                 self.recorder.resize(cols, rows)
+        elif message.get("type") == "paste" and isinstance(message.get("data"), str):
+            text = sanitize_paste(message["data"])
+            if message.get("bracketed") is True:
+                text = f"\x1b[200~{text}\x1b[201~"
+            await self.write(text.encode())
         elif message.get("type") == "input" and isinstance(message.get("data"), str):
-            data = message["data"].encode()
-            self.writes.put(data)
-            if self.recorder is not None:
-                self.recorder.input(data)
+            await self.write(message["data"].encode())
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            self.writes.put_nowait(data)
+        except queue.Full:
+            await self.refuse(CLOSE_POLICY, "The process is not reading its input; session closed.")
+            return
+        if self.recorder is not None:
+            self.recorder.input(data)
+
+    async def refuse(self, code: int, message: str) -> None:
+        """Close this one session for its input (the cleanup runs as for any other end)."""
+        self.ended_by = "input limit"
+        await self.send_json({"type": "error", "message": message})
+        await self.close(code=code, reason=message[:120])
+        self.end_session()
 
     async def fail(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
         await self.close()
 
     async def stop(self) -> None:
+        self.end_session()
+
+    def end_session(self) -> None:
+        """Start the cleanup thread (once); synchronous and quick, so safe while being cancelled."""
         # The person closed the terminal: it no longer counts against their cap, even while the
-        # process tree is being ended and the recording closed below.
-        if getattr(self, "slot", False):
+        # process tree is being ended and the recording closed in the cleanup thread.
+        if self.slot:
             self.slot = False
             release_stream_slot(self.scope["user"].pk)
-        try:
-            await self.end_session()
-        except Exception:
-            log.exception("ending the %s session on %s failed", self.action, self.container_id)
-
-    async def end_session(self) -> None:
-        """Stop the threads (ending the exec's processes), close the recording, audit the end."""
-        terminal = getattr(self, "terminal", None)
-        if terminal is None:
+        if self.ending:
             return
-        self.terminal = None
+        self.ending = True
+        if self.relay_task is not None and self.relay_task is not _current_task():
+            self.relay_task.cancel()
+        if self.terminal is None:
+            return  # nothing started (or start() is still waiting for the engine: it checks `ending`)
+        self._spawn_finish()
+
+    def _spawn_finish(self) -> None:
         if self.pump is not None:
             self.pump.stop()
-        terminal.close()
-        self.writes.put(None)
-        if self.pump is not None and self.pump.thread.ident is not None:
-            await self.pump.finished()
-        else:  # the session never got its reader thread: end the process here
-            try:
-                await in_thread(self.final_status, terminal, stopping=True)
-            except DashboardError:
-                pass
-        for _ in range(40):
-            if self.writer is None or not self.writer.is_alive():
-                break
-            await asyncio.sleep(0.05)
-        if self.relay_task is not None and self.relay_task is not asyncio.current_task():
-            self.relay_task.cancel()
-        if self.recorder is not None:
-            await database_sync_to_async(self.recorder.close)()
-        await database_sync_to_async(audit.record)(
-            self.scope,
-            f"{self.action}.end",
-            target=self.container_id,
-            parameters={
-                **self.parameters,
-                "seconds": round(time.monotonic() - self.started, 1),
-                "exit_code": self.exit_code,
-            },
-        )
+        threading.Thread(target=self.finish, name="terminal-cleanup", daemon=True).start()
+
+
+def _current_task() -> asyncio.Task | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
 
 
 class ExecConsumer(TerminalConsumer):
@@ -293,6 +430,7 @@ class AttachConsumer(TerminalConsumer):
 
     action = "container.attach"
     audit_denied_action = "container.attach"
+    sweeps = False  # detach only: the container keeps running
 
     def parse(self, params: dict[str, str]) -> dict[str, Any]:
         return {}
@@ -300,25 +438,23 @@ class AttachConsumer(TerminalConsumer):
     def command_label(self) -> str:
         return "attach"
 
-    def open_terminal(self) -> streams.TerminalSocket:
-        facts = streams.container_facts(self.container_id)
+    def open_terminal(self) -> TerminalSocket:
+        facts = self.docker.streams.container_facts(self.container_id)
         if not facts.running:
             from core.errors import Conflict
 
             raise Conflict(f"Container {facts.name} is not running ({facts.status}).")
-        terminal = streams.start_attach(facts.id, tty=facts.tty)
+        terminal = self.docker.streams.start_attach(facts.id, tty=facts.tty)
         if facts.tty:
             try:
-                streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
+                self.docker.streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
             except DashboardError:
                 pass
         return terminal
 
-    def final_status(self, terminal: streams.TerminalSocket, *, stopping: bool) -> int | None:
-        if stopping:
-            return None  # detached: the container keeps running
+    def exit_status(self, terminal: TerminalSocket) -> int | None:
         for _ in range(40):
-            code = streams.container_exit_code(terminal.container_id)
+            code = self.docker.streams.container_exit_code(terminal.container_id)
             if code is not None:
                 return code
             time.sleep(0.05)
@@ -326,6 +462,6 @@ class AttachConsumer(TerminalConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<ref:container_id>/exec/", ExecConsumer.as_asgi()),
-    path("ws/containers/<ref:container_id>/attach/", AttachConsumer.as_asgi()),
+    path("ws/containers/<ref:container_id>/exec/", ExecConsumer.as_asgi(), name="ws-exec"),
+    path("ws/containers/<ref:container_id>/attach/", AttachConsumer.as_asgi(), name="ws-attach"),
 ]

@@ -24,7 +24,8 @@ from core.consumers.streaming import (
     in_thread,
     release_stream_slot,
 )
-from core.engine import streams
+from core.engine import Engine
+from core.engine.streams import ContainerFacts, LogStream, parse_since, ts_to_since
 from core.errors import DashboardError, EngineUnavailable, NotFound
 
 BATCH_SECONDS = 0.05
@@ -49,23 +50,24 @@ def log_options(params: dict[str, str]) -> dict[str, Any]:
         raise InvalidInput("tail must be a number of lines or “all”.")
     return {
         "tail": tail,
-        "since": streams.parse_since(params.get("since")),
+        "since": parse_since(params.get("since")),
         "timestamps": params.get("timestamps", "0") == "1",
         "follow": params.get("follow", "1") != "0",
     }
 
 
 def follow_container(
-    container: streams.ContainerFacts,
+    docker: Engine,
+    container: ContainerFacts,
     options: dict[str, Any],
     put: Callable[[Any], bool],
     stopping: Callable[[], bool],
-    register: Callable[[streams.LogStream | None], None],
+    register: Callable[[LogStream | None], None],
 ) -> None:
     """The thread's work: read one container's log, resume across restarts, end with a reason."""
     since, tail, started_at = options["since"], options["tail"], container.started_at
     while True:
-        log = streams.open_logs(
+        log = docker.streams.open_logs(
             container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
         )
         register(log)
@@ -85,22 +87,24 @@ def follow_container(
             put(("end", "end of the log (not following)"))
             return
         grace = RESTART_GRACE_SECONDS if container.running else 0.0
-        reason, facts = _after_stream_ended(container.id, started_at, stopping, grace)
+        reason, facts = _after_stream_ended(docker, container.id, started_at, stopping, grace)
         if facts is None:
             put(("end", reason))
             return
         put(("notice", f"{container.name or container.id[:12]} restarted; following again."))
         started_at = facts.started_at
-        since = streams.ts_to_since(log.last_ts) if log.last_ts else None
+        since = ts_to_since(log.last_ts) if log.last_ts else None
         tail = "all"
 
 
-def _after_stream_ended(container_id: str, started_at: str, stopping: Callable[[], bool], grace: float):
+def _after_stream_ended(
+    docker: Engine, container_id: str, started_at: str, stopping: Callable[[], bool], grace: float
+):
     """Why did a followed log end? (None, facts) is a restart to follow; (reason, None) is the end."""
     deadline = time.monotonic() + grace
     while True:
         try:
-            facts = streams.container_facts(container_id)
+            facts = docker.streams.container_facts(container_id)
         except NotFound:
             return "the container was removed", None
         except EngineUnavailable as exc:
@@ -138,7 +142,7 @@ class LogsConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            containers = [await in_thread(streams.container_facts, name) for name in names]
+            containers = [await in_thread(self.docker.streams.container_facts, name) for name in names]
         except DashboardError as exc:
             await self.fail(exc.message)
             return
@@ -156,8 +160,8 @@ class LogsConsumer(GuardedConsumer):
     def container_ids(self, params: dict[str, str]) -> list[str]:
         return [self.scope["url_route"]["kwargs"]["container_id"]]
 
-    def pump_for(self, container: streams.ContainerFacts, options: dict[str, Any]) -> ThreadPump:
-        current: list[streams.LogStream | None] = [None]
+    def pump_for(self, container: ContainerFacts, options: dict[str, Any]) -> ThreadPump:
+        current: list[LogStream | None] = [None]
         label = container.name or container.id[:12]
 
         def produce(put: Callable[[Any], bool]) -> None:
@@ -168,12 +172,12 @@ class LogsConsumer(GuardedConsumer):
                 return put(item)
 
             try:
-                follow_container(container, options, tagged, pump.stopping.is_set, register)
+                follow_container(self.docker, container, options, tagged, pump.stopping.is_set, register)
             finally:
                 if self.merged:
                     put(("done", label))
 
-        def register(log: streams.LogStream | None) -> None:
+        def register(log: LogStream | None) -> None:
             current[0] = log
 
         pump = ThreadPump(f"logs-{container.id[:12]}", produce, self.queue)
@@ -363,10 +367,10 @@ class ServiceLogsConsumer(LogsConsumer):
         self.timestamps, self.merged, self.remaining = options["timestamps"], False, 1
         self.labels = [service_id[:12]]
         self.queue = asyncio.Queue(maxsize=8)
-        current: list[streams.LogStream | None] = [None]
+        current: list[LogStream | None] = [None]
 
         def produce(put: Callable[[Any], bool]) -> None:
-            log = streams.open_service_logs(
+            log = self.docker.streams.open_service_logs(
                 service_id, tail=options["tail"], since=options["since"], follow=options["follow"]
             )
             current[0] = log
@@ -388,7 +392,7 @@ class ServiceLogsConsumer(LogsConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<ref:container_id>/logs/", LogsConsumer.as_asgi()),
-    path("ws/logs/", MergedLogsConsumer.as_asgi()),
-    path("ws/swarm/services/<ref:service_id>/logs/", ServiceLogsConsumer.as_asgi()),
+    path("ws/containers/<ref:container_id>/logs/", LogsConsumer.as_asgi(), name="ws-container-logs"),
+    path("ws/logs/", MergedLogsConsumer.as_asgi(), name="ws-logs"),
+    path("ws/swarm/services/<ref:service_id>/logs/", ServiceLogsConsumer.as_asgi(), name="ws-service-logs"),
 ]

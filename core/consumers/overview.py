@@ -9,7 +9,6 @@ from asgiref.sync import sync_to_async
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.engine import system
 from core.errors import DashboardError
 
 INTERVAL_SECONDS = 5
@@ -28,7 +27,7 @@ class OverviewConsumer(GuardedConsumer):
 
     async def push(self) -> None:
         # The engine call is short and bounded by DOCKER_TIMEOUT: a worker thread, not the sync pool.
-        fetch = sync_to_async(system.engine_info, thread_sensitive=False)
+        fetch = sync_to_async(self.docker.system.engine_info, thread_sensitive=False)
         while True:
             try:
                 info = await fetch()
@@ -40,4 +39,4 @@ class OverviewConsumer(GuardedConsumer):
             await asyncio.sleep(INTERVAL_SECONDS)
 
 
-websocket_urlpatterns = [path("ws/overview/", OverviewConsumer.as_asgi())]
+websocket_urlpatterns = [path("ws/overview/", OverviewConsumer.as_asgi(), name="ws-overview")]

@@ -1,7 +1,9 @@
-"""Progress of background image jobs (pull, push, build): ws/images/jobs/<job_id>/.
+"""Progress of background jobs (pull, push, build): ws/images/jobs/<job_id>/.
 
 Frames (JSON text, see docs/images.md): ``state`` first (the whole job, for late joiners), then
-``progress`` batches, and one ``done`` frame (``status`` success or error).
+``progress`` batches, and one ``done`` frame (``status`` success, error or interrupted). The job is a
+row, so any server process serves it; its frames come through the channel layer (Redis across
+processes). Only people allowed to start a job of that kind can watch it.
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.urls import re_path
 
-from core.consumers.base import GuardedConsumer
+from core.consumers.base import CLOSE_FORBIDDEN, GuardedConsumer
 from core.engine import jobs
 from core.roles import Role
 
 CLOSE_UNKNOWN_JOB = 4404
+STALE_CHECK_SECONDS = 10.0
 
 
 class JobProgressConsumer(GuardedConsumer):
@@ -23,30 +27,58 @@ class JobProgressConsumer(GuardedConsumer):
 
     required_role = Role.VIEWER
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group: str | None = None
+        self.watch: asyncio.Task | None = None
+        self.job_id = ""
+
     async def start(self) -> None:
         jobs.remember_loop(asyncio.get_running_loop())
-        job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        job = jobs.get(job_id)
-        if job is None:
-            await self.send_json(
-                {"type": "error", "message": "No such job (finished long ago, or the server restarted)."}
-            )
+        self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        row = await database_sync_to_async(jobs.load)(self.job_id)
+        if row is None:
+            await self.send_json({"type": "error", "message": "No such job."})
             await self.close(code=CLOSE_UNKNOWN_JOB)
             return
-        self.group = jobs.group_name(job_id)
-        # Join first, then send the snapshot: frames in between repeat absolute values, never lose them.
+        if not await database_sync_to_async(jobs.may_watch)(self.scope["user"], row):
+            await self.send_json(
+                {"type": "error", "message": f"Watching this job needs the {row.required_role} role."}
+            )
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = jobs.group_name(self.job_id)
+        # Join first, then read the snapshot: progress frames repeat everything since the snapshot
+        # before the last save, so nothing between the two is lost.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.send_json(job.snapshot())
+        row = await database_sync_to_async(jobs.load)(self.job_id)
+        await self.send_json(await database_sync_to_async(jobs.snapshot_of)(row))
+        if row.status == jobs.RUNNING:
+            self.watch = asyncio.create_task(self.watch_process())
+
+    async def watch_process(self) -> None:
+        """A job of a process that died sends no ``done``: notice it from the stale heartbeat."""
+        while True:
+            await asyncio.sleep(STALE_CHECK_SECONDS)
+            row = await database_sync_to_async(jobs.load)(self.job_id)
+            if row is None or row.status == jobs.RUNNING:
+                continue
+            if row.status == jobs.INTERRUPTED:
+                await self.send_json(
+                    {"type": "done", "status": row.status, "message": row.message, "result": row.result}
+                )
+            return
 
     async def job_frame(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])
 
     async def stop(self) -> None:
-        group = getattr(self, "group", None)
-        if group:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.watch is not None:
+            self.watch.cancel()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
 
 websocket_urlpatterns = [
-    re_path(r"^ws/images/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi()),
+    re_path(r"^ws/images/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi(), name="ws-job"),
 ]

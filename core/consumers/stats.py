@@ -14,7 +14,7 @@ from django.urls import path
 
 from core.consumers.base import GuardedConsumer
 from core.consumers.events import OPENED, StreamPump
-from core.engine import containers
+from core.engine.containers import stats_sample
 
 
 class ContainerStatsConsumer(GuardedConsumer):
@@ -22,7 +22,9 @@ class ContainerStatsConsumer(GuardedConsumer):
 
     async def start(self) -> None:
         ref = self.scope["url_route"]["kwargs"]["ref"]
-        self.pump = StreamPump(lambda: containers.stats_stream(ref=ref), name="ws-container-stats", maxsize=8)
+        self.pump = StreamPump(
+            lambda: self.docker.containers.stats_stream(ref=ref), name="ws-container-stats", maxsize=8
+        )
         self.pump.start()
         self.task = asyncio.create_task(self.relay())
 
@@ -31,7 +33,7 @@ class ContainerStatsConsumer(GuardedConsumer):
             batch = [raw for raw in batch if raw is not OPENED]
             if not batch:
                 continue
-            sample = containers.stats_sample(batch[-1])
+            sample = stats_sample(batch[-1])
             await self.send_json({"type": "stats", "time": time.time(), **dataclasses.asdict(sample)})
         if self.pump.error:
             await self.send_json({"type": "error", "message": self.pump.error})
@@ -48,4 +50,6 @@ class ContainerStatsConsumer(GuardedConsumer):
             task.cancel()
 
 
-websocket_urlpatterns = [path("ws/containers/<ref:ref>/stats/", ContainerStatsConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/containers/<ref:ref>/stats/", ContainerStatsConsumer.as_asgi(), name="ws-stats")
+]

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 
-from core.context import context_thread
-
 QUEUE_SIZE = 32
-STREAMS_PER_USER = int(
-    getattr(settings, "LIVE_STREAMS_PER_USER", os.environ.get("LIVE_STREAMS_PER_USER", 25))
-)
+STREAMS_PER_USER = settings.LIVE_STREAMS_PER_USER
 
 # Live streams per user id in this process; only touched from the event loop, so no lock.
 _open_streams: dict[int, int] = {}
@@ -52,7 +47,7 @@ class ThreadPump:
         self.produce = produce
         self.stopping = threading.Event()
         self._done = asyncio.Event()
-        self.thread = context_thread(target=self._run, name=name, daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -124,5 +119,5 @@ async def in_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> A
         else:
             loop.call_soon_threadsafe(settle, value, None)
 
-    context_thread(target=run, name=f"engine-call-{getattr(func, '__name__', 'call')}", daemon=True).start()
+    threading.Thread(target=run, name=f"engine-call-{getattr(func, '__name__', 'call')}", daemon=True).start()
     return await future

@@ -1,14 +1,25 @@
-"""Lazily created, cached docker clients (one per DOCKER_HOST) and the error translation wrapper."""
+"""The engine object bound to one endpoint, the client cache behind it, and the error translation.
+
+``Engine(ref)`` is cheap: it holds an :class:`EndpointRef` and asks the cache for that endpoint's
+client on use. The cache is keyed by the endpoint's URL and a fingerprint of its TLS material, and
+owns each client's TLS files: one private temp dir per cached client, removed when the client is
+forgotten or replaced (:func:`forget_client`) and at process exit.
+"""
 
 from __future__ import annotations
 
+import atexit
 import functools
+import hashlib
+import importlib
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import docker
 import docker.constants
@@ -19,7 +30,6 @@ import requests
 import urllib3.exceptions
 from django.conf import settings
 
-from core.context import active_endpoint, tls_for
 from core.errors import (
     Conflict,
     DashboardError,
@@ -31,26 +41,61 @@ from core.errors import (
 )
 from core.references import BadReference
 
-P = ParamSpec("P")
-R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
-_clients: dict[str, docker.DockerClient] = {}
+
+@dataclass(frozen=True)
+class EndpointRef:
+    """What the engine layer needs to reach one endpoint (a plain value, safe to pass to threads)."""
+
+    slug: str
+    name: str
+    url: str
+    is_default: bool = False
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    def __repr__(self) -> str:  # never print key material
+        return f"EndpointRef(slug={self.slug!r}, url={self.url!r})"
+
+    @property
+    def cache_key(self) -> tuple[str, str]:
+        """URL + a fingerprint of the TLS material: a changed certificate is a new client."""
+        material = "\0".join((self.tls_ca, self.tls_cert, self.tls_key)) if self.uses_tls else ""
+        return self.url, hashlib.sha256(material.encode()).hexdigest() if material else ""
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.tls_cert) and self.url.startswith("tcp://")
+
+
+# The oldest API the dashboard speaks; the version handshake raises it to what both sides support.
+MIN_API_VERSION = "1.30"
+
+
+@dataclass
+class _Cached:
+    client: docker.DockerClient
+    tls_dir: Path | None
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.tls_dir is not None:
+                shutil.rmtree(self.tls_dir, ignore_errors=True)
+
+
+_clients: dict[tuple[str, str], _Cached] = {}
 _lock = threading.Lock()
 
 
-def current_host(host: str | None = None) -> str:
-    """``host`` if given, else the endpoint of the current request/websocket, else DOCKER_HOST."""
-    if host:
-        return host
-    ref = active_endpoint()
-    return ref.url if ref is not None else settings.DOCKER_HOST
-
-
-def _tls_config(base_url: str) -> docker.tls.TLSConfig | None:
-    """TLS client config for a tcp endpoint with certificates (written to a private temp dir)."""
-    ref = tls_for(base_url)
-    if ref is None or not base_url.startswith("tcp://"):
-        return None
+def _tls_config(ref: EndpointRef) -> tuple[docker.tls.TLSConfig | None, Path | None]:
+    """TLS client config for a tcp endpoint with certificates, written to a private temp dir that
+    the returned cache entry owns (requests reads the files on each new connection)."""
+    if not ref.uses_tls:
+        return None, None
     directory = Path(tempfile.mkdtemp(prefix="dashboard-tls-"))
     directory.chmod(0o700)
     files = {}
@@ -59,67 +104,82 @@ def _tls_config(base_url: str) -> docker.tls.TLSConfig | None:
         path.touch(mode=0o600)
         path.write_text(pem)
         files[name] = str(path)
-    return docker.tls.TLSConfig(
+    config = docker.tls.TLSConfig(
         client_cert=(files["cert.pem"], files["key.pem"]),
         ca_cert=files["ca.pem"] if ref.tls_ca else None,
         verify=bool(ref.tls_ca),
     )
+    return config, directory
 
 
-# The oldest API the dashboard speaks; the version handshake raises it to what both sides support.
-MIN_API_VERSION = "1.30"
+def _new_client(ref: EndpointRef, *, handshake_timeout: float) -> _Cached:
+    """A client for ``ref`` with its TLS material, ssh via the ssh binary, and no environment
+    overrides: requests would otherwise let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace an endpoint's
+    own CA (``trust_env`` must be off before the first request, so the version is negotiated here
+    rather than by docker-py's "auto"). The handshake is bounded by ``handshake_timeout``."""
+    tls, tls_dir = _tls_config(ref)
+    try:
+        created = docker.DockerClient(
+            base_url=ref.url,
+            timeout=settings.DOCKER_TIMEOUT,
+            version=MIN_API_VERSION,
+            tls=tls or False,
+            use_ssh_client=ref.url.startswith("ssh://"),
+        )
+        try:
+            api = created.api
+            api.trust_env = False
+            response = api._get(api._url("/version", versioned_api=False), timeout=handshake_timeout)
+            server = str(api._result(response, json=True).get("ApiVersion", MIN_API_VERSION))
+            ours = docker.constants.DEFAULT_DOCKER_API_VERSION
+            api._version = server if docker.utils.version_lt(server, ours) else ours
+        except BaseException:
+            created.close()
+            raise
+    except BaseException:
+        if tls_dir is not None:
+            shutil.rmtree(tls_dir, ignore_errors=True)
+        raise
+    return _Cached(created, tls_dir)
 
 
-def new_client(base_url: str, *, timeout: float, negotiate: bool = True) -> docker.DockerClient:
-    """A client for ``base_url`` with the endpoint's TLS material, ssh via the ssh binary, and no
-    environment overrides: requests would otherwise let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace an
-    endpoint's own CA (``trust_env`` must be off before the first request, so the version is
-    negotiated here rather than by docker-py's "auto")."""
-    created = docker.DockerClient(
-        base_url=base_url,
-        timeout=timeout,
-        version=MIN_API_VERSION,
-        tls=_tls_config(base_url) or False,
-        use_ssh_client=base_url.startswith("ssh://"),
-    )
-    created.api.trust_env = False
-    if negotiate:
-        server = str(created.api.version(api_version=False).get("ApiVersion", MIN_API_VERSION))
-        ours = docker.constants.DEFAULT_DOCKER_API_VERSION
-        created.api._version = server if docker.utils.version_lt(server, ours) else ours
-    return created
-
-
-def client(host: str | None = None) -> docker.DockerClient:
-    """Return the cached client for ``host`` (default: settings.DOCKER_HOST), creating it if needed.
-
-    Args:
-        host: a Docker host URL (``unix://``, ``tcp://``, ``ssh://``); None for the default engine.
-
-    Returns:
-        A ``docker.DockerClient`` with explicit timeouts.
+def client_for(ref: EndpointRef, *, handshake_timeout: float | None = None) -> docker.DockerClient:
+    """The cached client of ``ref``, created (version handshake) if needed.
 
     Raises:
-        EngineUnavailable: the engine did not answer the version handshake. Nothing is cached,
-            so the next call tries again and the dashboard recovers by itself.
+        EngineUnavailable: the engine did not answer the handshake. Nothing is cached, so the next
+            call tries again and the dashboard recovers by itself.
     """
-    base_url = current_host(host)
+    key = ref.cache_key
     with _lock:
-        cached = _clients.get(base_url)
+        cached = _clients.get(key)
     if cached is not None:
-        return cached
-    with translated(base_url):
-        created = new_client(base_url, timeout=settings.DOCKER_TIMEOUT)
+        return cached.client
+    with translated(ref.url):
+        created = _new_client(ref, handshake_timeout=handshake_timeout or settings.DOCKER_TIMEOUT)
     with _lock:
-        return _clients.setdefault(base_url, created)
+        winner = _clients.setdefault(key, created)
+    if winner is not created:  # another thread made one meanwhile: keep one
+        created.close()
+    return winner.client
 
 
-def forget_client(host: str | None = None) -> None:
-    """Drop a cached client (its host changed or went away)."""
+def forget_client(url: str) -> None:
+    """Drop (close, TLS files removed) every cached client of ``url``: the endpoint changed or went away."""
     with _lock:
-        stale = _clients.pop(current_host(host), None)
-    if stale is not None:
-        stale.close()
+        stale = [_clients.pop(key) for key in [k for k in _clients if k[0] == url]]
+    for entry in stale:
+        entry.close()
+
+
+@atexit.register
+def forget_all_clients() -> None:
+    """Close every cached client and remove its TLS files (process exit, tests)."""
+    with _lock:
+        stale = list(_clients.values())
+        _clients.clear()
+    for entry in stale:
+        entry.close()
 
 
 # What the engine package translates: the SDK's, requests' and urllib3's exceptions and the
@@ -168,8 +228,9 @@ def translate(exc: BaseException, *, host: str) -> DashboardError:
 
 
 @contextmanager
-def translated(host: str | None = None) -> Iterator[None]:
-    """Re-raise the library exceptions raised inside the block as :mod:`core.errors` exceptions.
+def translated(url: str) -> Iterator[None]:
+    """Re-raise the library exceptions raised inside the block as :mod:`core.errors` exceptions
+    naming ``url``.
 
     Only :data:`LIBRARY_ERRORS` are translated, plus the reference grammar's ``BadReference``
     (input checked before the call); ours (``DashboardError``) and bugs pass unchanged.
@@ -181,15 +242,88 @@ def translated(host: str | None = None) -> Iterator[None]:
     except BadReference as exc:
         raise InvalidReference(str(exc)) from exc
     except LIBRARY_ERRORS as exc:
-        raise translate(exc, host=current_host(host)) from exc
+        raise translate(exc, host=url) from exc
 
 
-def engine_call(func: Callable[P, R]) -> Callable[P, R]:
-    """Decorator: run ``func`` with its failures translated (uses its ``host`` kwarg if given)."""
+def engine_call(func: F) -> F:
+    """Decorator of the engine functions: ``func(engine, ...)`` runs with its failures translated,
+    and is offered as a method of the engine's namespace for its module (``docker.<module>.<func>``)."""
 
     @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with translated(kwargs.get("host")):  # type: ignore[arg-type]
-            return func(*args, **kwargs)
+    def wrapper(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+        with engine.translated():
+            return func(engine, *args, **kwargs)
 
-    return wrapper
+    wrapper.engine_call = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+class _Namespace:
+    """``docker.containers`` etc.: the engine functions of one module, bound to one engine."""
+
+    def __init__(self, engine: Engine, module_name: str):
+        self._engine = engine
+        self._module = importlib.import_module(f"core.engine.{module_name}")
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        func = getattr(self._module, name, None)
+        if not getattr(func, "engine_call", False):
+            raise AttributeError(f"{self._module.__name__} has no engine call {name!r}")
+        bound = functools.partial(func, self._engine)
+        setattr(self, name, bound)
+        return bound
+
+
+class _Module:
+    """Descriptor: ``Engine.containers`` is a :class:`_Namespace`, made once per engine object."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, engine: Engine | None, owner: type) -> Any:
+        if engine is None:
+            return self
+        namespace = _Namespace(engine, self.name)
+        engine.__dict__[self.name] = namespace
+        return namespace
+
+
+class Engine:
+    """The Docker engine of ONE endpoint: ``docker.containers.stop(ref=..., timeout=...)``.
+
+    Get it with ``engine.for_request(request)``, ``engine.for_scope(scope)`` or
+    ``engine.for_endpoint(ref)``; pass it on explicitly (to worker threads too).
+    """
+
+    containers = _Module()
+    images = _Module()
+    system = _Module()
+    swarm = _Module()
+    streams = _Module()
+    jobs = _Module()
+    registry_images = _Module()
+    volumes = _Module()
+    networks = _Module()
+
+    def __init__(self, ref: EndpointRef):
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"Engine({self.ref.slug!r}, {self.ref.url!r})"
+
+    @property
+    def url(self) -> str:
+        return self.ref.url
+
+    def client(self, *, handshake_timeout: float | None = None) -> docker.DockerClient:
+        """The cached SDK client of this endpoint (for code inside core/engine only)."""
+        return client_for(self.ref, handshake_timeout=handshake_timeout)
+
+    @property
+    def api(self) -> docker.APIClient:
+        """The low-level SDK client of this endpoint (for code inside core/engine only)."""
+        return self.client().api
+
+    def translated(self) -> Any:
+        """Context manager: SDK/requests failures inside become core.errors exceptions naming this URL."""
+        return translated(self.ref.url)

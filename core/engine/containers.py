@@ -14,8 +14,9 @@ from datetime import datetime
 
 from docker.types.daemon import CancellableStream
 
-from core.engine._client import client, engine_call, translated
+from core.engine._client import Engine, engine_call, translated
 from core.errors import Refused
+from core.policy import masked_document
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 EXPORT_CHUNK_BYTES = 1 << 20
@@ -132,6 +133,7 @@ class ContainerDetail:
     tty: bool
     privileged: bool
     raw: str  # the full inspect document, pretty JSON
+    raw_masked: str  # the same with the env values masked (what a page shows until revealed)
 
     @property
     def short_id(self) -> str:
@@ -334,6 +336,7 @@ def _detail(raw: dict) -> ContainerDetail:
         tty=bool(config.get("Tty")),
         privileged=bool(host_config.get("Privileged")),
         raw=json.dumps(raw, indent=2, sort_keys=True),
+        raw_masked=json.dumps(masked_document(raw), indent=2, sort_keys=True),
     )
 
 
@@ -341,12 +344,11 @@ def _detail(raw: dict) -> ContainerDetail:
 
 
 @engine_call
-def list_containers(*, include_stopped: bool = True, host: str | None = None) -> list[ContainerSummary]:
+def list_containers(engine: Engine, *, include_stopped: bool = True) -> list[ContainerSummary]:
     """``docker ps [-a]`` in ONE request (no per-container inspect).
 
     Args:
         include_stopped: all containers (``-a``) or only running ones.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         One :class:`ContainerSummary` per container, newest first (the engine's order).
@@ -354,16 +356,15 @@ def list_containers(*, include_stopped: bool = True, host: str | None = None) ->
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    return [_summary(raw) for raw in client(host).api.containers(all=include_stopped)]
+    return [_summary(raw) for raw in engine.api.containers(all=include_stopped)]
 
 
 @engine_call
-def inspect_container(*, ref: str, host: str | None = None) -> ContainerDetail:
+def inspect_container(engine: Engine, *, ref: str) -> ContainerDetail:
     """``docker inspect`` of one container.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`ContainerDetail` (with the full inspect JSON in ``raw``).
@@ -372,16 +373,15 @@ def inspect_container(*, ref: str, host: str | None = None) -> ContainerDetail:
         NotFound: no such container (or the prefix is ambiguous).
         EngineUnavailable: the engine does not answer.
     """
-    return _detail(client(host).api.inspect_container(ref))
+    return _detail(engine.api.inspect_container(ref))
 
 
 @engine_call
-def top(*, ref: str, host: str | None = None) -> ProcessTable:
+def top(engine: Engine, *, ref: str) -> ProcessTable:
     """``docker top``: the processes of a running container.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`ProcessTable`.
@@ -390,7 +390,7 @@ def top(*, ref: str, host: str | None = None) -> ProcessTable:
         NotFound: no such container.
         Conflict: the container is not running.
     """
-    raw = client(host).api.top(ref)
+    raw = engine.api.top(ref)
     return ProcessTable(
         titles=tuple(str(t) for t in raw.get("Titles") or ()),
         processes=tuple(tuple(str(c) for c in row) for row in raw.get("Processes") or ()),
@@ -398,12 +398,11 @@ def top(*, ref: str, host: str | None = None) -> ProcessTable:
 
 
 @engine_call
-def diff(*, ref: str, host: str | None = None) -> list[Change]:
+def diff(engine: Engine, *, ref: str) -> list[Change]:
     """``docker diff``: files added, changed and deleted in the container's writable layer.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         :class:`Change` rows sorted by path.
@@ -411,7 +410,7 @@ def diff(*, ref: str, host: str | None = None) -> list[Change]:
     Raises:
         NotFound: no such container.
     """
-    raw = client(host).api.diff(ref) or []
+    raw = engine.api.diff(ref) or []
     return sorted(
         (
             Change(kind=CHANGE_KINDS.get(int(c.get("Kind", 0)), "changed"), path=str(c.get("Path")))
@@ -466,12 +465,11 @@ def _create_kwargs(api, spec: CreateSpec) -> dict:
 
 
 @engine_call
-def image_exists(*, reference: str, host: str | None = None) -> bool:
+def image_exists(engine: Engine, *, reference: str) -> bool:
     """Whether the engine has ``reference`` locally (the dashboard never pulls on create).
 
     Args:
         reference: an image reference or id.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         True when ``docker image inspect`` finds it.
@@ -480,7 +478,7 @@ def image_exists(*, reference: str, host: str | None = None) -> bool:
         EngineUnavailable: the engine does not answer.
     """
     try:
-        client(host).api.inspect_image(reference)
+        engine.api.inspect_image(reference)
     except Exception as exc:
         if getattr(exc, "status_code", None) == 404:
             return False
@@ -489,7 +487,7 @@ def image_exists(*, reference: str, host: str | None = None) -> bool:
 
 
 @engine_call
-def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) -> CreateResult:
+def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> CreateResult:
     """``docker create`` (and ``docker start`` when ``start``): nothing half-made is left behind.
 
     When the start fails, the container just created is removed again and the start's error raised.
@@ -497,7 +495,6 @@ def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) 
     Args:
         spec: the validated :class:`CreateSpec`.
         start: start it too (``docker run -d``).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`CreateResult` with the new container's id.
@@ -508,15 +505,15 @@ def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) 
         InvalidInput: the engine refused a parameter.
         EngineRefused: the start failed (the container was removed).
     """
-    api = client(host).api
+    api = engine.api
     created = api.create_container(**_create_kwargs(api, spec))
     container_id = created["Id"]
     if start:
         try:
-            with translated(host):
+            with engine.translated():
                 api.start(container_id)
         except Refused:
-            with translated(host):
+            with engine.translated():
                 api.remove_container(container_id, force=True, v=True)
             raise
     name = spec.name or api.inspect_container(container_id)["Name"].lstrip("/")
@@ -532,132 +529,125 @@ def create_container(*, spec: CreateSpec, start: bool, host: str | None = None) 
 
 
 @engine_call
-def start(*, ref: str, host: str | None = None) -> None:
+def start(engine: Engine, *, ref: str) -> None:
     """``docker start``.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
         EngineRefused: the engine could not start it (e.g. the command does not exist).
     """
-    client(host).api.start(ref)
+    engine.api.start(ref)
 
 
 @engine_call
-def stop(*, ref: str, timeout: int = 10, host: str | None = None) -> None:
+def stop(engine: Engine, *, ref: str, timeout: int = 10) -> None:
     """``docker stop -t timeout``.
 
     Args:
         ref: id, unique id prefix, or name.
         timeout: seconds before SIGKILL.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
     """
     # The HTTP read must outlast the engine's own grace period.
-    client(host).api.stop(ref, timeout=timeout)
+    engine.api.stop(ref, timeout=timeout)
 
 
 @engine_call
-def restart(*, ref: str, timeout: int = 10, host: str | None = None) -> None:
+def restart(engine: Engine, *, ref: str, timeout: int = 10) -> None:
     """``docker restart -t timeout``.
 
     Args:
         ref: id, unique id prefix, or name.
         timeout: seconds before SIGKILL.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
     """
-    client(host).api.restart(ref, timeout=timeout)
+    engine.api.restart(ref, timeout=timeout)
 
 
 @engine_call
-def kill(*, ref: str, signal: str = "SIGKILL", host: str | None = None) -> None:
+def kill(engine: Engine, *, ref: str, signal: str = "SIGKILL") -> None:
     """``docker kill -s signal``.
 
     Args:
         ref: id, unique id prefix, or name.
         signal: a signal name (``SIGTERM``) or number.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
         Conflict: the container is not running.
     """
-    client(host).api.kill(ref, signal=signal)
+    engine.api.kill(ref, signal=signal)
 
 
 @engine_call
-def pause(*, ref: str, host: str | None = None) -> None:
+def pause(engine: Engine, *, ref: str) -> None:
     """``docker pause``.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
         Conflict: the container is not running (or already paused).
     """
-    client(host).api.pause(ref)
+    engine.api.pause(ref)
 
 
 @engine_call
-def unpause(*, ref: str, host: str | None = None) -> None:
+def unpause(engine: Engine, *, ref: str) -> None:
     """``docker unpause``.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
         Conflict: the container is not paused.
     """
-    client(host).api.unpause(ref)
+    engine.api.unpause(ref)
 
 
 @engine_call
-def rename(*, ref: str, name: str, host: str | None = None) -> None:
+def rename(engine: Engine, *, ref: str, name: str) -> None:
     """``docker rename``.
 
     Args:
         ref: id, unique id prefix, or name.
         name: the new name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
         Conflict: the name is taken.
     """
-    client(host).api.rename(ref, name)
+    engine.api.rename(ref, name)
 
 
 @engine_call
-def remove(*, ref: str, force: bool = False, volumes: bool = False, host: str | None = None) -> None:
+def remove(engine: Engine, *, ref: str, force: bool = False, volumes: bool = False) -> None:
     """``docker rm [-f] [-v]``.
 
     Args:
         ref: id, unique id prefix, or name.
         force: kill it first when running.
         volumes: also remove its anonymous volumes.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         NotFound: no such container.
         Conflict: it is running and ``force`` is off.
     """
-    client(host).api.remove_container(ref, force=force, v=volumes)
+    engine.api.remove_container(ref, force=force, v=volumes)
 
 
 @engine_call
 def commit(
+    engine: Engine,
     *,
     ref: str,
     repository: str,
@@ -666,7 +656,6 @@ def commit(
     author: str = "",
     pause: bool = True,
     changes: tuple[str, ...] = (),
-    host: str | None = None,
 ) -> str:
     """``docker commit``: a new image from the container's filesystem.
 
@@ -678,7 +667,6 @@ def commit(
         author: the author.
         pause: pause the container while committing (the CLI's default).
         changes: Dockerfile instructions applied to the image config (``CMD ["sh"]``).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The new image's id (``sha256:...``).
@@ -687,7 +675,7 @@ def commit(
         NotFound: no such container.
         InvalidInput: a change line or the reference was refused.
     """
-    result = client(host).api.commit(
+    result = engine.api.commit(
         ref,
         repository=repository or None,
         tag=(tag or "latest") if repository else None,
@@ -703,7 +691,7 @@ def commit(
 
 
 @engine_call
-def export(*, ref: str, chunk_size: int = EXPORT_CHUNK_BYTES, host: str | None = None) -> Iterator[bytes]:
+def export(engine: Engine, *, ref: str, chunk_size: int = EXPORT_CHUNK_BYTES) -> Iterator[bytes]:
     """``docker export``: the container's filesystem as a tar stream, in large chunks.
 
     The request is made (and a missing container reported) before the first chunk; the returned
@@ -712,7 +700,6 @@ def export(*, ref: str, chunk_size: int = EXPORT_CHUNK_BYTES, host: str | None =
     Args:
         ref: id, unique id prefix, or name.
         chunk_size: bytes per chunk.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A generator of ``bytes``.
@@ -720,14 +707,14 @@ def export(*, ref: str, chunk_size: int = EXPORT_CHUNK_BYTES, host: str | None =
     Raises:
         NotFound: no such container.
     """
-    api = client(host).api
+    api = engine.api
     # docker-py's export() hides the response; we need it to close the connection on disconnect.
     response = api._get(api._url("/containers/{0}/export", ref), stream=True)
     api._raise_for_status(response)
 
     def chunks() -> Iterator[bytes]:
         try:
-            with translated(host):
+            with engine.translated():
                 raw = response.raw
                 while True:
                     data = raw.read(chunk_size)
@@ -743,14 +730,14 @@ def export(*, ref: str, chunk_size: int = EXPORT_CHUNK_BYTES, host: str | None =
 class EngineStream:
     """A blocking iterator of decoded JSON objects from the engine, closable from another thread."""
 
-    def __init__(self, stream: CancellableStream, host: str | None):
+    def __init__(self, stream: CancellableStream, url: str):
         self._stream = stream
-        self._host = host
+        self._url = url
         self._closed = False
 
     def __iter__(self) -> Iterator[dict]:
         while True:
-            with translated(self._host):
+            with translated(self._url):
                 try:
                     item = next(self._stream)
                 except StopIteration:
@@ -769,11 +756,10 @@ class EngineStream:
 
 
 @engine_call
-def container_events(*, host: str | None = None) -> EngineStream:
+def container_events(engine: Engine) -> EngineStream:
     """``docker events --filter type=container`` as a closable blocking stream (no read timeout).
 
     Args:
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`EngineStream` of event dicts (``Action``, ``id``, ``Actor`` ...).
@@ -781,17 +767,16 @@ def container_events(*, host: str | None = None) -> EngineStream:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    stream = client(host).api.events(decode=True, filters={"type": "container"})
-    return EngineStream(stream, host)
+    stream = engine.api.events(decode=True, filters={"type": "container"})
+    return EngineStream(stream, engine.url)
 
 
 @engine_call
-def stats_stream(*, ref: str, host: str | None = None) -> EngineStream:
+def stats_stream(engine: Engine, *, ref: str) -> EngineStream:
     """``docker stats`` of one container, one raw sample a second, as a closable blocking stream.
 
     Args:
         ref: id, unique id prefix, or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`EngineStream` of raw stats dicts; see :func:`stats_sample`.
@@ -799,10 +784,10 @@ def stats_stream(*, ref: str, host: str | None = None) -> EngineStream:
     Raises:
         NotFound: no such container.
     """
-    api = client(host).api
+    api = engine.api
     response = api._get(api._url("/containers/{0}/stats", ref), params={"stream": True}, stream=True)
     api._raise_for_status(response)
-    return EngineStream(CancellableStream(api._stream_helper(response, decode=True), response), host)
+    return EngineStream(CancellableStream(api._stream_helper(response, decode=True), response), engine.url)
 
 
 def stats_sample(raw: dict) -> StatsSample:
@@ -851,13 +836,13 @@ def stats_sample(raw: dict) -> StatsSample:
     )
 
 
-def settled(*, ref: str, seconds: float = 0.3, host: str | None = None) -> ContainerDetail:
+@engine_call
+def settled(engine: Engine, *, ref: str, seconds: float = 0.3) -> ContainerDetail:
     """Inspect after a short grace period, so a command that fails at once shows as exited.
 
     Args:
         ref: id, unique id prefix, or name.
         seconds: the grace period.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The container's :class:`ContainerDetail`.
@@ -866,4 +851,4 @@ def settled(*, ref: str, seconds: float = 0.3, host: str | None = None) -> Conta
         NotFound: it was removed meanwhile.
     """
     time.sleep(seconds)
-    return inspect_container(ref=ref, host=host)
+    return inspect_container(engine, ref=ref)

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from core import references
-from core.engine._client import client, engine_call, translated
+from core.engine._client import Engine, engine_call
 from core.errors import Conflict, EngineRefused, InvalidInput, InvalidReference, NotFound
+from core.policy import masked_document, masked_env
 
 # --------------------------------------------------------------------------- dataclasses
 
@@ -85,6 +86,11 @@ class ImageDetail:
     history: tuple[HistoryRow, ...]
     containers: tuple[ContainerRef, ...]
     inspect_json: str
+    inspect_json_masked: str  # env values masked (what the page shows until revealed)
+
+    @property
+    def env_masked(self) -> tuple[str, ...]:
+        return masked_env(self.env)
 
 
 @dataclass(frozen=True)
@@ -180,11 +186,10 @@ def _stream_error(message: dict) -> str | None:
 
 
 @engine_call
-def list_images(*, host: str | None = None) -> list[ImageRow]:
+def list_images(engine: Engine) -> list[ImageRow]:
     """All top-level images, one row per tag (untagged ones as ``<none>``), with container counts.
 
     Args:
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         Rows newest first.
@@ -192,7 +197,7 @@ def list_images(*, host: str | None = None) -> list[ImageRow]:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
+    api = engine.api
     images = api.images()
     used: dict[str, int] = {}
     for container in api.containers(all=True):
@@ -221,12 +226,11 @@ def list_images(*, host: str | None = None) -> list[ImageRow]:
 
 
 @engine_call
-def resolve_id(image: str, *, host: str | None = None) -> str:
+def resolve_id(engine: Engine, image: str) -> str:
     """The full id of an image given its full id, a unique id prefix, or a reference.
 
     Args:
         image: ``sha256:<hex>``, a hex prefix, or a name[:tag].
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         ``sha256:<64 hex>``.
@@ -236,7 +240,7 @@ def resolve_id(image: str, *, host: str | None = None) -> str:
         AmbiguousId: the prefix matches several images.
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
+    api = engine.api
     prefix = references.image_id_prefix(image or "")
     if prefix:
         found = {i for i in api.images(all=True, quiet=True) if i.removeprefix("sha256:").startswith(prefix)}
@@ -253,12 +257,11 @@ def resolve_id(image: str, *, host: str | None = None) -> str:
 
 
 @engine_call
-def image_detail(image_id: str, *, host: str | None = None) -> ImageDetail:
+def image_detail(engine: Engine, image_id: str) -> ImageDetail:
     """``docker image inspect`` + ``docker history`` + the containers using the image.
 
     Args:
         image_id: a full id (see :func:`resolve_id`).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`ImageDetail`.
@@ -267,7 +270,7 @@ def image_detail(image_id: str, *, host: str | None = None) -> ImageDetail:
         NotFound: the image is gone.
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
+    api = engine.api
     data = api.inspect_image(image_id)
     history = api.history(image_id)
     config = data.get("Config") or {}
@@ -298,6 +301,7 @@ def image_detail(image_id: str, *, host: str | None = None) -> ImageDetail:
         ),
         containers=_container_refs(api, data["Id"]),
         inspect_json=json.dumps(data, indent=2, sort_keys=True),
+        inspect_json_masked=json.dumps(masked_document(data), indent=2, sort_keys=True),
     )
 
 
@@ -305,14 +309,13 @@ def image_detail(image_id: str, *, host: str | None = None) -> ImageDetail:
 
 
 @engine_call
-def tag_image(image_id: str, *, repository: str, tag: str = "latest", host: str | None = None) -> str:
+def tag_image(engine: Engine, image_id: str, *, repository: str, tag: str = "latest") -> str:
     """``docker tag``: add ``repository:tag`` to an image (validated first).
 
     Args:
         image_id: the image's id.
         repository: ``[registry/]path``.
         tag: the tag (default ``latest``).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The new reference.
@@ -323,17 +326,16 @@ def tag_image(image_id: str, *, repository: str, tag: str = "latest", host: str 
     """
     references.split_repository(repository)
     references.validate_tag(tag)
-    client(host).api.tag(image_id, repository.strip(), tag, force=True)
+    engine.api.tag(image_id, repository.strip(), tag, force=True)
     return f"{repository.strip()}:{tag}"
 
 
 @engine_call
-def untag(reference: str, *, host: str | None = None) -> list[str]:
+def untag(engine: Engine, reference: str) -> list[str]:
     """Remove one tag (``docker rmi <ref>`` on a tag). The image goes too only if it was its last tag.
 
     Args:
         reference: ``repository:tag``.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The engine's report lines ("Untagged: …", "Deleted: …").
@@ -346,12 +348,12 @@ def untag(reference: str, *, host: str | None = None) -> list[str]:
     ref = references.parse(reference, default_tag="")
     if not ref.tag or ref.digest or ref.path == "sha256":
         raise InvalidReference("Give a repository:tag to remove.")
-    result = client(host).api.remove_image(str(ref), noprune=True)
+    result = engine.api.remove_image(str(ref), noprune=True)
     return [f"{k}: {v}" for item in result or () for k, v in item.items()]
 
 
 @engine_call
-def delete_image(image_id: str, *, force: bool = False, host: str | None = None) -> list[str]:
+def delete_image(engine: Engine, image_id: str, *, force: bool = False) -> list[str]:
     """``docker rmi`` by id: all its tags and its layers.
 
     Without ``force`` an image used by any container is refused with :class:`ImageInUse`
@@ -361,7 +363,6 @@ def delete_image(image_id: str, *, force: bool = False, host: str | None = None)
     Args:
         image_id: the full id.
         force: ``docker rmi -f``.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The engine's report lines.
@@ -371,7 +372,7 @@ def delete_image(image_id: str, *, force: bool = False, host: str | None = None)
         NotFound: the image is already gone.
         Conflict: the engine refused.
     """
-    api = client(host).api
+    api = engine.api
     if not force:
         users = _container_refs(api, image_id)
         if users:
@@ -397,13 +398,12 @@ def delete_image(image_id: str, *, force: bool = False, host: str | None = None)
 
 
 @engine_call
-def prune_preview(*, dangling_only: bool = True, label: str = "", host: str | None = None) -> PrunePreview:
+def prune_preview(engine: Engine, *, dangling_only: bool = True, label: str = "") -> PrunePreview:
     """What ``docker image prune`` would remove, from one images and one containers call.
 
     Args:
         dangling_only: only untagged images (``docker image prune``), else all unused (``-a``).
         label: ``key`` or ``key=value`` filter, as ``--filter label=``.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The candidates and the sum of their sizes (an upper bound: shared layers stay).
@@ -411,7 +411,7 @@ def prune_preview(*, dangling_only: bool = True, label: str = "", host: str | No
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
+    api = engine.api
     used = {c.get("ImageID") for c in api.containers(all=True)}
     filters: dict[str, Any] = {"dangling": True} if dangling_only else {}
     candidates = []
@@ -430,13 +430,12 @@ def prune_preview(*, dangling_only: bool = True, label: str = "", host: str | No
 
 
 @engine_call
-def prune(*, dangling_only: bool = True, label: str = "", host: str | None = None) -> PruneResult:
+def prune(engine: Engine, *, dangling_only: bool = True, label: str = "") -> PruneResult:
     """``docker image prune [-a] [--filter label=…]``.
 
     Args:
         dangling_only: only untagged images, else all unused ones.
         label: ``key`` or ``key=value`` filter.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         Deleted and untagged ids and the bytes reclaimed.
@@ -447,7 +446,7 @@ def prune(*, dangling_only: bool = True, label: str = "", host: str | None = Non
     filters: dict[str, Any] = {"dangling": "true" if dangling_only else "false"}
     if label:
         filters["label"] = [label]
-    result = client(host).api.prune_images(filters=filters)
+    result = engine.api.prune_images(filters=filters)
     items = result.get("ImagesDeleted") or []
     return PruneResult(
         deleted=tuple(i["Deleted"] for i in items if i.get("Deleted")),
@@ -459,15 +458,13 @@ def prune(*, dangling_only: bool = True, label: str = "", host: str | None = Non
 # --------------------------------------------------------------------------- streams
 
 
-def pull_stream(
-    reference: str, *, auth_config: dict | None = None, host: str | None = None
-) -> Iterator[dict]:
+@engine_call
+def pull_stream(engine: Engine, reference: str, *, auth_config: dict | None = None) -> Iterator[dict]:
     """``docker pull`` as the engine's decoded progress messages.
 
     Args:
         reference: a validated reference (see :func:`core.references.parse`).
         auth_config: registry credentials ``{username, password, serveraddress}`` or None.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Yields:
         Progress dicts (``id``, ``status``, ``progressDetail``...).
@@ -476,9 +473,9 @@ def pull_stream(
         EngineRefused: the pull failed (an ``error`` message in the stream becomes one).
         EngineUnavailable: the engine does not answer.
     """
-    with translated(host):
+    with engine.translated():
         ref = references.parse(reference)
-        stream = client(host).api.pull(
+        stream = engine.api.pull(
             ref.repository,
             tag=ref.digest or ref.tag,
             stream=True,
@@ -492,8 +489,9 @@ def pull_stream(
             yield message
 
 
+@engine_call
 def push_stream(
-    image_id: str, reference: str, *, auth_config: dict | None = None, host: str | None = None
+    engine: Engine, image_id: str, reference: str, *, auth_config: dict | None = None
 ) -> Iterator[dict]:
     """Tag ``image_id`` as ``reference`` if needed, then ``docker push`` it.
 
@@ -501,7 +499,6 @@ def push_stream(
         image_id: the image to push.
         reference: ``registry/path[:tag]``.
         auth_config: registry credentials or None.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Yields:
         Progress dicts.
@@ -510,9 +507,9 @@ def push_stream(
         InvalidReference: the reference is not valid.
         EngineRefused: the push failed.
     """
-    with translated(host):
+    with engine.translated():
         ref = references.parse(reference)
-        api = client(host).api
+        api = engine.api
         if f"{ref.repository}:{ref.tag}" not in (api.inspect_image(image_id).get("RepoTags") or ()):
             api.tag(image_id, ref.repository, ref.tag, force=True)
         for message in api.push(
@@ -537,13 +534,14 @@ def dockerfile_context(dockerfile: str) -> IO[bytes]:
     return buffer
 
 
+@engine_call
 def build_stream(
+    engine: Engine,
     context: IO[bytes],
     *,
     tag: str = "",
     gzipped: bool = False,
     labels: dict[str, str] | None = None,
-    host: str | None = None,
 ) -> Iterator[dict]:
     """``docker build`` from a tar context (file object, streamed to the engine).
 
@@ -552,7 +550,6 @@ def build_stream(
         tag: optional ``repository[:tag]`` for the result.
         gzipped: the context is gzip-compressed.
         labels: labels added to the image.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Yields:
         Build messages (``stream`` lines, ``aux`` with the ``ID`` of the result).
@@ -561,9 +558,9 @@ def build_stream(
         InvalidReference: the tag is not valid.
         EngineRefused: the build failed (the message from the engine).
     """
-    with translated(host):
+    with engine.translated():
         tag = str(references.parse(tag)) if tag else ""
-        for message in client(host).api.build(
+        for message in engine.api.build(
             fileobj=context,
             custom_context=True,
             encoding="gzip" if gzipped else None,
@@ -579,12 +576,12 @@ def build_stream(
             yield message
 
 
-def open_save(image_id: str, *, host: str | None = None) -> Any:
+@engine_call
+def open_save(engine: Engine, image_id: str) -> Any:
     """Open ``docker save`` of one image as a raw HTTP response (the caller reads and closes it).
 
     Args:
         image_id: a full id or a reference (a reference keeps its tag in the tar).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An object with ``read(n)`` and ``close()`` (urllib3 response, undecoded).
@@ -593,8 +590,8 @@ def open_save(image_id: str, *, host: str | None = None) -> Any:
         NotFound: the image is gone.
         EngineUnavailable: the engine does not answer.
     """
-    with translated(host):
-        api = client(host).api
+    with engine.translated():
+        api = engine.api
         response = api._get(api._url("/images/{0}/get", image_id), stream=True, timeout=None)
         api._raise_for_status(response)
         return response.raw
@@ -612,12 +609,11 @@ def _read_json_lines(response: Any) -> list[dict]:
 
 
 @engine_call
-def load(archive: IO[bytes], *, host: str | None = None) -> LoadResult:
+def load(engine: Engine, archive: IO[bytes]) -> LoadResult:
     """``docker load`` of a saved tar, streamed from a file object.
 
     Args:
         archive: an open file positioned at its start.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The references (or ids) the archive contained.
@@ -630,7 +626,7 @@ def load(archive: IO[bytes], *, host: str | None = None) -> LoadResult:
     archive.seek(0)
     if len(head) < 512 or head[257:262] != b"ustar":
         raise InvalidInput("That file is not a tar archive made by docker save.")
-    api = client(host).api
+    api = engine.api
     response = api._post(
         api._url("/images/load"),
         data=archive,
@@ -663,13 +659,13 @@ def load(archive: IO[bytes], *, host: str | None = None) -> LoadResult:
 
 @engine_call
 def import_rootfs(
+    engine: Engine,
     archive: IO[bytes],
     *,
     repository: str,
     tag: str = "latest",
     message: str = "",
     changes: list[str] | None = None,
-    host: str | None = None,
 ) -> str:
     """``docker import``: a rootfs tarball (plain or gzipped, e.g. a container export) as an image.
 
@@ -679,7 +675,6 @@ def import_rootfs(
         tag: its tag.
         message: the commit message stored in the image history.
         changes: Dockerfile instructions applied (``LABEL a=b``, ``CMD ["sh"]``...).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The new image's id.
@@ -697,7 +692,7 @@ def import_rootfs(
         raise InvalidInput("The file is empty: a root filesystem tarball is needed.")
     if not (head[:2] == b"\x1f\x8b" or (len(head) >= 262 and head[257:262] == b"ustar")):
         raise InvalidInput("That file is not a tar archive (plain or gzipped).")
-    api = client(host).api
+    api = engine.api
     params: dict[str, Any] = {"fromSrc": "-", "repo": repository.strip(), "tag": tag}
     if message:
         params["message"] = message

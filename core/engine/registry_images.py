@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine._client import client, engine_call
+from core.engine._client import Engine, engine_call
 from core.errors import EngineRefused
 
 
@@ -36,12 +36,11 @@ class SearchResult:
 
 
 @engine_call
-def image_references(*, image: str, host: str | None = None) -> ImageReferences:
+def image_references(engine: Engine, *, image: str) -> ImageReferences:
     """Tags and repo digests of one local image (``docker image inspect``).
 
     Args:
         image: an image id or reference.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`ImageReferences`.
@@ -50,7 +49,7 @@ def image_references(*, image: str, host: str | None = None) -> ImageReferences:
         NotFound: no such image.
         EngineUnavailable: the engine does not answer.
     """
-    data = client(host).api.inspect_image(image)
+    data = engine.api.inspect_image(image)
     return ImageReferences(
         id=str(data.get("Id", "")),
         tags=tuple(str(tag) for tag in data.get("RepoTags") or () if tag != "<none>:<none>"),
@@ -59,11 +58,10 @@ def image_references(*, image: str, host: str | None = None) -> ImageReferences:
 
 
 @engine_call
-def local_tags(*, host: str | None = None) -> list[LocalTag]:
+def local_tags(engine: Engine) -> list[LocalTag]:
     """Every local ``repo:tag``, newest image first (one ``GET /images/json``).
 
     Args:
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         One :class:`LocalTag` per tag (untagged images are left out: they cannot be pushed).
@@ -78,7 +76,7 @@ def local_tags(*, host: str | None = None) -> list[LocalTag]:
             size=int(image.get("Size") or 0),
             created=int(image.get("Created") or 0),
         )
-        for image in client(host).api.images()
+        for image in engine.api.images()
         for tag in image.get("RepoTags") or ()
         if tag and tag != "<none>:<none>"
     ]
@@ -86,13 +84,12 @@ def local_tags(*, host: str | None = None) -> list[LocalTag]:
 
 
 @engine_call
-def search_index(*, term: str, limit: int = 25, host: str | None = None) -> list[SearchResult]:
+def search_index(engine: Engine, *, term: str, limit: int = 25) -> list[SearchResult]:
     """``docker search``: the engine asks its configured index (Docker Hub unless configured).
 
     Args:
         term: what to search for.
         limit: the most results.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The index's results.
@@ -102,7 +99,7 @@ def search_index(*, term: str, limit: int = 25, host: str | None = None) -> list
         EngineUnavailable: the engine does not answer.
     """
     try:
-        found = client(host).api.search(term, limit=limit)
+        found = engine.api.search(term, limit=limit)
     except Exception as exc:
         status = getattr(exc, "status_code", None)
         if status is not None and status >= 500:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.engine._client import client, engine_call, translated
-from core.errors import InvalidInput
+from core.engine._client import Engine, engine_call, translated
+from core.errors import InvalidInput, NotFound
 
 READ_SIZE = 64 * 1024
 BATCH_BYTES = 64 * 1024
@@ -50,12 +50,11 @@ class ContainerFacts:
 
 
 @engine_call
-def container_facts(container_id: str, *, host: str | None = None) -> ContainerFacts:
+def container_facts(engine: Engine, container_id: str) -> ContainerFacts:
     """What a log or terminal stream needs to know about a container (one inspect).
 
     Args:
         container_id: id or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`ContainerFacts`.
@@ -64,7 +63,7 @@ def container_facts(container_id: str, *, host: str | None = None) -> ContainerF
         NotFound: no such container.
         EngineUnavailable: the engine does not answer.
     """
-    data = client(host).api.inspect_container(container_id)
+    data = engine.api.inspect_container(container_id)
     config = data.get("Config") or {}
     state = data.get("State") or {}
     return ContainerFacts(
@@ -205,10 +204,10 @@ class LogStream:
     can interleave and a restart can resume with ``since``).
     """
 
-    def __init__(self, response, *, tty: bool, host: str | None):
+    def __init__(self, response, *, tty: bool, url: str):
         self.response = response
         self.tty = tty
-        self.host = host
+        self.url = url
         self.last_ts = ""
         self._read = _reader(response)
         self._sock = _raw_socket(response)
@@ -228,7 +227,7 @@ class LogStream:
         started = 0.0
         try:
             while True:
-                with translated(self.host):
+                with translated(self.url):
                     try:
                         data = self._read()
                     except (OSError, ValueError, AttributeError):
@@ -360,6 +359,7 @@ def _text(raw: bytes) -> str:
 
 @engine_call
 def open_logs(
+    engine: Engine,
     container_id: str,
     *,
     tail: str = "500",
@@ -367,7 +367,6 @@ def open_logs(
     until: str | None = None,
     follow: bool = True,
     tty: bool = False,
-    host: str | None = None,
 ) -> LogStream:
     """Open the container's log stream (stdout and stderr, with engine timestamps).
 
@@ -378,7 +377,6 @@ def open_logs(
         until: engine ``until``, or None.
         follow: keep the stream open for new lines.
         tty: the container's ``Config.Tty`` (its log is one raw stream, not multiplexed).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`LogStream`; the caller must ``close()`` it.
@@ -389,6 +387,7 @@ def open_logs(
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
+        engine,
         "/containers/{0}/logs",
         container_id,
         tail=tail,
@@ -396,11 +395,11 @@ def open_logs(
         until=until,
         follow=follow,
         tty=tty,
-        host=host,
     )
 
 
 def _open_log_stream(
+    engine: Engine,
     template: str,
     target: str,
     *,
@@ -409,11 +408,10 @@ def _open_log_stream(
     until: str | None,
     follow: bool,
     tty: bool,
-    host: str | None,
 ) -> LogStream:
     """GET a container's or a service's ``/logs`` (both answer in the same format) as a LogStream."""
-    with translated(host):
-        api = client(host).api
+    with engine.translated():
+        api = engine.api
         params: dict[str, object] = {
             "stdout": 1,
             "stderr": 1,
@@ -430,16 +428,17 @@ def _open_log_stream(
     sock = _raw_socket(response)
     if sock is not None:
         sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
-    return LogStream(response, tty=tty, host=host)
+    return LogStream(response, tty=tty, url=engine.url)
 
 
+@engine_call
 def open_service_logs(
+    engine: Engine,
     service_id: str,
     *,
     tail: str = "500",
     since: str | None = None,
     follow: bool = True,
-    host: str | None = None,
 ) -> LogStream:
     """Open a Swarm service's log stream (every task; stdout and stderr, with timestamps).
 
@@ -448,7 +447,6 @@ def open_service_logs(
         tail: number of last lines per task, or ``"all"``.
         since: engine ``since`` (see :func:`parse_since`), or None.
         follow: keep the stream open for new lines.
-        host: the engine's URL (a Swarm manager); None for the current endpoint.
 
     Returns:
         A :class:`LogStream` (services log in the multiplexed format); the caller must ``close()`` it.
@@ -459,6 +457,7 @@ def open_service_logs(
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
+        engine,
         "/services/{0}/logs",
         service_id,
         tail=tail,
@@ -466,7 +465,6 @@ def open_service_logs(
         until=None,
         follow=follow,
         tty=False,
-        host=host,
     )
 
 
@@ -489,20 +487,27 @@ class TerminalSocket:
         exec_id: str | None,
         container_id: str,
         token: str,
-        host: str | None,
+        url: str,
         multiplexed: bool = False,
+        local: bool | None = None,
+        pending: bytes = b"",
     ):
         self.sock = sock
         self.multiplexed = multiplexed
+        self.local = local  # the exec's processes are visible in this host's /proc (None: unknown)
+        self._pending = pending  # output read while checking that the exec started
         self._frames = b""
         self.exec_id = exec_id
         self.container_id = container_id
         self.token = token
-        self.host = host
+        self.url = url
         self._closed = False
 
     def recv(self) -> bytes:
         """Block for output; b"" when the process ended or the socket was closed."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
         while True:
             try:
                 data = self.sock.recv(READ_SIZE)
@@ -557,6 +562,7 @@ DEFAULT_SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec
 
 @engine_call
 def start_exec(
+    engine: Engine,
     container_id: str,
     *,
     cmd: list[str] | None = None,
@@ -564,7 +570,6 @@ def start_exec(
     workdir: str = "",
     cols: int = 80,
     rows: int = 24,
-    host: str | None = None,
 ) -> TerminalSocket:
     """Start an interactive TTY exec and hand back its socket.
 
@@ -575,7 +580,6 @@ def start_exec(
         workdir: working directory or empty.
         cols: initial terminal width.
         rows: initial terminal height.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`TerminalSocket` (call :func:`end_exec` after closing it, so nothing is left running).
@@ -585,7 +589,7 @@ def start_exec(
         Conflict: the container is not running.
         EngineRefused: the engine refused (unknown user, bad workdir...).
     """
-    api = client(host).api
+    api = engine.api
     token = secrets.token_hex(12)
     created = api.exec_create(
         container_id,
@@ -597,28 +601,102 @@ def start_exec(
         environment={"TERM": "xterm-256color", EXEC_TOKEN_VAR: token},
     )
     exec_id = created["Id"]
-    sock = _hijacked(api.exec_start(exec_id, tty=True, socket=True))
+    result = api.exec_start(exec_id, tty=True, socket=True)
+    sock = _hijacked(result)
+    try:
+        local, pending = _started(api, exec_id, sock, token, result)
+    except BaseException:
+        _shutdown(sock)
+        sock.close()
+        raise
     try:
         api.exec_resize(exec_id, height=rows, width=cols)
     except Exception:  # noqa: BLE001, S110 - the process may already have ended; the stream says so
         pass
-    return TerminalSocket(sock, exec_id=exec_id, container_id=container_id, token=token, host=host)
+    return TerminalSocket(
+        sock,
+        exec_id=exec_id,
+        container_id=container_id,
+        token=token,
+        url=engine.url,
+        local=local,
+        pending=pending,
+    )
+
+
+START_WAIT = 3.0
+
+
+def _started(api, exec_id: str, sock: socket.socket, token: str, result=None) -> tuple[bool | None, bytes]:
+    """Wait until the exec runs (or ended); raise the engine's message if it never started.
+
+    An unknown user, workdir or command is not an API error: the engine writes its message to the
+    exec's stream and ends it with no process (Pid 0, exit code 126/127). Returns whether the
+    process tree is visible in this host's /proc, and any output already read.
+    """
+    deadline = time.monotonic() + START_WAIT
+    while True:
+        data = api.exec_inspect(exec_id)
+        pid = int(data.get("Pid") or 0)
+        if data.get("Running") and pid:
+            return _has_token(pid, token), b""
+        if data.get("ExitCode") is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    if pid:  # it ran and already ended (e.g. `echo hi`): the stream holds its output
+        return None, b""
+    pending = _buffered(result, sock) + _drain(sock, timeout=1.0)
+    text = _text(pending).strip()
+    code = data.get("ExitCode")
+    raise InvalidInput(text[:500] or f"The command did not start (exit code {code}).")
+
+
+def _buffered(result, sock: socket.socket) -> bytes:
+    """Bytes the HTTP response's buffered reader took along with the upgrade headers (the engine
+    writes a refusal right after them, often in the same segment)."""
+    fp = getattr(getattr(getattr(getattr(result, "_response", None), "raw", None), "_fp", None), "fp", None)
+    if fp is None or not hasattr(fp, "peek"):
+        return b""
+    sock.settimeout(1.0)
+    try:
+        return fp.peek()
+    except (OSError, ValueError):
+        return b""
+    finally:
+        sock.settimeout(None)
+
+
+def _drain(sock: socket.socket, *, timeout: float, limit: int = 64 * 1024) -> bytes:
+    """Read what is there until EOF, ``limit`` bytes or ``timeout`` seconds."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while len(out) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            break
+        try:
+            data = sock.recv(READ_SIZE)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    return out
 
 
 @engine_call
-def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str | None = None) -> None:
+def resize_terminal(engine: Engine, terminal: TerminalSocket, *, cols: int, rows: int) -> None:
     """Resize the exec's (or the attached container's) TTY.
 
     Args:
         terminal: the open session.
         cols: width in columns.
         rows: height in rows.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Raises:
         EngineRefused: the engine refused (process gone).
     """
-    api = client(host).api
+    api = engine.api
     if terminal.exec_id:
         api.exec_resize(terminal.exec_id, height=rows, width=cols)
     else:
@@ -626,12 +704,11 @@ def resize_terminal(terminal: TerminalSocket, *, cols: int, rows: int, host: str
 
 
 @engine_call
-def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
+def exec_status(engine: Engine, exec_id: str) -> ExecStatus:
     """Whether an exec still runs, and its exit code.
 
     Args:
         exec_id: the exec instance.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`ExecStatus`.
@@ -639,7 +716,7 @@ def exec_status(exec_id: str, *, host: str | None = None) -> ExecStatus:
     Raises:
         NotFound: the exec (or its container) is gone.
     """
-    data = client(host).api.exec_inspect(exec_id)
+    data = engine.api.exec_inspect(exec_id)
     code = data.get("ExitCode")
     return ExecStatus(running=bool(data.get("Running")), exit_code=code if isinstance(code, int) else None)
 
@@ -652,16 +729,19 @@ _KILL_SCRIPT = (
 )
 
 
-def _kill_local(pid: int, token: str) -> bool:
-    """Fast path when the engine runs on this host and we may signal its processes: find the
-    exec's tree by its token in /proc and end it here, without a helper exec."""
+def _has_token(pid: int, token: str) -> bool:
+    """Whether process ``pid`` (as this host sees it) carries the session token."""
     needle = f"{EXEC_TOKEN_VAR}={token}".encode()
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
-            if pid <= 0 or needle not in environ.read().split(b"\0"):
-                return False
+            return pid > 0 and needle in environ.read().split(b"\0")
     except OSError:
         return False
+
+
+def token_pids(token: str) -> list[int]:
+    """Every process in this host's /proc whose environment carries the session token."""
+    needle = f"{EXEC_TOKEN_VAR}={token}".encode()
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -672,62 +752,85 @@ def _kill_local(pid: int, token: str) -> bool:
                     pids.append(int(entry.name))
         except OSError:
             continue
-    for number in pids:
-        try:
-            os.kill(number, signal.SIGHUP)
-        except OSError:
-            pass
-    time.sleep(0.05)
-    for number in pids:
-        try:
-            os.kill(number, signal.SIGKILL)
-        except OSError:
-            pass
-    return True
+    return pids
+
+
+def _kill_local(token: str) -> bool:
+    """End every local process carrying the token (SIGHUP, then SIGKILL; twice, for forks in
+    between). Returns whether any was found."""
+    found = False
+    for _ in range(2):
+        pids = token_pids(token)
+        if not pids:
+            break
+        found = True
+        for number in pids:
+            try:
+                os.kill(number, signal.SIGHUP)
+            except OSError:
+                pass
+        time.sleep(0.05)
+        for number in pids:
+            try:
+                os.kill(number, signal.SIGKILL)
+            except OSError:
+                pass
+    return found
 
 
 @engine_call
-def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | None = None) -> ExecStatus:
+def end_exec(engine: Engine, terminal: TerminalSocket, *, local_kill: bool = True) -> ExecStatus:
     """Make sure the exec's process tree is gone (docker leaves TTY execs running on disconnect).
 
-    The exec was started with a unique token in its environment; children inherit it. When the
-    engine runs on this host (and we may signal its processes) the tree is found in /proc and ended
-    here; otherwise one short helper exec (needs ``sh``) finds it under the container's /proc.
-    Either way: SIGHUP, then SIGKILL.
+    See :func:`sweep_exec`; this is the same for an open session's socket.
+    """
+    local = terminal.local if local_kill else False
+    return sweep_exec(engine, terminal.container_id, terminal.exec_id or "", terminal.token, local=local)
+
+
+@engine_call
+def sweep_exec(
+    engine: Engine, container_id: str, exec_id: str, token: str, *, local: bool | None = None
+) -> ExecStatus:
+    """End every process the session started, whatever state its main process is in.
+
+    The exec was started with a unique token in its environment; children inherit it, so a
+    background ``sleep`` outlives the main process but not this sweep. When the engine runs on this
+    host (``local``: we saw the exec's process in /proc at start) the tree is found in /proc and
+    ended here; otherwise (or when unknown and nothing was found locally) one short helper exec
+    (needs ``sh``) finds it under the container's /proc. Either way: SIGHUP, then SIGKILL.
 
     Args:
-        terminal: the (already closed) session.
-        local_kill: try the same-host fast path first.
-        host: the engine's URL; None for the default DOCKER_HOST.
+        container_id: the container the exec runs in.
+        exec_id: the exec instance ("" when unknown).
+        token: the session's DASHBOARD_EXEC_TOKEN value.
+        local: True/False when known whether this host sees the exec's processes, None if not.
 
     Returns:
         The exec's final :class:`ExecStatus`.
 
     Raises:
-        EngineUnavailable: the engine does not answer.
+        EngineUnavailable: the engine does not answer (nothing could be swept remotely).
     """
-    if not terminal.exec_id:
+    api = engine.api
+    found = local is not False and _kill_local(token)
+    if not found and local is not True:
+        try:
+            killer = api.exec_create(
+                container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={token}"]
+            )
+            api.exec_start(killer["Id"])
+        except Exception as exc:
+            if getattr(exc, "status_code", None) is None and not hasattr(exc, "explanation"):
+                raise
+    if not exec_id:
         return ExecStatus(running=False, exit_code=None)
-    api = client(host).api
-    data = api.exec_inspect(terminal.exec_id)
-    if not data.get("Running"):
-        code = data.get("ExitCode")
-        return ExecStatus(running=False, exit_code=code if isinstance(code, int) else None)
-    if local_kill and _kill_local(int(data.get("Pid") or 0), terminal.token):
-        for _ in range(20):
-            status = exec_status(terminal.exec_id, host=host)
-            if not status.running:
-                return status
-            time.sleep(0.05)
-    try:
-        killer = api.exec_create(
-            terminal.container_id, ["sh", "-c", _KILL_SCRIPT, "sh", f"{EXEC_TOKEN_VAR}={terminal.token}"]
-        )
-        api.exec_start(killer["Id"])
-    except Exception:  # noqa: BLE001, S110 - e.g. no sh in the image: the status below tells
-        pass
+    status = ExecStatus(running=True, exit_code=None)
     for _ in range(20):
-        status = exec_status(terminal.exec_id, host=host)
+        try:
+            status = exec_status(engine, exec_id)
+        except NotFound:
+            return ExecStatus(running=False, exit_code=None)
         if not status.running:
             break
         time.sleep(0.05)
@@ -735,7 +838,7 @@ def end_exec(terminal: TerminalSocket, *, local_kill: bool = True, host: str | N
 
 
 @engine_call
-def start_attach(container_id: str, *, tty: bool = True, host: str | None = None) -> TerminalSocket:
+def start_attach(engine: Engine, container_id: str, *, tty: bool = True) -> TerminalSocket:
     """Attach to the container's main process (stdin, stdout, stderr; no old output).
 
     Closing the socket detaches: the container keeps running.
@@ -743,7 +846,6 @@ def start_attach(container_id: str, *, tty: bool = True, host: str | None = None
     Args:
         container_id: id or name (must be running).
         tty: the container's ``Config.Tty`` (otherwise its output is multiplexed).
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         A :class:`TerminalSocket` without an exec id.
@@ -752,22 +854,26 @@ def start_attach(container_id: str, *, tty: bool = True, host: str | None = None
         NotFound: no such container.
         Conflict: the container is not running.
     """
-    api = client(host).api
+    api = engine.api
     sock = api.attach_socket(
         container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
     )
     return TerminalSocket(
-        _hijacked(sock), exec_id=None, container_id=container_id, token="", host=host, multiplexed=not tty
+        _hijacked(sock),
+        exec_id=None,
+        container_id=container_id,
+        token="",
+        url=engine.url,
+        multiplexed=not tty,
     )
 
 
 @engine_call
-def container_exit_code(container_id: str, *, host: str | None = None) -> int | None:
+def container_exit_code(engine: Engine, container_id: str) -> int | None:
     """The container's exit code when it has stopped, else None.
 
     Args:
         container_id: id or name.
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         The exit code, or None while it runs.
@@ -775,5 +881,5 @@ def container_exit_code(container_id: str, *, host: str | None = None) -> int | 
     Raises:
         NotFound: no such container.
     """
-    state = client(host).api.inspect_container(container_id).get("State") or {}
+    state = engine.api.inspect_container(container_id).get("State") or {}
     return None if state.get("Running") else int(state.get("ExitCode") or 0)

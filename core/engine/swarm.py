@@ -18,8 +18,9 @@ from docker.types.services import ContainerSpec
 from docker.utils import version_lt
 
 from core import references
-from core.engine._client import client, engine_call
+from core.engine._client import Engine, engine_call
 from core.errors import Conflict, InvalidInput
+from core.policy import Mount, Workload, masked_env
 
 AVAILABILITIES = ("active", "pause", "drain")
 _PORT = re.compile(r"^(?:(?P<published>\d{1,5}):)?(?P<target>\d{1,5})(?:/(?P<protocol>tcp|udp|sctp))?$")
@@ -151,6 +152,11 @@ class ServiceDetail:
     previous_image: str
     tasks: tuple[Task, ...]
     progress: UpdateProgress
+    workload: Workload  # what its task template asks of the hosts (core/policy.py)
+
+    @property
+    def env_masked(self) -> tuple[str, ...]:
+        return masked_env(self.env)
 
     @property
     def current_tasks(self) -> tuple[Task, ...]:
@@ -216,11 +222,10 @@ def _summary(raw: dict, running: int, desired: int) -> ServiceSummary:
 
 
 @engine_call
-def swarm_state(*, host: str | None = None) -> SwarmState:
+def swarm_state(engine: Engine) -> SwarmState:
     """Whether the engine is in Swarm mode and a manager (from ``docker info``; one request).
 
     Args:
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         A :class:`SwarmState`; ``is_manager`` says whether the rest of this module can be used.
@@ -228,7 +233,7 @@ def swarm_state(*, host: str | None = None) -> SwarmState:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    swarm = client(host).api.info().get("Swarm") or {}
+    swarm = engine.api.info().get("Swarm") or {}
     return SwarmState(
         local_state=str(swarm.get("LocalNodeState") or "inactive"),
         is_manager=bool(swarm.get("ControlAvailable")),
@@ -265,11 +270,10 @@ def _node(raw: dict) -> Node:
 
 
 @engine_call
-def list_nodes(*, host: str | None = None) -> list[Node]:
+def list_nodes(engine: Engine) -> list[Node]:
     """The swarm's nodes (one request), managers first, then by hostname.
 
     Args:
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         A list of :class:`Node`.
@@ -278,19 +282,18 @@ def list_nodes(*, host: str | None = None) -> list[Node]:
         EngineRefused: the engine is not a swarm manager.
         EngineUnavailable: the engine does not answer.
     """
-    nodes = [_node(raw) for raw in client(host).api.nodes()]
+    nodes = [_node(raw) for raw in engine.api.nodes()]
     return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname, n.id))
 
 
 @engine_call
-def list_services(*, host: str | None = None) -> list[ServiceSummary]:
+def list_services(engine: Engine) -> list[ServiceSummary]:
     """The services with running/desired replicas, sorted by name.
 
     On API 1.41+ the engine counts the tasks itself (``GET /services?status=true``: one request).
     Older engines get exactly one more request: the running tasks of all services, counted here.
 
     Args:
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         A list of :class:`ServiceSummary`.
@@ -299,7 +302,7 @@ def list_services(*, host: str | None = None) -> list[ServiceSummary]:
         EngineRefused: the engine is not a swarm manager.
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
+    api = engine.api
     if not version_lt(api._version, "1.41"):
         raw_services = api.services(status=True)
     else:
@@ -372,12 +375,11 @@ def _progress(raw: dict, tasks: list[Task]) -> UpdateProgress:
 
 
 @engine_call
-def service_tasks(service_id: str, *, host: str | None = None) -> list[Task]:
+def service_tasks(engine: Engine, service_id: str) -> list[Task]:
     """The tasks of one service with their node's hostname (two requests: tasks, nodes).
 
     Args:
         service_id: the service's id or name.
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         Current tasks first (by slot), then the task history.
@@ -385,16 +387,57 @@ def service_tasks(service_id: str, *, host: str | None = None) -> list[Task]:
     Raises:
         EngineRefused: the engine is not a swarm manager.
     """
-    return _tasks(client(host).api, service_id)
+    return _tasks(engine.api, service_id)
+
+
+def _workload(api, template: dict) -> Workload:
+    """What a service's task template asks of its hosts, in the policy's terms."""
+    container = template.get("ContainerSpec") or {}
+    privileges = container.get("Privileges") or {}
+    mounts = []
+    for m in container.get("Mounts") or ():
+        options = (m.get("VolumeOptions") or {}).get("DriverConfig") or {}
+        mounts.append(
+            Mount(
+                source=str(m.get("Source") or ""),
+                target=str(m.get("Target") or ""),
+                kind=str(m.get("Type") or "volume").lower(),
+                read_only=bool(m.get("ReadOnly")),
+                driver=str(options.get("Name") or ""),
+                driver_options=tuple(
+                    sorted((str(k), str(v)) for k, v in (options.get("Options") or {}).items())
+                ),
+            )
+        )
+    drivers = set()
+    for attachment in template.get("Networks") or ():
+        try:
+            drivers.add(str(api.inspect_network(attachment.get("Target", "")).get("Driver") or ""))
+        except Exception as exc:  # a network gone since is not the host's
+            if getattr(exc, "status_code", None) != 404:
+                raise
+    security = []
+    if (privileges.get("SELinuxContext") or {}).get("Disable"):
+        security.append("label=disable")
+    if (privileges.get("Seccomp") or {}).get("Mode") == "unconfined":
+        security.append("seccomp=unconfined")
+    if (privileges.get("AppArmor") or {}).get("Mode") == "disabled":
+        security.append("apparmor=unconfined")
+    return Workload(
+        cap_add=tuple(str(c) for c in container.get("CapabilityAdd") or ()),
+        network="host" if "host" in drivers else "",
+        mounts=tuple(mounts),
+        security_opt=tuple(security),
+        sysctls=tuple(f"{k}={v}" for k, v in (container.get("Sysctls") or {}).items()),
+    )
 
 
 @engine_call
-def inspect_service(service_id: str, *, host: str | None = None) -> ServiceDetail:
+def inspect_service(engine: Engine, service_id: str) -> ServiceDetail:
     """One service: its spec, its tasks and the state of its last rolling update.
 
     Args:
         service_id: the service's id or name.
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         A :class:`ServiceDetail`.
@@ -403,7 +446,7 @@ def inspect_service(service_id: str, *, host: str | None = None) -> ServiceDetai
         NotFound: no such service.
         EngineRefused: the engine is not a swarm manager.
     """
-    api = client(host).api
+    api = engine.api
     raw = api.inspect_service(service_id)
     tasks = _tasks(api, raw["ID"])
     spec = raw.get("Spec") or {}
@@ -427,16 +470,16 @@ def inspect_service(service_id: str, *, host: str | None = None) -> ServiceDetai
         previous_image=_image(str(previous.get("Image", ""))),
         tasks=tuple(tasks),
         progress=_progress(raw, tasks),
+        workload=_workload(api, template),
     )
 
 
 @engine_call
-def update_progress(service_id: str, *, host: str | None = None) -> UpdateProgress:
+def update_progress(engine: Engine, service_id: str) -> UpdateProgress:
     """Poll a rolling update: the service's UpdateStatus and how many tasks run the new image.
 
     Args:
         service_id: the service's id or name.
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         An :class:`UpdateProgress` (``in_progress`` while the manager is still updating).
@@ -444,7 +487,7 @@ def update_progress(service_id: str, *, host: str | None = None) -> UpdateProgre
     Raises:
         NotFound: no such service.
     """
-    api = client(host).api
+    api = engine.api
     raw = api.inspect_service(service_id)
     return _progress(raw, _tasks(api, raw["ID"]))
 
@@ -506,6 +549,7 @@ def parse_constraints(text: str) -> list[str]:
 
 @engine_call
 def create_service(
+    engine: Engine,
     *,
     name: str,
     image: str,
@@ -515,7 +559,6 @@ def create_service(
     env: list[str] | None = None,
     constraints: list[str] | None = None,
     labels: dict[str, str] | None = None,
-    host: str | None = None,
 ) -> str:
     """Create a replicated service (``docker service create``).
 
@@ -530,7 +573,6 @@ def create_service(
         env: ``KEY=value`` items.
         constraints: placement constraints.
         labels: service labels.
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         The new service's id.
@@ -557,7 +599,7 @@ def create_service(
                 for p in ports
             ]
         )
-    created = client(host).api.create_service(
+    created = engine.api.create_service(
         template,
         name=name,
         labels=labels or None,
@@ -573,13 +615,12 @@ def _current(api, service_id: str) -> tuple[dict, int]:
 
 
 @engine_call
-def scale_service(service_id: str, *, replicas: int, host: str | None = None) -> None:
+def scale_service(engine: Engine, service_id: str, *, replicas: int) -> None:
     """Set a replicated service's replica count (``docker service scale``).
 
     Args:
         service_id: the service's id or name.
         replicas: the new count (0 or more).
-        host: the engine's URL; None for the current endpoint.
 
     Raises:
         InvalidInput: negative replicas, or the service is global (it runs one task per node).
@@ -588,7 +629,7 @@ def scale_service(service_id: str, *, replicas: int, host: str | None = None) ->
     """
     if replicas < 0:
         raise InvalidInput("Replicas cannot be negative.")
-    api = client(host).api
+    api = engine.api
     raw, version = _current(api, service_id)
     mode, _ = _mode(raw["Spec"])
     if mode != "replicated":
@@ -599,7 +640,7 @@ def scale_service(service_id: str, *, replicas: int, host: str | None = None) ->
 
 
 @engine_call
-def update_image(service_id: str, *, image: str, host: str | None = None) -> None:
+def update_image(engine: Engine, service_id: str, *, image: str) -> None:
     """Start a rolling update of the service to ``image`` (``docker service update --image``).
 
     The manager replaces tasks following the service's UpdateConfig (parallelism, delay, order);
@@ -608,7 +649,6 @@ def update_image(service_id: str, *, image: str, host: str | None = None) -> Non
     Args:
         service_id: the service's id or name.
         image: the new image reference.
-        host: the engine's URL; None for the current endpoint.
 
     Raises:
         InvalidInput: an empty image.
@@ -617,7 +657,7 @@ def update_image(service_id: str, *, image: str, host: str | None = None) -> Non
     """
     if not image.strip():
         raise InvalidInput("An image is required.")
-    api = client(host).api
+    api = engine.api
     raw, version = _current(api, service_id)
     template = copy.deepcopy(raw["Spec"].get("TaskTemplate") or {})
     template.setdefault("ContainerSpec", {})["Image"] = image.strip()
@@ -625,27 +665,25 @@ def update_image(service_id: str, *, image: str, host: str | None = None) -> Non
 
 
 @engine_call
-def remove_service(service_id: str, *, host: str | None = None) -> None:
+def remove_service(engine: Engine, service_id: str) -> None:
     """Remove a service and its tasks (``docker service rm``).
 
     Args:
         service_id: the service's id or name.
-        host: the engine's URL; None for the current endpoint.
 
     Raises:
         NotFound: no such service.
     """
-    client(host).api.remove_service(service_id)
+    engine.api.remove_service(service_id)
 
 
 @engine_call
-def set_node_availability(node_id: str, *, availability: str, host: str | None = None) -> None:
+def set_node_availability(engine: Engine, node_id: str, *, availability: str) -> None:
     """Drain, pause or activate a node (``docker node update --availability``).
 
     Args:
         node_id: the node's id or hostname.
         availability: ``active``, ``pause`` or ``drain``.
-        host: the engine's URL; None for the current endpoint.
 
     Raises:
         InvalidInput: an unknown availability.
@@ -654,7 +692,7 @@ def set_node_availability(node_id: str, *, availability: str, host: str | None =
     """
     if availability not in AVAILABILITIES:
         raise InvalidInput(f"Availability is one of {', '.join(AVAILABILITIES)}.")
-    api = client(host).api
+    api = engine.api
     raw = api.inspect_node(node_id)
     spec = dict(raw.get("Spec") or {})
     if spec.get("Availability") == availability:
@@ -668,13 +706,13 @@ _DETAILS = re.compile(r"^(?P<details>(?:[\w.]+=[^,\s]*,?)+) (?P<text>.*)$", re.D
 
 @engine_call
 def service_log_stream(
-    service_id: str, *, tail: int | str = 100, follow: bool = False, host: str | None = None
+    engine: Engine, service_id: str, *, tail: int | str = 100, follow: bool = False
 ) -> Iterator[bytes]:
     """Service logs as a stream of raw chunks (stdout and stderr, with task details), like container logs.
 
     Each line starts with ``com.docker.swarm.node.id=...,com.docker.swarm.service.id=...,
     com.docker.swarm.task.id=...`` then a space. Errors raised while iterating are SDK errors: iterate
-    inside ``translated(host)``. docker-py gives no handle on the HTTP response here, so a follower
+    inside ``engine.translated()``. docker-py gives no handle on the HTTP response here, so a follower
     blocked in a read cannot be interrupted by ``close()`` from another thread; a websocket consumer
     should use ``follow=True`` only with that in mind (the thread ends at the next line or EOF).
 
@@ -682,7 +720,6 @@ def service_log_stream(
         service_id: the service's id or name.
         tail: how many lines from the end per task (or ``"all"``).
         follow: keep the stream open for new lines.
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         The docker-py log stream (a generator of bytes).
@@ -690,19 +727,18 @@ def service_log_stream(
     Raises:
         NotFound: no such service.
     """
-    return client(host).api.service_logs(
+    return engine.api.service_logs(
         service_id, details=True, stdout=True, stderr=True, follow=follow, tail=tail
     )
 
 
 @engine_call
-def service_log_lines(service_id: str, *, tail: int = 100, host: str | None = None) -> list[LogLine]:
+def service_log_lines(engine: Engine, service_id: str, *, tail: int = 100) -> list[LogLine]:
     """The last ``tail`` lines of each task of a service, read once (not followed).
 
     Args:
         service_id: the service's id or name.
         tail: lines per task.
-        host: the engine's URL; None for the current endpoint.
 
     Returns:
         :class:`LogLine` items (task id, text) in the order the engine sent them.
@@ -710,7 +746,7 @@ def service_log_lines(service_id: str, *, tail: int = 100, host: str | None = No
     Raises:
         NotFound: no such service.
     """
-    stream = service_log_stream(service_id, tail=tail, follow=False, host=host)
+    stream = service_log_stream(engine, service_id, tail=tail, follow=False)
     data = b"".join(stream)
     lines = []
     for line in data.decode("utf-8", "replace").splitlines():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine._client import client, engine_call
+from core.engine._client import Engine, engine_call
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,10 @@ class DiskUsageRow:
 
 
 @engine_call
-def engine_info(*, host: str | None = None) -> EngineInfo:
+def engine_info(engine: Engine) -> EngineInfo:
     """Version and counts of the engine (``docker info`` + ``docker version``).
 
     Args:
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         An :class:`EngineInfo`.
@@ -58,7 +57,7 @@ def engine_info(*, host: str | None = None) -> EngineInfo:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    api = client(host).api
+    api = engine.api
     info = api.info()
     version = api.version()
     return EngineInfo(
@@ -103,7 +102,7 @@ def _system_df(api) -> dict:
 
 
 @engine_call
-def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
+def disk_usage(engine: Engine) -> list[DiskUsageRow]:
     """``docker system df``: images, containers, local volumes and build cache, with what is reclaimable.
 
     Reclaimable follows the docker CLI: bytes not used by any container (images), the writable
@@ -111,7 +110,6 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
     that is neither in use nor shared.
 
     Args:
-        host: the engine's URL; None for the default DOCKER_HOST.
 
     Returns:
         Four rows, in the CLI's order.
@@ -119,7 +117,7 @@ def disk_usage(*, host: str | None = None) -> list[DiskUsageRow]:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    df = _system_df(client(host).api)
+    df = _system_df(engine.api)
     images = df.get("Images") or []
     used_by_images = sum(
         _positive(i.get("Size")) - _positive(i.get("SharedSize"))
@@ -180,14 +178,14 @@ class EndpointHealth:
     seconds: float = 0.0
 
 
-def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
-    """Health of one endpoint, bounded by ``timeout`` so a dead host never slows the others.
+@engine_call
+def probe(engine: Engine, *, timeout: float = 3.0) -> EndpointHealth:
+    """Health of the endpoint, bounded by ``timeout`` so a dead host never slows the others.
 
-    Uses a separate short-timeout client pinned to API 1.30 (no version handshake), makes one call
-    (``/info``) and never raises.
+    Reuses the endpoint's cached client (the handshake of a new one is bounded by ``timeout`` too),
+    makes one call (``/info``) with ``timeout`` and never raises.
 
     Args:
-        host: the endpoint's URL.
         timeout: seconds before the host counts as down.
 
     Returns:
@@ -195,17 +193,19 @@ def probe(*, host: str, timeout: float = 3.0) -> EndpointHealth:
     """
     import time
 
-    from core.engine._client import LIBRARY_ERRORS, new_client, translate
+    from core.engine._client import LIBRARY_ERRORS, translate
+    from core.errors import DashboardError
 
     started = time.monotonic()
     try:
-        api = new_client(host, timeout=timeout, negotiate=False).api
-        try:
-            info = api.info()  # one round trip: ServerVersion is in /info too
-        finally:
-            api.close()
+        api = engine.client(handshake_timeout=timeout).api
+        info = api._result(
+            api._get(api._url("/info"), timeout=timeout), json=True
+        )  # ServerVersion is in /info
+    except DashboardError as exc:
+        return EndpointHealth(reachable=False, error=exc.message, seconds=time.monotonic() - started)
     except LIBRARY_ERRORS as exc:  # mapped to a message: a probe of an absent engine never raises
-        error = translate(exc, host=host)
+        error = translate(exc, host=engine.url)
         return EndpointHealth(reachable=False, error=error.message, seconds=time.monotonic() - started)
     swarm_role = _swarm_role(info)
     return EndpointHealth(

@@ -14,9 +14,9 @@ from django.urls import path, reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, references
+from core import audit, engine, policy, references
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -25,17 +25,15 @@ from core.container_forms import (
     RenameForm,
     TimeoutForm,
 )
-from core.context import context_thread
-from core.endpoints import prefixed
-from core.engine import containers as engine
+from core.engine.containers import ContainerDetail, ContainerSummary, CreateResult, CreateSpec
 from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.middleware import error_response
-from core.roles import Role, effective_role, forbidden, has_role, require_role
+from core.roles import Role, forbidden, has_role, require_role, role_on
 
 log = logging.getLogger(__name__)
 EXPORT_READ_AHEAD = 4
 
-SORT_KEYS: dict[str, Callable[[engine.ContainerSummary], object]] = {
+SORT_KEYS: dict[str, Callable[[ContainerSummary], object]] = {
     "name": lambda c: c.name.lower(),
     "image": lambda c: c.image.lower(),
     "state": lambda c: (c.state, c.name.lower()),
@@ -45,10 +43,15 @@ STATE_FILTERS = ("all", "running", "exited")
 BULK_ACTIONS = ("start", "stop", "restart", "delete")
 
 
+def bulk_action_name(action: str) -> str:
+    """The audit name of a bulk request: the per-container name (``container.stop``) when valid."""
+    return f"container.{action}" if action in BULK_ACTIONS else "container.bulk"
+
+
 # --------------------------------------------------------------------------- helpers
 
 
-def _matches(container: engine.ContainerSummary, needle: str) -> bool:
+def _matches(container: ContainerSummary, needle: str) -> bool:
     if (
         needle in container.name.lower()
         or needle in container.image.lower()
@@ -64,7 +67,7 @@ def _back(request: HttpRequest, ref: str) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}
     ) or not target.startswith("/"):
-        target = prefixed(f"/containers/{ref}/")
+        target = reverse("container_detail", args=[ref])
     return redirect(target)
 
 
@@ -77,12 +80,28 @@ def _failed(request: HttpRequest, ref: str, verb: str, error: Refused) -> HttpRe
     return error_response(request, error, title=f"Could not {verb} {ref}", back=back)
 
 
+def _target(docker: engine.Engine, ref: str) -> str:
+    """The audit target: ``name (id12)``, so the event stays readable after the container is gone."""
+    try:
+        container = docker.containers.inspect_container(ref=ref)
+    except NotFound:
+        return ref
+    return f"{container.name} ({container.short_id})"
+
+
+def _refused_input(request: HttpRequest, ref: str, verb: str, message: str) -> HttpResponse:
+    """Input that does not parse: audited as a failed ``container.<verb>``, then the failure page."""
+    audit.record(request, f"container.{verb}", target=ref, outcome=audit.FAILED, message=message)
+    return _failed(request, ref, verb, InvalidInput(message))
+
+
 def _act(
     request: HttpRequest, ref: str, verb: str, call: Callable[[], object], parameters: dict | None = None
 ):
     """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
     try:
-        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters):
+        with audit.action(request, f"container.{verb}", target=ref, parameters=parameters) as details:
+            details["target"] = _target(engine.for_request(request), ref)
             call()
     except Refused as error:
         return _failed(request, ref, verb, error)
@@ -96,13 +115,14 @@ def _act(
 @require_role(Role.VIEWER)
 def container_list(request: HttpRequest) -> HttpResponse:
     """All containers in one engine call; filter by state and text, sort, bulk-select."""
+    docker = engine.for_request(request)
     state = request.GET.get("state", "all")
     state = state if state in STATE_FILTERS else "all"
     needle = request.GET.get("q", "").strip().lower()
     sort = request.GET.get("sort", "created")
     sort = sort if sort in SORT_KEYS else "created"
     descending = request.GET.get("dir", "desc" if sort == "created" else "asc") == "desc"
-    rows = engine.list_containers(include_stopped=state != "running")
+    rows = docker.containers.list_containers(include_stopped=state != "running")
     if state == "exited":
         rows = [c for c in rows if c.state in ("exited", "dead", "created")]
     if needle:
@@ -110,7 +130,7 @@ def container_list(request: HttpRequest) -> HttpResponse:
     rows.sort(key=SORT_KEYS[sort], reverse=descending)
     context = {
         "rows": rows,
-        "rows_html": _rows_html(rows, can_operate=has_role(request.user, Role.OPERATOR)),
+        "rows_html": _rows_html(rows, can_operate=has_role(request, Role.OPERATOR)),
         "state": state,
         "q": request.GET.get("q", ""),
         "sort": sort,
@@ -141,7 +161,7 @@ def _ports_html(ports: tuple) -> str:
 def _rows_html(rows: list, *, can_operate: bool) -> str:
     """The table rows, built in Python: with 1,000 containers the template loop cost 2-3x the engine
     call (bench/bench_containers.py). Every value from the engine goes through ``escape``."""
-    base = escape(prefixed(""))
+    base = escape(reverse("overview").rstrip("/"))
     out = []
     for c in rows:
         cid, short, name = escape(c.id), escape(c.id[:12]), escape(c.name)
@@ -170,47 +190,66 @@ def _rows_html(rows: list, *, can_operate: bool) -> str:
     return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.create")
 @require_http_methods(["GET", "POST"])
 def container_new(request: HttpRequest) -> HttpResponse:
     """The create/run form; POST creates (and starts) the container or shows the errors inline."""
-    role = effective_role(request.user)
-    form = CreateContainerForm(request.POST or None, role=role, initial={"start": True, "restart": "no"})
+    role = role_on(request)
+    form = CreateContainerForm(
+        request.POST if request.method == "POST" else None,
+        role=role,
+        facts=_policy_facts(engine.for_request(request)),
+        initial={"start": True, "restart": "no"},
+    )
     if request.method == "POST" and form.is_valid():
         spec = form.spec()
         result = _create(request, form, spec)
         if result is not None:
             verb = "Started" if result.started else "Created"
             messages.success(request, f"{verb} container {result.name}.")
-            return redirect(prefixed(f"/containers/{result.name}/"))
+            return redirect(reverse("container_detail", args=[result.name]))
+    elif request.method == "POST":
+        audit.refused_form(
+            request, "container.create", form, target=request.POST.get("name", ""), denied=bool(form.refusals)
+        )
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request, "containers/new.html", {"form": form, "is_admin": role == Role.ADMIN}, status=status
     )
 
 
-def _create(
-    request: HttpRequest, form: CreateContainerForm, spec: engine.CreateSpec
-) -> engine.CreateResult | None:
+def _policy_facts(docker: engine.Engine):
+    """What the engine knows about the volumes and network a create names (core/policy.py)."""
+
+    def facts(workload: policy.Workload) -> policy.Facts:
+        return policy.gather_facts(
+            workload,
+            inspect_volume=docker.volumes.volume_facts,
+            network_driver=docker.networks.network_driver,
+        )
+
+    return facts
+
+
+def _create(request: HttpRequest, form: CreateContainerForm, spec: CreateSpec) -> CreateResult | None:
     """Create (and start) through the engine; engine refusals become field errors on ``form``."""
+    docker = engine.for_request(request)
     start = bool(form.cleaned_data["start"])
     try:
-        with audit.action(
-            request, "container.run" if start else "container.create", parameters=form.audit_parameters()
-        ) as details:
-            if not engine.image_exists(reference=spec.image):
+        with audit.action(request, "container.create", parameters=form.audit_parameters()) as details:
+            if not docker.containers.image_exists(reference=spec.image):
                 raise NotFound(
                     f"No image {spec.image} on this engine (the dashboard does not pull on create)."
                 )
-            result = engine.create_container(spec=spec, start=start)
-            details["target"] = result.id
+            result = docker.containers.create_container(spec=spec, start=start)
+            details["target"] = f"{result.name} ({result.id[:12]})"
             return result
     except Refused as error:
         form.add_error(_field_for(error, spec), error.message)
         return None
 
 
-def _field_for(error: Refused, spec: engine.CreateSpec) -> str | None:
+def _field_for(error: Refused, spec: CreateSpec) -> str | None:
     """Which form field an engine refusal is about (None: the whole form)."""
     text = error.message.lower()
     if "no image" in text or "no such image" in text:
@@ -233,15 +272,32 @@ def _field_for(error: Refused, spec: engine.CreateSpec) -> str | None:
 
 @require_role(Role.VIEWER)
 def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
-    """Summary, processes, filesystem changes, live stats and the full inspect JSON."""
-    container = engine.inspect_container(ref=ref)
+    """Summary, processes, filesystem changes, live stats and the inspect JSON (env values masked)."""
+    return _detail_page(request, engine.for_request(request).containers.inspect_container(ref=ref))
+
+
+@require_role(Role.OPERATOR, action="container.reveal")
+@require_POST
+def container_reveal(request: HttpRequest, ref: str) -> HttpResponse:
+    """The container page with its env values shown in the table and the JSON (audited)."""
+    docker = engine.for_request(request)
+    with audit.action(request, "container.reveal", target=ref) as details:
+        container = docker.containers.inspect_container(ref=ref)
+        details["target"] = f"{container.name} ({container.short_id})"
+    response = _detail_page(request, container, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: bool = False) -> HttpResponse:
+    docker = engine.for_request(request)
     processes = None
     if container.running and not container.paused:
         try:
-            processes = engine.top(ref=container.id)
+            processes = docker.containers.top(ref=container.id)
         except (NotFound, Conflict):
             processes = None
-    changes = engine.diff(ref=container.id)
+    changes = docker.containers.diff(ref=container.id)
     return render(
         request,
         "containers/detail.html",
@@ -249,9 +305,10 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "c": container,
             "processes": processes,
             "changes": changes,
-            "can_operate": has_role(request.user, Role.OPERATOR),
-            "can_admin": has_role(request.user, Role.ADMIN),
+            "can_operate": has_role(request, Role.OPERATOR),
+            "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
+            "revealed": revealed,
         },
     )
 
@@ -259,14 +316,16 @@ def container_detail(request: HttpRequest, ref: str) -> HttpResponse:
 # --------------------------------------------------------------------------- lifecycle
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.start")
 @require_POST
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker start``; a command that exits at once is reported with its exit code and logs."""
+    docker = engine.for_request(request)
     try:
         with audit.action(request, "container.start", target=ref) as details:
-            engine.start(ref=ref)
-            after = engine.settled(ref=ref)
+            details["target"] = _target(docker, ref)
+            docker.containers.start(ref=ref)
+            after = docker.containers.settled(ref=ref)
             if not after.running:
                 details["message"] = f"exited at once with code {after.exit_code}"
     except Refused as error:
@@ -283,82 +342,98 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
 def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
     form = TimeoutForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, verb, InvalidInput("The timeout is a number of seconds, 0-600."))
+        return _refused_input(request, ref, verb, "The timeout is a number of seconds, 0-600.")
     value = form.cleaned_data["timeout"]
     return 10 if value is None else value
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.stop")
 @require_POST
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker stop -t timeout``."""
+    docker = engine.for_request(request)
     timeout = _timeout(request, ref, "stop")
     if isinstance(timeout, HttpResponse):
         return timeout
-    return _act(request, ref, "stop", lambda: engine.stop(ref=ref, timeout=timeout), {"timeout": timeout})
+    return _act(
+        request, ref, "stop", lambda: docker.containers.stop(ref=ref, timeout=timeout), {"timeout": timeout}
+    )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.restart")
 @require_POST
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker restart -t timeout``."""
+    docker = engine.for_request(request)
     timeout = _timeout(request, ref, "restart")
     if isinstance(timeout, HttpResponse):
         return timeout
     return _act(
-        request, ref, "restart", lambda: engine.restart(ref=ref, timeout=timeout), {"timeout": timeout}
+        request,
+        ref,
+        "restart",
+        lambda: docker.containers.restart(ref=ref, timeout=timeout),
+        {"timeout": timeout},
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.kill")
 @require_POST
 def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker kill -s signal``."""
+    docker = engine.for_request(request)
     form = KillForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "kill", InvalidInput(form.errors["signal"][0]))
+        return _refused_input(request, ref, "kill", form.errors["signal"][0])
     signal = form.cleaned_data["signal"]
-    return _act(request, ref, "kill", lambda: engine.kill(ref=ref, signal=signal), {"signal": signal})
+    return _act(
+        request, ref, "kill", lambda: docker.containers.kill(ref=ref, signal=signal), {"signal": signal}
+    )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.pause")
 @require_POST
 def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker pause``."""
-    return _act(request, ref, "pause", lambda: engine.pause(ref=ref))
+    docker = engine.for_request(request)
+    return _act(request, ref, "pause", lambda: docker.containers.pause(ref=ref))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.unpause")
 @require_POST
 def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker unpause``."""
-    return _act(request, ref, "unpause", lambda: engine.unpause(ref=ref))
+    docker = engine.for_request(request)
+    return _act(request, ref, "unpause", lambda: docker.containers.unpause(ref=ref))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="container.rename")
 @require_POST
 def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker rename``; then to the container's page under its new name."""
+    docker = engine.for_request(request)
     form = RenameForm(request.POST)
     if not form.is_valid():
-        return _failed(request, ref, "rename", InvalidInput(form.errors["name"][0]))
+        return _refused_input(request, ref, "rename", form.errors["name"][0])
     name = form.cleaned_data["name"]
     try:
-        with audit.action(request, "container.rename", target=ref, parameters={"name": name}):
-            engine.rename(ref=ref, name=name)
+        with audit.action(request, "container.rename", target=ref, parameters={"name": name}) as details:
+            details["target"] = _target(docker, ref)
+            docker.containers.rename(ref=ref, name=name)
     except Refused as error:
         return _failed(request, ref, "rename", error)
     messages.success(request, f"Renamed {ref} to {name}.")
-    return redirect(prefixed(f"/containers/{name}/"))
+    return redirect(reverse("container_detail", args=[name]))
 
 
 # --------------------------------------------------------------------------- commit, export, delete
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="container.commit")
 @require_POST
 def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker commit``; the result page links the new image."""
+    docker = engine.for_request(request)
     form = CommitForm(request.POST)
     if not form.is_valid():
         return render(request, "containers/commit.html", {"ref": ref, "form": form}, status=400)
@@ -367,7 +442,8 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.commit", target=ref, parameters=dict(request.POST.items())
         ) as details:
-            image_id = engine.commit(
+            details["target"] = _target(docker, ref)
+            image_id = docker.containers.commit(
                 ref=ref,
                 **{k: data[k] for k in ("repository", "tag", "message", "author")},
                 pause=data["pause"],
@@ -415,7 +491,7 @@ async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEA
             chunks.close()  # type: ignore[attr-defined]
             hand_over(None)
 
-    context_thread(target=produce, name="export-read-ahead", daemon=True).start()
+    threading.Thread(target=produce, name="export-read-ahead", daemon=True).start()
     try:
         while (chunk := await queue.get()) is not None:
             slots.release()
@@ -424,24 +500,27 @@ async def _aiter_blocking(chunks: Iterator[bytes], depth: int = EXPORT_READ_AHEA
         stopped.set()
 
 
-@require_role(Role.VIEWER)
+@require_role(Role.OPERATOR, action="container.export")
+@require_safe
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     """``docker export`` as a streamed tar download (constant memory, 1 MiB chunks)."""
-    container = engine.inspect_container(ref=ref)
-    chunks = engine.export(ref=container.id)
-    audit.record(request, "container.export", target=container.id)
+    docker = engine.for_request(request)
+    container = docker.containers.inspect_container(ref=ref)
+    chunks = docker.containers.export(ref=container.id)
+    audit.record(request, "container.export", target=f"{container.name} ({container.short_id})")
     response = StreamingHttpResponse(_aiter_blocking(chunks), content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{container.name or container.short_id}.tar"'
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="container.delete")
 @require_http_methods(["GET", "POST"])
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     """GET: the confirm step; POST: ``docker rm`` (a running one needs ``force``)."""
+    docker = engine.for_request(request)
     if request.method == "GET":
-        container = engine.inspect_container(ref=ref)
+        container = docker.containers.inspect_container(ref=ref)
         return render(request, "containers/delete.html", {"c": container})
     form = DeleteForm(request.POST)
     form.is_valid()
@@ -449,53 +528,70 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     try:
         with audit.action(
             request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
-        ):
-            engine.remove(ref=ref, force=force, volumes=volumes)
+        ) as details:
+            details["target"] = _target(docker, ref)
+            docker.containers.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
-        container = engine.inspect_container(ref=ref)
+        container = docker.containers.inspect_container(ref=ref)
         return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
     except Refused as error:
         return _failed(request, ref, "delete", error)
     messages.success(request, f"Deleted {ref}.")
-    return redirect(prefixed("/containers/"))
+    return redirect("container_list")
 
 
 # --------------------------------------------------------------------------- bulk
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action=lambda request: bulk_action_name(request.POST.get("action", "")))
 @require_POST
 def container_bulk(request: HttpRequest) -> HttpResponse:
     """Start/stop/restart/delete the checked containers; delete asks to confirm first."""
+    docker = engine.for_request(request)
     action = request.POST.get("action", "")
     ids = [i for i in request.POST.getlist("ids") if i][:500]
     if action not in BULK_ACTIONS or not ids or not all(map(references.is_object_ref, ids)):
-        messages.error(request, "Choose containers and one of: start, stop, restart, delete.")
-        return redirect(prefixed("/containers/"))
+        message = "Choose containers and one of: start, stop, restart, delete."
+        audit.record(
+            request,
+            bulk_action_name(action),
+            parameters={"bulk": True},
+            outcome=audit.FAILED,
+            message=message,
+        )
+        messages.error(request, message)
+        return redirect("container_list")
     if action == "delete":
-        if not has_role(request.user, Role.ADMIN):
-            audit.record(
-                request,
-                "container.delete",
-                target=",".join(ids),
-                outcome=audit.DENIED,
-                message="needs the admin role",
-            )
+        if not has_role(request, Role.ADMIN):
+            for ref in ids:
+                audit.record(
+                    request,
+                    "container.delete",
+                    target=ref,
+                    parameters={"bulk": True},
+                    outcome=audit.DENIED,
+                    message="needs the admin role",
+                )
             return forbidden(request, Role.ADMIN)
         if request.POST.get("confirm") != "yes":
             return render(request, "containers/bulk_delete.html", {"ids": ids})
     force = request.POST.get("force") == "on"
+    volumes = request.POST.get("volumes") == "on"
+    options = {"bulk": True, "force": force, "volumes": volumes} if action == "delete" else {"bulk": True}
     calls = {
-        "start": lambda ref: engine.start(ref=ref),
-        "stop": lambda ref: engine.stop(ref=ref, timeout=10),
-        "restart": lambda ref: engine.restart(ref=ref, timeout=10),
-        "delete": lambda ref: engine.remove(ref=ref, force=force),
+        "start": lambda ref: docker.containers.start(ref=ref),
+        "stop": lambda ref: docker.containers.stop(ref=ref, timeout=10),
+        "restart": lambda ref: docker.containers.restart(ref=ref, timeout=10),
+        "delete": lambda ref: docker.containers.remove(ref=ref, force=force, volumes=volumes),
     }
+    names = {c.id: c.name for c in docker.containers.list_containers(include_stopped=True)}
     done, failed = 0, []
     for ref in ids:
+        full = next((cid for cid in names if cid.startswith(ref)), "") if len(ref) >= 4 else ""
+        target = f"{names[full]} ({full[:12]})" if full else ref
         try:
-            with audit.action(request, f"container.{action}", target=ref, parameters={"bulk": True}):
+            with audit.action(request, f"container.{action}", target=target, parameters=options):
                 calls[action](ref)
             done += 1
         except Refused as error:
@@ -504,7 +600,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{action.capitalize()}: {done} container(s).")
     for line in failed:
         messages.error(request, line)
-    return redirect(prefixed("/containers/"))
+    return redirect("container_list")
 
 
 urlpatterns = [
@@ -521,5 +617,6 @@ urlpatterns = [
     path("containers/<ref:ref>/rename/", container_rename, name="container_rename"),
     path("containers/<ref:ref>/commit/", container_commit, name="container_commit"),
     path("containers/<ref:ref>/export/", container_export, name="container_export"),
+    path("containers/<ref:ref>/reveal/", container_reveal, name="container_reveal"),
     path("containers/<ref:ref>/delete/", container_delete, name="container_delete"),
 ]

@@ -83,7 +83,7 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     return render(request, "endpoints/list.html", {"rows": rows})
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="endpoint.create")
 def endpoint_new(request: HttpRequest) -> HttpResponse:
     """Add an endpoint (GET shows the form)."""
     form = EndpointForm(request.POST or None)
@@ -108,7 +108,7 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
     return render(request, "endpoints/form.html", {"form": form})
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="endpoint.update")
 def endpoint_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """Edit an endpoint and its per-user role limits (the default endpoint: limits only)."""
     endpoint = get_object_or_404(Endpoint, slug=slug)
@@ -146,7 +146,7 @@ def endpoint_edit(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "endpoints/form.html", context)
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="endpoint.access")
 @require_POST
 def endpoint_access(request: HttpRequest, slug: str) -> HttpResponse:
     """Limit (or stop limiting) one user's role on this endpoint."""
@@ -178,7 +178,7 @@ def endpoint_access(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("endpoint_edit", slug=slug)
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="endpoint.delete")
 def endpoint_delete(request: HttpRequest, slug: str) -> HttpResponse:
     """Two steps: GET shows what will be forgotten, POST removes the endpoint (not the engine)."""
     endpoint = get_object_or_404(Endpoint, slug=slug, is_default=False)

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
-from core.engine import system
+from core import engine
 from core.errors import DashboardError
 
 
@@ -13,15 +13,16 @@ from core.errors import DashboardError
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness for load balancers and compose: the app answers; engine state is reported, not required."""
     try:
-        system.engine_info()
-        engine = "ok"
+        engine.for_request(request).system.engine_info()
+        state = "ok"
     except DashboardError:
-        engine = "unreachable"
-    return JsonResponse({"status": "ok", "engine": engine})
+        state = "unreachable"
+    return JsonResponse({"status": "ok", "engine": state})
 
 
 def _error(request: HttpRequest, template: str, status: int, **context) -> HttpResponse:
-    context.setdefault("docker_host", settings.DOCKER_HOST)
+    endpoint = getattr(request, "endpoint", None)
+    context.setdefault("docker_host", endpoint.url if endpoint is not None else settings.DOCKER_HOST)
     return TemplateResponse(request, template, context, status=status).render()
 
 

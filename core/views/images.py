@@ -21,16 +21,14 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import audit
-from core.context import context_thread
-from core.endpoints import prefixed
-from core.engine import images as engine
+from core import audit, engine
 from core.engine import jobs
+from core.engine.images import ImageInUse, ImageRow, dockerfile_context, short
 from core.errors import NotFound, Refused
 from core.image_forms import BuildForm, ImportForm, LoadForm, PullForm, PushForm, TagForm
 from core.middleware import error_response
 from core.models import Registry
-from core.roles import Role, require_role
+from core.roles import ROLE_GROUPS, Role, forbidden, require_role
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +61,11 @@ SAVE_QUEUE = 8  # chunks in flight between the reader thread and the response: ~
 
 def _who(request: HttpRequest) -> dict[str, Any]:
     """What the audit trail needs from a request, safe to keep after the response (job threads)."""
-    return {"user": request.user, "client": (request.META.get("REMOTE_ADDR") or "", 0)}
+    return {
+        "user": request.user,
+        "client": (request.META.get("REMOTE_ADDR") or "", 0),
+        "endpoint": request.endpoint,
+    }
 
 
 def _ago(seconds: float) -> str:
@@ -96,13 +98,13 @@ def _size(size: int) -> str:
     return ""
 
 
-def _rows_html(rows: list[engine.ImageRow]) -> str:
+def _rows_html(rows: list[ImageRow]) -> str:
     """The table rows, built in Python: the template loop costs ~0.2 ms a row, too slow for 2,000.
 
     Every value from the engine goes through html.escape (quotes included).
     """
     now = time.time()
-    base = escape(prefixed(""))
+    base = escape(reverse("overview").rstrip("/"))
     out = []
     for r in rows:
         short = escape(r.short_id)
@@ -117,13 +119,14 @@ def _rows_html(rows: list[engine.ImageRow]) -> str:
     return mark_safe("\n".join(out))  # noqa: S308 - built from escaped values above
 
 
-def _resolve(image_id: str) -> str:
+def _resolve(docker: engine.Engine, image_id: str) -> str:
     """Full id for a URL's id or prefix; NotFound (the 404 page) when unknown, 400 when ambiguous."""
-    return engine.resolve_id(image_id)
+    return docker.images.resolve_id(image_id)
 
 
-def _filtered(request: HttpRequest) -> tuple[list[engine.ImageRow], dict[str, str]]:
-    rows = engine.list_images()
+def _filtered(request: HttpRequest) -> tuple[list[ImageRow], dict[str, str]]:
+    docker = engine.for_request(request)
+    rows = docker.images.list_images()
     q = request.GET.get("q", "").strip().lower()
     show = request.GET.get("show", "")
     sort = request.GET.get("sort", "created")
@@ -164,14 +167,16 @@ def image_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
     """Summary, history, containers using it and the inspect JSON of one image."""
-    return _detail_page(request, _resolve(image_id))
+    return _detail_page(request, _resolve(engine.for_request(request), image_id))
 
 
 def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **forms: Any) -> HttpResponse:
-    """The image page; ``forms`` are bound tag/push forms to show again with their errors."""
-    image = engine.image_detail(full_id)
+    """The image page; ``forms`` are bound tag/push forms to show again with their errors (and
+    ``revealed=True`` shows the env values)."""
+    image = engine.for_request(request).images.image_detail(full_id)
     context = {
         "image": image,
+        "revealed": forms.get("revealed", False),
         "tag_form": forms.get("tag_form") or TagForm(),
         "push_form": forms.get("push_form")
         or PushForm(initial={"reference": image.tags[0] if image.tags else ""}),
@@ -191,11 +196,23 @@ def _refused(request: HttpRequest, action: str, target: str, form: Any, params: 
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.reveal")
+@require_POST
+def image_reveal(request: HttpRequest, image_id: str) -> HttpResponse:
+    """The image page with its env values shown (masked by default; revealing them is audited)."""
+    full_id = _resolve(engine.for_request(request), image_id)
+    with audit.action(request, "image.reveal", target=full_id):
+        response = _detail_page(request, full_id, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_role(Role.OPERATOR, action="image.tag")
 @require_POST
 def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     """``docker tag``: add repository:tag; invalid input gets the form back with the reason."""
-    full_id = _resolve(image_id)
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
     form = TagForm(request.POST)
     params = {"repository": request.POST.get("repository", ""), "tag": request.POST.get("tag", "")}
     if not form.is_valid():
@@ -203,60 +220,62 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
         return _detail_page(request, full_id, status=400, tag_form=form)
     try:
         with audit.action(request, "image.tag", target=full_id, parameters=params):
-            reference = engine.tag_image(
+            reference = docker.images.tag_image(
                 full_id, repository=form.cleaned_data["repository"], tag=form.cleaned_data["tag"]
             )
     except Refused as exc:
         form.add_error(None, exc.message)
         return _detail_page(request, full_id, status=400, tag_form=form)
-    messages.success(request, f"Tagged {engine.short(full_id)} as {reference}.")
-    return redirect("image-detail", image_id=engine.short(full_id))
+    messages.success(request, f"Tagged {short(full_id)} as {reference}.")
+    return redirect("image-detail", image_id=short(full_id))
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.untag")
 @require_POST
 def image_untag(request: HttpRequest) -> HttpResponse:
     """Remove one tag (the image stays while it has other tags)."""
+    docker = engine.for_request(request)
     reference = request.POST.get("reference", "").strip()
     try:
         with audit.action(request, "image.untag", target=reference):
-            full_id = engine.resolve_id(reference)
-            engine.untag(reference)
+            full_id = docker.images.resolve_id(reference)
+            docker.images.untag(reference)
     except Refused as exc:
         return error_response(
             request, exc, title=f"Could not remove the tag {reference}", back=_back_to_images()
         )
     messages.success(request, f"Removed the tag {reference}.")
     try:
-        engine.resolve_id(full_id)
+        docker.images.resolve_id(full_id)
     except NotFound:
         return redirect("image-list")
-    return redirect("image-detail", image_id=engine.short(full_id))
+    return redirect("image-detail", image_id=short(full_id))
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.delete")
 @require_http_methods(["GET", "POST"])
 def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     """GET: the confirm step (what goes, who uses it). POST: ``docker rmi`` (force is admin-only)."""
+    docker = engine.for_request(request)
     if request.method == "GET":
-        full_id = _resolve(image_id)
-        return render(request, "images/delete.html", {"image": engine.image_detail(full_id)})
+        full_id = _resolve(docker, image_id)
+        return render(request, "images/delete.html", {"image": docker.images.image_detail(full_id)})
     force = request.POST.get("force") in ("1", "on", "true")
     try:
-        full_id = engine.resolve_id(image_id)
+        full_id = docker.images.resolve_id(image_id)
     except NotFound:
         gone = NotFound(f"Image {image_id} no longer exists (removed meanwhile?).")
         return error_response(request, gone, title="Could not delete the image", back=_back_to_images())
     try:
         with audit.action(request, "image.delete", target=full_id, parameters={"force": force}):
-            engine.delete_image(full_id, force=force)
-    except engine.ImageInUse as exc:
+            docker.images.delete_image(full_id, force=force)
+    except ImageInUse as exc:
         messages.error(request, exc.message)
-        context = {"image": engine.image_detail(full_id), "in_use": exc.containers}
+        context = {"image": docker.images.image_detail(full_id), "in_use": exc.containers}
         return render(request, "images/delete.html", context, status=409)
     except Refused as exc:
         return error_response(request, exc, title="Could not delete the image", back=_back_to_images())
-    messages.success(request, f"Deleted image {engine.short(full_id)}.")
+    messages.success(request, f"Deleted image {short(full_id)}.")
     return redirect("image-list")
 
 
@@ -271,7 +290,10 @@ def _form_page(request: HttpRequest, kind: str, form: Any, *, status: int = 200)
     return render(request, "images/form.html", context, status=status)
 
 
-def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any) -> HttpResponse:
+def _start_job(
+    request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any
+) -> HttpResponse:
+    """Start a job that people with ``role`` on this endpoint (who may start it) can watch."""
     who = _who(request)
     parameters = kwargs.pop("parameters", {})
 
@@ -281,11 +303,20 @@ def _start_job(request: HttpRequest, kind: str, target: str, work, **kwargs: Any
             who, f"image.{kind}", target=target, parameters=parameters, outcome=outcome, message=job.message
         )
 
-    job = jobs.start(kind, target, work, on_done=on_done, **kwargs)
+    job = engine.for_request(request).jobs.start(
+        kind,
+        target,
+        work,
+        required_role=role.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        on_done=on_done,
+        **kwargs,
+    )
     return redirect("image-job", job_id=job.id)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.pull")
 @require_http_methods(["GET", "POST"])
 def image_pull(request: HttpRequest) -> HttpResponse:
     """GET: the pull form. POST: ``docker pull`` as a background job with live per-layer progress."""
@@ -301,17 +332,18 @@ def image_pull(request: HttpRequest) -> HttpResponse:
         request,
         "pull",
         reference,
-        lambda job: engine.pull_stream(reference, auth_config=auth),
+        lambda docker, job: docker.images.pull_stream(reference, auth_config=auth),
+        role=Role.OPERATOR,
         parameters=params,
         success_message=lambda job: f"Pulled {reference}.",
     )
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.push")
 @require_POST
 def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     """Tag if needed and ``docker push`` to a (linked) registry as a background job."""
-    full_id = _resolve(image_id)
+    full_id = _resolve(engine.for_request(request), image_id)
     form = PushForm(request.POST)
     params = {
         "image": full_id,
@@ -326,13 +358,14 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
         request,
         "push",
         reference,
-        lambda job: engine.push_stream(full_id, reference, auth_config=auth),
+        lambda docker, job: docker.images.push_stream(full_id, reference, auth_config=auth),
+        role=Role.ADMIN,
         parameters=params,
         success_message=lambda job: f"Pushed {reference}.",
     )
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.build")
 @require_http_methods(["GET", "POST"])
 def image_build(request: HttpRequest) -> HttpResponse:
     """GET: the build form. POST: build an uploaded context tarball or a pasted Dockerfile as a job."""
@@ -358,11 +391,11 @@ def image_build(request: HttpRequest) -> HttpResponse:
         gzipped = context.read(2) == b"\x1f\x8b"
         context.seek(0)
     else:
-        context, gzipped = engine.dockerfile_context(form.cleaned_data["dockerfile"]), False
+        context, gzipped = dockerfile_context(form.cleaned_data["dockerfile"]), False
 
-    def work(job: jobs.Job) -> Iterator[dict]:
+    def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
         try:
-            yield from engine.build_stream(context, tag=tag, gzipped=gzipped)
+            yield from docker.images.build_stream(context, tag=tag, gzipped=gzipped)
         finally:
             context.close()
 
@@ -371,29 +404,34 @@ def image_build(request: HttpRequest) -> HttpResponse:
         "build",
         tag or "(untagged)",
         work,
+        role=Role.OPERATOR,
         parameters=params,
-        success_message=lambda job: f"Built {tag or 'image'} {engine.short(job.result)}.",
+        success_message=lambda job: f"Built {tag or 'image'} {short(job.result)}.",
     )
 
 
 @require_role(Role.VIEWER)
 @require_GET
 def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The live progress page of a pull, push or build (works after a reload: the state is kept)."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise Http404("No such job (it finished long ago, or the server restarted).")
-    return render(request, "images/job.html", {"job": job.snapshot()})
+    """The live progress page of a pull, push or build, from any server process (the job is a row)."""
+    row = jobs.load(job_id)
+    if row is None:
+        raise Http404("No such job.")
+    if not jobs.may_watch(request.user, row):
+        return forbidden(request, ROLE_GROUPS[row.required_role])
+    return render(request, "images/job.html", {"job": jobs.snapshot_of(row)})
 
 
-@require_role(Role.VIEWER)
+@require_role(Role.OPERATOR, action="image.save")
 @require_GET
 def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
-    """``docker save`` streamed as a tar download, in constant memory."""
-    full_id = _resolve(image_id)
-    image = engine.image_detail(full_id)
+    """``docker save`` streamed as a tar download, in constant memory (an operator action, audited)."""
+    docker = engine.for_request(request)
+    full_id = _resolve(docker, image_id)
+    image = docker.images.image_detail(full_id)
     name = image.tags[0] if image.tags else image.short_id
-    raw = engine.open_save(image.tags[0] if image.tags else full_id)
+    raw = docker.images.open_save(image.tags[0] if image.tags else full_id)
+    audit.record(request, "image.save", target=f"{name} ({image.short_id})")
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".tar"
     response = StreamingHttpResponse(_stream_in_thread(raw), content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -436,7 +474,7 @@ async def _stream_in_thread(raw: Any) -> AsyncIterator[bytes]:
             chunks.append(b"")  # the end (a second end marker is harmless)
             wake()
 
-    context_thread(target=reader, name="image-save", daemon=True).start()
+    threading.Thread(target=reader, name="image-save", daemon=True).start()
     try:
         while True:
             while not chunks:
@@ -454,7 +492,7 @@ async def _stream_in_thread(raw: Any) -> AsyncIterator[bytes]:
         room.release()  # a reader waiting for room sees stop and ends
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.load")
 @require_http_methods(["GET", "POST"])
 def image_load(request: HttpRequest) -> HttpResponse:
     """GET: the load form. POST: ``docker load`` of an uploaded tar (streamed from its temp file)."""
@@ -467,7 +505,7 @@ def image_load(request: HttpRequest) -> HttpResponse:
         return _form_page(request, "load", form, status=400)
     try:
         with audit.action(request, "image.load", parameters=params) as details:
-            result = engine.load(form.cleaned_data["archive"].file)
+            result = engine.for_request(request).images.load(form.cleaned_data["archive"].file)
             details["message"] = ", ".join(result.images)
     except Refused as exc:
         form.add_error("archive", exc.message)
@@ -476,7 +514,7 @@ def image_load(request: HttpRequest) -> HttpResponse:
     return render(request, "images/loaded.html", {"loaded": result.images})
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="image.import")
 @require_http_methods(["GET", "POST"])
 def image_import(request: HttpRequest) -> HttpResponse:
     """GET: the import form. POST: ``docker import`` of a rootfs tarball (plain or gzipped)."""
@@ -492,28 +530,29 @@ def image_import(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         with audit.action(request, "image.import", target=target, parameters=params) as details:
-            image_id = engine.import_rootfs(
+            image_id = engine.for_request(request).images.import_rootfs(
                 data["archive"].file, repository=data["repository"], tag=data["tag"], message=data["message"]
             )
             details["message"] = image_id
     except Refused as exc:
         form.add_error("archive", exc.message)
         return _form_page(request, "import", form, status=400)
-    messages.success(request, f"Imported {data['repository']}:{data['tag']} as {engine.short(image_id)}.")
-    return redirect("image-detail", image_id=engine.short(image_id))
+    messages.success(request, f"Imported {data['repository']}:{data['tag']} as {short(image_id)}.")
+    return redirect("image-detail", image_id=short(image_id))
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="image.prune")
 @require_http_methods(["GET", "POST"])
 def image_prune(request: HttpRequest) -> HttpResponse:
     """GET or POST without ``confirm``: the preview. POST with ``confirm``: ``docker image prune``."""
+    docker = engine.for_request(request)
     data = request.POST if request.method == "POST" else request.GET
     dangling_only = data.get("all") not in ("1", "on", "true")
     label = data.get("label", "").strip()
     if request.method == "POST" and data.get("confirm"):
         params = {"all": not dangling_only, "label": label}
         with audit.action(request, "image.prune", target=label or "all", parameters=params) as details:
-            result = engine.prune(dangling_only=dangling_only, label=label)
+            result = docker.images.prune(dangling_only=dangling_only, label=label)
             details["message"] = f"{len(result.deleted)} deleted, {result.reclaimed} bytes"
         messages.success(
             request, f"Pruned {len(result.deleted)} image layer(s), reclaimed {result.reclaimed} bytes."
@@ -521,7 +560,7 @@ def image_prune(request: HttpRequest) -> HttpResponse:
         return render(
             request, "images/prune.html", {"result": result, "label": label, "all": not dangling_only}
         )
-    preview = engine.prune_preview(dangling_only=dangling_only, label=label)
+    preview = docker.images.prune_preview(dangling_only=dangling_only, label=label)
     return render(
         request, "images/prune.html", {"preview": preview, "label": label, "all": not dangling_only}
     )
@@ -541,4 +580,5 @@ urlpatterns = [
     path("images/<image_id:image_id>/delete/", image_delete, name="image-delete"),
     path("images/<image_id:image_id>/push/", image_push, name="image-push"),
     path("images/<image_id:image_id>/save/", image_save, name="image-save"),
+    path("images/<image_id:image_id>/reveal/", image_reveal, name="image-reveal"),
 ]

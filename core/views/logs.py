@@ -9,34 +9,34 @@ from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
 
+from core import engine
 from core.consumers.streaming import in_thread
-from core.context import context_thread
-from core.endpoints import prefixed
-from core.engine import streams
+from core.engine.streams import ContainerFacts, parse_since
 from core.errors import InvalidInput, Refused
 from core.roles import Role, require_role
+from core.routing import ws_path
 
 MAX_GREP = 200
 
 
-def _facts(container_id: str) -> streams.ContainerFacts:
-    return streams.container_facts(container_id)  # NotFound: the middleware's 404 page
+def _facts(request: HttpRequest, container_id: str) -> ContainerFacts:
+    return engine.for_request(request).streams.container_facts(container_id)  # NotFound: 404 page
 
 
 @require_role(Role.VIEWER)
 def container_logs(request: HttpRequest, container_id: str) -> HttpResponse:
     """The live log viewer of one container."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     return render(
         request,
         "logs/logs.html",
         {
             "containers": [container],
             "title": container.name,
-            "ws_path": prefixed(f"/ws/containers/{container.id}/logs/"),
-            "download": prefixed(f"/containers/{container.id}/logs/download/"),
+            "ws_path": ws_path("ws-container-logs", container.id),
+            "download": reverse("container-logs-download", args=[container.id]),
         },
     )
 
@@ -47,7 +47,7 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
     ids = [part.strip() for part in request.GET.get("containers", "").split(",") if part.strip()]
     if not ids:
         return render(request, "logs/logs.html", {"containers": [], "title": "Merged logs"}, status=400)
-    containers = [_facts(container_id) for container_id in dict.fromkeys(ids)]
+    containers = [_facts(request, container_id) for container_id in dict.fromkeys(ids)]
     joined = ",".join(container.id for container in containers)
     return render(
         request,
@@ -55,14 +55,14 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
         {
             "containers": containers,
             "title": ", ".join(container.name for container in containers),
-            "ws_path": prefixed(f"/ws/logs/?containers={joined}"),
+            "ws_path": ws_path("ws-logs", query=f"containers={joined}"),
             "merged": True,
         },
     )
 
 
 def _download_chunks(
-    container: streams.ContainerFacts, *, since, until, timestamps, pattern
+    docker: engine.Engine, container: ContainerFacts, *, since, until, timestamps, pattern
 ) -> AsyncIterator[bytes]:
     """The whole log as text, read in a dedicated thread, one bounded queue: constant memory."""
 
@@ -71,7 +71,7 @@ def _download_chunks(
         queue: asyncio.Queue = asyncio.Queue(maxsize=8)
         stop = threading.Event()
         log = await in_thread(
-            streams.open_logs,
+            docker.streams.open_logs,
             container.id,
             tail="all",
             since=since,
@@ -96,7 +96,7 @@ def _download_chunks(
                 log.close()
                 _put(loop, queue, None, stop)
 
-        thread = context_thread(target=produce, name="logs-download", daemon=True)
+        thread = threading.Thread(target=produce, name="logs-download", daemon=True)
         thread.start()
         try:
             while (chunk := await queue.get()) is not None:
@@ -125,10 +125,10 @@ def _put(loop, queue: asyncio.Queue, item, stop: threading.Event) -> bool:
 @require_role(Role.VIEWER)
 def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
     """The whole log as text/plain (``since``, ``until``, ``timestamps``, ``grep`` applied here)."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     try:
-        since = streams.parse_since(request.GET.get("since"))
-        until = streams.parse_since(request.GET.get("until"))
+        since = parse_since(request.GET.get("since"))
+        until = parse_since(request.GET.get("until"))
         grep = request.GET.get("grep", "")[:MAX_GREP]
         try:
             pattern = re.compile(grep) if grep else None
@@ -138,6 +138,7 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         _download_chunks(
+            engine.for_request(request),
             container,
             since=since,
             until=until,
@@ -154,25 +155,25 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
 @require_role(Role.OPERATOR)
 def terminal(request: HttpRequest, container_id: str) -> HttpResponse:
     """The exec terminal (xterm.js) of a running container."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     return render(
         request,
         "terminal/terminal.html",
-        {"container": container, "mode": "exec", "ws_path": prefixed(f"/ws/containers/{container.id}/exec/")},
+        {"container": container, "mode": "exec", "ws_path": ws_path("ws-exec", container.id)},
     )
 
 
 @require_role(Role.OPERATOR)
 def attach(request: HttpRequest, container_id: str) -> HttpResponse:
     """``docker attach`` in the browser: the main process's terminal; closing the tab detaches."""
-    container = _facts(container_id)
+    container = _facts(request, container_id)
     return render(
         request,
         "terminal/terminal.html",
         {
             "container": container,
             "mode": "attach",
-            "ws_path": prefixed(f"/ws/containers/{container.id}/attach/"),
+            "ws_path": ws_path("ws-attach", container.id),
         },
     )
 

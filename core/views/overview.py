@@ -1,13 +1,13 @@
 """The first page: the engine at a glance, and every endpoint side by side."""
 
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from core.endpoints import current_slug, health_of_all
-from core.engine import system
+from core import engine
+from core.endpoints import health_of_all
+from core.engine.system import health_from_info
 from core.models import Endpoint
 from core.roles import Role, require_role
 
@@ -19,21 +19,22 @@ def overview(request: HttpRequest) -> HttpResponse:
     The engine calls and the other endpoints' probes run concurrently: the page costs about as much
     as its slowest endpoint, a dead one bounded by the probe timeout.
     """
+    docker = engine.for_request(request)
     Endpoint.objects.default()
     endpoints = list(Endpoint.objects.all())
-    slug = current_slug()
+    slug = request.endpoint.slug
     others = [endpoint for endpoint in endpoints if endpoint.slug != slug] if len(endpoints) > 1 else []
     pool = ThreadPoolExecutor(max_workers=2 + len(others))
     try:
-        info_future = pool.submit(copy_context().run, system.engine_info)
-        usage_future = pool.submit(copy_context().run, system.disk_usage)
+        info_future = pool.submit(docker.system.engine_info)
+        usage_future = pool.submit(docker.system.disk_usage)
         health = {e.slug: h for e, h in health_of_all(others, pool=pool)} if others else {}
         info, usage = info_future.result(), usage_future.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # an engine error answers without waiting for probes
     endpoint_health = []
     if others:
-        health[slug] = system.health_from_info(info)
+        health[slug] = health_from_info(info)
         endpoint_health = [(endpoint, health[endpoint.slug]) for endpoint in endpoints]
     return render(
         request,

@@ -14,15 +14,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from core import audit, references
-from core.engine import registry_images
-from core.errors import Refused, RegistryError, RegistryUnavailable
+from core import audit, engine, references
+from core.errors import (
+    Refused,
+    RegistryAuthFailed,
+    RegistryNotFound,
+    RegistryRefused,
+    RegistryUnavailable,
+)
 from core.middleware import error_response
 from core.models import Registry
 from core.registry import (
     DEFAULT_PAGE,
     MAX_PAGE,
+    RegistryAddressRefused,
     RegistryClient,
+    RegistryStatus,
     client_for,
     forget_auth,
     validate_reference,
@@ -31,6 +38,11 @@ from core.registry import (
 from core.roles import Role, has_role, require_role
 
 CATALOG_SEARCH_LIMIT = 20_000  # names read per registry by the catalog search box
+# A registry that said no or did not answer, shown as one row's state (a status cell, a drift row).
+ROW_ERRORS = (RegistryRefused, RegistryUnavailable)
+UNAVAILABLE = (
+    "Unavailable: the registry could not be reached or did not answer as a registry (an admin sees why)."
+)
 
 
 class RegistryForm(forms.ModelForm):
@@ -50,14 +62,31 @@ class RegistryForm(forms.ModelForm):
         help_text="Stored encrypted. Leave blank to keep the stored one.",
     )
     clear_secret = forms.BooleanField(label="Forget the stored password", required=False)
+    save_anyway = forms.BooleanField(
+        label="Save even if the check fails",
+        required=False,
+        help_text="Saving first checks GET /v2/ with these credentials (token flow included). Tick this "
+        "to link a registry that is offline or refuses them now; the address policy still applies.",
+    )
 
     class Meta:
         model = Registry
-        fields = ["name", "url", "username", "verify_tls", "ca_bundle", "allowed_token_hosts"]
+        fields = [
+            "name",
+            "url",
+            "username",
+            "verify_tls",
+            "ca_bundle",
+            "allowed_token_hosts",
+            "allow_private_addresses",
+        ]
         help_texts = {
-            "allowed_token_hosts": "Other hosts (host or host:port, comma separated) trusted to issue "
-            "tokens; credentials are never sent to a token service elsewhere.",
+            "allowed_token_hosts": "Other token service origins (host, host:port or https://host:port, comma "
+            "separated) trusted with the credentials; they are never sent to a token service elsewhere.",
         }
+
+    #: What the check on save found (None when it could not run); the view reports it.
+    check: RegistryStatus | None = None
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -69,6 +98,47 @@ class RegistryForm(forms.ModelForm):
         if parts.query or parts.fragment or parts.path not in ("", "/"):
             raise forms.ValidationError("Give the registry's base URL only (scheme, host and port).")
         return f"{parts.scheme}://{parts.netloc}"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            self._check(cleaned)
+        return cleaned
+
+    def _check(self, cleaned: dict) -> None:
+        """Try the settings before saving: GET /v2/ with these credentials, on a fresh auth state."""
+        secret = cleaned.get("secret") or ""
+        if not secret and self.instance.pk and not cleaned.get("clear_secret"):
+            secret = self.instance.secret
+        try:
+            client = RegistryClient(
+                url=cleaned["url"],
+                username=cleaned.get("username", ""),
+                password=secret,
+                verify_tls=cleaned.get("verify_tls", False),
+                ca_bundle=cleaned.get("ca_bundle", ""),
+                allowed_token_hosts=cleaned.get("allowed_token_hosts", ""),
+                allow_private_addresses=cleaned.get("allow_private_addresses", False),
+                cached_auth=False,
+            )
+            with client:
+                self.check = client.ping()
+        except RegistryAddressRefused as exc:
+            self.add_error("url", exc.message)
+            return
+        except ROW_ERRORS as exc:  # the check's result, not a failure of this page
+            self.check = RegistryStatus(False, False, "", "", exc.message)
+        if self.check.auth_ok or cleaned.get("save_anyway"):
+            return
+        if self.check.auth_refused:
+            raise forms.ValidationError(
+                "The registry refused these credentials. Its answer: %(detail)s",
+                params={"detail": self.check.message},
+            )
+        raise forms.ValidationError(
+            'Could not check the registry: %(detail)s Tick "Save even if the check fails" to link it anyway.',
+            params={"detail": self.check.message},
+        )
 
     def save(self, commit: bool = True) -> Registry:
         registry = super().save(commit=False)
@@ -82,14 +152,20 @@ class RegistryForm(forms.ModelForm):
 
 
 def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A registry refusal escaping a page view: the refusal page with a way back (unavailable: the
-    middleware's 503)."""
+    """A registry refusal escaping a page view: the refusal page with a way back. An unavailable
+    registry is the middleware's 503 for admins; non-admins get the one generic refusal for both
+    (so "port closed" and "port open but not a registry" look alike, see :func:`_shown`)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except RegistryError as exc:
+        except ROW_ERRORS as exc:
+            shown = _shown(request, exc)
+            if shown is UNAVAILABLE:
+                exc = RegistryRefused(UNAVAILABLE)
+            elif isinstance(exc, RegistryUnavailable):
+                raise  # an admin: the middleware's 503 page naming the address it tried
             registry = Registry.objects.filter(pk=kwargs.get("pk")).first()
             back = (
                 (reverse("registry-catalog", args=[registry.pk]), f"Back to {registry.name}")
@@ -99,6 +175,14 @@ def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             return error_response(request, exc, title="The registry refused", back=back)
 
     return wrapper
+
+
+def _shown(request: HttpRequest, exc: RegistryRefused | RegistryUnavailable) -> str:
+    """The message a person may see: admins the detail; others the generic one, except for refused
+    credentials and a missing repository/tag (so "port closed" and "not a registry" look alike)."""
+    if has_role(request, Role.ADMIN) or isinstance(exc, RegistryAuthFailed | RegistryNotFound):
+        return exc.message
+    return UNAVAILABLE
 
 
 def _page_size(request: HttpRequest) -> int:
@@ -121,50 +205,67 @@ def registry_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         with client_for(registry) as client:
             status = client.ping()
-    except (RegistryError, RegistryUnavailable) as exc:  # one row's state
-        return render(request, "registries/list.html#status", {"error": exc.message})
+    except ROW_ERRORS as exc:  # one row's state
+        status = RegistryStatus(False, False, "", "", exc.message)
+    if not status.auth_ok and not status.auth_refused and not has_role(request, Role.ADMIN):
+        # "Port closed" and "port open but not a registry" look the same to non-admins.
+        status = RegistryStatus(False, False, "", "", UNAVAILABLE)
     return render(request, "registries/list.html#status", {"status": status})
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.create")
+@require_role(Role.ADMIN, action="registry.create")
 def registry_new(request: HttpRequest) -> HttpResponse:
     """Link a registry."""
-    form = RegistryForm(request.POST or None)
+    form = RegistryForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         with audit.action(
             request, "registry.create", target=form.cleaned_data["name"], parameters=_params(form)
         ):
             registry = form.save()
-        messages.success(request, f"Linked registry {registry.name}.")
+        messages.success(request, f"Linked registry {registry.name}. {_checked(form)}")
         return redirect("registry-catalog", pk=registry.pk)
-    return render(request, "registries/form.html", {"form": form})
+    if form.is_bound:
+        audit.refused_form(request, "registry.create", form, target=request.POST.get("name", ""))
+    return render(request, "registries/form.html", {"form": form}, status=400 if form.is_bound else 200)
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.update")
+@require_role(Role.ADMIN, action="registry.update")
 def registry_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a linked registry (the stored secret stays unless a new one is given)."""
     registry = get_object_or_404(Registry, pk=pk)
-    form = RegistryForm(request.POST or None, instance=registry)
+    form = RegistryForm(request.POST if request.method == "POST" else None, instance=registry)
     if request.method == "POST" and form.is_valid():
         with audit.action(request, "registry.update", target=registry.name, parameters=_params(form)):
             form.save()
         forget_auth()
-        messages.success(request, f"Saved registry {registry.name}.")
+        messages.success(request, f"Saved registry {registry.name}. {_checked(form)}")
         return redirect("registry-catalog", pk=registry.pk)
-    return render(request, "registries/form.html", {"form": form, "registry": registry})
+    if form.is_bound:
+        audit.refused_form(request, "registry.update", form, target=registry.name)
+    status = 400 if form.is_bound else 200
+    return render(request, "registries/form.html", {"form": form, "registry": registry}, status=status)
+
+
+def _checked(form: RegistryForm) -> str:
+    """What the check on save found, for the success message."""
+    if form.check is not None and form.check.auth_ok:
+        return "GET /v2/ works with these credentials."
+    found = form.check.message if form.check is not None else ""
+    return f"Saved without a working check: {found}"
 
 
 def _params(form: RegistryForm) -> dict:
-    data = {key: form.cleaned_data.get(key) for key in ("name", "url", "username", "verify_tls")}
+    keys = ("name", "url", "username", "verify_tls", "allow_private_addresses", "save_anyway")
+    data = {key: form.cleaned_data.get(key) for key in keys}
     data["secret"] = bool(form.cleaned_data.get("secret"))
     data["allowed_token_hosts"] = form.cleaned_data.get("allowed_token_hosts", "")
     return data
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.delete")
+@require_role(Role.ADMIN, action="registry.delete")
 def registry_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Unlink a registry: a confirm page on GET, the deletion on POST (the registry itself is untouched)."""
     registry = get_object_or_404(Registry, pk=pk)
@@ -221,8 +322,8 @@ def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespo
     try:
         with client_for(registry) as client:
             context["summary"] = client.tag_summary(name, tag)
-    except (RegistryError, RegistryUnavailable) as exc:  # one row's state
-        context["error"] = exc.message
+    except ROW_ERRORS as exc:  # one row's state
+        context["error"] = _shown(request, exc)
     return render(request, "registries/repository.html#row", context)
 
 
@@ -247,14 +348,14 @@ def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse
         "manifest": found,
         "config": config,
         "reference": reference,
-        "can_pull": has_role(request.user, Role.OPERATOR),
-        "can_delete": has_role(request.user, Role.ADMIN),
+        "can_pull": has_role(request, Role.OPERATOR),
+        "can_delete": has_role(request, Role.ADMIN),
     }
     return render(request, "registries/manifest.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-@require_role(Role.ADMIN, audit_action="registry.tag_delete")
+@require_role(Role.ADMIN, action="registry.tag_delete")
 @registry_page
 def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """Delete a tag's manifest: GET resolves the digest and lists every tag sharing it; POST deletes."""
@@ -275,7 +376,7 @@ def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespon
             request, "registry.tag_delete", target=f"{registry.host}/{name}:{tag}", parameters=parameters
         ):
             if confirmed != digest:
-                raise RegistryError(
+                raise RegistryRefused(
                     f"{name}:{tag} now points at another digest than the one you confirmed; nothing was "
                     "deleted. Look again before deleting."
                 )
@@ -294,7 +395,7 @@ def push_form(request: HttpRequest, pk: int) -> HttpResponse:
     registry = get_object_or_404(Registry, pk=pk)
     repository_name = request.GET.get("repository", "")
     rows = []
-    for row in registry_images.local_tags():
+    for row in engine.for_request(request).registry_images.local_tags():
         local = references.parse(row.reference)
         target = f"{registry.host}/{repository_name or local.path}:{local.tag}"
         rows.append({"row": row, "target": target})
@@ -309,7 +410,7 @@ def drift(request: HttpRequest) -> HttpResponse:
     image_id = request.GET.get("image", "")
     if not image_id:
         raise Http404("no image given")
-    image_refs = registry_images.image_references(image=image_id)
+    image_refs = engine.for_request(request).registry_images.image_references(image=image_id)
     registries = {registry.host: registry for registry in Registry.objects.all()}
     rows = []
     clients: dict[str, RegistryClient] = {}
@@ -333,8 +434,8 @@ def drift(request: HttpRequest) -> HttpResponse:
                     parsed.registry, client_for(registry)
                 )
                 remote = client.manifest_digest(name, tag)
-            except (RegistryError, RegistryUnavailable) as exc:  # one row's state
-                row.update(state="error", message=exc.message)
+            except ROW_ERRORS as exc:  # one row's state
+                row.update(state="error", message=_shown(request, exc))
             else:
                 row["remote"] = remote
                 row["state"] = "missing" if remote is None else "in-sync" if remote in local else "differs"
@@ -365,8 +466,8 @@ def search_catalogs(request: HttpRequest) -> HttpResponse:
                     entry["scanned"] += 1
                     if query in repo_name and len(entry["matches"]) < 200:
                         entry["matches"].append(repo_name)
-        except (RegistryError, RegistryUnavailable) as exc:  # one row's state
-            entry["error"] = exc.message
+        except ROW_ERRORS as exc:  # one row's state
+            entry["error"] = _shown(request, exc)
         entry["capped"] = entry["scanned"] >= CATALOG_SEARCH_LIMIT
         results.append(entry)
     return render(request, "registries/search.html#catalogs", {"q": query, "results": results})
@@ -379,8 +480,8 @@ def search_index(request: HttpRequest) -> HttpResponse:
     context: dict = {"q": query, "found": []}
     if query:
         try:
-            context["found"] = registry_images.search_index(term=query)
-        except Refused as exc:
+            context["found"] = engine.for_request(request).registry_images.search_index(term=query)
+        except Refused as exc:  # the engine's index offline; the engine away is the 503 page
             context["error"] = exc.message
     return render(request, "registries/search.html#index", context)
 

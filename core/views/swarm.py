@@ -1,7 +1,7 @@
 """Swarm pages and actions (nodes, services, tasks) for an endpoint that is a Swarm manager.
 
-The views never pick the engine themselves: engine functions are called without ``host`` and the
-engine layer resolves the current endpoint. Every link is reversed, so it keeps the endpoint prefix.
+Each view gets the engine of the request's endpoint (``engine.for_request``). Every link is
+reversed, so it keeps the endpoint prefix.
 """
 
 from __future__ import annotations
@@ -15,31 +15,33 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from core import audit, references
-from core.endpoints import current_slug, prefixed
-from core.engine import swarm
+from core import audit, engine, policy, references
+from core.engine.swarm import SwarmState, parse_constraints, parse_env, parse_ports
 from core.errors import InvalidInput, NotFound, Refused
-from core.roles import Role, has_role, require_role
+from core.roles import Role, has_role, require_role, role_on
+from core.routing import ws_path
 
 LOG_TAIL = 200
+SERVICE_FIELDS = ("name", "image", "replicas", "command", "ports", "env", "constraints")
 MAX_REPLICAS = 1000
 
 
-def _not_a_manager(request: HttpRequest, state: swarm.SwarmState) -> HttpResponse:
+def _not_a_manager(request: HttpRequest, state: SwarmState) -> HttpResponse:
     return render(request, "swarm/not_manager.html", {"state": state})
 
 
 def _home(request: HttpRequest, *, form: forms.Form | None = None, status: int = 200) -> HttpResponse:
-    state = swarm.swarm_state()
+    docker = engine.for_request(request)
+    state = docker.swarm.swarm_state()
     if not state.is_manager:
         return _not_a_manager(request, state)
     context = {
         "state": state,
-        "nodes": swarm.list_nodes(),
-        "services": swarm.list_services(),
+        "nodes": docker.swarm.list_nodes(),
+        "services": docker.swarm.list_services(),
         "form": form or ServiceForm(),
-        "can_operate": has_role(request.user, Role.OPERATOR),
-        "can_admin": has_role(request.user, Role.ADMIN),
+        "can_operate": has_role(request, Role.OPERATOR),
+        "can_admin": has_role(request, Role.ADMIN),
     }
     return render(request, "swarm/swarm.html", context, status=status)
 
@@ -121,21 +123,35 @@ class ServiceForm(forms.Form):
             raise forms.ValidationError(f"The command cannot be split into words: {e}.") from None
 
     def clean_ports(self) -> list:
-        return _spec(swarm.parse_ports, self.cleaned_data["ports"])
+        return _spec(parse_ports, self.cleaned_data["ports"])
 
     def clean_env(self) -> list:
-        return _spec(swarm.parse_env, self.cleaned_data["env"])
+        return _spec(parse_env, self.cleaned_data["env"])
 
     def clean_constraints(self) -> list:
-        return _spec(swarm.parse_constraints, self.cleaned_data["constraints"])
+        return _spec(parse_constraints, self.cleaned_data["constraints"])
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.service.create")
 @require_POST
 def service_create(request: HttpRequest) -> HttpResponse:
-    """Create a replicated service from the form on the swarm page."""
+    """Create a replicated service from the form on the swarm page (the workload policy first)."""
     form = ServiceForm(request.POST)
-    params = {k: request.POST.get(k, "") for k in ServiceForm.base_fields}
+    params = {k: request.POST.get(k, "") for k in SERVICE_FIELDS}
+    workload = policy.Workload(unknown_fields=policy.unknown_fields(request.POST.keys(), SERVICE_FIELDS))
+    refused = policy.refusals(workload, role_on(request))
+    if refused:
+        message = " ".join(r.message for r in refused)
+        audit.record(
+            request,
+            "swarm.service.create",
+            target=params["name"][:150],
+            parameters={**params, "refused_fields": list(workload.unknown_fields)},
+            outcome=audit.DENIED,
+            message=message,
+        )
+        messages.error(request, message)
+        return _home(request, form=form, status=400)
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         audit.record(
@@ -145,15 +161,12 @@ def service_create(request: HttpRequest) -> HttpResponse:
             parameters=params,
             outcome=audit.FAILED,
             message=errors,
-            endpoint=current_slug(),
         )
         return _home(request, form=form, status=400)
     data = form.cleaned_data
     try:
-        with audit.action(
-            request, "swarm.service.create", target=data["name"], parameters=params, endpoint=current_slug()
-        ) as details:
-            service_id = swarm.create_service(**data)
+        with audit.action(request, "swarm.service.create", target=data["name"], parameters=params) as details:
+            service_id = engine.for_request(request).swarm.create_service(**data)
             details["message"] = service_id
     except Refused as e:
         form.add_error(None, e.message)
@@ -164,17 +177,33 @@ def service_create(request: HttpRequest) -> HttpResponse:
 
 @require_role(Role.VIEWER)
 def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
-    """One service: its spec, tasks with their node and state, and the last rolling update."""
-    state = swarm.swarm_state()
+    """One service: its spec (env values masked), tasks with their node and state, the last update."""
+    return _service_page(request, service_id)
+
+
+@require_role(Role.OPERATOR, action="swarm.service.reveal")
+@require_POST
+def service_reveal(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The service page with its env values shown (audited)."""
+    with audit.action(request, "swarm.service.reveal", target=service_id):
+        response = _service_page(request, service_id, revealed=True)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _service_page(request: HttpRequest, service_id: str, *, revealed: bool = False) -> HttpResponse:
+    docker = engine.for_request(request)
+    state = docker.swarm.swarm_state()
     if not state.is_manager:
         return _not_a_manager(request, state)
-    service = swarm.inspect_service(service_id)
+    service = docker.swarm.inspect_service(service_id)
     context = {
         "service": service,
         "service_id": service.summary.id,
         "progress": service.progress,
-        "can_operate": has_role(request.user, Role.OPERATOR),
-        "can_admin": has_role(request.user, Role.ADMIN),
+        "revealed": revealed,
+        "can_operate": has_role(request, Role.OPERATOR),
+        "can_admin": has_role(request, Role.ADMIN),
     }
     return render(request, "swarm/service.html", context)
 
@@ -182,15 +211,17 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_role(Role.VIEWER)
 def service_progress(request: HttpRequest, service_id: str) -> HttpResponse:
     """The rolling-update fragment; it polls itself every 2 s while the update runs."""
-    progress = swarm.update_progress(service_id)
+    docker = engine.for_request(request)
+    progress = docker.swarm.update_progress(service_id)
     return render(request, "swarm/service.html#progress", {"progress": progress, "service_id": service_id})
 
 
 @require_role(Role.VIEWER)
 def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
     """The last lines of every task of the service, read once on the server."""
-    service = swarm.inspect_service(service_id)
-    lines = swarm.service_log_lines(service.summary.id, tail=LOG_TAIL)
+    docker = engine.for_request(request)
+    service = docker.swarm.inspect_service(service_id)
+    lines = docker.swarm.service_log_lines(service.summary.id, tail=LOG_TAIL)
     slots = {t.id: t.name for t in service.tasks}
     rows = [(slots.get(line.task_id, line.task_id[:12]), line.text) for line in lines]
     return render(request, "swarm/logs.html", {"service": service, "rows": rows, "tail": LOG_TAIL})
@@ -199,7 +230,8 @@ def service_logs(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_role(Role.VIEWER)
 def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
     """The service's logs followed live in the container log viewer (ws/swarm/services/<id>/logs/)."""
-    service = swarm.inspect_service(service_id)
+    docker = engine.for_request(request)
+    service = docker.swarm.inspect_service(service_id)
     return render(
         request,
         "logs/logs.html",
@@ -207,25 +239,57 @@ def service_logs_live(request: HttpRequest, service_id: str) -> HttpResponse:
             "containers": [],
             "service": service.summary,
             "title": f"service {service.summary.name}",
-            "ws_path": prefixed(f"/ws/swarm/services/{service.summary.id}/logs/"),
+            "ws_path": ws_path("ws-service-logs", service.summary.id),
         },
     )
 
 
-@require_role(Role.OPERATOR)
+def _refused_change(
+    request: HttpRequest, service_id: str, action: str, parameters: dict
+) -> HttpResponse | None:
+    """The workload policy on a change: a non-admin may not change a service set up with what only
+    an admin may ask for (bind mounts, capabilities, the host network ...). Audited when refused."""
+    role = role_on(request)
+    if role is None or role >= Role.ADMIN:
+        return None
+    docker = engine.for_request(request)
+    workload = docker.swarm.inspect_service(service_id).workload
+    facts = policy.gather_facts(
+        workload, inspect_volume=docker.volumes.volume_facts, network_driver=docker.networks.network_driver
+    )
+    refused = policy.refusals(workload, role, facts)
+    if not refused:
+        return None
+    message = "Only an admin may change this service: " + " ".join(r.message for r in refused)
+    audit.record(
+        request,
+        action,
+        target=service_id,
+        parameters={**parameters, "refused_fields": sorted({r.field for r in refused})},
+        outcome=audit.DENIED,
+        message=message,
+    )
+    messages.error(request, message)
+    return redirect("swarm-service", service_id=service_id)
+
+
+@require_role(Role.OPERATOR, action="swarm.service.scale")
 @require_POST
 def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     """Set the replica count of a replicated service."""
+    docker = engine.for_request(request)
     value = request.POST.get("replicas", "")
+    refused = _refused_change(request, service_id, "swarm.service.scale", {"replicas": value})
+    if refused is not None:
+        return refused
     try:
         with audit.action(
             request,
             "swarm.service.scale",
             target=service_id,
             parameters={"replicas": value},
-            endpoint=current_slug(),
         ):
-            swarm.scale_service(service_id, replicas=_replicas(value))
+            docker.swarm.scale_service(service_id, replicas=_replicas(value))
     except NotFound:
         raise
     except Refused as e:
@@ -235,20 +299,23 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm-service", service_id=service_id)
 
 
-@require_role(Role.OPERATOR)
+@require_role(Role.OPERATOR, action="swarm.service.update")
 @require_POST
 def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
     """Start a rolling update of the service to another image."""
+    docker = engine.for_request(request)
     image = request.POST.get("image", "").strip()
+    refused = _refused_change(request, service_id, "swarm.service.update", {"image": image})
+    if refused is not None:
+        return refused
     try:
         with audit.action(
             request,
             "swarm.service.update",
             target=service_id,
             parameters={"image": image},
-            endpoint=current_slug(),
         ):
-            swarm.update_image(service_id, image=image)
+            docker.swarm.update_image(service_id, image=image)
     except NotFound:
         raise
     except Refused as e:
@@ -261,18 +328,20 @@ def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
 @require_role(Role.ADMIN)
 def service_delete_confirm(request: HttpRequest, service_id: str) -> HttpResponse:
     """First step of removing a service: what will go, and the button that does it."""
-    service = swarm.inspect_service(service_id)
+    docker = engine.for_request(request)
+    service = docker.swarm.inspect_service(service_id)
     template = "swarm/confirm_delete.html#confirm" if request.htmx else "swarm/confirm_delete.html"
     return render(request, template, {"service": service})
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.service.remove")
 @require_POST
 def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     """Remove a service and all its tasks."""
+    docker = engine.for_request(request)
     try:
-        with audit.action(request, "swarm.service.remove", target=service_id, endpoint=current_slug()):
-            swarm.remove_service(service_id)
+        with audit.action(request, "swarm.service.remove", target=service_id):
+            docker.swarm.remove_service(service_id)
     except Refused as e:
         messages.error(request, e.message)
         return redirect("swarm-service", service_id=service_id)
@@ -280,10 +349,11 @@ def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     return redirect("swarm")
 
 
-@require_role(Role.ADMIN)
+@require_role(Role.ADMIN, action="swarm.node.availability")
 @require_POST
 def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
     """Drain, pause or activate a node."""
+    docker = engine.for_request(request)
     availability = request.POST.get("availability", "")
     try:
         with audit.action(
@@ -291,9 +361,8 @@ def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
             "swarm.node.availability",
             target=node_id,
             parameters={"availability": availability},
-            endpoint=current_slug(),
         ):
-            swarm.set_node_availability(node_id, availability=availability)
+            docker.swarm.set_node_availability(node_id, availability=availability)
     except NotFound:
         raise
     except Refused as e:
@@ -308,6 +377,7 @@ urlpatterns = [
     path("swarm/services/new/", service_create, name="swarm-service-create"),
     path("swarm/services/<ref:service_id>/", service_detail, name="swarm-service"),
     path("swarm/services/<ref:service_id>/progress/", service_progress, name="swarm-service-progress"),
+    path("swarm/services/<ref:service_id>/reveal/", service_reveal, name="swarm-service-reveal"),
     path("swarm/services/<ref:service_id>/logs/", service_logs, name="swarm-service-logs"),
     path("swarm/services/<ref:service_id>/logs/live/", service_logs_live, name="swarm-service-logs-live"),
     path("swarm/services/<ref:service_id>/scale/", service_scale, name="swarm-service-scale"),

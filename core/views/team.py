@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from core import audit
+from core.accounts import must_change_password, require_password_change, set_one_time_password
 from core.models import AuditEvent, Recording
 from core.recordings import recordings_dir
 from core.roles import ROLE_GROUPS, Role, require_role, role_of, set_role
@@ -32,7 +33,18 @@ from core.signals import revoke_websockets
 
 User = get_user_model()
 PAGE_SIZE = 50
-CSV_COLUMNS = ("time", "user", "role", "address", "action", "target", "outcome", "message", "parameters")
+CSV_COLUMNS = (
+    "time",
+    "user",
+    "role",
+    "address",
+    "action",
+    "target",
+    "outcome",
+    "message",
+    "parameters",
+    "endpoint",
+)
 USERNAME_RULE = "A username is 1-150 letters, digits and @ . + - _ ."
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.+-_")
 
@@ -118,7 +130,7 @@ class UserCreateForm(forms.Form):
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.create")
+@require_role(Role.ADMIN, action="user.create")
 def user_create(request: HttpRequest) -> HttpResponse:
     """Create a user with a role; the generated password is shown once, in this response only."""
     form = UserCreateForm(request.POST)
@@ -130,13 +142,14 @@ def user_create(request: HttpRequest) -> HttpResponse:
     username, role = form.cleaned_data["username"], form.cleaned_data["role"]
     password = secrets.token_urlsafe(15)
     with audit.action(request, "user.create", target=username, parameters={"role": role.label}):
-        user = User.objects.create_user(username=username, password=password)
+        user = User.objects.create_user(username=username)
+        set_one_time_password(user, password)
         set_role(user, role)
     return _team_page(request, created={"username": username, "password": password, "role": role.label})
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.role")
+@require_role(Role.ADMIN, action="user.role")
 def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     """Change a user's role; a downgrade ends their sessions and websockets."""
     user = get_object_or_404(User, pk=user_id)
@@ -168,7 +181,7 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-@require_role(Role.ADMIN, audit_action="user.deactivate")
+@require_role(Role.ADMIN, action="user.deactivate")
 def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     """GET: the confirm step. POST with confirm=yes: deactivate, end sessions, close websockets."""
     user = get_object_or_404(User, pk=user_id)
@@ -190,7 +203,7 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_role(Role.ADMIN, audit_action="user.activate")
+@require_role(Role.ADMIN, action="user.activate")
 def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     """Re-activate a deactivated user (their role is kept)."""
     user = get_object_or_404(User, pk=user_id)
@@ -201,7 +214,7 @@ def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-@require_role(Role.VIEWER, audit_action="user.password")
+@require_role(Role.VIEWER, action="user.password")
 def password_change(request: HttpRequest) -> HttpResponse:
     """Change one's own password (e.g. the one-time password an admin handed out)."""
     form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
@@ -217,10 +230,12 @@ def password_change(request: HttpRequest) -> HttpResponse:
         else:
             with audit.action(request, "user.password", target=request.user.username):
                 form.save()
+                require_password_change(form.user, required=False)
                 update_session_auth_hash(request, form.user)
             messages.success(request, "Your password was changed.")
             return redirect("overview")
-    return render(request, "team/password.html", {"form": form})
+    one_time = must_change_password(request.user)
+    return render(request, "team/password.html", {"form": form, "one_time": one_time})
 
 
 # --------------------------------------------------------------------------- audit log
@@ -236,13 +251,14 @@ def _when(value: str, *, end: bool) -> datetime | None:
 
 
 def filtered_events(params) -> tuple[QuerySet, dict[str, str]]:
-    """Audit events matching the query's filters (user, action, target, outcome, since, until)."""
-    filters = {
-        k: params.get(k, "").strip() for k in ("user", "action", "target", "outcome", "since", "until")
-    }
+    """Audit events matching the query's filters (user, endpoint, action, target, outcome, since, until)."""
+    names = ("user", "endpoint", "action", "target", "outcome", "since", "until")
+    filters = {k: params.get(k, "").strip() for k in names}
     events = AuditEvent.objects.all()
     if filters["user"]:
         events = events.filter(username__iexact=filters["user"])
+    if filters["endpoint"]:
+        events = events.filter(endpoint=filters["endpoint"])
     if filters["action"]:
         events = events.filter(action__startswith=filters["action"])
     if filters["target"]:
@@ -269,6 +285,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "query": query,
         "outcomes": AuditEvent.Outcome.values,
         "actions": AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct(),
+        "endpoint_slugs": AuditEvent.objects.exclude(endpoint="")
+        .order_by("endpoint")
+        .values_list("endpoint", flat=True)
+        .distinct(),
     }
     template = "audit/audit.html#rows" if request.htmx and not request.htmx.boosted else "audit/audit.html"
     return render(request, template, context)
@@ -303,6 +323,7 @@ def _csv_rows(events: QuerySet) -> Iterator[str]:
                 e.outcome,
                 e.message,
                 json.dumps(e.parameters, ensure_ascii=False) if e.parameters else "",
+                e.endpoint,
             )
         )
 

@@ -15,14 +15,7 @@
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy], [data-copy-text]");
-    if (button) { event.preventDefault(); copyText(button); return; }
-    var reveal = event.target.closest("[data-reveal]");
-    if (reveal) {
-      event.preventDefault();
-      reveal.textContent = reveal.dataset.reveal;
-      reveal.removeAttribute("data-reveal");
-      reveal.classList.remove("masked");
-    }
+    if (button) { event.preventDefault(); copyText(button); }
   });
 
   // Confirm before submitting forms marked data-confirm (the real confirm step is server-side).

@@ -65,7 +65,7 @@
       finished = true;
       messageBox.textContent = message;
       messageBox.classList.remove("hidden");
-      messageBox.classList.toggle("msg-error", status === "error");
+      messageBox.classList.toggle("msg-error", status === "error" || status === "interrupted");
       messageBox.classList.toggle("msg-success", status === "success");
     }
     if (result) {
@@ -78,9 +78,9 @@
   function onFrame(frame) {
     if (frame.type === "state") {
       logBox.textContent = "";
-      lineCount = 0;
+      lineCount = frame.first_line || 0;
       (frame.layers || []).forEach(showLayer);
-      addLines(frame.lines || [], 0);
+      addLines(frame.lines || [], frame.first_line || 0);
       setStatus(frame.status, frame.message, frame.result);
     } else if (frame.type === "progress") {
       (frame.layers || []).forEach(showLayer);
@@ -95,8 +95,9 @@
   function connect() {
     var socket = new WebSocket(window.Dashboard.wsUrl(root.dataset.jobWs));
     socket.addEventListener("message", function (event) { onFrame(JSON.parse(event.data)); });
-    socket.addEventListener("close", function () {
-      if (!finished) { setTimeout(connect, 2000); }
+    socket.addEventListener("close", function (event) {
+      var refused = event.code === 4403 || event.code === 4404;
+      if (!finished && !refused) { setTimeout(connect, 2000); }
     });
   }
   connect();

@@ -38,6 +38,27 @@
     for (var i = 0; i < data.length; i++) { bytes[i] = data.charCodeAt(i) & 255; }
     send(bytes);
   });
+  // Pasted text goes as its own frame, without escape sequences or control characters other than
+  // tab/CR/LF (the server strips them again): a paste cannot end a bracketed paste early
+  // ("ESC[201~") and run the rest as typed commands. Capture phase: xterm's own handler never sees it.
+  var ESCAPES = /\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[ -\/]*[0-~]?|\x9b[0-?]*[ -\/]*[@-~]/g;
+  var CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
+  function sanitizePaste(text) {
+    return text.replace(ESCAPES, "").replace(CONTROLS, "").replace(/\r?\n/g, "\r");
+  }
+  window.dashboardSanitizePaste = sanitizePaste;   // for tests
+  box.addEventListener("paste", function (event) {
+    event.preventDefault();
+    event.stopPropagation();
+    var text = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
+    var clean = sanitizePaste(text || "");
+    if (!clean) { return; }
+    var bracketed = !!(term.modes && term.modes.bracketedPasteMode);
+    for (var i = 0; i < clean.length; i += 16384) {   // frames well under the server's input cap
+      send(JSON.stringify({ type: "paste", data: clean.slice(i, i + 16384), bracketed: bracketed }));
+    }
+  }, true);
+
   term.onResize(function (size) { send(JSON.stringify({ type: "resize", cols: size.cols, rows: size.rows })); });
 
   // The terminal fills its box and follows window and layout resizes.
