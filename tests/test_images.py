@@ -604,21 +604,21 @@ def test_engine_down_during_a_pull_ends_the_job_in_error(operator_client, engine
 
 
 def test_engine_module_refuses_a_bad_reference_before_calling_the_engine(engine, make_image):
-    from core.engine import images
     from core.errors import InvalidReference
+    from tests.support import default_engine
 
     image = make_image()
     with pytest.raises(InvalidReference):
-        images.tag_image(image["id"], repository="App", tag="x")
+        default_engine().images.tag_image(image["id"], repository="App", tag="x")
 
 
 def test_engine_module_leaves_the_image_untouched_on_a_bad_tag(engine, make_image):
-    from core.engine import images
     from core.errors import InvalidReference
+    from tests.support import default_engine
 
     image = make_image()
     with pytest.raises(InvalidReference):
-        images.tag_image(image["id"], repository=f"{RUN_ID}-x", tag="-bad")
+        default_engine().images.tag_image(image["id"], repository=f"{RUN_ID}-x", tag="-bad")
     assert _tags(engine, image["id"]) == [image["ref"]]
 
 
