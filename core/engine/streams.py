@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.engine._client import Engine, engine_call, translated
-from core.errors import InvalidRequest, NotFound
+from core.errors import InvalidInput, NotFound
 from core.live.batching import Batcher
 from core.live.lines import MAX_LINE, LineAssembler
 
@@ -94,7 +94,7 @@ def parse_since(value: str | None, *, now: float | None = None) -> str | None:
         Unix seconds as a string (``"1700000000.000000000"``), or None.
 
     Raises:
-        InvalidRequest: the value is none of the above.
+        InvalidInput: the value is none of the above.
     """
     if not value:
         return None
@@ -108,7 +108,7 @@ def parse_since(value: str | None, *, now: float | None = None) -> str | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidRequest(
+        raise InvalidInput(
             f"“{value}” is not a time: use e.g. 10m, 2h, 1700000000 or 2024-05-01T10:00:00Z."
         ) from exc
     if moment.tzinfo is None:
@@ -373,7 +373,7 @@ def open_logs(
 
     Raises:
         NotFound: no such container.
-        InvalidRequest: the engine refused the parameters.
+        InvalidInput: the engine refused the parameters.
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
@@ -443,7 +443,7 @@ def open_service_logs(
 
     Raises:
         NotFound: no such service.
-        EngineError: the engine is not a Swarm manager, or refused the parameters.
+        EngineRefused: the engine is not a Swarm manager, or refused the parameters.
         EngineUnavailable: the engine does not answer.
     """
     return _open_log_stream(
@@ -577,7 +577,7 @@ def start_exec(
     Raises:
         NotFound: no such container.
         Conflict: the container is not running.
-        EngineError: the engine refused (unknown user, bad workdir...).
+        EngineRefused: the engine refused (unknown user, bad workdir...).
     """
     api = engine.api
     token = secrets.token_hex(12)
@@ -638,7 +638,7 @@ def _started(api, exec_id: str, sock: socket.socket, token: str, result=None) ->
     pending = _buffered(result, sock) + _drain(sock, timeout=1.0)
     text = _text(pending).strip()
     code = data.get("ExitCode")
-    raise InvalidRequest(text[:500] or f"The command did not start (exit code {code}).")
+    raise InvalidInput(text[:500] or f"The command did not start (exit code {code}).")
 
 
 def _buffered(result, sock: socket.socket) -> bytes:
@@ -684,7 +684,7 @@ def resize_terminal(engine: Engine, terminal: TerminalSocket, *, cols: int, rows
         rows: height in rows.
 
     Raises:
-        EngineError: the engine refused (process gone).
+        EngineRefused: the engine refused (process gone).
     """
     api = engine.api
     if terminal.exec_id:
