@@ -348,9 +348,7 @@ class LogsConsumer(GuardedConsumer):
         connection after its close-handshake timeout, losing lines a slow client has not read yet."""
         if self.probe_task is not None:
             self.probe_task.cancel()
-        skipped = self.gate.take_skipped()
-        if skipped:
-            await self.send_json({"type": "skipped", "count": skipped})
+        await self.flush_skipped()  # the held-back newest lines too: the end of the log
         await self.send_json({"type": "end", "reason": reason})
         if self.slot:
             self.slot = False
