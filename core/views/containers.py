@@ -520,9 +520,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     return _back_to_list(request)
 
 
-def _confirm_bulk_delete(
-    request: HttpRequest, docker: engine.Engine, ids: list[str]
-) -> HttpResponse:
+def _confirm_bulk_delete(request: HttpRequest, docker: engine.Engine, ids: list[str]) -> HttpResponse:
     """The confirm step, naming each container (ids the engine no longer knows are listed as gone)."""
     by_id = {c.id: c for c in docker.containers.list_containers(include_stopped=True)}
     found = [by_id.get(i) or next((c for c in by_id.values() if c.id.startswith(i)), None) for i in ids]

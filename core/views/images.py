@@ -398,15 +398,27 @@ def image_load(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         _refused(request, "image.load", "", form, params)
         return _form_page(request, "load", form, status=400)
+    docker = engine.for_request(request)
     try:
         with audit.action(request, "image.load", parameters=params) as details:
-            result = engine.for_request(request).images.load(form.cleaned_data["archive"].file)
+            result = docker.images.load(form.cleaned_data["archive"].file)
             details["message"] = ", ".join(result.images)
     except Refused as exc:
         form.add_error("archive", exc.message)
         return _form_page(request, "load", form, status=400)
     messages.success(request, f"Loaded {len(result.images)} image(s).")
-    return render(request, "images/loaded.html", {"loaded": result.images})
+    return render(request, "images/loaded.html", {"loaded": _with_ids(docker, result.images)})
+
+
+def _with_ids(docker: engine.Engine, refs: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each loaded reference (a name:tag or an id) with the short id its page is at ("": gone)."""
+    rows = []
+    for ref in refs:
+        try:
+            rows.append((ref, short(docker.images.resolve_id(ref))))
+        except Refused:
+            rows.append((ref, ""))
+    return rows
 
 
 @require_role(Role.OPERATOR, action="image.import")
