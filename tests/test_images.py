@@ -65,6 +65,22 @@ def test_list_filter_and_sort_for_htmx_return_only_the_rows(viewer_client, make_
     assert f'data-id="{unused["id"]}"' not in html
 
 
+@pytest.mark.parametrize(
+    "query", ["sort=__class__", "dir=sideways", "page=abc", "page=-1", "per_page=7", "per_page=99999"]
+)
+def test_list_bad_paging_values_fall_back_to_defaults(viewer_client, make_image, query):
+    image = make_image()
+    response = viewer_client.get(f"/images/?q={RUN_ID}&{query}")
+    assert response.status_code == 200
+    assert f'data-id="{image["id"]}"' in response.content.decode()
+
+
+def test_list_page_past_the_end_shows_the_last_page(viewer_client, make_image):
+    image = make_image()
+    html = viewer_client.get("/images/", {"q": image["id"][7:19], "page": 999}).content.decode()
+    assert f'data-id="{image["id"]}"' in html
+
+
 def test_detail_by_unique_prefix_shows_summary_history_and_inspect(viewer_client, make_image):
     image = make_image(labels={"purpose": "detail"})
     response = viewer_client.get(f"/images/{image['id'][7:17]}/")
