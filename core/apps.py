@@ -6,4 +6,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Docker dashboard"
 
     def ready(self) -> None:
-        from core import signals  # noqa: F401  (login/logout auditing, session revocation)
+        from core import converters, signals  # noqa: F401  (signals: login/logout auditing, session revocation)
+
+        converters.register()

@@ -13,25 +13,28 @@ from collections.abc import Callable
 
 from django import forms
 
-from core import policy
+from core import policy, references
 from core.engine.containers import CreateSpec, HealthSpec, NetworkSpec, PortSpec, VolumeSpec
 from core.roles import Role
 
-NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# A network mode: a network name, or container:<ref> / host / none (so ":" is allowed).
 NETWORK_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$")
-VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 ENV_KEY_RE = re.compile(r"^[^=\s]+$")
 RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:(\d{1,4}))?)$")
 SIGNAL_RE = re.compile(r"^(SIG)?[A-Z0-9+-]{1,12}$|^\d{1,2}$")
 CAPABILITY_RE = re.compile(r"^(CAP_)?[A-Z_]{2,32}$|^ALL$")
-# Docker's reference grammar, simplified: lowercase path components, optional registry host:port.
-REPOSITORY_RE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 COMMIT_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME", "WORKDIR")
 RESTART_CHOICES = "no, on-failure[:N], always, unless-stopped"
+
+
+def _object_name(name: str) -> str:
+    """A container name by Docker's grammar (core.references), the engine's leading ``/`` dropped."""
+    try:
+        return references.validate_object_name(name)
+    except references.BadReference:
+        raise forms.ValidationError(
+            "A name is letters, digits, _ . - (at least two, starting alphanumeric)."
+        ) from None
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -118,7 +121,7 @@ def parse_volumes(text: str) -> tuple[VolumeSpec, ...]:
             raise forms.ValidationError(f"Line {number}: the target “{target}” must be an absolute path.")
         if target.rstrip("/") == "":
             raise forms.ValidationError(f"Line {number}: the target may not be the container's root “/”.")
-        if source and not source.startswith("/") and not VOLUME_NAME_RE.match(source):
+        if source and not source.startswith("/") and not references.is_object_name(source):
             raise forms.ValidationError(
                 f"Line {number}: “{source}” is neither a volume name nor an absolute host path."
             )
@@ -411,11 +414,7 @@ class CreateContainerForm(RuntimeFields, forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if name and not NAME_RE.match(name):
-            raise forms.ValidationError(
-                "A name is letters, digits, _ . - (at least two, starting alphanumeric)."
-            )
-        return name.lstrip("/")
+        return _object_name(name) if name else name
 
     def clean_image(self) -> str:
         image = self.cleaned_data["image"].strip()
@@ -573,13 +572,18 @@ class CommitForm(forms.Form):
 
     def clean_repository(self) -> str:
         repository = self.cleaned_data["repository"].strip()
-        if repository and not REPOSITORY_RE.match(repository):
-            raise forms.ValidationError(f"“{repository}” is not a repository name (lowercase, e.g. me/app).")
+        if repository:
+            try:
+                references.split_repository(repository)
+            except references.BadReference:
+                raise forms.ValidationError(
+                    f"“{repository}” is not a repository name (lowercase, e.g. me/app)."
+                ) from None
         return repository
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip()
-        if tag and not TAG_RE.match(tag):
+        if tag and not references.is_tag(tag):
             raise forms.ValidationError(f"“{tag}” is not a tag (letters, digits, _ . -; at most 128).")
         if tag and not self.cleaned_data.get("repository") and "repository" not in self.errors:
             raise forms.ValidationError("A tag needs a repository.")
@@ -609,11 +613,7 @@ class RenameForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if not NAME_RE.match(name):
-            raise forms.ValidationError(
-                "A name is letters, digits, _ . - (at least two, starting alphanumeric)."
-            )
-        return name.lstrip("/")
+        return _object_name(name)
 
 
 class TimeoutForm(forms.Form):

@@ -17,7 +17,6 @@ def dashboard(request: HttpRequest) -> dict:
         "docker_host": endpoint.url if endpoint is not None else "",
         "current_endpoint": endpoint,
         "endpoints": [],
-        "endpoint_prefix": f"/e/{endpoint.slug}" if endpoint is not None and not endpoint.is_default else "",
     }
     if authenticated:
         from core.models import Endpoint

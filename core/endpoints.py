@@ -18,7 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import get_script_prefix, set_script_prefix
+from django.urls import get_script_prefix, reverse, set_script_prefix
 
 from core import engine
 from core.engine import EndpointRef
@@ -59,6 +59,24 @@ def health_of_all(
     finally:
         if own_pool:
             pool.shutdown(wait=False)
+
+
+def reverse_on(request: HttpRequest, endpoint: Endpoint | EndpointRef, name: str, *args: object) -> str:
+    """``reverse()`` for a page of ``endpoint`` (the default one at the plain routes, another under
+    `/e/<slug>/`) from a request on any endpoint: the endpoint switcher and the endpoints lists.
+    Within one endpoint plain ``{% url %}`` is right (the script prefix already carries it)."""
+    original = get_script_prefix()
+    prefix = original
+    current = getattr(request, "endpoint", None)
+    if current is not None and not current.is_default:
+        prefix = prefix.removesuffix(f"e/{current.slug}/")  # as EndpointMiddleware added it
+    if not endpoint.is_default:
+        prefix = f"{prefix.rstrip('/')}/e/{endpoint.slug}/"
+    set_script_prefix(prefix)
+    try:
+        return reverse(name, args=args)
+    finally:
+        set_script_prefix(original)
 
 
 class EndpointMiddleware:

@@ -1,17 +1,25 @@
-"""One small hierarchy of errors, and the one place where SDK/HTTP failures are mapped onto it.
+"""One hierarchy of the failures a person can be told about (docs/architecture.md, "Errors").
 
-Views and consumers only ever see these classes. ``from_engine_exception`` recognises docker-py's
-exceptions by their shape (status code, ``explanation``) and requests' by class, so this module does
-not import the SDK: core/engine/ stays the only importer of ``docker``.
+::
+
+    DashboardError                 message: plain text a person may read (templates escape it)
+    ├── Refused                    someone said no; the request can be corrected
+    │   ├── NotFound (404)         ├── RegistryNotFound (also a RegistryRefused)
+    │   ├── Conflict (409)
+    │   ├── InvalidInput (400)     ├── InvalidReference (the reference grammar said no)
+    │   ├── EngineRefused (409)    the engine answered with another error (a failed build, a 500)
+    │   └── RegistryRefused (502)  ├── RegistryAuthFailed, RegistryNotFound (404) ...
+    └── Unavailable (503)          nobody answered; ``tried`` names where we knocked
+        ├── EngineUnavailable
+        └── RegistryUnavailable
+
+Views catch ``Refused`` (to show the message next to the form); they never catch ``Unavailable``:
+core.middleware.ErrorMiddleware renders it as one 503 page. Nothing here imports a library: the
+engine package (core/engine/_client.py) translates the docker SDK's exceptions, the registry
+client (core/registry.py) its HTTP failures; any other exception is a bug and stays one.
 """
 
 from __future__ import annotations
-
-import logging
-
-import requests
-
-log = logging.getLogger(__name__)
 
 
 class DashboardError(Exception):
@@ -25,98 +33,73 @@ class DashboardError(Exception):
         self.detail = detail
 
 
-class EngineError(DashboardError):
-    """The engine refused or failed an operation."""
-
-    status = 502
+# --------------------------------------------------------------------------- refusals
 
 
-class EngineUnavailable(EngineError):
-    """The engine could not be reached at all."""
+class Refused(DashboardError):
+    """The engine, a registry or the dashboard said no: the person can read why and act on it."""
 
-    status = 503
+    status = 400
 
 
-class NotFound(EngineError):
+class NotFound(Refused):
     status = 404
 
 
-class Conflict(EngineError):
+class Conflict(Refused):
     status = 409
 
 
-class InvalidRequest(EngineError):
-    """The engine rejected the request's parameters (HTTP 400 from the engine)."""
+class InvalidInput(Refused):
+    """Input that does not fit (a form value, a query parameter, the engine's own HTTP 400)."""
 
     status = 400
 
 
-class InvalidReference(DashboardError):
-    """An image reference, tag or name that does not fit Docker's grammar."""
-
-    status = 400
+class InvalidReference(InvalidInput):
+    """An image reference, tag, digest or name that does not fit Docker's grammar (core.references)."""
 
 
-class RegistryError(DashboardError):
+class EngineRefused(Refused):
+    """The engine answered with an error that is none of the above (a failed start/pull/build, its
+    500): a 409, the person asked for something the engine would not do in its present state."""
+
+    status = 409
+
+
+class RegistryRefused(Refused):
+    """A registry answered, but not with what was asked (an error status, a malformed answer)."""
+
     status = 502
 
 
-class RegistryUnavailable(RegistryError):
-    status = 503
+class RegistryAuthFailed(RegistryRefused):
+    """The registry refused our credentials (its 401/403; the dashboard answers 502: the person
+    is allowed, the registry behind it said no)."""
 
 
-class RegistryAuthFailed(RegistryError):
-    status = 401
-
-
-class RegistryNotFound(RegistryError):
+class RegistryNotFound(RegistryRefused, NotFound):
     status = 404
 
 
-def _explanation(exc: BaseException) -> str:
-    text = getattr(exc, "explanation", None)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    if not text:
-        text = str(exc)
-    return str(text).strip()
+# --------------------------------------------------------------------------- unavailability
 
 
-def from_engine_exception(exc: BaseException, *, host: str = "") -> EngineError:
-    """Map any exception raised by the docker SDK or requests to an :class:`EngineError`.
+class Unavailable(DashboardError):
+    """Nobody answered. ``tried`` names what was tried (e.g. ``unix:///var/run/docker.sock``)."""
 
-    Args:
-        exc: the exception caught around an SDK call.
-        host: the DOCKER_HOST that was tried, named in the unavailable message.
+    status = 503
+    what = "The service"
 
-    Returns:
-        The matching error; never raises.
-    """
-    if isinstance(exc, EngineError):
-        return exc
-    where = f" at {host}" if host else ""
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)):
-        return EngineUnavailable(f"The Docker engine{where} is not answering.", detail=repr(exc))
-    status = getattr(exc, "status_code", None)
-    if status is None:
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None)
-    message = _explanation(exc)
-    if status == 404:
-        return NotFound(message or "Not found.", detail=repr(exc))
-    if status == 409:
-        return Conflict(message, detail=repr(exc))
-    if status == 400:
-        return InvalidRequest(message, detail=repr(exc))
-    if status == 500 and "Multiple IDs found" in message:  # an ambiguous id prefix (engines < 23 say 500)
-        return InvalidRequest(f"{message}: give more characters of the id.", detail=repr(exc))
-    if status is not None:
-        return EngineError(message or f"The engine answered HTTP {status}.", detail=repr(exc))
-    module = type(exc).__module__ or ""
-    if module.startswith("docker") or isinstance(exc, (OSError, requests.RequestException)):
-        # DockerException without a response: the client could not be created or connect.
-        if "Connection" in message or "No such file" in message or "Error while fetching" in message:
-            return EngineUnavailable(f"The Docker engine{where} is not answering.", detail=message)
-        return EngineError(message, detail=repr(exc))
-    log.exception("unexpected error around an engine call", exc_info=exc)
-    return EngineError("The engine call failed unexpectedly; see the server log.", detail=repr(exc))
+    def __init__(self, message: str = "", *, tried: str = "", detail: str = ""):
+        where = f" at {tried}" if tried else ""
+        super().__init__(message or f"{self.what}{where} is not answering.", detail=detail)
+        self.tried = tried
+
+
+class EngineUnavailable(Unavailable):
+    what = "The Docker engine"
+
+
+class RegistryUnavailable(Unavailable):
+    what = "The registry"

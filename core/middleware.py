@@ -1,4 +1,4 @@
-"""Middleware: engine errors to pages, htmx messages out-of-band, security headers."""
+"""Middleware: the one error path (to a page, or text for htmx), htmx messages out-of-band, headers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import Resolver404, resolve, reverse
 
-from core.errors import DashboardError, EngineUnavailable, NotFound
+from core.errors import DashboardError, EngineUnavailable, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,51 @@ class SecurityHeadersMiddleware:
         return response
 
 
-class EngineErrorMiddleware:
-    """Engine failures a view did not handle become a page: 503 (unreachable), 404, or the message."""
+def error_response(
+    request: HttpRequest,
+    error: DashboardError,
+    *,
+    title: str = "",
+    back: tuple[str, str] | None = None,
+) -> HttpResponse:
+    """The one rendering of an error: a page (503 / 404 / the refusal page) or, for htmx, its text.
+
+    Args:
+        request: the request that failed.
+        error: what failed; its ``message`` is shown once, as text.
+        title: the page title in plain words ("Could not stop web"); a default per kind otherwise.
+        back: ``(url, label)`` of the link back; the overview otherwise.
+
+    Returns:
+        A rendered response with the error's status (503 also says Retry-After). htmx requests get
+        the message as ``text/plain``: static/js/app.js's ``htmx:responseError`` handler shows it in
+        the messages area.
+    """
+    status = error.status
+    if getattr(request, "htmx", False):
+        response = HttpResponse(error.message, status=status, content_type="text/plain; charset=utf-8")
+    else:
+        if isinstance(error, Unavailable):
+            template = "errors/503.html"
+        elif isinstance(error, NotFound):
+            template = "errors/404.html"
+        else:
+            template = "errors/refused.html"
+        context = {
+            "error": error,
+            "title": title,
+            "back": back,
+            "engine": isinstance(error, EngineUnavailable),
+        }
+        response = TemplateResponse(request, template, context, status=status).render()
+    if isinstance(error, Unavailable):
+        response["Retry-After"] = "5"
+    return response
+
+
+class ErrorMiddleware:
+    """The one error path for views: every :class:`DashboardError` a view lets through becomes
+    :func:`error_response`. Any other exception is a bug: Django's 500 page and a traceback."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -50,23 +93,13 @@ class EngineErrorMiddleware:
         if not isinstance(exception, DashboardError):
             return None
         log.warning(
-            "%s on %s: %s (%s)", type(exception).__name__, request.path, exception.message, exception.detail
+            "%s on %r: %r (%s)",
+            type(exception).__name__,
+            request.path,
+            exception.message,
+            exception.detail,
         )
-        if isinstance(exception, EngineUnavailable):
-            template, status = "errors/503.html", 503
-        elif isinstance(exception, NotFound):
-            template, status = "errors/404.html", 404
-        else:
-            template, status = "errors/engine.html", exception.status
-        response = TemplateResponse(
-            request,
-            template,
-            {"error": exception, "docker_host": request.endpoint.url},
-            status=status,
-        )
-        if status == 503:
-            response["Retry-After"] = "5"
-        return response.render()
+        return error_response(request, exception)
 
 
 class HtmxMessagesMiddleware:

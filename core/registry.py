@@ -22,7 +22,7 @@ Safety rules kept here, in one place:
   list, manifest or ping redirected to another origin is refused, so a registry answering 302 to
   an internal URL cannot make this client fetch it and show its body.
 * Every request has explicit timeouts and a cap on the size of the body read.
-* Every failure leaves this module as a :class:`core.errors.RegistryError` whose ``message`` a
+* Every failure leaves this module as a :class:`core.errors.RegistryRefused` whose ``message`` a
   person can read: unreachable, refused address, TLS failure, 401/403, 404, 405, 429, 5xx,
   malformed JSON, a paging loop.
 """
@@ -54,7 +54,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
-from core.errors import RegistryAuthFailed, RegistryError, RegistryNotFound, RegistryUnavailable
+from core import references
+from core.errors import RegistryAuthFailed, RegistryNotFound, RegistryRefused, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -83,27 +84,16 @@ MEDIA_TYPE_NAMES = {
     DOCKER_MANIFEST_V1_SIGNED: "Docker schema 1 manifest, signed (deprecated)",
 }
 
-# Docker's reference grammar (distribution/reference): path components and tags.
-REPOSITORY_NAME = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-TAG_NAME = re.compile(r"^[\w][\w.-]{0,127}$")
-DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
 
-
-class RegistryOperationRefused(RegistryError):
+class RegistryOperationRefused(RegistryRefused):
     """The registry does not allow this operation (HTTP 405: e.g. deletion is disabled)."""
 
-    status = 405
 
-
-class RegistryRateLimited(RegistryError):
+class RegistryRateLimited(RegistryRefused):
     """The registry asked us to slow down (HTTP 429)."""
 
-    status = 429
 
-
-class RegistryAddressRefused(RegistryError):
+class RegistryAddressRefused(RegistryRefused):
     """The address policy refused a host (link-local/metadata always; private unless allowed)."""
 
     status = 403
@@ -461,9 +451,10 @@ def validate_repository(name: str) -> str:
     Raises:
         RegistryNotFound: the name cannot exist in any registry.
     """
-    if len(name) > 255 or not REPOSITORY_NAME.match(name):
-        raise RegistryNotFound(f"{name!r} is not a valid repository name.")
-    return name
+    try:
+        return references.validate_repository_path(name)
+    except references.BadReference as exc:
+        raise RegistryNotFound(str(exc)) from None
 
 
 def validate_reference(reference: str) -> str:
@@ -478,7 +469,7 @@ def validate_reference(reference: str) -> str:
     Raises:
         RegistryNotFound: neither a tag nor a digest.
     """
-    if TAG_NAME.match(reference) or DIGEST.match(reference):
+    if references.is_tag(reference) or references.is_digest(reference):
         return reference
     raise RegistryNotFound(f"{reference!r} is not a valid tag or digest.")
 
@@ -566,7 +557,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 def _descriptor(data: Any) -> Descriptor:
     if not isinstance(data, Mapping):
-        raise RegistryError("The registry served a manifest with a malformed descriptor.")
+        raise RegistryRefused("The registry served a manifest with a malformed descriptor.")
     platform = data.get("platform")
     size = data.get("size")
     return Descriptor(
@@ -598,14 +589,14 @@ def parse_manifest(raw: bytes, *, content_type: str = "", digest: str = "") -> M
         The parsed manifest.
 
     Raises:
-        RegistryError: the body is not JSON or not a manifest.
+        RegistryRefused: the body is not JSON or not a manifest.
     """
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise RegistryError("The registry answered with a manifest that is not valid JSON.") from exc
+        raise RegistryRefused("The registry answered with a manifest that is not valid JSON.") from exc
     if not isinstance(data, Mapping):
-        raise RegistryError("The registry answered with something that is not a manifest.")
+        raise RegistryRefused("The registry answered with something that is not a manifest.")
     media_type = str(data.get("mediaType") or content_type.split(";")[0].strip())
     if not media_type and "manifests" in data:
         media_type = OCI_INDEX
@@ -620,7 +611,7 @@ def parse_manifest(raw: bytes, *, content_type: str = "", digest: str = "") -> M
     layers = data.get("layers") or []
     manifests = data.get("manifests") or []
     if not isinstance(layers, list) or not isinstance(manifests, list):
-        raise RegistryError("The registry served a manifest with malformed layers.")
+        raise RegistryRefused("The registry served a manifest with malformed layers.")
     config = data.get("config")
     return Manifest(
         media_type=media_type,
@@ -646,10 +637,10 @@ def parse_config(data: Any) -> ImageConfig:
         The parts the manifest page shows; missing fields are empty.
 
     Raises:
-        RegistryError: the blob is not a JSON object.
+        RegistryRefused: the blob is not a JSON object.
     """
     if not isinstance(data, Mapping):
-        raise RegistryError("The image config blob is not a JSON object.")
+        raise RegistryRefused("The image config blob is not a JSON object.")
     config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
     labels = config.get("Labels") if isinstance(config.get("Labels"), Mapping) else {}
     ports = config.get("ExposedPorts") if isinstance(config.get("ExposedPorts"), Mapping) else {}
@@ -739,7 +730,7 @@ class RegistryClient:
         self.base = url.rstrip("/")
         parts = urlsplit(self.base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RegistryError(f"{url!r} is not an http(s) registry URL.")
+            raise RegistryRefused(f"{url!r} is not an http(s) registry URL.")
         self.username = username
         self.password = password
         self.verify_tls = verify_tls
@@ -865,20 +856,20 @@ class RegistryClient:
                     f"The registry at {urlsplit(url).netloc} is not reachable.", detail=repr(exc)
                 ) from exc
             except requests.RequestException as exc:
-                raise RegistryError(
+                raise RegistryRefused(
                     f"The request to {urlsplit(url).netloc} failed.", detail=repr(exc)
                 ) from exc
             if response.is_redirect and response.headers.get("Location"):
                 target = urljoin(url, response.headers["Location"])
                 response.close()
                 if urlsplit(target).scheme not in ("http", "https"):
-                    raise RegistryError("The registry redirected to a non-http(s) address.", detail=target)
+                    raise RegistryRefused("The registry redirected to a non-http(s) address.", detail=target)
                 if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
-                    raise RegistryError(
+                    raise RegistryRefused(
                         "The registry redirected from https to plain http; refused.", detail=target
                     )
                 if not cross_origin_redirects and not self._same_origin(target):
-                    raise RegistryError(
+                    raise RegistryRefused(
                         f"The registry at {self.host} redirected an API request to another address "
                         f"({urlsplit(target).netloc}); refused: only blob downloads may be redirected "
                         "elsewhere.",
@@ -890,7 +881,7 @@ class RegistryClient:
                     method, url = "GET", target
                 continue
             return response
-        raise RegistryError("The registry redirected too many times.")
+        raise RegistryRefused("The registry redirected too many times.")
 
     def _token(self, params: Mapping[str, str], fallback_scope: str) -> str:
         """Fetch (or reuse) a bearer token for the challenge's scope from its realm."""
@@ -944,15 +935,17 @@ class RegistryClient:
                 )
             raise RegistryAuthFailed(f"The token service at {parts.netloc} refused the credentials.")
         if response.status_code != 200:
-            raise RegistryError(f"The token service at {parts.netloc} answered HTTP {response.status_code}.")
+            raise RegistryRefused(
+                f"The token service at {parts.netloc} answered HTTP {response.status_code}."
+            )
         try:
             body = response.json()
             token = body.get("token") or body.get("access_token")
             expires_in = int(body.get("expires_in") or 60)
         except (ValueError, AttributeError, TypeError) as exc:
-            raise RegistryError(f"The token service at {parts.netloc} answered malformed JSON.") from exc
+            raise RegistryRefused(f"The token service at {parts.netloc} answered malformed JSON.") from exc
         if not isinstance(token, str) or not token:
-            raise RegistryError(f"The token service at {parts.netloc} gave no token.")
+            raise RegistryRefused(f"The token service at {parts.netloc} gave no token.")
         # Renew a little early; tokens are short-lived (60 s is the spec's minimum).
         expiry = time.monotonic() + max(expires_in - 10, 5)
         self._state.tokens[scope] = (token, expiry)
@@ -1000,11 +993,13 @@ class RegistryClient:
             RegistryNotFound: 404.
             RegistryOperationRefused: 405.
             RegistryRateLimited: 429.
-            RegistryError: any other failure.
+            RegistryRefused: any other failure.
         """
         url = path if path.startswith(("http://", "https://")) else self.base + path
         if not self._same_origin(url):
-            raise RegistryError("The registry pointed to another host for an API call; refused.", detail=url)
+            raise RegistryRefused(
+                "The registry pointed to another host for an API call; refused.", detail=url
+            )
         headers = dict(headers or {})
         redirects = {"cross_origin_redirects": cross_origin_redirects}
         response = self._send(
@@ -1075,7 +1070,7 @@ class RegistryClient:
                 f"The registry at {where} failed with HTTP {status}; it may be overloaded or broken.",
                 detail=detail,
             )
-        raise RegistryError(f"The registry at {where} answered HTTP {status}.", detail=detail)
+        raise RegistryRefused(f"The registry at {where} answered HTTP {status}.", detail=detail)
 
     @staticmethod
     def read_body(response: requests.Response, *, limit: int = MAX_BODY) -> bytes:
@@ -1089,7 +1084,7 @@ class RegistryClient:
             The body.
 
         Raises:
-            RegistryError: the body is too large or the connection broke.
+            RegistryRefused: the body is too large or the connection broke.
         """
         chunks: list[bytes] = []
         total = 0
@@ -1097,7 +1092,9 @@ class RegistryClient:
             for chunk in response.iter_content(65536):
                 total += len(chunk)
                 if total > limit:
-                    raise RegistryError(f"The registry sent more than {limit // (1024 * 1024)} MiB; refused.")
+                    raise RegistryRefused(
+                        f"The registry sent more than {limit // (1024 * 1024)} MiB; refused."
+                    )
                 chunks.append(chunk)
         except requests.RequestException as exc:
             raise RegistryUnavailable(
@@ -1112,7 +1109,7 @@ class RegistryClient:
         try:
             return json.loads(body)
         except ValueError as exc:
-            raise RegistryError(
+            raise RegistryRefused(
                 f"The registry at {self.host} answered with something that is not valid JSON.",
                 detail=body[:300].decode("utf-8", "replace"),
             ) from exc
@@ -1138,7 +1135,7 @@ class RegistryClient:
             return RegistryStatus(
                 True, False, "", "", f"{self.host} does not serve the Registry API v2 (/v2/ is 404)."
             )
-        except RegistryError as exc:
+        except (RegistryRefused, RegistryUnavailable) as exc:
             reachable = not isinstance(exc, RegistryUnavailable) or "HTTP" in exc.message
             return RegistryStatus(reachable, False, "", "", exc.message)
         version = response.headers.get("Docker-Distribution-API-Version", "")
@@ -1156,12 +1153,12 @@ class RegistryClient:
         link = response.headers.get("Link", "")
         data = self._json(response)
         if not isinstance(data, Mapping) or not isinstance(data.get(key) or [], list):
-            raise RegistryError(f"The registry at {self.host} answered a malformed {key} list.")
+            raise RegistryRefused(f"The registry at {self.host} answered a malformed {key} list.")
         names = [str(name) for name in data.get(key) or []]
         next_link = _parse_link(link) if link else None
         next_last = _last_of(next_link) if next_link else None
         if next_link and next_link.startswith(("http://", "https://")) and not self._same_origin(next_link):
-            raise RegistryError(
+            raise RegistryRefused(
                 "The registry's next-page link points to another host; refused.", detail=next_link
             )
         if len(names) > n or (last and names and names[0] == last):
@@ -1176,10 +1173,10 @@ class RegistryClient:
             names = names[:n]
             next_last = names[-1] if more and names else None
         if next_last is not None and next_last == last:
-            raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+            raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
         # Names outside Docker's grammar cannot be browsed (nor safely put in a URL): leave them out.
-        grammar = TAG_NAME if key == "tags" else REPOSITORY_NAME
-        return [name for name in names if grammar.match(name)], next_last
+        valid = references.is_tag if key == "tags" else references.is_repository_path
+        return [name for name in names if valid(name)], next_last
 
     def catalog(
         self, *, last: str | None = None, n: int = DEFAULT_PAGE, prefix: str = "", max_pages: int = 20
@@ -1199,7 +1196,7 @@ class RegistryClient:
             A :class:`Page`; ``next_last`` is None on the last page.
 
         Raises:
-            RegistryError: as :meth:`request`, or a paging loop / malformed answer.
+            RegistryRefused: as :meth:`request`, or a paging loop / malformed answer.
         """
         if not prefix:
             names, next_last = self._page(
@@ -1227,7 +1224,7 @@ class RegistryClient:
             if next_last is None:
                 return Page(tuple(found), None, scanned)
             if next_last in seen:
-                raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
             seen.add(next_last)
             cursor = next_last
         return Page(tuple(found), cursor, scanned)
@@ -1243,7 +1240,7 @@ class RegistryClient:
             Repository names in catalog order.
 
         Raises:
-            RegistryError: as :meth:`catalog`, including a paging loop.
+            RegistryRefused: as :meth:`catalog`, including a paging loop.
         """
         last: str | None = None
         seen: set[str] = set()
@@ -1258,7 +1255,7 @@ class RegistryClient:
             if page.next_last is None:
                 return
             if page.next_last in seen:
-                raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
             seen.add(page.next_last)
             last = page.next_last
 
@@ -1275,7 +1272,7 @@ class RegistryClient:
 
         Raises:
             RegistryNotFound: no such repository.
-            RegistryError: as :meth:`request`.
+            RegistryRefused: as :meth:`request`.
         """
         validate_repository(name)
         names, next_last = self._page(
@@ -1294,7 +1291,7 @@ class RegistryClient:
             The tags.
 
         Raises:
-            RegistryError: as :meth:`tags`, including a paging loop.
+            RegistryRefused: as :meth:`tags`, including a paging loop.
         """
         found: list[str] = []
         last: str | None = None
@@ -1305,7 +1302,7 @@ class RegistryClient:
             if page.next_last is None:
                 break
             if page.next_last in seen:
-                raise RegistryError(f"The registry at {self.host} sent a paging link that loops; stopped.")
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
             seen.add(page.next_last)
             last = page.next_last
         return found[:limit]
@@ -1322,7 +1319,7 @@ class RegistryClient:
 
         Raises:
             RegistryNotFound: no such tag/digest/repository.
-            RegistryError: as :meth:`request`, or a malformed manifest.
+            RegistryRefused: as :meth:`request`, or a malformed manifest.
         """
         validate_repository(name)
         validate_reference(reference)
@@ -1337,7 +1334,7 @@ class RegistryClient:
         raw = self.read_body(response)
         computed = "sha256:" + hashlib.sha256(raw).hexdigest()
         if reference.startswith("sha256:") and computed != reference:
-            raise RegistryError("The manifest the registry served does not match the digest asked for.")
+            raise RegistryRefused("The manifest the registry served does not match the digest asked for.")
         return parse_manifest(raw, content_type=content_type, digest=digest or computed)
 
     def head_manifest(self, name: str, reference: str) -> ManifestHead:
@@ -1352,7 +1349,7 @@ class RegistryClient:
 
         Raises:
             RegistryNotFound: no such tag or repository.
-            RegistryError: as :meth:`request`, or no ``Docker-Content-Digest`` header (never
+            RegistryRefused: as :meth:`request`, or no ``Docker-Content-Digest`` header (never
                 answered by a GET here).
         """
         validate_repository(name)
@@ -1365,8 +1362,8 @@ class RegistryClient:
         )
         response.close()
         digest = response.headers.get("Docker-Content-Digest", "")
-        if not DIGEST.match(digest):
-            raise RegistryError(f"The registry at {self.host} sent no manifest digest on HEAD.")
+        if not references.is_digest(digest):
+            raise RegistryRefused(f"The registry at {self.host} sent no manifest digest on HEAD.")
         return ManifestHead(
             digest=digest,
             media_type=response.headers.get("Content-Type", "").split(";", 1)[0].strip(),
@@ -1384,7 +1381,7 @@ class RegistryClient:
             ``sha256:...`` or None when the tag/repository does not exist.
 
         Raises:
-            RegistryError: as :meth:`request` (other than 404).
+            RegistryRefused: as :meth:`request` (other than 404).
         """
         validate_repository(name)
         validate_reference(reference)
@@ -1417,21 +1414,21 @@ class RegistryClient:
             The decoded JSON.
 
         Raises:
-            RegistryError: as :meth:`request`, a digest mismatch, or malformed JSON.
+            RegistryRefused: as :meth:`request`, a digest mismatch, or malformed JSON.
         """
         validate_repository(name)
-        if not DIGEST.match(digest):
-            raise RegistryError(f"{digest!r} is not a digest.")
+        if not references.is_digest(digest):
+            raise RegistryRefused(f"{digest!r} is not a digest.")
         response = self.request(
             "GET", f"/v2/{name}/blobs/{digest}", scope=f"repository:{name}:pull", cross_origin_redirects=True
         )
         raw = self.read_body(response)
         if digest.startswith("sha256:") and "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
-            raise RegistryError("The blob the registry served does not match its digest.")
+            raise RegistryRefused("The blob the registry served does not match its digest.")
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise RegistryError("The image config blob is not valid JSON.") from exc
+            raise RegistryRefused("The image config blob is not valid JSON.") from exc
 
     def config(self, name: str, manifest: Manifest) -> ImageConfig | None:
         """The image config of an image manifest (None for an index or a schema 1 manifest).
@@ -1444,7 +1441,7 @@ class RegistryClient:
             The parsed :class:`ImageConfig` or None.
 
         Raises:
-            RegistryError: as :meth:`blob_json`.
+            RegistryRefused: as :meth:`blob_json`.
         """
         if manifest.config is None or not manifest.config.digest:
             return None
@@ -1462,7 +1459,7 @@ class RegistryClient:
             as listed (not their layers) and ``created`` is empty.
 
         Raises:
-            RegistryError: as :meth:`manifest`.
+            RegistryRefused: as :meth:`manifest`.
         """
         manifest = self.manifest(name, tag)
         if manifest.is_index:
@@ -1494,7 +1491,7 @@ class RegistryClient:
             A :class:`SharedDigest`.
 
         Raises:
-            RegistryError: as :meth:`all_tags`.
+            RegistryRefused: as :meth:`all_tags`.
         """
         every = self.all_tags(name)
         checked = every[:limit]
@@ -1522,11 +1519,11 @@ class RegistryClient:
         Raises:
             RegistryOperationRefused: deletion is disabled (405).
             RegistryNotFound: the manifest is gone already.
-            RegistryError: as :meth:`request`.
+            RegistryRefused: as :meth:`request`.
         """
         validate_repository(name)
-        if not DIGEST.match(digest):
-            raise RegistryError(f"{digest!r} is not a digest.")
+        if not references.is_digest(digest):
+            raise RegistryRefused(f"{digest!r} is not a digest.")
         response = self.request(
             "DELETE", f"/v2/{name}/manifests/{digest}", scope=f"repository:{name}:delete", ok=(200, 202)
         )

@@ -25,7 +25,7 @@ from django.db import transaction
 from core import audit, policy
 from core.engine import Engine, jobs
 from core.engine.compose import NAME_RE, Project, StackSummary, cli
-from core.errors import EngineError
+from core.errors import EngineRefused, Refused
 from core.models import Stack, StackVersion
 from core.roles import Role
 
@@ -375,17 +375,19 @@ def deploy(request: Any, docker: Engine, row: Stack, version: StackVersion, *, a
         yield {"stream": f"Deploying version {version.number} of {row.name} with {cli()}"}
         try:
             yield from docker.compose.run(project=target, command="up")
-        except EngineError as failed:
+        except Refused as failed:
             if fallback is None:
                 raise
             yield {"stream": f"--- the deploy failed: deploying version {number} again ---"}
             try:
                 yield from docker.compose.run(project=fallback, command="up")
-            except EngineError as again:
-                raise EngineError(
+            except Refused as again:
+                raise EngineRefused(
                     f"{failed.message}\nDeploying version {number} again failed too: {again.message}"
                 ) from again
-            raise EngineError(f"{failed.message}\nVersion {number} was deployed again and runs.") from failed
+            raise EngineRefused(
+                f"{failed.message}\nVersion {number} was deployed again and runs."
+            ) from failed
 
     parameters = {"version": version.number, "origin": version.origin}
     return start_job(

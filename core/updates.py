@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from core.engine.images import parse_reference
 from core.errors import DashboardError
+from core.references import parse_input
 from core.registry import ManifestHead, RegistryClient
 
 AVAILABLE, CURRENT, UNKNOWN = "available", "current", "unknown"
@@ -135,7 +135,7 @@ def _key(endpoint: str, reference: str) -> str:
 
 def registry_target(reference: str) -> tuple[str, str, str]:
     """``(registry host as Docker names it, API base URL, repository path)`` of a tagged reference."""
-    ref = parse_reference(reference)
+    ref = parse_input(reference)
     host = ref.registry or "docker.io"
     path = ref.path if ref.registry or "/" in ref.path else f"library/{ref.path}"
     url = f"https://{DOCKER_HUB}" if host in ("docker.io", "index.docker.io") else f"https://{host}"
@@ -159,7 +159,7 @@ def _local_digests(repository: str, digests: Iterable[str]) -> tuple[str, ...]:
 
 def _normal(repository: str) -> str:
     try:
-        ref = parse_reference(repository, default_tag="")
+        ref = parse_input(repository, default_tag="")
     except DashboardError:
         return repository
     host = ref.registry if ref.registry not in ("", "index.docker.io") else "docker.io"
@@ -215,7 +215,7 @@ def compare(
 def _local(subject: Subject) -> tuple[str, ...]:
     if pinned_or_invalid(subject.reference):
         return ()
-    return _local_digests(parse_reference(subject.reference).repository, subject.repo_digests)
+    return _local_digests(parse_input(subject.reference).repository, subject.repo_digests)
 
 
 def _ask(reference: str, registries: list) -> Remote:
@@ -230,7 +230,7 @@ def _ask(reference: str, registries: list) -> Remote:
                 checked_at=now,
             )
         with client_for_host(host, url, registries) as client:
-            tag = parse_reference(reference).tag
+            tag = parse_input(reference).tag
             return Remote(client.head_manifest(path, tag), checked_at=now)
     except DashboardError as error:
         return Remote(None, error=f"the registry could not be asked: {error.message}", checked_at=now)
@@ -257,7 +257,7 @@ def pinned_or_invalid(reference: str) -> str:
     if reference.startswith("sha256:"):
         return "the container was created from an image id, not a reference"
     try:
-        ref = parse_reference(reference)
+        ref = parse_input(reference)
     except DashboardError as error:
         return f"not a reference the registry can be asked about ({error.message})"
     if ref.digest:

@@ -142,7 +142,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
-    "core.middleware.EngineErrorMiddleware",
+    "core.middleware.ErrorMiddleware",
     "core.middleware.HtmxMessagesMiddleware",
 ]
 

@@ -60,7 +60,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # pytest's own tmp_path directories stay in the system temp dir (kept for debugging, pruned by pytest).
 LEAK_PREFIXES = ("dash-", "dashboard-")
 RUN_TMP = Path(tempfile.gettempdir()) / RUN_ID
-RUN_TMP.mkdir(mode=0o700)
+RUN_TMP.mkdir()
+RUN_TMP.chmod(0o711)  # traversable (not listable): the postgres user of the PostgreSQL re-run reaches its dir
 os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
 os.environ["TMPDIR"] = str(RUN_TMP)
 tempfile.tempdir = str(RUN_TMP)

@@ -191,6 +191,12 @@ def test_browser_pages_through_the_filtered_list(page, login, live, engine, base
         page.wait_for_selector('[data-testid="page-info"]:has-text("26\u201330 of 30")', timeout=10000)
         screenshot(page, f"containers-paged-{width}")
         assert page.problems == []
+    except Exception:
+        # Before the cleanup: the live list refreshes on the removals, so the page fixture's own
+        # failure screenshot would show an empty list whatever went wrong.
+        screenshot(page, f"containers-paged-{width}-at-failure")
+        print(f"url at failure: {page.url}; problems: {page.problems}")
+        raise
     finally:
         for container_id in ids:
             engine.api.remove_container(container_id, force=True)

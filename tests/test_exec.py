@@ -176,6 +176,32 @@ def test_two_hundred_exec_cycles_leave_no_threads_fds_or_processes(
     wait_for(lambda: " cat" not in _processes(engine, container), timeout=10, message="no cat left running")
 
 
+def test_a_closed_terminal_frees_its_descriptor_at_once(engine, make_container):
+    """Not at the next cyclic garbage collection: docker-py's hijacked response keeps a reference
+    cycle to the socket's reader, so ``socket.close()`` alone left one descriptor per session."""
+    import gc
+    import os
+
+    from tests.support import default_engine
+
+    streams = default_engine().streams
+    container = make_container(command="sleep 300")
+    streams.end_exec(streams.start_exec(container["Id"], cmd=["cat"]))  # the engine pool is warm
+    gc.collect()
+    gc.disable()
+    try:
+        terminals = [streams.start_exec(container["Id"], cmd=["cat"]) for _ in range(10)]
+        opened = len(os.listdir("/proc/self/fd"))
+        for terminal in terminals:
+            terminal.close()
+        closed = len(os.listdir("/proc/self/fd"))
+    finally:
+        gc.enable()
+        for terminal in terminals:
+            streams.end_exec(terminal)
+    assert closed <= opened - 10
+
+
 # --------------------------------------------------------------------------- browser
 
 

@@ -29,6 +29,11 @@ def _messages(response) -> str:
     return " ".join(m.message for m in response.context["messages"]) if response.context else ""
 
 
+def _page(response) -> str:
+    """The page's HTML: refusals and form errors are shown on the page (once), not as messages."""
+    return response.content.decode()
+
+
 # --------------------------------------------------------------------------- list and detail
 
 
@@ -58,6 +63,22 @@ def test_list_filter_and_sort_for_htmx_return_only_the_rows(viewer_client, make_
     assert "<html" not in html and "<tr" in html
     assert f'data-id="{used["id"]}"' in html
     assert f'data-id="{unused["id"]}"' not in html
+
+
+@pytest.mark.parametrize(
+    "query", ["sort=__class__", "dir=sideways", "page=abc", "page=-1", "per_page=7", "per_page=99999"]
+)
+def test_list_bad_paging_values_fall_back_to_defaults(viewer_client, make_image, query):
+    image = make_image()
+    response = viewer_client.get(f"/images/?q={RUN_ID}&{query}")
+    assert response.status_code == 200
+    assert f'data-id="{image["id"]}"' in response.content.decode()
+
+
+def test_list_page_past_the_end_shows_the_last_page(viewer_client, make_image):
+    image = make_image()
+    html = viewer_client.get("/images/", {"q": image["id"][7:19], "page": 999}).content.decode()
+    assert f'data-id="{image["id"]}"' in html
 
 
 def test_detail_by_unique_prefix_shows_summary_history_and_inspect(viewer_client, make_image):
@@ -152,7 +173,7 @@ def test_untag_removes_only_that_tag(operator_client, engine, make_image):
 def test_untag_of_unknown_tag_is_a_404_message(operator_client, engine):
     response = operator_client.post("/images/untag/", {"reference": f"{RUN_ID}-none:nope"})
     assert response.status_code == 404
-    assert "No image" in _messages(response)
+    assert "No image" in _page(response)
     assert AuditEvent.objects.filter(action="image.untag", outcome="failed").exists()
 
 
@@ -213,7 +234,7 @@ def test_delete_of_an_image_removed_a_moment_earlier_is_a_404(admin_client, engi
     engine.api.remove_image(image["id"], force=True)
     response = admin_client.post(f"/images/{_short(image['id'])}/delete/")
     assert response.status_code == 404
-    assert "no longer exists" in _messages(response)
+    assert "no longer exists" in _page(response)
 
 
 # --------------------------------------------------------------------------- registry: push and pull
@@ -296,7 +317,7 @@ def test_pull_of_a_reference_that_does_not_exist_ends_in_a_clear_error(role_clie
 def test_pull_with_an_invalid_reference_is_refused_before_any_job(operator_client):
     response = operator_client.post("/images/pull/", {"reference": "Not A Reference!"})
     assert response.status_code == 400
-    assert "not a valid" in _messages(response)
+    assert "not a valid" in _page(response)
 
 
 def test_push_credentials_only_go_to_their_own_registry(role_client, make_image, linked_registry):
@@ -306,7 +327,7 @@ def test_push_credentials_only_go_to_their_own_registry(role_client, make_image,
         {"reference": f"elsewhere.example:5000/{RUN_ID}:v1", "registry": linked_registry.pk},
     )
     assert response.status_code == 400
-    assert "only sent to their own registry" in _messages(response)
+    assert "only sent to their own registry" in _page(response)
 
 
 # --------------------------------------------------------------------------- the progress socket
@@ -455,7 +476,7 @@ def test_load_of_a_file_that_is_not_a_tar_is_refused(operator_client, engine):
         "/images/load/", {"archive": SimpleUploadedFile("x.tar", b"this is not a tar archive" * 100)}
     )
     assert response.status_code == 400
-    assert "not a tar" in _messages(response)
+    assert "not a tar" in _page(response)
     assert not set(engine.api.images(all=True, quiet=True)) - before
 
 
@@ -503,7 +524,7 @@ def test_import_of_an_empty_file_is_refused(operator_client, engine):
         {"archive": SimpleUploadedFile("empty.tar", b""), "repository": repository, "tag": "x"},
     )
     assert response.status_code == 400
-    assert "empty" in _messages(response)
+    assert "empty" in _page(response)
     assert not has_image(engine, f"{repository}:x")
 
 
@@ -598,16 +619,23 @@ def test_engine_down_during_a_pull_ends_the_job_in_error(operator_client, engine
     engine_proxy.start()
 
 
-def test_engine_module_rejects_bad_references():
-    from core.engine.images import parse_reference
+def test_engine_module_refuses_a_bad_reference_before_calling_the_engine(engine, make_image):
     from core.errors import InvalidReference
+    from tests.support import default_engine
 
-    assert str(parse_reference("localhost:5000/a/b")) == "localhost:5000/a/b:latest"
-    assert parse_reference("reg.example.com/team/app:1.0").registry == "reg.example.com"
-    assert parse_reference("app@sha256:" + "a" * 64).digest.startswith("sha256:")
-    for bad in ("", "App", "a:b:c", "a/-b", "app:" + "t" * 200, "app@sha256:xyz"):
-        with pytest.raises(InvalidReference):
-            parse_reference(bad)
+    image = make_image()
+    with pytest.raises(InvalidReference):
+        default_engine().images.tag_image(image["id"], repository="App", tag="x")
+
+
+def test_engine_module_leaves_the_image_untouched_on_a_bad_tag(engine, make_image):
+    from core.errors import InvalidReference
+    from tests.support import default_engine
+
+    image = make_image()
+    with pytest.raises(InvalidReference):
+        default_engine().images.tag_image(image["id"], repository=f"{RUN_ID}-x", tag="-bad")
+    assert _tags(engine, image["id"]) == [image["ref"]]
 
 
 _ = docker

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.errors import RegistryAuthFailed, RegistryError
+from core.errors import RegistryAuthFailed, RegistryRefused
 from core.models import AuditEvent, Registry
 from core.registry import (
     RegistryAddressRefused,
@@ -151,7 +151,7 @@ def test_manifest_redirected_to_another_origin_is_refused(servers):
     internal = _serve(servers, lambda m, p, h: json_reply({"schemaVersion": 2, "layers": []}))
     registry = _serve(servers, lambda m, p, h: (307, {"Location": f"{internal.url()}/m"}, b""))
     client = RegistryClient(url=registry.url(), allow_private_addresses=True)
-    with pytest.raises(RegistryError, match="only blob downloads"):
+    with pytest.raises(RegistryRefused, match="only blob downloads"):
         client.manifest("app", "v1")
     assert internal.seen == []
 
@@ -192,7 +192,7 @@ def test_https_redirect_to_http_is_refused_even_for_a_blob(servers, tmp_path):
         servers, lambda m, p, h: (307, {"Location": f"{plain.url()}/blob"}, b""), tls=(cert, key)
     )
     client = RegistryClient(url=registry.url(), ca_bundle=cert.read_text(), allow_private_addresses=True)
-    with pytest.raises(RegistryError, match="from https to plain http"):
+    with pytest.raises(RegistryRefused, match="from https to plain http"):
         client.blob_json("app", "sha256:" + "a" * 64)
     assert plain.seen == []
 

@@ -396,7 +396,7 @@ def test_create_with_a_bad_port_keeps_the_form_and_says_why(on_swarm, admin_clie
         reverse("swarm-service-create"), {"name": name, "image": on_swarm.image, "ports": "80:http"}
     )
     assert response.status_code == 400
-    assert "is not a port mapping" in _messages(response)
+    assert "is not a port mapping" in response.content.decode()
     assert f'value="{name}"' in response.content.decode()
     assert not on_swarm.client.api.services(filters={"name": name})
     assert AuditEvent.objects.get(action="swarm.service.create", target=name).outcome == "failed"

@@ -27,7 +27,7 @@ from core.api.schemas import (
 )
 from core.container_forms import CreateContainerForm, KillForm, RenameForm
 from core.engine.streams import parse_since
-from core.errors import InvalidRequest, NotFound
+from core.errors import InvalidInput, NotFound
 from core.live.bridge import aiter_body
 from core.policy import masked_env
 from core.roles import Role, role_on
@@ -118,7 +118,7 @@ def create_container(request: HttpRequest, body: ContainerCreateIn):
     form = CreateContainerForm(fields, role=role_on(request), facts=_policy_facts(docker))
     if not form.is_valid():
         audit.refused_form(request, "container.create", form, target=body.name, denied=bool(form.refusals))
-        raise InvalidRequest(form_errors(form))
+        raise InvalidInput(form_errors(form))
     spec = form.spec()
     with audit.action(request, "container.create", parameters=form.audit_parameters()) as details:
         if not docker.containers.image_exists(reference=spec.image):
@@ -144,11 +144,11 @@ def _act(
 
 
 def _valid(request: HttpRequest, ref: str, verb: str, form) -> dict:
-    """Form fields for an action, or InvalidRequest (400) audited as a failed ``container.<verb>``."""
+    """Form fields for an action, or InvalidInput (400) audited as a failed ``container.<verb>``."""
     if not form.is_valid():
         message = form_errors(form)
         audit.record(request, f"container.{verb}", target=ref, outcome=audit.FAILED, message=message)
-        raise InvalidRequest(message)
+        raise InvalidInput(message)
     return form.cleaned_data
 
 
@@ -255,7 +255,7 @@ def logs(request: HttpRequest, query: Query[LogQuery], ref: str = Ref):
     try:
         pattern = re.compile(query.grep) if query.grep else None
     except re.error as exc:
-        raise InvalidRequest(f"grep is not a valid regular expression: {exc}.") from exc
+        raise InvalidInput(f"grep is not a valid regular expression: {exc}.") from exc
     container = docker.streams.container_facts(ref)
     pump = log_pump(
         docker,

@@ -28,8 +28,9 @@ from core.api.schemas import (
     TagIn,
     UntagIn,
 )
-from core.engine.images import dockerfile_context, parse_reference, short
+from core.engine.images import dockerfile_context, short
 from core.errors import InvalidReference
+from core.references import parse_input
 from core.roles import Role
 from core.views.images import SORTS, filter_images, registry_auth, start_job
 
@@ -115,7 +116,7 @@ def build(request: HttpRequest, body: BuildIn):
     need(request, Role.OPERATOR, "image.build", body.tag)
     params = {"tag": body.tag, "dockerfile": body.dockerfile[:200]}
     try:
-        tag = str(parse_reference(body.tag)) if body.tag else ""
+        tag = str(parse_input(body.tag)) if body.tag else ""
     except InvalidReference as exc:
         audit.record(
             request,

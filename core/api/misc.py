@@ -16,7 +16,7 @@ from core.api.base import need
 from core.api.problems import Forbidden
 from core.api.schemas import AuditOut, CatalogOut, JobOut, ManifestOut, OverviewOut, RegistryOut, TagsOut
 from core.engine import jobs as job_rows
-from core.errors import InvalidRequest, RegistryError
+from core.errors import InvalidInput, RegistryRefused
 from core.models import Registry
 from core.registry import DEFAULT_PAGE, MAX_PAGE, client_for, validate_reference, validate_repository
 from core.roles import Role
@@ -43,7 +43,7 @@ def _registry_errors(request: HttpRequest) -> Iterator[None]:
     """Registry failures with the message the pages show this person (details for admins)."""
     try:
         yield
-    except RegistryError as exc:
+    except RegistryRefused as exc:
         exc.message = _shown(request, exc)
         raise
 
@@ -51,7 +51,7 @@ def _registry_errors(request: HttpRequest) -> Iterator[None]:
 def _repository(name: str) -> str:
     try:
         return validate_repository(name)
-    except RegistryError as exc:
+    except RegistryRefused as exc:
         raise Http404(exc.message) from exc
 
 
@@ -93,7 +93,7 @@ def manifest(request: HttpRequest, name: str, reference: str, pk: int = Path(...
     name = _repository(name)
     try:
         reference = validate_reference(reference)
-    except RegistryError as exc:
+    except RegistryRefused as exc:
         raise Http404(exc.message) from exc
     with _registry_errors(request), client_for(registry) as client:
         found = client.manifest(name, reference)
@@ -147,7 +147,7 @@ def audit_log(request: HttpRequest, query: Query[AuditQuery]):
     try:
         events, _ = filtered_events({k: str(v) for k, v in query.dict().items()})
     except ValueError as exc:  # a date of the right shape that does not exist (2024-13-45)
-        raise InvalidRequest(f"since/until: {exc}.") from exc
+        raise InvalidInput(f"since/until: {exc}.") from exc
     start = (query.page - 1) * query.per_page
     newest_first = (f"-{field}" for field in AUDIT_SORTS["time"])
     return list(events.order_by(*newest_first)[start : start + query.per_page])

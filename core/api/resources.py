@@ -21,7 +21,7 @@ from core.api.schemas import (
     VolumeOut,
 )
 from core.engine.networks import NetworkSpec
-from core.errors import InvalidRequest
+from core.errors import InvalidInput
 from core.roles import Role, role_on
 from core.views import networks as network_views
 from core.views import volumes as volume_views
@@ -53,9 +53,9 @@ def _lines(mapping: dict[str, str]) -> str:
     return "\n".join(f"{k}={v}" for k, v in mapping.items())
 
 
-def _refused(request: HttpRequest, action: str, form, target: str, *, denied: bool = False) -> InvalidRequest:
+def _refused(request: HttpRequest, action: str, form, target: str, *, denied: bool = False) -> InvalidInput:
     audit.refused_form(request, action, form, target=target, denied=denied)
-    return InvalidRequest(form_errors(form))
+    return InvalidInput(form_errors(form))
 
 
 @volumes.get("/", response=Page[VolumeOut], summary="List volumes")

@@ -9,8 +9,9 @@
   (``session_revoked`` through the channel layer).
 - ``send_droppable()`` is the bounded send for frames that may be skipped (log lines): while the
   connection holds more than LIVE_SEND_BUFFER unsent bytes they are dropped and counted, reported as
-  ``{"type": "skipped", "count": N}`` once it drains; a viewer stalled past LIVE_STALL_SECONDS is
-  closed (4008, with the reason).
+  ``{"type": "skipped", "count": N}`` once it drains, followed by the newest dropped frame (held
+  back, one frame: drop-oldest, so the end of a burst is never lost); a viewer stalled past
+  LIVE_STALL_SECONDS is closed (4008, with the reason).
 """
 
 from __future__ import annotations
@@ -185,8 +186,10 @@ class GuardedConsumer(AsyncWebsocketConsumer):
                 await self.heartbeat()
 
     async def heartbeat(self) -> None:
-        """A heartbeat frame (consumers add what they know, e.g. the engine's state)."""
+        """A heartbeat frame (consumers add what they know, e.g. the engine's state); a frame held
+        back while the viewer was behind goes out first (a followed log gone quiet after a burst)."""
         if unsent(self.transport) <= self.gate.limit:
+            await self.flush_skipped()
             await self.send_json({"type": "heartbeat", "time": time.time()})
 
     async def end_session(self, reason: str) -> None:
@@ -222,17 +225,25 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         Returns False once the socket was closed for being stalled (stop sending)."""
         if self.closing:
             return False
-        decision = self.gate.decide(unsent(self.transport), time.monotonic(), units)
+        decision = self.gate.decide(unsent(self.transport), time.monotonic(), units, frame=frame)
         if decision == DROP:
             return True
         if decision == CLOSE:
             await self.close_stalled()
             return False
+        await self.flush_skipped()
+        await self.send(text_data=frame)
+        return True
+
+    async def flush_skipped(self) -> None:
+        """``skipped`` with the count of dropped units, then the newest dropped frame (drop-oldest:
+        the newest lines are the ones a viewer who fell behind needs)."""
         skipped = self.gate.take_skipped()
         if skipped:
             await self.send_json({"type": "skipped", "count": skipped})
-        await self.send(text_data=frame)
-        return True
+        held = self.gate.take_held()
+        if held is not None:
+            await self.send(text_data=held)
 
     async def close_stalled(self) -> None:
         """The viewer has not read for LIVE_STALL_SECONDS: close, and drop the connection if the close

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.errors import EngineError
+from core.errors import DashboardError
 from core.live.bridge import Feed, Policy, Pump
 
 # Actions that change what the list shows; exec_*, attach, resize, top, archive... do not.
@@ -26,7 +26,7 @@ OPENED = object()  # queued once the engine stream is open: nothing after it can
 
 def engine_stream_pump(open_stream: Callable[[], Iterable], *, name: str, maxsize: int = QUEUE_SIZE) -> Pump:
     """A drop-oldest pump over a blocking engine stream, led by ``OPENED`` (these consumers only
-    need the latest state). An EngineError reaches the reader."""
+    need the latest state). A DashboardError reaches the reader."""
 
     def produce(feed: Feed) -> None:
         stream = open_stream()
@@ -59,7 +59,7 @@ class ContainerEventsConsumer(GuardedConsumer):
             while (batch := await self.pump.batch()) is not None:
                 for event in batch:
                     await self.relay_event(event)
-        except EngineError as exc:
+        except DashboardError as exc:
             error = exc.message
         await self.send_json({"type": "error", "message": error or "The engine's event stream ended."})
         await self.close()

@@ -36,7 +36,7 @@ from core.consumers.base import GuardedConsumer
 from core.consumers.logs import query
 from core.consumers.streaming import STREAMS_PER_USER, ThreadPump, acquire_stream_slot, release_stream_slot
 from core.engine.streams import TerminalSocket
-from core.errors import DashboardError, EngineError
+from core.errors import DashboardError
 from core.live.bridge import call
 from core.recordings import SessionRecorder
 from core.roles import Role
@@ -225,7 +225,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         try:
             code = self.exit_status(terminal)
-        except EngineError:
+        except DashboardError:
             code = None
         put(("exit", code))
 
@@ -348,7 +348,7 @@ class TerminalConsumer(GuardedConsumer):
             cols, rows = _size(str(message.get("cols")), 80), _size(str(message.get("rows")), 24)
             try:
                 await call(self.docker.streams.resize_terminal, self.terminal, cols=cols, rows=rows)
-            except EngineError:
+            except DashboardError:
                 return
             if self.recorder is not None:
                 self.recorder.resize(cols, rows)
@@ -443,7 +443,7 @@ class AttachConsumer(TerminalConsumer):
         if facts.tty:
             try:
                 self.docker.streams.resize_terminal(terminal, cols=self.cols, rows=self.rows)
-            except EngineError:
+            except DashboardError:
                 pass
         return terminal
 
@@ -457,6 +457,6 @@ class AttachConsumer(TerminalConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/exec/", ExecConsumer.as_asgi(), name="ws-exec"),
-    path("ws/containers/<str:container_id>/attach/", AttachConsumer.as_asgi(), name="ws-attach"),
+    path("ws/containers/<ref:container_id>/exec/", ExecConsumer.as_asgi(), name="ws-exec"),
+    path("ws/containers/<ref:container_id>/attach/", AttachConsumer.as_asgi(), name="ws-attach"),
 ]

@@ -21,7 +21,7 @@ from core.consumers.loghub import Follower, TooManyStreams, hub
 from core.consumers.streaming import STREAMS_PER_USER, acquire_stream_slot, release_stream_slot
 from core.engine import Engine
 from core.engine.streams import ContainerFacts, parse_since, ts_to_since
-from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
+from core.errors import DashboardError, EngineUnavailable, NotFound
 from core.live.bridge import Feed, Pump, call
 from core.live.follow import END, FOLLOW, after_stream_end
 from core.live.frames import line_frames
@@ -40,12 +40,12 @@ def query(scope: dict[str, Any]) -> dict[str, str]:
 
 
 def log_options(params: dict[str, str]) -> dict[str, Any]:
-    """tail/since/timestamps/follow from the query string, validated (raises InvalidRequest)."""
-    from core.errors import InvalidRequest
+    """tail/since/timestamps/follow from the query string, validated (raises InvalidInput)."""
+    from core.errors import InvalidInput
 
     tail = params.get("tail", "500") or "500"
     if tail != "all" and not (tail.isdigit() and int(tail) >= 0):
-        raise InvalidRequest("tail must be a number of lines or “all”.")
+        raise InvalidInput("tail must be a number of lines or “all”.")
     return {
         "tail": tail,
         "since": parse_since(params.get("since")),
@@ -114,7 +114,7 @@ def _after_stream_ended(
             problem = "the container was removed"
         except EngineUnavailable:
             raise  # reported as ``engine disconnected`` (an error frame: the view reconnects)
-        except EngineError as exc:
+        except DashboardError as exc:
             problem = f"the engine stopped the stream: {exc.message}"
         decision = after_stream_end(
             running=facts.running if facts else None,
@@ -348,9 +348,7 @@ class LogsConsumer(GuardedConsumer):
         connection after its close-handshake timeout, losing lines a slow client has not read yet."""
         if self.probe_task is not None:
             self.probe_task.cancel()
-        skipped = self.gate.take_skipped()
-        if skipped:
-            await self.send_json({"type": "skipped", "count": skipped})
+        await self.flush_skipped()  # the held-back newest lines too: the end of the log
         await self.send_json({"type": "end", "reason": reason})
         if self.slot:
             self.slot = False
@@ -417,13 +415,13 @@ class MergedLogsConsumer(LogsConsumer):
     """``ws/logs/?containers=a,b``: several containers in one stream, lines tagged and interleaved."""
 
     def container_ids(self, params: dict[str, str]) -> list[str]:
-        from core.errors import InvalidRequest
+        from core.errors import InvalidInput
 
         ids = [part.strip() for part in params.get("containers", "").split(",") if part.strip()]
         if not ids:
-            raise InvalidRequest("Name at least one container: ?containers=<id>,<id>.")
+            raise InvalidInput("Name at least one container: ?containers=<id>,<id>.")
         if len(ids) > MAX_MERGED:
-            raise InvalidRequest(f"At most {MAX_MERGED} containers in one merged view.")
+            raise InvalidInput(f"At most {MAX_MERGED} containers in one merged view.")
         return list(dict.fromkeys(ids))
 
 
@@ -470,7 +468,7 @@ class ServiceLogsConsumer(LogsConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:container_id>/logs/", LogsConsumer.as_asgi(), name="ws-container-logs"),
+    path("ws/containers/<ref:container_id>/logs/", LogsConsumer.as_asgi(), name="ws-container-logs"),
     path("ws/logs/", MergedLogsConsumer.as_asgi(), name="ws-logs"),
-    path("ws/swarm/services/<str:service_id>/logs/", ServiceLogsConsumer.as_asgi(), name="ws-service-logs"),
+    path("ws/swarm/services/<ref:service_id>/logs/", ServiceLogsConsumer.as_asgi(), name="ws-service-logs"),
 ]

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.urls import path
 
 from core.consumers.base import GuardedConsumer
-from core.errors import EngineError
+from core.errors import DashboardError
 
 INTERVAL_SECONDS = 5
 
@@ -33,7 +33,7 @@ class OverviewConsumer(GuardedConsumer):
                 info = await fetch()
                 payload = {"type": "status", "engine": "up", **dataclasses.asdict(info)}
                 payload.pop("warnings", None)
-            except EngineError as exc:
+            except DashboardError as exc:
                 payload = {"type": "status", "engine": "down", "message": exc.message}
             await self.send_json(payload)
             await asyncio.sleep(INTERVAL_SECONDS)

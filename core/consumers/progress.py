@@ -30,7 +30,7 @@ class JobProgressConsumer(GuardedConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group: str | None = None
-        self.process_watch: asyncio.Task | None = None  # not `watch`: the base class's watcher method
+        self.stale_check: asyncio.Task | None = None
         self.job_id = ""
 
     async def start(self) -> None:
@@ -57,7 +57,7 @@ class JobProgressConsumer(GuardedConsumer):
         row = await database_sync_to_async(jobs.load)(self.job_id)
         await self.send_json(await database_sync_to_async(jobs.snapshot_of)(row))
         if row.status == jobs.RUNNING:
-            self.process_watch = asyncio.create_task(self.watch_process())
+            self.stale_check = asyncio.create_task(self.watch_process())
 
     async def watch_process(self) -> None:
         """A job of a process that died sends no ``done``: notice it from the stale heartbeat."""
@@ -76,8 +76,8 @@ class JobProgressConsumer(GuardedConsumer):
         await self.send_json(event["frame"])
 
     async def stop(self) -> None:
-        if self.process_watch is not None:
-            self.process_watch.cancel()
+        if self.stale_check is not None:
+            self.stale_check.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

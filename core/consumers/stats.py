@@ -15,7 +15,7 @@ from django.urls import path
 from core.consumers.base import GuardedConsumer
 from core.consumers.events import OPENED, engine_stream_pump
 from core.engine.containers import stats_sample
-from core.errors import EngineError
+from core.errors import DashboardError
 
 
 class ContainerStatsConsumer(GuardedConsumer):
@@ -38,7 +38,7 @@ class ContainerStatsConsumer(GuardedConsumer):
                     continue
                 sample = stats_sample(batch[-1])
                 await self.send_json({"type": "stats", "time": time.time(), **dataclasses.asdict(sample)})
-        except EngineError as exc:
+        except DashboardError as exc:
             error = exc.message
         if error:
             await self.send_json({"type": "error", "message": error})
@@ -56,5 +56,5 @@ class ContainerStatsConsumer(GuardedConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/containers/<str:ref>/stats/", ContainerStatsConsumer.as_asgi(), name="ws-stats")
+    path("ws/containers/<ref:ref>/stats/", ContainerStatsConsumer.as_asgi(), name="ws-stats")
 ]

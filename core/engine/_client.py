@@ -23,11 +23,23 @@ from typing import Any, TypeVar
 
 import docker
 import docker.constants
+import docker.errors
 import docker.tls
 import docker.utils
+import requests
+import urllib3.exceptions
 from django.conf import settings
 
-from core.errors import DashboardError, from_engine_exception
+from core.errors import (
+    Conflict,
+    DashboardError,
+    EngineRefused,
+    EngineUnavailable,
+    InvalidInput,
+    InvalidReference,
+    NotFound,
+)
+from core.references import BadReference
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -178,15 +190,69 @@ def forget_all_clients() -> None:
         entry.close()
 
 
+# What the engine package translates: the SDK's, requests' and urllib3's exceptions and the
+# socket's OSError. Anything else raised inside an engine call (a KeyError, a TypeError) is a bug
+# in our code and leaves with its traceback.
+LIBRARY_ERRORS = (
+    docker.errors.DockerException,
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
+
+
+def _explanation(exc: BaseException) -> str:
+    text = getattr(exc, "explanation", None)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text or exc).strip()
+
+
+def translate(exc: BaseException, *, host: str) -> DashboardError:
+    """The :mod:`core.errors` exception for one of :data:`LIBRARY_ERRORS` raised talking to ``host``.
+
+    An HTTP answer becomes a refusal by its status (404 NotFound, 409 Conflict, 400 InvalidInput,
+    other EngineRefused); no answer at all (connection refused/reset, timeout, no socket, a client
+    that could not be created) becomes :class:`EngineUnavailable` naming ``host``.
+    """
+    response = getattr(exc, "response", None)
+    status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
+    message = _explanation(exc)
+    if status is None:
+        # No HTTP answer. The SDK also raises its own exceptions before any request (an invalid
+        # argument, bad TLS parameters): those are refusals, not an absent engine.
+        if isinstance(exc, docker.errors.DockerException) and not any(
+            hint in message for hint in ("Connection", "No such file", "Error while fetching")
+        ):
+            return EngineRefused(message, detail=repr(exc))
+        return EngineUnavailable(tried=host, detail=repr(exc))
+    if status == 404:
+        return NotFound(message or "Not found.", detail=repr(exc))
+    if status == 409:
+        return Conflict(message, detail=repr(exc))
+    if status == 400:
+        return InvalidInput(message, detail=repr(exc))
+    if status == 500 and "Multiple IDs found" in message:  # an ambiguous id prefix (engines < 23 say 500)
+        return InvalidInput(f"{message}: give more characters of the id.", detail=repr(exc))
+    return EngineRefused(message or f"The engine answered HTTP {status}.", detail=repr(exc))
+
+
 @contextmanager
 def translated(url: str) -> Iterator[None]:
-    """Re-raise any SDK/requests exception raised inside the block as a core.errors exception."""
+    """Re-raise the library exceptions raised inside the block as :mod:`core.errors` exceptions
+    naming ``url``.
+
+    Only :data:`LIBRARY_ERRORS` are translated, plus the reference grammar's ``BadReference``
+    (input checked before the call); ours (``DashboardError``) and bugs pass unchanged.
+    """
     try:
         yield
-    except DashboardError:  # already ours (e.g. InvalidReference raised inside the block)
+    except DashboardError:
         raise
-    except Exception as exc:
-        raise from_engine_exception(exc, host=url) from exc
+    except BadReference as exc:
+        raise InvalidReference(str(exc)) from exc
+    except LIBRARY_ERRORS as exc:
+        raise translate(exc, host=url) from exc
 
 
 def engine_call(func: F) -> F:

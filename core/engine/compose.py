@@ -38,7 +38,7 @@ from django.conf import settings
 
 from core.engine._client import EndpointRef, Engine, engine_call, write_tls_files
 from core.engine.containers import ContainerSummary, _summary
-from core.errors import EngineError, InvalidRequest
+from core.errors import EngineRefused, InvalidInput
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -128,9 +128,9 @@ def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], di
     the argument list up to the compose sub-command, the environment, and the working directory."""
     tool = cli()
     if not tool.available:
-        raise EngineError(str(tool))
+        raise EngineRefused(str(tool))
     if not NAME_RE.match(project.name):
-        raise InvalidRequest(f"“{project.name}” is not a valid stack name.")
+        raise InvalidInput(f"“{project.name}” is not a valid stack name.")
     directory = Path(tempfile.mkdtemp(prefix="dashboard-compose-"))
     try:
         directory.chmod(0o700)
@@ -228,7 +228,7 @@ def config(engine: Engine, *, project: Project) -> Config:
         A :class:`Config`; ``error`` is the CLI's own message (YAML line/column, unknown keys ...).
 
     Raises:
-        EngineError: no compose CLI, or it ran past its timeout.
+        EngineRefused: no compose CLI, or it ran past its timeout.
     """
     with _workspace(engine, project) as (argv, env, cwd):
         process = _Process([*argv, "config"], env, cwd, CONFIG_TIMEOUT, cwd)
@@ -244,7 +244,7 @@ def config(engine: Engine, *, project: Project) -> Config:
         finally:
             code = process.close()
     if process.timed_out:
-        raise EngineError(f"compose config did not finish within {CONFIG_TIMEOUT:.0f} s.")
+        raise EngineRefused(f"compose config did not finish within {CONFIG_TIMEOUT:.0f} s.")
     text = "\n".join(out)
     return Config(True, normalized=text) if code == 0 else Config(False, error=text.strip() or f"exit {code}")
 
@@ -268,7 +268,7 @@ def run(engine: Engine, *, project: Project, command: str, timeout: float = RUN_
     A generator: the temp dir lives until it is exhausted or closed.
 
     Raises:
-        EngineError: the CLI failed (the message ends with its last lines) or timed out.
+        EngineRefused: the CLI failed (the message ends with its last lines) or timed out.
     """
     args = COMMANDS[command]
     return _run(engine, project, args, timeout)
@@ -285,10 +285,10 @@ def _run(engine: Engine, project: Project, args: list[str], timeout: float) -> I
         finally:
             code = process.close()
         if process.timed_out:
-            raise EngineError(f"compose {args[0]} did not finish within {timeout:.0f} s and was stopped.")
+            raise EngineRefused(f"compose {args[0]} did not finish within {timeout:.0f} s and was stopped.")
         if code != 0:
             last = "\n".join(line for line in tail[-8:] if line.strip())
-            raise EngineError(f"compose {args[0]} failed (exit {code}): {last}")
+            raise EngineRefused(f"compose {args[0]} failed (exit {code}): {last}")
 
 
 # --------------------------------------------------------------------------- stacks from labels

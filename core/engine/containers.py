@@ -16,7 +16,7 @@ from datetime import datetime
 from docker.types.daemon import CancellableStream
 
 from core.engine._client import Engine, engine_call, translated
-from core.errors import EngineError
+from core.errors import Refused
 from core.policy import masked_document
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -822,8 +822,8 @@ def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> Create
     Raises:
         NotFound: unknown image or network.
         Conflict: the name is taken.
-        InvalidRequest: the engine refused a parameter.
-        EngineError: the start failed (the container was removed).
+        InvalidInput: the engine refused a parameter.
+        EngineRefused: the start failed (the container was removed).
     """
     api = engine.api
     created = api.create_container(**_create_kwargs(api, spec))
@@ -833,7 +833,7 @@ def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> Create
             _join_networks(api, container_id, spec)
             if start:
                 api.start(container_id)
-    except EngineError:
+    except Refused:
         with engine.translated():
             # -v removes only volumes the engine made for this container: volumes named in the
             # spec (a recreate's carried-over anonymous ones too) are never removed by it.
@@ -860,7 +860,7 @@ def start(engine: Engine, *, ref: str) -> None:
 
     Raises:
         NotFound: no such container.
-        EngineError: the engine could not start it (e.g. the command does not exist).
+        EngineRefused: the engine could not start it (e.g. the command does not exist).
     """
     engine.api.start(ref)
 
@@ -996,7 +996,7 @@ def commit(
 
     Raises:
         NotFound: no such container.
-        InvalidRequest: a change line or the reference was refused.
+        InvalidInput: a change line or the reference was refused.
     """
     result = engine.api.commit(
         ref,

@@ -9,137 +9,16 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from core import references
 from core.engine._client import Engine, engine_call
-from core.errors import (
-    Conflict,
-    EngineError,
-    InvalidReference,
-    InvalidRequest,
-    NotFound,
-)
+from core.errors import Conflict, EngineRefused, InvalidInput, InvalidReference, NotFound
 from core.policy import masked_document, masked_env
-
-# --------------------------------------------------------------------------- reference grammar
-# The grammar of github.com/distribution/reference (what the docker CLI and engine accept).
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-TAG_RE = re.compile(rf"^{_TAG}$")
-_PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-_DIGEST_RE = re.compile(rf"^{_DIGEST}$")
-_HEX_ID = re.compile(r"^(?:sha256:)?([0-9a-f]{1,64})$")
-NAME_TOTAL_LENGTH_MAX = 255
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A parsed image reference: ``[registry/]path[:tag][@digest]``."""
-
-    registry: str
-    path: str
-    tag: str
-    digest: str
-
-    @property
-    def repository(self) -> str:
-        """The repository name as the engine spells it (registry host included when there is one)."""
-        return f"{self.registry}/{self.path}" if self.registry else self.path
-
-    def __str__(self) -> str:
-        text = self.repository
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
-
-
-def parse_repository(repository: str) -> tuple[str, str]:
-    """Split and validate a repository name (no tag): ``(registry host or "", path)``.
-
-    Args:
-        repository: e.g. ``registry.example.com:5000/team/app`` or ``app``.
-
-    Returns:
-        The registry host (empty when none) and the path.
-
-    Raises:
-        InvalidReference: the name does not fit Docker's grammar (the message says why).
-    """
-    name = (repository or "").strip()
-    if not name:
-        raise InvalidReference("A repository name is required.")
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidReference(f"A repository name is at most {NAME_TOTAL_LENGTH_MAX} characters.")
-    registry, _, rest = name.partition("/")
-    if rest and ("." in registry or ":" in registry or registry == "localhost"):
-        if not _DOMAIN_RE.match(registry):
-            raise InvalidReference(f"“{registry}” is not a valid registry host[:port].")
-        path = rest
-    else:
-        registry, path = "", name
-    if not _PATH_RE.match(path):
-        raise InvalidReference(
-            f"“{path}” is not a valid repository path: use lowercase letters, digits and "
-            "single separators (. _ __ -) in each /-separated component."
-        )
-    return registry, path
-
-
-def validate_tag(tag: str) -> str:
-    """Check a tag against ``[\\w][\\w.-]{0,127}``; return it.
-
-    Raises:
-        InvalidReference: the tag is empty, too long or has other characters.
-    """
-    if not TAG_RE.match(tag or ""):
-        raise InvalidReference(
-            f"“{tag}” is not a valid tag: up to 128 letters, digits, _ . or -, not starting with . or -."
-        )
-    return tag
-
-
-def parse_reference(reference: str, *, default_tag: str = "latest") -> Reference:
-    """Parse and validate ``[registry/]path[:tag][@digest]``.
-
-    Args:
-        reference: what a person typed.
-        default_tag: used when there is neither tag nor digest ("" to keep none).
-
-    Returns:
-        A :class:`Reference`.
-
-    Raises:
-        InvalidReference: the reference does not fit Docker's grammar.
-    """
-    text = (reference or "").strip()
-    if not text:
-        raise InvalidReference("An image reference is required.")
-    digest = ""
-    if "@" in text:
-        text, digest = text.split("@", 1)
-        if not _DIGEST_RE.match(digest):
-            raise InvalidReference(f"“{digest}” is not a valid digest (algorithm:hex).")
-    tag = ""
-    last = text.rsplit("/", 1)[-1]
-    if ":" in last:
-        text, tag = text.rsplit(":", 1)
-        validate_tag(tag)
-    registry, path = parse_repository(text)
-    if not tag and not digest:
-        tag = default_tag
-    return Reference(registry=registry, path=path, tag=tag, digest=digest)
-
 
 # --------------------------------------------------------------------------- dataclasses
 
@@ -258,7 +137,7 @@ class ImageInUse(Conflict):
         self.containers = containers
 
 
-class AmbiguousId(InvalidRequest):
+class AmbiguousId(InvalidInput):
     """An id prefix that matches several images."""
 
 
@@ -351,7 +230,7 @@ def list_images(engine: Engine) -> list[ImageRow]:
 
 
 @engine_call
-def references(engine: Engine) -> list[str]:
+def local_tags(engine: Engine) -> list[str]:
     """The ``repository:tag`` of every local image, sorted (one request; for pickers)."""
     tags = {t for image in engine.api.images() for t in image.get("RepoTags") or () if t != "<none>:<none>"}
     return sorted(tags)
@@ -387,9 +266,8 @@ def resolve_id(engine: Engine, image: str) -> str:
         EngineUnavailable: the engine does not answer.
     """
     api = engine.api
-    match = _HEX_ID.match(image or "")
-    if match:
-        prefix = match.group(1)
+    prefix = references.image_id_prefix(image or "")
+    if prefix:
         found = {i for i in api.images(all=True, quiet=True) if i.removeprefix("sha256:").startswith(prefix)}
         if len(found) > 1:
             raise AmbiguousId(f"The id prefix “{prefix}” matches {len(found)} images; give more characters.")
@@ -471,8 +349,8 @@ def tag_image(engine: Engine, image_id: str, *, repository: str, tag: str = "lat
         InvalidReference: repository or tag do not fit the grammar (nothing changed).
         NotFound: the image is gone.
     """
-    parse_repository(repository)
-    validate_tag(tag)
+    references.split_repository(repository)
+    references.validate_tag(tag)
     engine.api.tag(image_id, repository.strip(), tag, force=True)
     return f"{repository.strip()}:{tag}"
 
@@ -492,7 +370,7 @@ def untag(engine: Engine, reference: str) -> list[str]:
         NotFound: no such tag.
         Conflict: the engine refused (e.g. the last tag of an image a running container uses).
     """
-    ref = parse_reference(reference, default_tag="")
+    ref = references.parse(reference, default_tag="")
     if not ref.tag or ref.digest or ref.path == "sha256":
         raise InvalidReference("Give a repository:tag to remove.")
     result = engine.api.remove_image(str(ref), noprune=True)
@@ -588,7 +466,7 @@ def prune(engine: Engine, *, dangling_only: bool = True, label: str = "") -> Pru
         Deleted and untagged ids and the bytes reclaimed.
 
     Raises:
-        EngineError: the engine refused (e.g. a prune already running).
+        EngineRefused: the engine refused (e.g. a prune already running).
     """
     filters: dict[str, Any] = {"dangling": "true" if dangling_only else "false"}
     if label:
@@ -610,18 +488,18 @@ def pull_stream(engine: Engine, reference: str, *, auth_config: dict | None = No
     """``docker pull`` as the engine's decoded progress messages.
 
     Args:
-        reference: a validated reference (see :func:`parse_reference`).
+        reference: a validated reference (see :func:`core.references.parse`).
         auth_config: registry credentials ``{username, password, serveraddress}`` or None.
 
     Yields:
         Progress dicts (``id``, ``status``, ``progressDetail``...).
 
     Raises:
-        EngineError: the pull failed (an ``error`` message in the stream becomes one).
+        EngineRefused: the pull failed (an ``error`` message in the stream becomes one).
         EngineUnavailable: the engine does not answer.
     """
-    ref = parse_reference(reference)
     with engine.translated():
+        ref = references.parse(reference)
         stream = engine.api.pull(
             ref.repository,
             tag=ref.digest or ref.tag,
@@ -632,7 +510,7 @@ def pull_stream(engine: Engine, reference: str, *, auth_config: dict | None = No
         for message in stream:
             error = _stream_error(message)
             if error:
-                raise EngineError(error)
+                raise EngineRefused(error)
             yield message
 
 
@@ -652,10 +530,10 @@ def push_stream(
 
     Raises:
         InvalidReference: the reference is not valid.
-        EngineError: the push failed.
+        EngineRefused: the push failed.
     """
-    ref = parse_reference(reference)
     with engine.translated():
+        ref = references.parse(reference)
         api = engine.api
         if f"{ref.repository}:{ref.tag}" not in (api.inspect_image(image_id).get("RepoTags") or ()):
             api.tag(image_id, ref.repository, ref.tag, force=True)
@@ -664,7 +542,7 @@ def push_stream(
         ):
             error = _stream_error(message)
             if error:
-                raise EngineError(error)
+                raise EngineRefused(error)
             yield message
 
 
@@ -703,11 +581,10 @@ def build_stream(
 
     Raises:
         InvalidReference: the tag is not valid.
-        EngineError: the build failed (the message from the engine).
+        EngineRefused: the build failed (the message from the engine).
     """
-    if tag:
-        tag = str(parse_reference(tag))
     with engine.translated():
+        tag = str(references.parse(tag)) if tag else ""
         for message in engine.api.build(
             fileobj=context,
             custom_context=True,
@@ -720,7 +597,7 @@ def build_stream(
         ):
             error = _stream_error(message)
             if error:
-                raise EngineError(error)
+                raise EngineRefused(error)
             yield message
 
 
@@ -767,13 +644,13 @@ def load(engine: Engine, archive: IO[bytes]) -> LoadResult:
         The references (or ids) the archive contained.
 
     Raises:
-        InvalidRequest: the file is not an image archive (nothing loaded).
+        InvalidInput: the file is not an image archive (nothing loaded).
         EngineUnavailable: the engine does not answer.
     """
     head = archive.read(512)
     archive.seek(0)
     if len(head) < 512 or head[257:262] != b"ustar":
-        raise InvalidRequest("That file is not a tar archive made by docker save.")
+        raise InvalidInput("That file is not a tar archive made by docker save.")
     api = engine.api
     response = api._post(
         api._url("/images/load"),
@@ -789,13 +666,13 @@ def load(engine: Engine, archive: IO[bytes]) -> LoadResult:
             message = json.loads(message).get("message", message)
         except ValueError:
             pass
-        raise InvalidRequest(f"The engine could not load the archive: {message}")
+        raise InvalidInput(f"The engine could not load the archive: {message}")
     messages = _read_json_lines(response)
     loaded = []
     for message in messages:
         error = _stream_error(message)
         if error:
-            raise InvalidRequest(f"The engine could not load the archive: {error}")
+            raise InvalidInput(f"The engine could not load the archive: {error}")
         text = str(message.get("stream") or "").strip()
         for prefix in ("Loaded image: ", "Loaded image ID: "):
             if text.startswith(prefix):
@@ -829,17 +706,17 @@ def import_rootfs(
 
     Raises:
         InvalidReference: repository or tag are not valid.
-        InvalidRequest: the file is empty or not a tarball.
+        InvalidInput: the file is empty or not a tarball.
         EngineUnavailable: the engine does not answer.
     """
-    parse_repository(repository)
-    validate_tag(tag)
+    references.split_repository(repository)
+    references.validate_tag(tag)
     head = archive.read(512)
     archive.seek(0)
     if not head:
-        raise InvalidRequest("The file is empty: a root filesystem tarball is needed.")
+        raise InvalidInput("The file is empty: a root filesystem tarball is needed.")
     if not (head[:2] == b"\x1f\x8b" or (len(head) >= 262 and head[257:262] == b"ustar")):
-        raise InvalidRequest("That file is not a tar archive (plain or gzipped).")
+        raise InvalidInput("That file is not a tar archive (plain or gzipped).")
     api = engine.api
     params: dict[str, Any] = {"fromSrc": "-", "repo": repository.strip(), "tag": tag}
     if message:
@@ -859,10 +736,10 @@ def import_rootfs(
     for item in _read_json_lines(response):
         error = _stream_error(item)
         if error:
-            raise InvalidRequest(f"The engine could not import the archive: {error}")
+            raise InvalidInput(f"The engine could not import the archive: {error}")
         status = str(item.get("status") or "")
         if status.startswith("sha256:"):
             image_id = status
     if not image_id:
-        raise EngineError("The engine did not report the imported image's id.")
+        raise EngineRefused("The engine did not report the imported image's id.")
     return image_id

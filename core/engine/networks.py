@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from core.engine._client import Engine, engine_call
 from core.engine.volumes import ContainerUse, with_containers
-from core.errors import Conflict, InvalidRequest
+from core.errors import Conflict, InvalidInput
 
 PREDEFINED = frozenset({"bridge", "host", "none"})
 MAX_INSPECTED_ALIASES = 100  # attached containers inspected for their aliases on a detail page
@@ -194,32 +194,32 @@ def check_subnets(spec: NetworkSpec, existing: list[Network]) -> None:
     """Pure checks of a new network's addresses against each other and the engine's networks.
 
     Raises:
-        InvalidRequest: not a subnet, gateway/range outside it, or overlap with an existing one.
+        InvalidInput: not a subnet, gateway/range outside it, or overlap with an existing one.
     """
     if not spec.subnet:
         if spec.gateway or spec.ip_range:
-            raise InvalidRequest("A gateway or IP range needs a subnet.")
+            raise InvalidInput("A gateway or IP range needs a subnet.")
         return
     try:
         subnet = ipaddress.ip_network(spec.subnet, strict=True)
     except ValueError as exc:
-        raise InvalidRequest(
+        raise InvalidInput(
             f"“{spec.subnet}” is not a subnet in CIDR form (e.g. 10.20.0.0/24): {exc}."
         ) from None
     if spec.gateway:
         try:
             gateway = ipaddress.ip_address(spec.gateway)
         except ValueError:
-            raise InvalidRequest(f"“{spec.gateway}” is not an IP address.") from None
+            raise InvalidInput(f"“{spec.gateway}” is not an IP address.") from None
         if gateway not in subnet:
-            raise InvalidRequest(f"The gateway {gateway} is outside the subnet {subnet}.")
+            raise InvalidInput(f"The gateway {gateway} is outside the subnet {subnet}.")
     if spec.ip_range:
         try:
             ip_range = ipaddress.ip_network(spec.ip_range, strict=True)
         except ValueError as exc:
-            raise InvalidRequest(f"“{spec.ip_range}” is not an IP range in CIDR form: {exc}.") from None
+            raise InvalidInput(f"“{spec.ip_range}” is not an IP range in CIDR form: {exc}.") from None
         if ip_range.version != subnet.version or not ip_range.subnet_of(subnet):  # type: ignore[arg-type]
-            raise InvalidRequest(f"The IP range {ip_range} is outside the subnet {subnet}.")
+            raise InvalidInput(f"The IP range {ip_range} is outside the subnet {subnet}.")
     for network in existing:
         for other in network.subnets:
             try:
@@ -227,7 +227,7 @@ def check_subnets(spec: NetworkSpec, existing: list[Network]) -> None:
             except ValueError:
                 continue
             if taken.version == subnet.version and subnet.overlaps(taken):
-                raise InvalidRequest(f"The subnet {subnet} overlaps {taken} of network “{network.name}”.")
+                raise InvalidInput(f"The subnet {subnet} overlaps {taken} of network “{network.name}”.")
 
 
 @engine_call
@@ -236,7 +236,7 @@ def create_network(engine: Engine, *, spec: NetworkSpec) -> Network:
 
     Raises:
         Conflict: a network of that name exists.
-        InvalidRequest: bad addresses, or the engine refused the driver/options.
+        InvalidInput: bad addresses, or the engine refused the driver/options.
     """
     from docker.types import IPAMConfig, IPAMPool
 
@@ -274,7 +274,7 @@ def connect(
 
     Raises:
         NotFound: no such network or container.
-        InvalidRequest / Conflict: the engine refused (already attached, address taken ...).
+        InvalidInput / Conflict: the engine refused (already attached, address taken ...).
     """
     engine.api.connect_container_to_network(
         container, ref, aliases=list(aliases) or None, ipv4_address=ipv4_address or None

@@ -25,7 +25,7 @@ from core.engine import containers as containers_module
 from core.engine import images as images_module
 from core.engine._client import Engine, engine_call
 from core.engine.containers import CreateSpec, CurrentSpec
-from core.errors import DashboardError, EngineError, EngineUnavailable, NotFound
+from core.errors import DashboardError, EngineRefused, EngineUnavailable, NotFound
 
 RUNNING_GRACE = 0.5  # seconds the new container must stay up after it first shows as running
 START_TIMEOUT = 30.0  # seconds to wait for "running"
@@ -61,7 +61,7 @@ class Report:
         }
 
 
-class RecreateFailed(EngineError):
+class RecreateFailed(EngineRefused):
     """A step failed; ``message`` says which, and what the rollback did."""
 
 
@@ -86,9 +86,9 @@ def _wait_running(engine: Engine, container_id: str) -> None:
         if state.get("Running") and not state.get("Restarting"):
             break
         if state.get("Status") in ("exited", "dead"):
-            raise EngineError(f"the new container exited at once with code {state.get('ExitCode')}")
+            raise EngineRefused(f"the new container exited at once with code {state.get('ExitCode')}")
         if time.monotonic() > deadline:
-            raise EngineError(f"the new container was not running after {START_TIMEOUT:.0f} s")
+            raise EngineRefused(f"the new container was not running after {START_TIMEOUT:.0f} s")
         time.sleep(POLL)
 
 
@@ -97,7 +97,7 @@ def _wait_stable_and_healthy(engine: Engine, container_id: str, *, health_wait: 
     time.sleep(RUNNING_GRACE)
     state = api.inspect_container(container_id).get("State") or {}
     if not state.get("Running") or state.get("Restarting") or state.get("RestartCount"):
-        raise EngineError(
+        raise EngineRefused(
             f"the new container stopped right after starting (exit code {state.get('ExitCode')})"
         )
     if not state.get("Health"):
@@ -110,13 +110,13 @@ def _wait_stable_and_healthy(engine: Engine, container_id: str, *, health_wait: 
         if health == "healthy":
             return
         if health == "unhealthy":
-            raise EngineError("the new container's healthcheck failed (unhealthy)")
+            raise EngineRefused("the new container's healthcheck failed (unhealthy)")
         if not state.get("Running"):
-            raise EngineError(
+            raise EngineRefused(
                 f"the new container stopped while its healthcheck ran (code {state.get('ExitCode')})"
             )
         if time.monotonic() > deadline:
-            raise EngineError(f"the new container was not healthy after {health_wait:.0f} s")
+            raise EngineRefused(f"the new container was not healthy after {health_wait:.0f} s")
         time.sleep(0.2)
 
 

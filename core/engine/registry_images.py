@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engine._client import Engine, engine_call
-from core.errors import EngineError
+from core.errors import EngineRefused
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def search_index(engine: Engine, *, term: str, limit: int = 25) -> list[SearchRe
         The index's results.
 
     Raises:
-        EngineError: the engine could not reach its index (offline), with the engine's reason.
+        EngineRefused: the engine could not reach its index (offline), with the engine's reason.
         EngineUnavailable: the engine does not answer.
     """
     try:
@@ -106,7 +106,7 @@ def search_index(engine: Engine, *, term: str, limit: int = 25) -> list[SearchRe
             explanation = getattr(exc, "explanation", "") or str(exc)
             if isinstance(explanation, bytes):
                 explanation = explanation.decode("utf-8", "replace")
-            raise EngineError(
+            raise EngineRefused(
                 "The engine could not reach its image index (offline, or the index is down): "
                 f"{str(explanation).strip()}",
                 detail=repr(exc),

@@ -1,7 +1,7 @@
 """Swarm mode: the swarm state of an engine, its nodes, services and tasks, and the service actions.
 
 Everything here needs an engine that is a Swarm *manager* (the engine answers 503 "This node is not
-a swarm manager" otherwise, which arrives as :class:`core.errors.EngineError`); views check
+a swarm manager" otherwise, which arrives as :class:`core.errors.EngineRefused`); views check
 :func:`swarm_state` first and show how to ``docker swarm init`` instead.
 """
 
@@ -17,14 +17,14 @@ from docker.types import EndpointSpec, Placement, ServiceMode, TaskTemplate
 from docker.types.services import ContainerSpec
 from docker.utils import version_lt
 
+from core import references
 from core.engine._client import Engine, engine_call
-from core.errors import Conflict, InvalidRequest
+from core.errors import Conflict, InvalidInput
 from core.policy import Mount, Workload, masked_env
 
 AVAILABILITIES = ("active", "pause", "drain")
 _PORT = re.compile(r"^(?:(?P<published>\d{1,5}):)?(?P<target>\d{1,5})(?:/(?P<protocol>tcp|udp|sctp))?$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*=")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 # Task states that still count as "on their way" during a rolling update (docker/swarmkit api).
 _CURRENT = {"running", "ready"}
 
@@ -279,7 +279,7 @@ def list_nodes(engine: Engine) -> list[Node]:
         A list of :class:`Node`.
 
     Raises:
-        EngineError: the engine is not a swarm manager.
+        EngineRefused: the engine is not a swarm manager.
         EngineUnavailable: the engine does not answer.
     """
     nodes = [_node(raw) for raw in engine.api.nodes()]
@@ -299,7 +299,7 @@ def list_services(engine: Engine) -> list[ServiceSummary]:
         A list of :class:`ServiceSummary`.
 
     Raises:
-        EngineError: the engine is not a swarm manager.
+        EngineRefused: the engine is not a swarm manager.
         EngineUnavailable: the engine does not answer.
     """
     api = engine.api
@@ -385,7 +385,7 @@ def service_tasks(engine: Engine, service_id: str) -> list[Task]:
         Current tasks first (by slot), then the task history.
 
     Raises:
-        EngineError: the engine is not a swarm manager.
+        EngineRefused: the engine is not a swarm manager.
     """
     return _tasks(engine.api, service_id)
 
@@ -444,7 +444,7 @@ def inspect_service(engine: Engine, service_id: str) -> ServiceDetail:
 
     Raises:
         NotFound: no such service.
-        EngineError: the engine is not a swarm manager.
+        EngineRefused: the engine is not a swarm manager.
     """
     api = engine.api
     raw = api.inspect_service(service_id)
@@ -501,7 +501,7 @@ def parse_ports(text: str) -> list[PublishedPort]:
     A port without a published number (``80``) lets the swarm choose one (30000+).
 
     Raises:
-        InvalidRequest: a port does not fit ``[published:]target[/protocol]`` or is out of range.
+        InvalidInput: a port does not fit ``[published:]target[/protocol]`` or is out of range.
     """
     ports = []
     for item in re.split(r"[\s,]+", text.strip()):
@@ -509,11 +509,11 @@ def parse_ports(text: str) -> list[PublishedPort]:
             continue
         match = _PORT.match(item)
         if match is None:
-            raise InvalidRequest(f"“{item}” is not a port mapping like 8080:80 or 53:53/udp.")
+            raise InvalidInput(f"“{item}” is not a port mapping like 8080:80 or 53:53/udp.")
         published = int(match["published"] or 0)
         target = int(match["target"])
         if not (0 < target < 65536) or not (0 <= published < 65536):
-            raise InvalidRequest(f"“{item}”: ports go from 1 to 65535.")
+            raise InvalidInput(f"“{item}”: ports go from 1 to 65535.")
         ports.append(PublishedPort(published, target, match["protocol"] or "tcp", "ingress"))
     return ports
 
@@ -522,12 +522,12 @@ def parse_env(text: str) -> list[str]:
     """``KEY=value`` lines; blank lines are ignored.
 
     Raises:
-        InvalidRequest: a line is not ``KEY=value``.
+        InvalidInput: a line is not ``KEY=value``.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if not _ENV.match(line):
-            raise InvalidRequest(f"“{line}” is not KEY=value.")
+            raise InvalidInput(f"“{line}” is not KEY=value.")
     return lines
 
 
@@ -535,12 +535,12 @@ def parse_constraints(text: str) -> list[str]:
     """Placement constraints, one per line (``node.role==manager``, ``node.labels.zone!=b``).
 
     Raises:
-        InvalidRequest: a line has no ``==`` or ``!=``.
+        InvalidInput: a line has no ``==`` or ``!=``.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if "==" not in line and "!=" not in line:
-            raise InvalidRequest(f"“{line}” is not a constraint like node.role==manager.")
+            raise InvalidInput(f"“{line}” is not a constraint like node.role==manager.")
     return lines
 
 
@@ -578,15 +578,14 @@ def create_service(
         The new service's id.
 
     Raises:
-        InvalidRequest: a bad name, replicas or spec (the engine's 400).
+        InvalidInput: a bad name, replicas or spec (the engine's 400).
         Conflict: a service of that name exists.
     """
-    if not _NAME.match(name):
-        raise InvalidRequest("A service name is letters, digits, “_”, “.” or “-” (up to 63).")
+    references.validate_service_name(name)  # a BadReference leaves as InvalidReference (engine_call)
     if replicas < 0:
-        raise InvalidRequest("Replicas cannot be negative.")
+        raise InvalidInput("Replicas cannot be negative.")
     if not image.strip():
-        raise InvalidRequest("An image is required.")
+        raise InvalidInput("An image is required.")
     template = TaskTemplate(
         container_spec=ContainerSpec(image.strip(), command=command or None, env=env or None),
         placement=Placement(constraints=constraints) if constraints else None,
@@ -624,17 +623,17 @@ def scale_service(engine: Engine, service_id: str, *, replicas: int) -> None:
         replicas: the new count (0 or more).
 
     Raises:
-        InvalidRequest: negative replicas, or the service is global (it runs one task per node).
+        InvalidInput: negative replicas, or the service is global (it runs one task per node).
         NotFound: no such service.
         Conflict: the service changed meanwhile (version mismatch); try again.
     """
     if replicas < 0:
-        raise InvalidRequest("Replicas cannot be negative.")
+        raise InvalidInput("Replicas cannot be negative.")
     api = engine.api
     raw, version = _current(api, service_id)
     mode, _ = _mode(raw["Spec"])
     if mode != "replicated":
-        raise InvalidRequest(f"Only replicated services can be scaled; this one is {mode}.")
+        raise InvalidInput(f"Only replicated services can be scaled; this one is {mode}.")
     api.update_service(
         raw["ID"], version, mode=ServiceMode("replicated", replicas=replicas), fetch_current_spec=True
     )
@@ -652,12 +651,12 @@ def update_image(engine: Engine, service_id: str, *, image: str) -> None:
         image: the new image reference.
 
     Raises:
-        InvalidRequest: an empty image.
+        InvalidInput: an empty image.
         NotFound: no such service.
         Conflict: the service changed meanwhile; try again.
     """
     if not image.strip():
-        raise InvalidRequest("An image is required.")
+        raise InvalidInput("An image is required.")
     api = engine.api
     raw, version = _current(api, service_id)
     template = copy.deepcopy(raw["Spec"].get("TaskTemplate") or {})
@@ -687,12 +686,12 @@ def set_node_availability(engine: Engine, node_id: str, *, availability: str) ->
         availability: ``active``, ``pause`` or ``drain``.
 
     Raises:
-        InvalidRequest: an unknown availability.
+        InvalidInput: an unknown availability.
         NotFound: no such node.
         Conflict: the node changed meanwhile; try again.
     """
     if availability not in AVAILABILITIES:
-        raise InvalidRequest(f"Availability is one of {', '.join(AVAILABILITIES)}.")
+        raise InvalidInput(f"Availability is one of {', '.join(AVAILABILITIES)}.")
     api = engine.api
     raw = api.inspect_node(node_id)
     spec = dict(raw.get("Spec") or {})

@@ -193,7 +193,8 @@ def probe(engine: Engine, *, timeout: float = 3.0) -> EndpointHealth:
     """
     import time
 
-    from core.errors import DashboardError, from_engine_exception
+    from core.engine._client import LIBRARY_ERRORS, translate
+    from core.errors import DashboardError
 
     started = time.monotonic()
     try:
@@ -203,8 +204,8 @@ def probe(engine: Engine, *, timeout: float = 3.0) -> EndpointHealth:
         )  # ServerVersion is in /info
     except DashboardError as exc:
         return EndpointHealth(reachable=False, error=exc.message, seconds=time.monotonic() - started)
-    except Exception as exc:  # noqa: BLE001 - mapped to a message, a probe never raises
-        error = from_engine_exception(exc, host=engine.url)
+    except LIBRARY_ERRORS as exc:  # mapped to a message: a probe of an absent engine never raises
+        error = translate(exc, host=engine.url)
         return EndpointHealth(reachable=False, error=error.message, seconds=time.monotonic() - started)
     swarm_role = _swarm_role(info)
     return EndpointHealth(

@@ -29,7 +29,7 @@ from typing import IO, TypeVar
 from django.conf import settings
 
 from core.engine._client import Engine, engine_call
-from core.errors import Conflict, InvalidRequest, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.policy import VolumeFacts
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ def create_volume(
 
     Raises:
         Conflict: a volume of that name exists with other options.
-        InvalidRequest: the engine refused the driver or options.
+        InvalidInput: the engine refused the driver or options.
     """
     api = engine.api
     if name:
@@ -274,7 +274,7 @@ def _helper_image(engine: Engine, volume: Volume) -> str:
         except Exception as exc:
             if getattr(exc, "status_code", None) != 404:
                 raise
-    raise InvalidRequest(
+    raise InvalidInput(
         "No image is available to read this volume through: no container uses it, and the helper "
         f"image “{configured or '(unset)'}” is not on this engine. Pull a small image (e.g. busybox) "
         "and set VOLUME_HELPER_IMAGE to it."
@@ -315,16 +315,16 @@ def clean_path(path: str) -> str:
     """A path inside the volume, normalised: '/' for the root; refuses '..' and NUL.
 
     Raises:
-        InvalidRequest: the path escapes the volume or is not a path.
+        InvalidInput: the path escapes the volume or is not a path.
     """
     raw = (path or "/").replace("\\", "/")
     if "\0" in raw or any(ord(c) < 32 for c in raw):
-        raise InvalidRequest("That path contains control characters.")
+        raise InvalidInput("That path contains control characters.")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise InvalidRequest("A path inside a volume may not contain “..”.")
+        raise InvalidInput("A path inside a volume may not contain “..”.")
     if len(raw) > 4096:
-        raise InvalidRequest("That path is too long.")
+        raise InvalidInput("That path is too long.")
     return "/" + "/".join(parts)
 
 
@@ -357,7 +357,7 @@ def list_files(engine: Engine, *, name: str, path: str = "/") -> Listing:
 
     Raises:
         NotFound: no such volume, or no such path in it.
-        InvalidRequest: bad path, a file instead of a folder, or no image to read through.
+        InvalidInput: bad path, a file instead of a folder, or no image to read through.
     """
     path = clean_path(path)
     volume = inspect_volume(engine, name=name)
@@ -397,11 +397,11 @@ def list_files(engine: Engine, *, name: str, path: str = "/") -> Listing:
                     )
         except tarfile.ReadError as exc:
             if "empty" not in str(exc):
-                raise InvalidRequest(f"“{path}” is not a folder.") from exc
+                raise InvalidInput(f"“{path}” is not a folder.") from exc
         finally:
             response.close()
         if len(entries) == 0 and not _is_dir(api, helper.id, path):
-            raise InvalidRequest(f"“{path}” is a file, not a folder: download it instead.")
+            raise InvalidInput(f"“{path}” is a file, not a folder: download it instead.")
         entries.sort(key=lambda e: (e.kind != "dir", e.name.lower()))
         return Listing(path=path, entries=tuple(entries), complete=complete)
     finally:
@@ -517,7 +517,7 @@ def restore(engine: Engine, *, name: str, archive: IO[bytes]) -> int:
 
     Raises:
         NotFound: no such volume.
-        InvalidRequest: not a plain tar of relative paths, or the engine could not extract it.
+        InvalidInput: not a plain tar of relative paths, or the engine could not extract it.
     """
     members = check_archive(archive)
     volume = inspect_volume(engine, name=name)
@@ -542,7 +542,7 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
     """Refuse what is not a plain tar of relative paths; the number of members.
 
     Raises:
-        InvalidRequest: not a tar, absolute or ``..`` paths, device files, too many members.
+        InvalidInput: not a tar, absolute or ``..`` paths, device files, too many members.
     """
     archive.seek(0)
     count = 0
@@ -552,19 +552,19 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
                 count += 1
                 parts = member.name.split("/")
                 if member.name.startswith("/") or ".." in parts:
-                    raise InvalidRequest(f"The archive contains a path outside the volume: “{member.name}”.")
+                    raise InvalidInput(f"The archive contains a path outside the volume: “{member.name}”.")
                 if member.ischr() or member.isblk() or member.isfifo():
-                    raise InvalidRequest(f"The archive contains a device or pipe: “{member.name}”.")
+                    raise InvalidInput(f"The archive contains a device or pipe: “{member.name}”.")
                 if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
-                    raise InvalidRequest(
+                    raise InvalidInput(
                         f"The archive contains a hard link outside the volume: “{member.name}”."
                     )
                 if count > max_members:
-                    raise InvalidRequest(f"The archive has more than {max_members} entries.")
+                    raise InvalidInput(f"The archive has more than {max_members} entries.")
     except tarfile.TarError as exc:
-        raise InvalidRequest("That file is not a tar archive.") from exc
+        raise InvalidInput("That file is not a tar archive.") from exc
     if count == 0:
-        raise InvalidRequest("That archive is empty.")
+        raise InvalidInput("That archive is empty.")
     archive.seek(0)
     return count
 

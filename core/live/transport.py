@@ -60,8 +60,10 @@ class SendGate:
     """The decision for each droppable frame (pure: unsent bytes and the clock are passed in).
 
     Over ``limit`` unsent bytes the frame is dropped and its units counted; a connection that stays
-    over the limit for ``stall_seconds`` is closed. ``take_skipped()`` says what to report once the
-    buffer has drained.
+    over the limit for ``stall_seconds`` is closed. Dropping is drop-OLDEST: when the dropped frame
+    is given (``frame=``), the gate keeps the newest one and counts the one it replaces, so the end
+    of a burst (the last lines of a log) still reaches the viewer once the buffer drains.
+    ``take_skipped()`` says what to report, then ``take_held()`` is the frame to send after it.
     """
 
     def __init__(self, *, limit: int, stall_seconds: float):
@@ -69,8 +71,9 @@ class SendGate:
         self.stall_seconds = stall_seconds
         self.skipped = 0
         self.stalled_since: float | None = None
+        self.held: tuple[str, int] | None = None
 
-    def decide(self, unsent_bytes: int, now: float, units: int) -> str:
+    def decide(self, unsent_bytes: int, now: float, units: int, frame: str | None = None) -> str:
         if unsent_bytes <= self.limit:
             self.stalled_since = None
             return SEND
@@ -78,12 +81,22 @@ class SendGate:
             self.stalled_since = now
         if now - self.stalled_since >= self.stall_seconds:
             return CLOSE
-        self.skipped += units
+        if frame is None:
+            self.skipped += units
+        else:
+            if self.held is not None:
+                self.skipped += self.held[1]
+            self.held = (frame, units)
         return DROP
 
     def take_skipped(self) -> int:
         skipped, self.skipped = self.skipped, 0
         return skipped
+
+    def take_held(self) -> str | None:
+        """The newest dropped frame, once (None when nothing is held)."""
+        held, self.held = self.held, None
+        return held[0] if held is not None else None
 
 
 class WriteBackpressure:

@@ -18,15 +18,19 @@ _BR = SafeString("<br>")  # constant markup only; everything else goes through f
 _DIM = SafeString(' class="dim"')
 _RO = SafeString(' <span class="muted small">(ro)</span>')
 _ANONYMOUS = SafeString(' <span class="badge">anonymous</span>')
-_ID = "0ID0"  # stands in for a resource id in a reversed URL, replaced per row (ids are hex)
+# Stands in for a resource id in a reversed URL, replaced per row: a hex id, so it passes both the
+# <ref:> and the <image_id:> converters (core/converters.py).
+_ID = "0" * 12
 
 
-def _url_pattern(context: template.Context, name: str) -> str:
-    """``reverse(name, args=[_ID])`` once per render (the script prefix carries the endpoint)."""
+def _url_pattern(context: template.Context, name: str) -> tuple[str, str]:
+    """``reverse(name, args=[_ID])`` once per render (the script prefix carries the endpoint), split
+    around the id: the id is the last path parameter, so the last occurrence is the one to replace."""
     cache = context.render_context
     key = f"rows.url.{name}"
     if key not in cache:
-        cache[key] = reverse(name, args=[_ID])
+        head, _, tail = reverse(name, args=[_ID]).rpartition(_ID)
+        cache[key] = (head, tail)
     return cache[key]
 
 
@@ -35,8 +39,9 @@ def _clip(text: str, length: int) -> str:
     return text if len(text) <= length else truncatechars(text, length)
 
 
-def _link(pattern: str, ref: str) -> str:
-    return pattern.replace(_ID, quote(ref, safe=""))
+def _link(pattern: tuple[str, str], ref: str) -> str:
+    head, tail = pattern
+    return head + quote(ref, safe="") + tail
 
 
 def _ports(ports: tuple) -> SafeString:

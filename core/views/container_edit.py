@@ -174,21 +174,21 @@ def refusals_for(request: HttpRequest, current: CurrentSpec) -> tuple[policy.Ref
 
 
 def _refuse(request: HttpRequest, name: str, current: CurrentSpec, message: str, *, denied: bool = False):
-    from core.errors import InvalidRequest
+    from core.errors import InvalidInput
 
     audit.record(
         request, name, target=current.name, outcome=audit.DENIED if denied else audit.FAILED, message=message
     )
-    return _failed(request, current.name, "recreate", InvalidRequest(message))
+    return _failed(request, current.name, "recreate", InvalidInput(message))
 
 
 def registry_auth(image: str) -> dict | None:
     """The stored credentials of the linked registry whose host the image names (None: anonymous)."""
-    from core.engine.images import parse_reference
     from core.errors import DashboardError
+    from core.references import parse_input
 
     try:
-        host = parse_reference(image).registry
+        host = parse_input(image).registry
     except DashboardError:
         return None
     registry = next((r for r in Registry.objects.all() if host and r.host == host), None)

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, engine, policy, tables, updates
+from core import audit, engine, policy, references, tables, updates
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -24,8 +24,9 @@ from core.container_forms import (
     TimeoutForm,
 )
 from core.engine.containers import ContainerDetail, ContainerSummary, CreateResult, CreateSpec
-from core.errors import Conflict, EngineError, EngineUnavailable, InvalidRequest, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.live.bridge import Pump, aiter_body
+from core.middleware import error_response
 from core.roles import Role, forbidden, has_role, require_role, role_on
 
 log = logging.getLogger(__name__)
@@ -73,24 +74,13 @@ def _back(request: HttpRequest, ref: str) -> HttpResponse:
     return redirect(target)
 
 
-def _client_status(error: EngineError) -> int:
-    """Engine refusals as 4xx: the person asked for something the engine would not do."""
-    if isinstance(error, (NotFound, Conflict, InvalidRequest)):
-        return error.status
-    return 409
-
-
-def _failed(request: HttpRequest, ref: str, verb: str, error: EngineError) -> HttpResponse:
-    """The page shown when an action on ``ref`` was refused (engine down goes to the 503 page)."""
-    if isinstance(error, EngineUnavailable):
-        raise error
-    messages.error(request, error.message)
-    return render(
-        request,
-        "containers/failed.html",
-        {"ref": ref, "verb": verb, "error": error, "gone": isinstance(error, NotFound)},
-        status=_client_status(error),
-    )
+def _failed(request: HttpRequest, ref: str, verb: str, error: Refused) -> HttpResponse:
+    """The refusal page of an action on ``ref`` (the engine away is the middleware's 503)."""
+    if isinstance(error, NotFound):
+        back = (reverse("container_list"), "Back to the containers")
+    else:
+        back = (reverse("container_detail", args=[ref]), "Back to the container")
+    return error_response(request, error, title=f"Could not {verb} {ref}", back=back)
 
 
 def audit_target(docker: engine.Engine, ref: str) -> str:
@@ -105,7 +95,7 @@ def audit_target(docker: engine.Engine, ref: str) -> str:
 def _refused_input(request: HttpRequest, ref: str, verb: str, message: str) -> HttpResponse:
     """Input that does not parse: audited as a failed ``container.<verb>``, then the failure page."""
     audit.record(request, f"container.{verb}", target=ref, outcome=audit.FAILED, message=message)
-    return _failed(request, ref, verb, InvalidRequest(message))
+    return _failed(request, ref, verb, InvalidInput(message))
 
 
 def _act(
@@ -116,7 +106,7 @@ def _act(
         with audit.action(request, f"container.{verb}", target=ref, parameters=parameters) as details:
             details["target"] = audit_target(engine.for_request(request), ref)
             call()
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, verb, error)
     messages.success(request, f"{verb.capitalize()}: {ref}.")
     return _back(request, ref)
@@ -201,7 +191,7 @@ def container_new(request: HttpRequest) -> HttpResponse:
 def _choices(docker: engine.Engine) -> dict:
     """What the create form's pickers offer: existing images, volumes (with users) and networks."""
     return {
-        "image_choices": docker.images.references()[:PICKER_MAX],
+        "image_choices": docker.images.local_tags()[:PICKER_MAX],
         "volume_choices": sorted(docker.volumes.list_volumes(), key=lambda v: v.name)[:PICKER_MAX],
         "network_choices": docker.networks.network_names()[:PICKER_MAX],
     }
@@ -243,14 +233,12 @@ def _create(request: HttpRequest, form: CreateContainerForm, spec: CreateSpec) -
             result = docker.containers.create_container(spec=spec, start=start)
             details["target"] = f"{result.name} ({result.id[:12]})"
             return result
-    except EngineUnavailable:
-        raise
-    except EngineError as error:
+    except Refused as error:
         form.add_error(_field_for(error, spec), error.message)
         return None
 
 
-def _field_for(error: EngineError, spec: CreateSpec) -> str | None:
+def _field_for(error: Refused, spec: CreateSpec) -> str | None:
     """Which form field an engine refusal is about (None: the whole form)."""
     text = error.message.lower()
     if "no image" in text or "no such image" in text:
@@ -345,7 +333,7 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
             after = docker.containers.settled(ref=ref)
             if not after.running:
                 details["message"] = f"exited at once with code {after.exit_code}"
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, "start", error)
     if not after.running:
         messages.warning(
@@ -437,7 +425,7 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(request, "container.rename", target=ref, parameters={"name": name}) as details:
             details["target"] = audit_target(docker, ref)
             docker.containers.rename(ref=ref, name=name)
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, "rename", error)
     messages.success(request, f"Renamed {ref} to {name}.")
     return redirect(reverse("container_detail", args=[name]))
@@ -467,13 +455,9 @@ def container_commit(request: HttpRequest, ref: str) -> HttpResponse:
                 changes=data["changes"],
             )
             details["message"] = image_id
-    except EngineError as error:
-        if isinstance(error, EngineUnavailable):
-            raise
+    except Refused as error:
         form.add_error(None, error.message)
-        return render(
-            request, "containers/commit.html", {"ref": ref, "form": form}, status=_client_status(error)
-        )
+        return render(request, "containers/commit.html", {"ref": ref, "form": form}, status=error.status)
     reference = f"{data['repository']}:{data['tag'] or 'latest'}" if data["repository"] else ""
     return render(
         request, "containers/commit.html", {"ref": ref, "image_id": image_id, "reference": reference}
@@ -516,7 +500,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
         container = docker.containers.inspect_container(ref=ref)
         return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
-    except EngineError as error:
+    except Refused as error:
         return _failed(request, ref, "delete", error)
     messages.success(request, f"Deleted {ref}.")
     return redirect("container_list")
@@ -548,7 +532,8 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
     docker = engine.for_request(request)
     action = request.POST.get("action", "")
     targets = _bulk_targets(request, docker) if action in BULK_ACTIONS else []
-    if not targets:
+    ids = [t if isinstance(t, str) else t.id for t in targets]
+    if not ids or not all(map(references.is_object_ref, ids)):
         message = "Choose containers and one of: start, stop, restart, delete."
         audit.record(
             request,
@@ -559,13 +544,12 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
         )
         messages.error(request, message)
         return _back_to_list(request)
-    if len(targets) > BULK_LIMIT:
+    if len(ids) > BULK_LIMIT:
         messages.error(
             request,
-            f"{len(targets)} containers match; a bulk action takes at most {BULK_LIMIT}. Narrow the filter.",
+            f"{len(ids)} containers match; a bulk action takes at most {BULK_LIMIT}. Narrow the filter.",
         )
         return _back_to_list(request)
-    ids = [t if isinstance(t, str) else t.id for t in targets]
     if action == "delete":
         if not has_role(request, Role.ADMIN):
             for ref in ids:
@@ -626,9 +610,7 @@ def _run_bulk(
             with audit.action(request, f"container.{action}", target=target, parameters=options):
                 calls[action](ref)
             done += 1
-        except EngineUnavailable:
-            raise
-        except EngineError as error:
+        except Refused as error:
             failed.append(f"{ref[:12]}: {error.message}")
     return done, failed
 
@@ -637,16 +619,16 @@ urlpatterns = [
     path("containers/", container_list, name="container_list"),
     path("containers/new/", container_new, name="container_new"),
     path("containers/bulk/", container_bulk, name="container_bulk"),
-    path("containers/<str:ref>/", container_detail, name="container_detail"),
-    path("containers/<str:ref>/start/", container_start, name="container_start"),
-    path("containers/<str:ref>/stop/", container_stop, name="container_stop"),
-    path("containers/<str:ref>/restart/", container_restart, name="container_restart"),
-    path("containers/<str:ref>/kill/", container_kill, name="container_kill"),
-    path("containers/<str:ref>/pause/", container_pause, name="container_pause"),
-    path("containers/<str:ref>/unpause/", container_unpause, name="container_unpause"),
-    path("containers/<str:ref>/rename/", container_rename, name="container_rename"),
-    path("containers/<str:ref>/commit/", container_commit, name="container_commit"),
-    path("containers/<str:ref>/export/", container_export, name="container_export"),
-    path("containers/<str:ref>/reveal/", container_reveal, name="container_reveal"),
-    path("containers/<str:ref>/delete/", container_delete, name="container_delete"),
+    path("containers/<ref:ref>/", container_detail, name="container_detail"),
+    path("containers/<ref:ref>/start/", container_start, name="container_start"),
+    path("containers/<ref:ref>/stop/", container_stop, name="container_stop"),
+    path("containers/<ref:ref>/restart/", container_restart, name="container_restart"),
+    path("containers/<ref:ref>/kill/", container_kill, name="container_kill"),
+    path("containers/<ref:ref>/pause/", container_pause, name="container_pause"),
+    path("containers/<ref:ref>/unpause/", container_unpause, name="container_unpause"),
+    path("containers/<ref:ref>/rename/", container_rename, name="container_rename"),
+    path("containers/<ref:ref>/commit/", container_commit, name="container_commit"),
+    path("containers/<ref:ref>/export/", container_export, name="container_export"),
+    path("containers/<ref:ref>/reveal/", container_reveal, name="container_reveal"),
+    path("containers/<ref:ref>/delete/", container_delete, name="container_delete"),
 ]

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
 from core import engine
-from core.errors import EngineError
+from core.errors import DashboardError
 
 
 @login_not_required
@@ -15,7 +15,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     try:
         engine.for_request(request).system.engine_info()
         state = "ok"
-    except EngineError:
+    except DashboardError:
         state = "unreachable"
     return JsonResponse({"status": "ok", "engine": state})
 

@@ -11,14 +11,16 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import audit, engine, tables
 from core.engine import jobs
-from core.engine.images import ImageInUse, ImageRow, dockerfile_context, parse_reference, short
-from core.errors import DashboardError, EngineError, EngineUnavailable, InvalidReference, NotFound
+from core.engine.images import ImageInUse, ImageRow, dockerfile_context, short
+from core.errors import InvalidReference, NotFound, Refused
+from core.image_forms import BuildForm, ImportForm, LoadForm, PullForm, PushForm, TagForm
 from core.live.bridge import Pump, aiter_body
+from core.middleware import error_response
 from core.models import Registry
 from core.roles import ROLE_GROUPS, Role, forbidden, require_role
 
@@ -40,16 +42,20 @@ COLUMNS = (
     ("created", "Created"),
     ("containers", "Containers"),
 )
+# The image form pages: title in plain words, submit button.
+FORM_PAGES = {
+    "pull": ("Pull an image", "Pull"),
+    "build": ("Build an image", "Build"),
+    "load": ("Load images from an archive", "Load"),
+    "import": ("Import a root filesystem", "Import"),
+}
 SAVE_CHUNK = 1024 * 1024
 SAVE_QUEUE = 8  # chunks in flight between the reader thread and the response: ~8 MB at most
 
 
 def _resolve(docker: engine.Engine, image_id: str) -> str:
-    """Full id for a URL's id or prefix; 404 when unknown, 400 when ambiguous."""
-    try:
-        return docker.images.resolve_id(image_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    """Full id for a URL's id or prefix; NotFound (the 404 page) when unknown, 400 when ambiguous."""
+    return docker.images.resolve_id(image_id)
 
 
 SHOW_FILTERS = {
@@ -103,14 +109,30 @@ def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
     return _detail_page(request, _resolve(engine.for_request(request), image_id))
 
 
-def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **extra: Any) -> HttpResponse:
-    docker = engine.for_request(request)
-    try:
-        image = docker.images.image_detail(full_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    context = {"image": image, "registries": Registry.objects.all(), **extra}
+def _detail_page(request: HttpRequest, full_id: str, *, status: int = 200, **forms: Any) -> HttpResponse:
+    """The image page; ``forms`` are bound tag/push forms to show again with their errors (and
+    ``revealed=True`` shows the env values)."""
+    image = engine.for_request(request).images.image_detail(full_id)
+    context = {
+        "image": image,
+        "revealed": forms.get("revealed", False),
+        "tag_form": forms.get("tag_form") or TagForm(),
+        "push_form": forms.get("push_form")
+        or PushForm(initial={"reference": image.tags[0] if image.tags else ""}),
+    }
     return render(request, "images/detail.html", context, status=status)
+
+
+def _form_errors(form: Any) -> str:
+    """A form's errors as one line for the audit record."""
+    return "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+
+
+def _refused(request: HttpRequest, action: str, target: str, form: Any, params: dict[str, Any]) -> None:
+    """Audit a refused form (the person sees the same form again with the errors)."""
+    audit.record(
+        request, action, target=target, parameters=params, outcome=audit.FAILED, message=_form_errors(form)
+    )
 
 
 @require_role(Role.OPERATOR, action="image.reveal")
@@ -130,20 +152,19 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     """``docker tag``: add repository:tag; invalid input gets the form back with the reason."""
     docker = engine.for_request(request)
     full_id = _resolve(docker, image_id)
-    repository = request.POST.get("repository", "").strip()
-    tag = request.POST.get("tag", "").strip() or "latest"
+    form = TagForm(request.POST)
+    params = {"repository": request.POST.get("repository", ""), "tag": request.POST.get("tag", "")}
+    if not form.is_valid():
+        _refused(request, "image.tag", full_id, form, params)
+        return _detail_page(request, full_id, status=400, tag_form=form)
     try:
-        with audit.action(
-            request, "image.tag", target=full_id, parameters={"repository": repository, "tag": tag}
-        ):
-            reference = docker.images.tag_image(full_id, repository=repository, tag=tag)
-    except InvalidReference as exc:
-        return _detail_page(request, full_id, status=400, tag_error=exc.message, tag_form=request.POST)
-    except EngineError as exc:
-        if isinstance(exc, EngineUnavailable):
-            raise
-        messages.error(request, exc.message)
-        return _detail_page(request, full_id, status=exc.status if exc.status < 500 else 400)
+        with audit.action(request, "image.tag", target=full_id, parameters=params):
+            reference = docker.images.tag_image(
+                full_id, repository=form.cleaned_data["repository"], tag=form.cleaned_data["tag"]
+            )
+    except Refused as exc:
+        form.add_error(None, exc.message)
+        return _detail_page(request, full_id, status=400, tag_form=form)
     messages.success(request, f"Tagged {short(full_id)} as {reference}.")
     return redirect("image-detail", image_id=short(full_id))
 
@@ -158,14 +179,10 @@ def image_untag(request: HttpRequest) -> HttpResponse:
         with audit.action(request, "image.untag", target=reference):
             full_id = docker.images.resolve_id(reference)
             docker.images.untag(reference)
-    except (InvalidReference, NotFound) as exc:
-        messages.error(request, exc.message)
-        return render(request, "images/message.html", {"title": "Untag"}, status=exc.status)
-    except DashboardError as exc:
-        if isinstance(exc, EngineUnavailable):
-            raise
-        messages.error(request, exc.message)
-        return redirect("image-list")
+    except Refused as exc:
+        return error_response(
+            request, exc, title=f"Could not remove the tag {reference}", back=_back_to_images()
+        )
     messages.success(request, f"Removed the tag {reference}.")
     try:
         docker.images.resolve_id(full_id)
@@ -186,8 +203,8 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     try:
         full_id = docker.images.resolve_id(image_id)
     except NotFound:
-        messages.error(request, f"Image {image_id} no longer exists (removed meanwhile?).")
-        return render(request, "images/message.html", {"title": "Delete image"}, status=404)
+        gone = NotFound(f"Image {image_id} no longer exists (removed meanwhile?).")
+        return error_response(request, gone, title="Could not delete the image", back=_back_to_images())
     try:
         with audit.action(request, "image.delete", target=full_id, parameters={"force": force}):
             docker.images.delete_image(full_id, force=force)
@@ -195,36 +212,35 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
         messages.error(request, exc.message)
         context = {"image": docker.images.image_detail(full_id), "in_use": exc.containers}
         return render(request, "images/delete.html", context, status=409)
-    except NotFound as exc:
-        messages.error(request, exc.message)
-        return render(request, "images/message.html", {"title": "Delete image"}, status=404)
-    except DashboardError as exc:
-        if isinstance(exc, EngineUnavailable):
-            raise
-        messages.error(request, exc.message)
-        return render(request, "images/message.html", {"title": "Delete image"}, status=409)
+    except Refused as exc:
+        return error_response(request, exc, title="Could not delete the image", back=_back_to_images())
     messages.success(request, f"Deleted image {short(full_id)}.")
     return redirect("image-list")
 
 
+def _back_to_images() -> tuple[str, str]:
+    return reverse("image-list"), "Back to images"
+
+
+def _form_page(request: HttpRequest, kind: str, form: Any, *, status: int = 200) -> HttpResponse:
+    """The page of one image form (pull, build, load, import), bound forms with their errors."""
+    title, submit = FORM_PAGES[kind]
+    context = {"form": form, "title": title, "submit": submit, "action": reverse(f"image-{kind}")}
+    return render(request, "images/form.html", context, status=status)
+
+
 def registry_auth(reference: str, registry: str) -> tuple[str, dict | None]:
-    """The reference with the linked registry's host (``registry``: its pk, or ""), and that
-    registry's credentials (or None)."""
-    pk = str(registry).strip()
-    if not pk:
-        return str(parse_reference(reference)), None
-    registry = Registry.objects.filter(pk=pk).first() if pk.isdigit() else None
-    if registry is None:
-        raise InvalidReference("That linked registry does not exist.")
-    ref = parse_reference(reference)
-    if not ref.registry:
-        ref = parse_reference(f"{registry.host}/{reference.strip()}")
-    if ref.registry != registry.host:
-        raise InvalidReference(
-            f"The reference names the registry {ref.registry}, not the linked {registry.host}; "
-            "credentials are only sent to their own registry."
-        )
-    return str(ref), registry.auth_config()
+    """The full reference and the linked registry's credentials by the pull form's rules (the API's
+    entry; pages bind the form themselves).
+
+    Raises:
+        InvalidReference: the reference does not parse, the registry is unknown, or the reference
+            names another registry than the linked one.
+    """
+    form = PullForm({"reference": reference, "registry": registry})
+    if not form.is_valid():
+        raise InvalidReference(" ".join(str(e) for errors in form.errors.values() for e in errors))
+    return form.cleaned_data["reference"], form.auth_config()
 
 
 def start_job(request: HttpRequest, kind: str, target: str, work, *, role: Role, **kwargs: Any) -> jobs.Job:
@@ -258,24 +274,18 @@ def _start_job(
     return redirect("image-job", job_id=start_job(request, kind, target, work, role=role, **kwargs).id)
 
 
-def _job_form_error(
-    request: HttpRequest, action: str, target: str, exc: DashboardError, **params: Any
-) -> HttpResponse:
-    audit.record(request, action, target=target, parameters=params, outcome=audit.FAILED, message=exc.message)
-    messages.error(request, exc.message)
-    return render(request, "images/message.html", {"title": action}, status=400)
-
-
 @require_role(Role.OPERATOR, action="image.pull")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def image_pull(request: HttpRequest) -> HttpResponse:
-    """Start ``docker pull`` as a background job; the job page shows live per-layer progress."""
-    reference = request.POST.get("reference", "").strip()
-    params = {"reference": reference, "registry": request.POST.get("registry", "")}
-    try:
-        reference, auth = registry_auth(reference, request.POST.get("registry", ""))
-    except InvalidReference as exc:
-        return _job_form_error(request, "image.pull", reference, exc, **params)
+    """GET: the pull form. POST: ``docker pull`` as a background job with live per-layer progress."""
+    if request.method == "GET":
+        return _form_page(request, "pull", PullForm())
+    form = PullForm(request.POST)
+    params = {"reference": request.POST.get("reference", ""), "registry": request.POST.get("registry", "")}
+    if not form.is_valid():
+        _refused(request, "image.pull", params["reference"], form, params)
+        return _form_page(request, "pull", form, status=400)
+    reference, auth = form.cleaned_data["reference"], form.auth_config()
     return _start_job(
         request,
         "pull",
@@ -291,14 +301,17 @@ def image_pull(request: HttpRequest) -> HttpResponse:
 @require_POST
 def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
     """Tag if needed and ``docker push`` to a (linked) registry as a background job."""
-    docker = engine.for_request(request)
-    full_id = _resolve(docker, image_id)
-    reference = request.POST.get("reference", "").strip()
-    params = {"image": full_id, "reference": reference, "registry": request.POST.get("registry", "")}
-    try:
-        reference, auth = registry_auth(reference, request.POST.get("registry", ""))
-    except InvalidReference as exc:
-        return _job_form_error(request, "image.push", reference, exc, **params)
+    full_id = _resolve(engine.for_request(request), image_id)
+    form = PushForm(request.POST)
+    params = {
+        "image": full_id,
+        "reference": request.POST.get("reference", ""),
+        "registry": request.POST.get("registry", ""),
+    }
+    if not form.is_valid():
+        _refused(request, "image.push", params["reference"], form, params)
+        return _detail_page(request, full_id, status=400, push_form=form)
+    reference, auth = form.cleaned_data["reference"], form.auth_config()
     return _start_job(
         request,
         "push",
@@ -315,18 +328,18 @@ def image_push(request: HttpRequest, image_id: str) -> HttpResponse:
 def image_build(request: HttpRequest) -> HttpResponse:
     """GET: the build form. POST: build an uploaded context tarball or a pasted Dockerfile as a job."""
     if request.method == "GET":
-        return render(request, "images/build.html")
-    tag = request.POST.get("tag", "").strip()
-    dockerfile = request.POST.get("dockerfile", "")
+        return _form_page(request, "build", BuildForm())
+    form = BuildForm(request.POST, request.FILES)
     upload = request.FILES.get("context")
-    params = {"tag": tag, "context": upload, "dockerfile": dockerfile[:200]}
-    try:
-        if tag:
-            tag = str(parse_reference(tag))
-        if not upload and not dockerfile.strip():
-            raise InvalidReference("Upload a context tarball or paste a Dockerfile.")
-    except InvalidReference as exc:
-        return _job_form_error(request, "image.build", tag, exc, **params)
+    params = {
+        "tag": request.POST.get("tag", ""),
+        "context": upload,
+        "dockerfile": request.POST.get("dockerfile", "")[:200],
+    }
+    if not form.is_valid():
+        _refused(request, "image.build", params["tag"], form, params)
+        return _form_page(request, "build", form, status=400)
+    tag = form.cleaned_data["tag"]
     if upload:
         # The upload's temp file dies with the request; the job needs its own copy.
         context = tempfile.NamedTemporaryFile(prefix="build-", suffix=".tar")
@@ -336,7 +349,7 @@ def image_build(request: HttpRequest) -> HttpResponse:
         gzipped = context.read(2) == b"\x1f\x8b"
         context.seek(0)
     else:
-        context, gzipped = dockerfile_context(dockerfile), False
+        context, gzipped = dockerfile_context(form.cleaned_data["dockerfile"]), False
 
     def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
         try:
@@ -384,58 +397,64 @@ def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
     return response
 
 
-def _upload_error(request: HttpRequest, action: str, exc: DashboardError, **params: Any) -> HttpResponse:
-    messages.error(request, exc.message)
-    return render(
-        request, "images/message.html", {"title": action}, status=400 if exc.status >= 500 else exc.status
-    )
-
-
 @require_role(Role.OPERATOR, action="image.load")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def image_load(request: HttpRequest) -> HttpResponse:
-    """``docker load`` of an uploaded tar (streamed from the upload's temp file)."""
+    """GET: the load form. POST: ``docker load`` of an uploaded tar (streamed from its temp file)."""
+    if request.method == "GET":
+        return _form_page(request, "load", LoadForm())
+    form = LoadForm(request.POST, request.FILES)
+    params = {"archive": request.FILES.get("archive")}
+    if not form.is_valid():
+        _refused(request, "image.load", "", form, params)
+        return _form_page(request, "load", form, status=400)
     docker = engine.for_request(request)
-    upload = request.FILES.get("archive")
     try:
-        with audit.action(request, "image.load", parameters={"archive": upload}) as details:
-            if upload is None:
-                raise InvalidReference("Choose a tar file made by docker save.")
-            result = docker.images.load(upload.file)
+        with audit.action(request, "image.load", parameters=params) as details:
+            result = docker.images.load(form.cleaned_data["archive"].file)
             details["message"] = ", ".join(result.images)
-    except DashboardError as exc:
-        if isinstance(exc, EngineUnavailable):
-            raise
-        return _upload_error(request, "Load images", exc)
+    except Refused as exc:
+        form.add_error("archive", exc.message)
+        return _form_page(request, "load", form, status=400)
     messages.success(request, f"Loaded {len(result.images)} image(s).")
-    return render(request, "images/loaded.html", {"loaded": result.images})
+    return render(request, "images/loaded.html", {"loaded": _with_ids(docker, result.images)})
+
+
+def _with_ids(docker: engine.Engine, refs: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each loaded reference (a name:tag or an id) with the short id its page is at ("": gone)."""
+    rows = []
+    for ref in refs:
+        try:
+            rows.append((ref, short(docker.images.resolve_id(ref))))
+        except Refused:
+            rows.append((ref, ""))
+    return rows
 
 
 @require_role(Role.OPERATOR, action="image.import")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def image_import(request: HttpRequest) -> HttpResponse:
-    """``docker import`` of an uploaded rootfs tarball (plain or gzipped) as repository:tag."""
-    docker = engine.for_request(request)
-    upload = request.FILES.get("archive")
-    repository = request.POST.get("repository", "").strip()
-    tag = request.POST.get("tag", "").strip() or "latest"
-    message = request.POST.get("message", "")
-    params = {"archive": upload, "repository": repository, "tag": tag, "message": message}
+    """GET: the import form. POST: ``docker import`` of a rootfs tarball (plain or gzipped)."""
+    if request.method == "GET":
+        return _form_page(request, "import", ImportForm())
+    form = ImportForm(request.POST, request.FILES)
+    params = {key: request.POST.get(key, "") for key in ("repository", "tag", "message")}
+    params["archive"] = request.FILES.get("archive")
+    target = f"{params['repository']}:{params['tag'] or 'latest'}"
+    if not form.is_valid():
+        _refused(request, "image.import", target, form, params)
+        return _form_page(request, "import", form, status=400)
+    data = form.cleaned_data
     try:
-        with audit.action(
-            request, "image.import", target=f"{repository}:{tag}", parameters=params
-        ) as details:
-            if upload is None:
-                raise InvalidReference("Choose a root filesystem tarball.")
-            image_id = docker.images.import_rootfs(
-                upload.file, repository=repository, tag=tag, message=message
+        with audit.action(request, "image.import", target=target, parameters=params) as details:
+            image_id = engine.for_request(request).images.import_rootfs(
+                data["archive"].file, repository=data["repository"], tag=data["tag"], message=data["message"]
             )
             details["message"] = image_id
-    except DashboardError as exc:
-        if isinstance(exc, EngineUnavailable):
-            raise
-        return _upload_error(request, "Import image", exc)
-    messages.success(request, f"Imported {repository}:{tag} as {short(image_id)}.")
+    except Refused as exc:
+        form.add_error("archive", exc.message)
+        return _form_page(request, "import", form, status=400)
+    messages.success(request, f"Imported {data['repository']}:{data['tag']} as {short(image_id)}.")
     return redirect("image-detail", image_id=short(image_id))
 
 
@@ -473,10 +492,10 @@ urlpatterns = [
     path("images/build/", image_build, name="image-build"),
     path("images/prune/", image_prune, name="image-prune"),
     path("images/jobs/<str:job_id>/", image_job, name="image-job"),
-    path("images/<str:image_id>/", image_detail, name="image-detail"),
-    path("images/<str:image_id>/tag/", image_tag, name="image-tag"),
-    path("images/<str:image_id>/delete/", image_delete, name="image-delete"),
-    path("images/<str:image_id>/push/", image_push, name="image-push"),
-    path("images/<str:image_id>/save/", image_save, name="image-save"),
-    path("images/<str:image_id>/reveal/", image_reveal, name="image-reveal"),
+    path("images/<image_id:image_id>/", image_detail, name="image-detail"),
+    path("images/<image_id:image_id>/tag/", image_tag, name="image-tag"),
+    path("images/<image_id:image_id>/delete/", image_delete, name="image-delete"),
+    path("images/<image_id:image_id>/push/", image_push, name="image-push"),
+    path("images/<image_id:image_id>/save/", image_save, name="image-save"),
+    path("images/<image_id:image_id>/reveal/", image_reveal, name="image-reveal"),
 ]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 
 from core import engine
 from core.engine.streams import ContainerFacts, parse_since
-from core.errors import DashboardError, InvalidRequest, NotFound
+from core.errors import InvalidInput, Refused
 from core.live.bridge import Feed, Pump, aiter_body
 from core.roles import Role, require_role
 from core.routing import ws_path
@@ -20,10 +20,7 @@ MAX_GREP = 200
 
 
 def _facts(request: HttpRequest, container_id: str) -> ContainerFacts:
-    try:
-        return engine.for_request(request).streams.container_facts(container_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return engine.for_request(request).streams.container_facts(container_id)  # NotFound: 404 page
 
 
 @require_role(Role.VIEWER)
@@ -118,8 +115,8 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
         try:
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
-            raise InvalidRequest(f"grep is not a valid regular expression: {exc}.") from exc
-    except DashboardError as exc:
+            raise InvalidInput(f"grep is not a valid regular expression: {exc}.") from exc
+    except Refused as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         aiter_body(
@@ -166,9 +163,9 @@ def attach(request: HttpRequest, container_id: str) -> HttpResponse:
 
 
 urlpatterns = [
-    path("containers/<str:container_id>/logs/", container_logs, name="container-logs"),
-    path("containers/<str:container_id>/logs/download/", download_logs, name="container-logs-download"),
+    path("containers/<ref:container_id>/logs/", container_logs, name="container-logs"),
+    path("containers/<ref:container_id>/logs/download/", download_logs, name="container-logs-download"),
     path("logs/", merged_logs, name="merged-logs"),
-    path("containers/<str:container_id>/terminal/", terminal, name="container-terminal"),
-    path("containers/<str:container_id>/attach/", attach, name="container-attach"),
+    path("containers/<ref:container_id>/terminal/", terminal, name="container-terminal"),
+    path("containers/<ref:container_id>/attach/", attach, name="container-attach"),
 ]

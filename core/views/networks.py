@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, engine, tables
 from core.engine.networks import Network, NetworkSpec
-from core.errors import Conflict, EngineError, NotFound
+from core.errors import Conflict, NotFound, Refused
 from core.roles import Role, has_role, require_role
 from core.volume_forms import CONTAINER_REF_RE, ConnectForm, DisconnectForm, NetworkForm, PruneForm
 
@@ -60,7 +60,7 @@ def network_new(request: HttpRequest) -> HttpResponse:
                 ) as details:
                     network = engine.for_request(request).networks.create_network(spec=spec)
                     details["target"] = f"{network.name} ({network.short_id})"
-            except EngineError as error:
+            except Refused as error:
                 if error.status == 503:
                     raise
                 form.add_error("name" if isinstance(error, Conflict) else None, error.message)
@@ -102,7 +102,7 @@ def _back(request: HttpRequest, ref: str, *, gone: bool = False) -> HttpResponse
     return redirect("network_list") if gone else redirect("network_detail", ref=ref)
 
 
-def _network_gone(error: EngineError) -> bool:
+def _network_gone(error: Refused) -> bool:
     """Whether the engine's refusal says the network itself is gone (not the container)."""
     return isinstance(error, NotFound) and "network" in error.message.lower()
 
@@ -122,7 +122,7 @@ def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
     try:
         with audit.action(request, "network.connect", target=ref, parameters=data):
             engine.for_request(request).networks.connect(ref=ref, **data)
-    except EngineError as error:
+    except Refused as error:
         if error.status == 503:
             raise
         messages.error(request, error.message)
@@ -144,7 +144,7 @@ def network_disconnect(request: HttpRequest, ref: str) -> HttpResponse:
     try:
         with audit.action(request, "network.disconnect", target=ref, parameters=data):
             engine.for_request(request).networks.disconnect(ref=ref, **data)
-    except EngineError as error:
+    except Refused as error:
         if error.status == 503:
             raise
         messages.error(request, error.message)

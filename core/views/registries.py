@@ -11,15 +11,21 @@ from django.contrib import messages
 from django.core.validators import URLValidator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from core import audit, engine, tables
-from core.errors import EngineError, EngineUnavailable, RegistryAuthFailed, RegistryError, RegistryNotFound
+from core import audit, engine, references, tables
+from core.errors import (
+    Refused,
+    RegistryAuthFailed,
+    RegistryNotFound,
+    RegistryRefused,
+    RegistryUnavailable,
+)
+from core.middleware import error_response
 from core.models import Registry
 from core.registry import (
     DEFAULT_PAGE,
-    DIGEST,
     MAX_PAGE,
     RegistryAddressRefused,
     RegistryClient,
@@ -32,6 +38,8 @@ from core.registry import (
 from core.roles import Role, has_role, require_role
 
 CATALOG_SEARCH_LIMIT = 20_000  # names read per registry by the catalog search box
+# A registry that said no or did not answer, shown as one row's state (a status cell, a drift row).
+ROW_ERRORS = (RegistryRefused, RegistryUnavailable)
 UNAVAILABLE = (
     "Unavailable: the registry could not be reached or did not answer as a registry (an admin sees why)."
 )
@@ -118,7 +126,7 @@ class RegistryForm(forms.ModelForm):
         except RegistryAddressRefused as exc:
             self.add_error("url", exc.message)
             return
-        except RegistryError as exc:
+        except ROW_ERRORS as exc:  # the check's result, not a failure of this page
             self.check = RegistryStatus(False, False, "", "", exc.message)
         if self.check.auth_ok or cleaned.get("save_anyway"):
             return
@@ -144,25 +152,32 @@ class RegistryForm(forms.ModelForm):
 
 
 def registry_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Turn a RegistryError escaping a page view into the registry error page (never a 500)."""
+    """A registry refusal escaping a page view: the refusal page with a way back. An unavailable
+    registry is the middleware's 503 for admins; non-admins get the one generic refusal for both
+    (so "port closed" and "port open but not a registry" look alike, see :func:`_shown`)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except RegistryError as exc:
+        except ROW_ERRORS as exc:
+            shown = _shown(request, exc)
+            if shown is UNAVAILABLE:
+                exc = RegistryRefused(UNAVAILABLE)
+            elif isinstance(exc, RegistryUnavailable):
+                raise  # an admin: the middleware's 503 page naming the address it tried
             registry = Registry.objects.filter(pk=kwargs.get("pk")).first()
-            status = 404 if exc.status == 404 else 502 if exc.status < 500 else exc.status
-            if _shown(request, exc) is UNAVAILABLE:
-                exc, status = RegistryError(UNAVAILABLE), 502
-            return render(
-                request, "registries/error.html", {"error": exc, "registry": registry}, status=status
+            back = (
+                (reverse("registry-catalog", args=[registry.pk]), f"Back to {registry.name}")
+                if registry is not None
+                else (reverse("registry-list"), "Back to the registries")
             )
+            return error_response(request, exc, title="The registry refused", back=back)
 
     return wrapper
 
 
-def _shown(request: HttpRequest, exc: RegistryError) -> str:
+def _shown(request: HttpRequest, exc: RegistryRefused | RegistryUnavailable) -> str:
     """The message a person may see: admins the detail; others the generic one, except for refused
     credentials and a missing repository/tag (so "port closed" and "not a registry" look alike)."""
     if has_role(request, Role.ADMIN) or isinstance(exc, RegistryAuthFailed | RegistryNotFound):
@@ -175,20 +190,6 @@ def _page_size(request: HttpRequest) -> int:
         return max(1, min(int(request.GET.get("n", DEFAULT_PAGE)), MAX_PAGE))
     except ValueError:
         return DEFAULT_PAGE
-
-
-def _repository(name: str) -> str:
-    try:
-        return validate_repository(name)
-    except RegistryError as exc:
-        raise Http404(exc.message) from exc
-
-
-def _tag(tag: str) -> str:
-    try:
-        return validate_reference(tag)
-    except RegistryError as exc:
-        raise Http404(exc.message) from exc
 
 
 @require_role(Role.VIEWER)
@@ -204,7 +205,7 @@ def registry_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         with client_for(registry) as client:
             status = client.ping()
-    except RegistryError as exc:
+    except ROW_ERRORS as exc:  # one row's state
         status = RegistryStatus(False, False, "", "", exc.message)
     if not status.auth_ok and not status.auth_refused and not has_role(request, Role.ADMIN):
         # "Port closed" and "port open but not a registry" look the same to non-admins.
@@ -303,7 +304,7 @@ def catalog(request: HttpRequest, pk: int) -> HttpResponse:
 def repository(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """One page of a repository's tags; each row's details load lazily when it scrolls into view."""
     registry = get_object_or_404(Registry, pk=pk)
-    name = _repository(name)
+    name = validate_repository(name)
     last = request.GET.get("last") or None
     n = _page_size(request)
     with client_for(registry) as client:
@@ -316,12 +317,12 @@ def repository(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """Fragment: one tag's digest, size, created and platform(s)."""
     registry = get_object_or_404(Registry, pk=pk)
-    name, tag = _repository(name), _tag(tag)
+    name, tag = validate_repository(name), validate_reference(tag)
     context = {"registry": registry, "name": name, "tag": tag}
     try:
         with client_for(registry) as client:
             context["summary"] = client.tag_summary(name, tag)
-    except RegistryError as exc:
+    except ROW_ERRORS as exc:  # one row's state
         context["error"] = _shown(request, exc)
     return render(request, "registries/repository.html#row", context)
 
@@ -331,9 +332,9 @@ def tag_summary(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespo
 def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """A tag's manifest (or one platform of its index with ``?digest=``), config and history."""
     registry = get_object_or_404(Registry, pk=pk)
-    name, tag = _repository(name), _tag(tag)
+    name, tag = validate_repository(name), validate_reference(tag)
     digest = request.GET.get("digest", "")
-    if digest and not DIGEST.match(digest):
+    if digest and not references.is_digest(digest):
         raise Http404("not a digest")
     with client_for(registry) as client:
         found = client.manifest(name, digest or tag)
@@ -359,7 +360,7 @@ def manifest(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse
 def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpResponse:
     """Delete a tag's manifest: GET resolves the digest and lists every tag sharing it; POST deletes."""
     registry = get_object_or_404(Registry, pk=pk)
-    name, tag = _repository(name), _tag(tag)
+    name, tag = validate_repository(name), validate_reference(tag)
     with client_for(registry) as client:
         digest = client.manifest_digest(name, tag)
         if digest is None:
@@ -375,7 +376,7 @@ def tag_delete(request: HttpRequest, pk: int, name: str, tag: str) -> HttpRespon
             request, "registry.tag_delete", target=f"{registry.host}/{name}:{tag}", parameters=parameters
         ):
             if confirmed != digest:
-                raise RegistryError(
+                raise RegistryRefused(
                     f"{name}:{tag} now points at another digest than the one you confirmed; nothing was "
                     "deleted. Look again before deleting."
                 )
@@ -410,11 +411,8 @@ def push_form(request: HttpRequest, pk: int) -> HttpResponse:
     page = tables.page_of(tables.sorted_rows(local, PUSH_SORTS, params), params)
     rows = []
     for row in page.rows:
-        local_repo, _, local_tag = row.reference.rpartition(":")
-        short = (
-            local_repo.split("/", 1)[1] if "/" in local_repo and _looks_like_host(local_repo) else local_repo
-        )
-        target = f"{registry.host}/{repository_name or short}:{local_tag}"
+        reference = references.parse(row.reference)
+        target = f"{registry.host}/{repository_name or reference.path}:{reference.tag}"
         rows.append({"row": row, "target": target})
     context = {
         "registry": registry,
@@ -427,29 +425,24 @@ def push_form(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "registries/push.html#table" if fragment else "registries/push.html", context)
 
 
-def _looks_like_host(repository_name: str) -> bool:
-    first = repository_name.split("/", 1)[0]
-    return "." in first or ":" in first or first == "localhost"
-
-
 @require_role(Role.VIEWER)
 def drift(request: HttpRequest) -> HttpResponse:
     """Fragment: for each local tag on a linked registry, is the registry's digest the local one?"""
     image_id = request.GET.get("image", "")
     if not image_id:
         raise Http404("no image given")
-    references = engine.for_request(request).registry_images.image_references(image=image_id)
+    image_refs = engine.for_request(request).registry_images.image_references(image=image_id)
     registries = {registry.host: registry for registry in Registry.objects.all()}
     rows = []
     clients: dict[str, RegistryClient] = {}
     try:
-        for reference in references.tags:
-            repo, _, tag = reference.rpartition(":")
-            host, _, name = repo.partition("/")
-            registry = registries.get(host)
-            if registry is None or not name:
+        for reference in image_refs.tags:
+            parsed = references.parse(reference)
+            repo, name, tag = parsed.repository, parsed.path, parsed.tag
+            registry = registries.get(parsed.registry)
+            if registry is None:
                 continue
-            local = {d.partition("@")[2] for d in references.repo_digests if d.partition("@")[0] == repo}
+            local = {d.partition("@")[2] for d in image_refs.repo_digests if d.partition("@")[0] == repo}
             row = {
                 "reference": reference,
                 "registry": registry,
@@ -458,9 +451,11 @@ def drift(request: HttpRequest) -> HttpResponse:
                 "local": sorted(local),
             }
             try:
-                client = clients.setdefault(host, client_for(registry))
+                client = clients.get(parsed.registry) or clients.setdefault(
+                    parsed.registry, client_for(registry)
+                )
                 remote = client.manifest_digest(name, tag)
-            except RegistryError as exc:
+            except ROW_ERRORS as exc:  # one row's state
                 row.update(state="error", message=_shown(request, exc))
             else:
                 row["remote"] = remote
@@ -469,7 +464,7 @@ def drift(request: HttpRequest) -> HttpResponse:
     finally:
         for client in clients.values():
             client.close()
-    return render(request, "registries/drift.html", {"rows": rows, "image": references})
+    return render(request, "registries/drift.html", {"rows": rows, "image": image_refs})
 
 
 @require_role(Role.VIEWER)
@@ -492,7 +487,7 @@ def search_catalogs(request: HttpRequest) -> HttpResponse:
                     entry["scanned"] += 1
                     if query in repo_name and len(entry["matches"]) < 200:
                         entry["matches"].append(repo_name)
-        except RegistryError as exc:
+        except ROW_ERRORS as exc:  # one row's state
             entry["error"] = _shown(request, exc)
         entry["capped"] = entry["scanned"] >= CATALOG_SEARCH_LIMIT
         results.append(entry)
@@ -507,9 +502,7 @@ def search_index(request: HttpRequest) -> HttpResponse:
     if query:
         try:
             context["found"] = engine.for_request(request).registry_images.search_index(term=query)
-        except EngineUnavailable:
-            raise
-        except EngineError as exc:
+        except Refused as exc:  # the engine's index offline; the engine away is the 503 page
             context["error"] = exc.message
     return render(request, "registries/search.html#index", context)
 

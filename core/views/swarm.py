@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import shlex
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from core import audit, engine, policy, tables
+from core import audit, engine, policy, references, tables
 from core.engine.swarm import SwarmState, parse_constraints, parse_env, parse_ports
-from core.errors import EngineError, InvalidRequest, NotFound
+from core.errors import InvalidInput, NotFound, Refused
 from core.roles import Role, has_role, require_role, role_on
 from core.routing import ws_path
 
@@ -41,7 +42,7 @@ def _not_a_manager(request: HttpRequest, state: SwarmState) -> HttpResponse:
     return render(request, "swarm/not_manager.html", {"state": state})
 
 
-def _home(request: HttpRequest, *, form: dict | None = None, status: int = 200) -> HttpResponse:
+def _home(request: HttpRequest, *, form: forms.Form | None = None, status: int = 200) -> HttpResponse:
     docker = engine.for_request(request)
     state = docker.swarm.swarm_state()
     if not state.is_manager:
@@ -55,7 +56,7 @@ def _home(request: HttpRequest, *, form: dict | None = None, status: int = 200) 
         "nodes": docker.swarm.list_nodes(),
         "page": tables.page_of(tables.sorted_rows(services, SERVICE_SORTS, params), params),
         "params": params,
-        "form": form or {"replicas": "1"},
+        "form": form or ServiceForm(),
         "can_operate": has_role(request, Role.OPERATOR),
         "can_admin": has_role(request, Role.ADMIN),
     }
@@ -72,18 +73,88 @@ def _replicas(value: str) -> int:
     try:
         replicas = int(value)
     except (TypeError, ValueError):
-        raise InvalidRequest("Replicas must be a whole number.") from None
+        raise InvalidInput("Replicas must be a whole number.") from None
     if not 0 <= replicas <= MAX_REPLICAS:
-        raise InvalidRequest(f"Replicas go from 0 to {MAX_REPLICAS}.")
+        raise InvalidInput(f"Replicas go from 0 to {MAX_REPLICAS}.")
     return replicas
+
+
+def _spec(parse, text: str):
+    """Run one of the engine module's spec parsers; its refusal becomes the field's error."""
+    try:
+        return parse(text)
+    except InvalidInput as exc:
+        raise forms.ValidationError(exc.message) from None
+
+
+class ServiceForm(forms.Form):
+    """Create a replicated service; element ids ``svc-<field>`` as the swarm page uses."""
+
+    name = forms.CharField(max_length=1024)
+    image = forms.CharField(max_length=1024, widget=forms.TextInput(attrs={"placeholder": "nginx:1.27"}))
+    replicas = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_REPLICAS,
+        required=False,
+        initial=1,
+        error_messages={"invalid": "Replicas must be a whole number."},
+    )
+    command = forms.CharField(
+        max_length=4096, required=False, widget=forms.TextInput(attrs={"placeholder": "sleep 3600"})
+    )
+    ports = forms.CharField(
+        max_length=4096, required=False, widget=forms.TextInput(attrs={"placeholder": "8080:80"})
+    )
+    env = forms.CharField(max_length=65536, required=False, widget=forms.Textarea)
+    constraints = forms.CharField(
+        max_length=4096, required=False, widget=forms.Textarea(attrs={"placeholder": "node.role==manager"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "svc-%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        try:
+            return references.validate_service_name(name)
+        except references.BadReference as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_image(self) -> str:
+        image = self.cleaned_data["image"]
+        try:
+            references.parse(image)
+        except references.BadReference as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return image
+
+    def clean_replicas(self) -> int:
+        replicas = self.cleaned_data["replicas"]
+        return 1 if replicas is None else replicas
+
+    def clean_command(self) -> list[str]:
+        try:
+            return shlex.split(self.cleaned_data["command"])
+        except ValueError as e:
+            raise forms.ValidationError(f"The command cannot be split into words: {e}.") from None
+
+    def clean_ports(self) -> list:
+        return _spec(parse_ports, self.cleaned_data["ports"])
+
+    def clean_env(self) -> list:
+        return _spec(parse_env, self.cleaned_data["env"])
+
+    def clean_constraints(self) -> list:
+        return _spec(parse_constraints, self.cleaned_data["constraints"])
 
 
 @require_role(Role.ADMIN, action="swarm.service.create")
 @require_POST
 def service_create(request: HttpRequest) -> HttpResponse:
-    """Create a replicated service from the form on the swarm page."""
-    docker = engine.for_request(request)
-    form = {k: request.POST.get(k, "").strip() for k in SERVICE_FIELDS}
+    """Create a replicated service from the form on the swarm page (the workload policy first)."""
+    form = ServiceForm(request.POST)
+    params = {k: request.POST.get(k, "") for k in SERVICE_FIELDS}
     workload = policy.Workload(unknown_fields=policy.unknown_fields(request.POST.keys(), SERVICE_FIELDS))
     refused = policy.refusals(workload, role_on(request))
     if refused:
@@ -91,33 +162,33 @@ def service_create(request: HttpRequest) -> HttpResponse:
         audit.record(
             request,
             "swarm.service.create",
-            target=form["name"],
-            parameters={**form, "refused_fields": list(workload.unknown_fields)},
+            target=params["name"][:150],
+            parameters={**params, "refused_fields": list(workload.unknown_fields)},
             outcome=audit.DENIED,
             message=message,
         )
         messages.error(request, message)
         return _home(request, form=form, status=400)
-    try:
-        with audit.action(request, "swarm.service.create", target=form["name"], parameters=form) as details:
-            try:
-                command = shlex.split(form["command"])
-            except ValueError as e:
-                raise InvalidRequest(f"The command cannot be split into words: {e}.") from None
-            service_id = docker.swarm.create_service(
-                name=form["name"],
-                image=form["image"],
-                replicas=_replicas(form["replicas"] or "1"),
-                command=command,
-                ports=parse_ports(form["ports"]),
-                env=parse_env(form["env"]),
-                constraints=parse_constraints(form["constraints"]),
-            )
-            details["message"] = service_id
-    except EngineError as e:
-        messages.error(request, e.message)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        audit.record(
+            request,
+            "swarm.service.create",
+            target=params["name"][:150],
+            parameters=params,
+            outcome=audit.FAILED,
+            message=errors,
+        )
         return _home(request, form=form, status=400)
-    messages.success(request, f"Service {form['name']} created.")
+    data = form.cleaned_data
+    try:
+        with audit.action(request, "swarm.service.create", target=data["name"], parameters=params) as details:
+            service_id = engine.for_request(request).swarm.create_service(**data)
+            details["message"] = service_id
+    except Refused as e:
+        form.add_error(None, e.message)
+        return _home(request, form=form, status=400)
+    messages.success(request, f"Service {data['name']} created.")
     return redirect("swarm-service", service_id=service_id)
 
 
@@ -244,7 +315,7 @@ def service_scale(request: HttpRequest, service_id: str) -> HttpResponse:
             docker.swarm.scale_service(service_id, replicas=_replicas(value))
     except NotFound:
         raise
-    except EngineError as e:
+    except Refused as e:
         messages.error(request, e.message)
     else:
         messages.success(request, f"Scaled to {value} replicas.")
@@ -270,7 +341,7 @@ def service_update(request: HttpRequest, service_id: str) -> HttpResponse:
             docker.swarm.update_image(service_id, image=image)
     except NotFound:
         raise
-    except EngineError as e:
+    except Refused as e:
         messages.error(request, e.message)
     else:
         messages.success(request, f"Rolling update to {image} started.")
@@ -294,7 +365,7 @@ def service_delete(request: HttpRequest, service_id: str) -> HttpResponse:
     try:
         with audit.action(request, "swarm.service.remove", target=service_id):
             docker.swarm.remove_service(service_id)
-    except EngineError as e:
+    except Refused as e:
         messages.error(request, e.message)
         return redirect("swarm-service", service_id=service_id)
     messages.success(request, "Service removed.")
@@ -317,7 +388,7 @@ def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
             docker.swarm.set_node_availability(node_id, availability=availability)
     except NotFound:
         raise
-    except EngineError as e:
+    except Refused as e:
         messages.error(request, e.message)
     else:
         messages.success(request, f"Node set to {availability}.")
@@ -327,18 +398,18 @@ def node_availability(request: HttpRequest, node_id: str) -> HttpResponse:
 urlpatterns = [
     path("swarm/", swarm_home, name="swarm"),
     path("swarm/services/new/", service_create, name="swarm-service-create"),
-    path("swarm/services/<str:service_id>/", service_detail, name="swarm-service"),
-    path("swarm/services/<str:service_id>/progress/", service_progress, name="swarm-service-progress"),
-    path("swarm/services/<str:service_id>/reveal/", service_reveal, name="swarm-service-reveal"),
-    path("swarm/services/<str:service_id>/logs/", service_logs, name="swarm-service-logs"),
-    path("swarm/services/<str:service_id>/logs/live/", service_logs_live, name="swarm-service-logs-live"),
-    path("swarm/services/<str:service_id>/scale/", service_scale, name="swarm-service-scale"),
-    path("swarm/services/<str:service_id>/update/", service_update, name="swarm-service-update"),
+    path("swarm/services/<ref:service_id>/", service_detail, name="swarm-service"),
+    path("swarm/services/<ref:service_id>/progress/", service_progress, name="swarm-service-progress"),
+    path("swarm/services/<ref:service_id>/reveal/", service_reveal, name="swarm-service-reveal"),
+    path("swarm/services/<ref:service_id>/logs/", service_logs, name="swarm-service-logs"),
+    path("swarm/services/<ref:service_id>/logs/live/", service_logs_live, name="swarm-service-logs-live"),
+    path("swarm/services/<ref:service_id>/scale/", service_scale, name="swarm-service-scale"),
+    path("swarm/services/<ref:service_id>/update/", service_update, name="swarm-service-update"),
     path(
-        "swarm/services/<str:service_id>/delete/confirm/",
+        "swarm/services/<ref:service_id>/delete/confirm/",
         service_delete_confirm,
         name="swarm-service-delete-confirm",
     ),
-    path("swarm/services/<str:service_id>/delete/", service_delete, name="swarm-service-delete"),
-    path("swarm/nodes/<str:node_id>/availability/", node_availability, name="swarm-node-availability"),
+    path("swarm/services/<ref:service_id>/delete/", service_delete, name="swarm-service-delete"),
+    path("swarm/nodes/<ref:node_id>/availability/", node_availability, name="swarm-node-availability"),
 ]

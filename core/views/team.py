@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
@@ -44,6 +45,7 @@ CSV_COLUMNS = (
     "parameters",
     "endpoint",
 )
+USERNAME_RULE = "A username is 1-150 letters, digits and @ . + - _ ."
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.+-_")
 
 
@@ -76,7 +78,9 @@ def end_sessions(user, *, reason: str) -> int:
 TEAM_TOKENS = 500  # newest API tokens listed on the team page
 
 
-def _team_page(request: HttpRequest, *, created: dict | None = None, status: int = 200) -> HttpResponse:
+def _team_page(
+    request: HttpRequest, *, created: dict | None = None, form: forms.Form | None = None, status: int = 200
+) -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
     rows = [{"user": user, "role": role_of(user) if user.is_active else _stored_role(user)} for user in users]
     return render(
@@ -87,6 +91,7 @@ def _team_page(request: HttpRequest, *, created: dict | None = None, status: int
             "roles": [role.label for role in Role],
             "created": created,
             "tokens": ApiToken.objects.select_related("user")[:TEAM_TOKENS],
+            "form": form or UserCreateForm(),
         },
         status=status,
     )
@@ -106,23 +111,39 @@ def team(request: HttpRequest) -> HttpResponse:
     return _team_page(request)
 
 
+class UserCreateForm(forms.Form):
+    """A new user and their role; element ids ``id_new_<field>`` as the team page uses."""
+
+    username = forms.CharField(max_length=150, error_messages={"max_length": USERNAME_RULE})
+    role = forms.ChoiceField(choices=[(role.label, role.label) for role in Role])
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_new_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if not set(username) <= USERNAME_CHARS:  # no spaces, no control characters (log lines)
+            raise forms.ValidationError(USERNAME_RULE)
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(f"A user named {username} exists already.")
+        return username
+
+    def clean_role(self) -> Role:
+        return ROLE_GROUPS[self.cleaned_data["role"]]
+
+
 @require_POST
 @require_role(Role.ADMIN, action="user.create")
 def user_create(request: HttpRequest) -> HttpResponse:
     """Create a user with a role; the generated password is shown once, in this response only."""
-    username = request.POST.get("username", "").strip()
-    role = ROLE_GROUPS.get(request.POST.get("role", ""))
-    error = None
-    if not username or len(username) > 150 or not set(username) <= USERNAME_CHARS:
-        error = "A username is 1-150 letters, digits and @ . + - _ ."
-    elif role is None:
-        error = "Choose a role: viewer, operator or admin."
-    elif User.objects.filter(username__iexact=username).exists():
-        error = f"A user named {username} exists already."
-    if error:
-        audit.record(request, "user.create", target=username[:150], outcome=audit.FAILED, message=error)
-        messages.error(request, error)
-        return _team_page(request, status=400)
+    form = UserCreateForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(" ".join(v) for v in form.errors.values())
+        target = request.POST.get("username", "")[:150]
+        audit.record(request, "user.create", target=target, outcome=audit.FAILED, message=errors)
+        return _team_page(request, form=form, status=400)
+    username, role = form.cleaned_data["username"], form.cleaned_data["role"]
     password = secrets.token_urlsafe(15)
     with audit.action(request, "user.create", target=username, parameters={"role": role.label}):
         user = User.objects.create_user(username=username)

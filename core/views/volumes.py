@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, engine, tables
 from core.engine.volumes import Volume
-from core.errors import Conflict, EngineError, NotFound
+from core.errors import Conflict, NotFound, Refused
 from core.live.bridge import Pump, aiter_body
 from core.roles import Role, has_role, require_role, role_on
 from core.volume_forms import DeleteVolumeForm, PruneForm, RestoreForm, VolumeForm
@@ -82,7 +82,7 @@ def volume_new(request: HttpRequest) -> HttpResponse:
                 with audit.action(request, "volume.create", target=data["name"], parameters=data) as details:
                     volume = engine.for_request(request).volumes.create_volume(**data)
                     details["target"] = volume.name
-            except (Conflict, EngineError) as error:
+            except Refused as error:
                 if error.status == 503:
                     raise
                 form.add_error("name" if isinstance(error, Conflict) else None, error.message)
@@ -164,7 +164,7 @@ def volume_restore(request: HttpRequest, name: str) -> HttpResponse:
             request, "volume.restore", target=name, parameters={"archive": archive, "force": bool(running)}
         ):
             members = docker.volumes.restore(name=name, archive=archive)
-    except EngineError as error:
+    except Refused as error:
         if error.status == 503:
             raise
         form.add_error("archive", error.message)

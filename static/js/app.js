@@ -26,6 +26,29 @@
     }
   }, true);
 
+  // The one handler for failed htmx requests: the server's message (core.middleware.error_response
+  // answers htmx with text/plain) goes into the messages area, as text. A 503 to a filter or a
+  // polled fragment used to do nothing at all.
+  var MAX_MESSAGE = 500;
+  function showError(text) {
+    var area = document.getElementById("messages");
+    if (!area) { return; }
+    var line = document.createElement("div");
+    line.className = "msg msg-error";
+    line.setAttribute("role", "alert");
+    line.textContent = text.length > MAX_MESSAGE ? text.slice(0, MAX_MESSAGE) + "…" : text;
+    area.replaceChildren(line);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var text = type.indexOf("text/plain") === 0 ? xhr.responseText.trim() : "";
+    showError(text || "The server answered " + xhr.status + " " + (xhr.statusText || "") + ".");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showError("The dashboard is not answering; check your connection and try again.");
+  });
+
   window.Dashboard = window.Dashboard || {};
   window.Dashboard.wsUrl = function (path) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";

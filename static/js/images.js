@@ -70,7 +70,8 @@
     }
     if (result) {
       var link = root.querySelector("[data-job-result]");
-      link.href = (document.body.dataset.prefix || "") + "/images/" + result.replace("sha256:", "").slice(0, 12) + "/";
+      // The page's reversed image URL with a placeholder id (the script prefix carries the endpoint).
+      link.href = root.dataset.imageUrl.replace(/0{12}\/$/, result.replace("sha256:", "").slice(0, 12) + "/");
       link.parentNode.classList.remove("hidden");
     }
   }

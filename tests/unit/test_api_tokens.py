@@ -12,7 +12,8 @@ from django.utils import timezone
 from core import tokens
 from core.api.auth import Throttled, throttle
 from core.api.problems import validation_detail
-from core.errors import EngineError, InvalidRequest, from_engine_exception
+from core.engine._client import translate
+from core.errors import EngineRefused, InvalidInput
 from core.models import ApiToken
 from core.roles import Role, role_on, set_role
 
@@ -129,12 +130,12 @@ def _engine_exception(status: int, explanation: str) -> Exception:
 
 def test_an_ambiguous_id_prefix_is_a_refusal_not_a_gateway_error():
     exc = _engine_exception(500, "Multiple IDs found with provided prefix: 0")
-    mapped = from_engine_exception(exc)
-    assert isinstance(mapped, InvalidRequest)
+    mapped = translate(exc, host="")
+    assert isinstance(mapped, InvalidInput)
     assert mapped.status == 400
 
 
 def test_other_engine_500s_stay_gateway_errors():
     exc = _engine_exception(500, "boom")
-    mapped = from_engine_exception(exc)
-    assert type(mapped) is EngineError
+    mapped = translate(exc, host="")
+    assert type(mapped) is EngineRefused

@@ -237,6 +237,20 @@ def test_the_gate_drops_and_counts_over_the_limit():
     assert gate.take_skipped() == 7
 
 
+def test_the_gate_keeps_the_newest_dropped_frame_and_counts_the_older_ones():
+    gate = SendGate(limit=100, stall_seconds=30)
+    gate.decide(500, now=0, units=3, frame="older")
+    gate.decide(500, now=1, units=4, frame="newest")
+    assert gate.take_skipped() == 3
+
+
+def test_the_held_frame_is_the_newest_and_given_once():
+    gate = SendGate(limit=100, stall_seconds=30)
+    gate.decide(500, now=0, units=3, frame="older")
+    gate.decide(500, now=1, units=4, frame="newest")
+    assert [gate.take_held(), gate.take_held()] == ["newest", None]
+
+
 def test_the_gate_closes_a_viewer_stalled_past_the_limit():
     gate = SendGate(limit=100, stall_seconds=30)
     gate.decide(500, now=0, units=1)
