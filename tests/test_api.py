@@ -376,6 +376,10 @@ def test_unknown_api_paths_and_methods_are_problems(db):
     assert missing["Content-Type"] == "application/problem+json"
     assert wrong_method.status_code == 405
     assert wrong_method["Content-Type"] == "application/problem+json"
+    # A newline in the path (schemathesis found it) falls through to the API's 404, not the HTML page.
+    for path in ("/api/nothing%0Ahere/", "/api/registries/1/repositories/%0A%5C/tags/"):
+        odd = _api(secret).get(path)
+        assert (odd.status_code, odd["Content-Type"]) == (404, "application/problem+json"), path
 
 
 async def _body(response) -> bytes:

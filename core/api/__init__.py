@@ -150,4 +150,6 @@ def urls():
     from django.urls import re_path
 
     patterns, app_name, namespace = api.urls
-    return ([*_wrapped(patterns), re_path(r"^(?P<rest>.*)$", _api_view(_unknown))], app_name, namespace)
+    # [\s\S]: any character, newlines too (a path with %0A must get the problem+json 404 as well).
+    fallback = re_path(r"^(?P<rest>[\s\S]*)\Z", _api_view(_unknown))
+    return ([*_wrapped(patterns), fallback], app_name, namespace)
