@@ -87,6 +87,8 @@ class Job:
         self._base_total = 0  # ... and at the one before: frames repeat lines from here
         self._dirty: set[str] = set()  # layers changed since the last save
         self._dirty_before: set[str] = set()  # ... and during the save interval before
+        self._unflushed: set[str] = set()  # layers changed since the last progress frame
+        self._flushed_total = 0  # line count at the last progress frame
 
     @property
     def total(self) -> int:
@@ -137,6 +139,7 @@ class Job:
                     layer["transfer"] = [layer["transfer"][1]] * 2
                     layer["extract"] = [layer["extract"][1]] * 2
                 self._dirty.add(layer_id)
+                self._unflushed.add(layer_id)
                 self._changed = True
             else:
                 text = str(message.get("stream") or status or "")
@@ -174,15 +177,19 @@ class Job:
             log.warning("could not save the progress of job %s", self.id, exc_info=True)
 
     def flush(self) -> None:
-        """Send one ``progress`` frame: lines and layers changed since the save before the last."""
+        """Send one ``progress`` frame: lines and layers changed since the save before the last
+        (what a watcher that loaded the stored snapshot may lack) or since the last frame (two saves
+        can fall between two frames on a slow machine; nothing changed may go unsent)."""
         with self._lock:
             self._last_flush = time.monotonic()
             if not self._changed:
                 return
             self._changed = False
-            start = max(self._base_total, self.first_line, self.total - FRAME_LINES)
+            since = min(self._base_total, self._flushed_total)
+            start = max(since, self.first_line, self.total - FRAME_LINES)
             lines = self.lines[start - self.first_line :]
-            ids = self._dirty | self._dirty_before
+            ids = self._dirty | self._dirty_before | self._unflushed
+            self._unflushed, self._flushed_total = set(), self.total
             layers = [dict(self.layers[i]) for i in ids if i in self.layers]
         publish(self.id, {"type": "progress", "layers": layers, "lines": lines, "first_line": start})
 

@@ -363,14 +363,22 @@ def _progress(raw: dict, tasks: list[Task]) -> UpdateProgress:
     target = _image(str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")))
     current = [t for t in tasks if t.current]
     _, replicas = _mode(spec)
+    updated = sum(1 for t in current if t.image == target and t.state == "running")
+    desired = replicas if replicas is not None else len(current)
+    state, message = str(status.get("State") or ""), str(status.get("Message") or "")
+    previous = (raw.get("PreviousSpec") or {}).get("TaskTemplate")
+    if not state and previous is not None and previous != spec.get("TaskTemplate") and updated < desired:
+        # The update was accepted but the manager has not written an UpdateStatus yet (it does so
+        # asynchronously, a moment after the POST): it is pending, not "never updated".
+        state, message = "updating", "Update accepted; waiting for the manager to start it."
     return UpdateProgress(
-        state=str(status.get("State") or ""),
-        message=str(status.get("Message") or ""),
+        state=state,
+        message=message,
         started=str(status.get("StartedAt") or ""),
         completed=str(status.get("CompletedAt") or ""),
         target_image=target,
-        updated=sum(1 for t in current if t.image == target and t.state == "running"),
-        desired=replicas if replicas is not None else len(current),
+        updated=updated,
+        desired=desired,
     )
 
 
