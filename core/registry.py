@@ -2,8 +2,9 @@
 
 Everything a page needs from a linked registry goes through :class:`RegistryClient`: the ``/v2/``
 ping, one page of the catalog or of a repository's tags (following the ``Link`` header, ``n`` never
-above 1000), manifests (Docker v2 schema 2, OCI manifest, manifest list / OCI index), image configs,
-digests by ``HEAD`` and deletion by digest.
+above 1000) or the whole list up to a bound (``catalog_listing``/``tag_listing``), manifests
+(Docker v2 schema 2, OCI manifest, manifest list / OCI index), image configs, digests by ``HEAD``
+and deletion by digest.
 
 Safety rules kept here, in one place:
 
@@ -21,7 +22,8 @@ Safety rules kept here, in one place:
   downloads (blob storage, a CDN) and then without any ``Authorization`` header. A catalog, tags
   list, manifest or ping redirected to another origin is refused, so a registry answering 302 to
   an internal URL cannot make this client fetch it and show its body.
-* Every request has explicit timeouts and a cap on the size of the body read.
+* Every request has explicit timeouts and a cap on the size of the body read; a whole-list read
+  stops at its bound of names and of pages (endless pages, a paging loop, names outside the grammar).
 * Every failure leaves this module as a :class:`core.errors.RegistryRefused` whose ``message`` a
   person can read: unreachable, refused address, TLS failure, 401/403, 404, 405, 429, 5xx,
   malformed JSON, a paging loop.
@@ -1279,7 +1281,7 @@ class RegistryClient:
         """The catalog's first ``limit`` repositories, read page by page (``GET /v2/_catalog``).
 
         Args:
-            limit: the most names read (the registry pages page; settings.REGISTRY_LIST_MAX).
+            limit: the most names read (the pages use settings.REGISTRY_LIST_MAX).
 
         Returns:
             A :class:`Listing` in catalog order; ``complete`` is False when the registry has more.
