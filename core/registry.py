@@ -2,8 +2,9 @@
 
 Everything a page needs from a linked registry goes through :class:`RegistryClient`: the ``/v2/``
 ping, one page of the catalog or of a repository's tags (following the ``Link`` header, ``n`` never
-above 1000), manifests (Docker v2 schema 2, OCI manifest, manifest list / OCI index), image configs,
-digests by ``HEAD`` and deletion by digest.
+above 1000) or the whole list up to a bound (``catalog_listing``/``tag_listing``), manifests
+(Docker v2 schema 2, OCI manifest, manifest list / OCI index), image configs, digests by ``HEAD``
+and deletion by digest.
 
 Safety rules kept here, in one place:
 
@@ -21,7 +22,8 @@ Safety rules kept here, in one place:
   downloads (blob storage, a CDN) and then without any ``Authorization`` header. A catalog, tags
   list, manifest or ping redirected to another origin is refused, so a registry answering 302 to
   an internal URL cannot make this client fetch it and show its body.
-* Every request has explicit timeouts and a cap on the size of the body read.
+* Every request has explicit timeouts and a cap on the size of the body read; a whole-list read
+  stops at its bound of names and of pages (endless pages, a paging loop, names outside the grammar).
 * Every failure leaves this module as a :class:`core.errors.RegistryRefused` whose ``message`` a
   person can read: unreachable, refused address, TLS failure, 401/403, 404, 405, 429, 5xx,
   malformed JSON, a paging loop.
@@ -61,6 +63,10 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000  # registry >= 2.8 rejects n > 1000 (distribution/distribution#3200)
 DEFAULT_PAGE = 100
+# A registry may answer fewer names per page than asked (some cap ``n`` at 100): a whole-list read
+# of ``limit`` names asks for at most ``limit // SMALLEST_PAGE + 1`` pages, so pages of no valid
+# names (or one name each) with fresh markers cannot keep it reading for ever.
+SMALLEST_PAGE = 100
 MAX_BODY = 8 * 1024 * 1024  # manifests and configs are small; never read an unbounded body
 MAX_REDIRECTS = 5
 CONNECT_TIMEOUT = 5.0
@@ -308,6 +314,14 @@ class Page:
     items: tuple[str, ...]
     next_last: str | None
     scanned: int = 0
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Names (repositories or tags) read through the registry's own paging, up to a bound."""
+
+    names: tuple[str, ...]
+    complete: bool  # False: the registry has more names than were read (the bound was reached)
 
 
 @dataclass(frozen=True)
@@ -1229,12 +1243,59 @@ class RegistryClient:
             cursor = next_last
         return Page(tuple(found), cursor, scanned)
 
-    def iter_catalog(self, *, n: int = MAX_PAGE, limit: int = 50_000) -> Iterator[str]:
+    def _walk(self, path: str, key: str, *, scope: str) -> Iterator[tuple[list[str], bool]]:
+        """Every page of a list (``n`` = 1000), following the registry's markers: ``(names, more)``.
+
+        Raises:
+            RegistryRefused: as :meth:`request`, a malformed page, or a marker seen twice (a loop).
+        """
+        last: str | None = None
+        seen: set[str] = set()
+        while True:
+            names, next_last = self._page(path, key, scope=scope, last=last, n=MAX_PAGE)
+            yield names, next_last is not None
+            if next_last is None:
+                return
+            if next_last in seen:
+                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
+            seen.add(next_last)
+            last = next_last
+
+    def _listing(self, path: str, key: str, *, scope: str, limit: int) -> Listing:
+        """The first ``limit`` names of a list, in the registry's order, and whether that is all.
+
+        Bounded three ways: at most ``limit`` names kept, at most ``limit // SMALLEST_PAGE + 1``
+        pages asked for, and each page's body at most ``MAX_BODY`` (names outside Docker's grammar,
+        which caps their length, are dropped by :meth:`_page`).
+        """
+        limit = max(1, int(limit))
+        max_pages = limit // SMALLEST_PAGE + 1
+        found: list[str] = []
+        for pages, (names, more) in enumerate(self._walk(path, key, scope=scope), start=1):
+            found.extend(names[: limit + 1 - len(found)])
+            if len(found) > limit or (more and (len(found) == limit or pages >= max_pages)):
+                return Listing(tuple(found[:limit]), complete=False)
+        return Listing(tuple(found), complete=True)
+
+    def catalog_listing(self, *, limit: int) -> Listing:
+        """The catalog's first ``limit`` repositories, read page by page (``GET /v2/_catalog``).
+
+        Args:
+            limit: the most names read (the pages use settings.REGISTRY_LIST_MAX).
+
+        Returns:
+            A :class:`Listing` in catalog order; ``complete`` is False when the registry has more.
+
+        Raises:
+            RegistryRefused: as :meth:`request`, a malformed page, or a paging loop.
+        """
+        return self._listing("/v2/_catalog", "repositories", scope="registry:catalog:*", limit=limit)
+
+    def iter_catalog(self, *, limit: int = 50_000) -> Iterator[str]:
         """Every repository name, page by page, up to ``limit`` names (search over a catalog).
 
         Args:
-            n: names per registry page.
-            limit: stop after this many names.
+            limit: stop after this many names (and after ``limit // SMALLEST_PAGE + 1`` pages).
 
         Yields:
             Repository names in catalog order.
@@ -1242,22 +1303,17 @@ class RegistryClient:
         Raises:
             RegistryRefused: as :meth:`catalog`, including a paging loop.
         """
-        last: str | None = None
-        seen: set[str] = set()
         count = 0
-        while True:
-            page = self.catalog(last=last, n=n)
-            for name in page.items:
+        pages = 0
+        for names, _more in self._walk("/v2/_catalog", "repositories", scope="registry:catalog:*"):
+            pages += 1
+            for name in names:
                 yield name
                 count += 1
                 if count >= limit:
                     return
-            if page.next_last is None:
+            if pages > limit // SMALLEST_PAGE:
                 return
-            if page.next_last in seen:
-                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
-            seen.add(page.next_last)
-            last = page.next_last
 
     def tags(self, name: str, *, last: str | None = None, n: int = DEFAULT_PAGE) -> Page:
         """One page of a repository's tags (``GET /v2/<name>/tags/list?n=&last=``).
@@ -1280,32 +1336,26 @@ class RegistryClient:
         )
         return Page(tuple(names), next_last, len(names))
 
-    def all_tags(self, name: str, *, limit: int = 20_000) -> list[str]:
-        """Every tag of a repository (following pages), up to ``limit``.
+    def tag_listing(self, name: str, *, limit: int) -> Listing:
+        """A repository's first ``limit`` tags, read page by page (``GET /v2/<name>/tags/list``).
 
         Args:
             name: the repository.
-            limit: stop after this many tags.
+            limit: the most tags read.
 
         Returns:
-            The tags.
+            A :class:`Listing` in the registry's order; ``complete`` is False when it has more.
 
         Raises:
+            RegistryNotFound: no such repository.
             RegistryRefused: as :meth:`tags`, including a paging loop.
         """
-        found: list[str] = []
-        last: str | None = None
-        seen: set[str] = set()
-        while len(found) < limit:
-            page = self.tags(name, last=last, n=MAX_PAGE)
-            found.extend(page.items)
-            if page.next_last is None:
-                break
-            if page.next_last in seen:
-                raise RegistryRefused(f"The registry at {self.host} sent a paging link that loops; stopped.")
-            seen.add(page.next_last)
-            last = page.next_last
-        return found[:limit]
+        validate_repository(name)
+        return self._listing(f"/v2/{name}/tags/list", "tags", scope=f"repository:{name}:pull", limit=limit)
+
+    def all_tags(self, name: str, *, limit: int = 20_000) -> list[str]:
+        """Every tag of a repository (following pages), up to ``limit``: :meth:`tag_listing`'s names."""
+        return list(self.tag_listing(name, limit=limit).names)
 
     def manifest(self, name: str, reference: str) -> Manifest:
         """``GET /v2/<name>/manifests/<reference>`` accepting Docker v2/list and OCI manifest/index.

@@ -13,6 +13,7 @@ them keep the others through the ``{% query_replace %}`` tag (core/templatetags/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,31 @@ def read(
         per_page=per_page if per_page in PER_PAGE_CHOICES else DEFAULT_PER_PAGE,
         descending_sorts=frozenset(descending),
     )
+
+
+_DIGITS = re.compile(r"(\d+)")
+# A pre-release marker right after a number ("1.0.0-rc.1", "2.0-beta3"): sorts before the release.
+_PRERELEASE = re.compile(r"[-.~]?(?:alpha|beta|rc|pre|preview|dev)[-.]?", re.IGNORECASE)
+_END = (1,)  # the end of a name: after a pre-release marker, before any other text or number
+
+
+def natural_key(name: str) -> tuple:
+    """A sort key that orders names as people read versions: ``v1.9`` < ``v1.10``, ``1.0.0-rc.2`` <
+    ``1.0.0`` < ``1.0.0-alpine`` < ``1.0.1``, numbers before words (``1.0`` < ``latest``).
+
+    Runs of digits compare as numbers (then as text, so ``01`` and ``1`` keep one order), text
+    case-insensitively (then case-sensitively); a name that ends where another goes on sorts first,
+    except before a pre-release marker (alpha, beta, rc, pre, preview, dev).
+    """
+    key: list[tuple] = []
+    for index, part in enumerate(_DIGITS.split(name)):
+        if index % 2:
+            key.append((2, int(part), part))
+        elif part:
+            rank = 0 if index and _PRERELEASE.fullmatch(part) else 3
+            key.append((rank, part.lower(), part))
+    key.append(_END)
+    return tuple(key)
 
 
 def sorted_rows(rows: list, keys: Mapping[str, Callable[[Any], Any]], params: Params) -> list:

@@ -290,6 +290,9 @@ REGISTRY_NAME = os.environ.get("REGISTRY_NAME", "default")
 REGISTRY_USERNAME = read_secret("REGISTRY_USERNAME") or ""
 REGISTRY_PASSWORD = read_secret("REGISTRY_PASSWORD") or ""
 REGISTRY_TIMEOUT = env_float("REGISTRY_TIMEOUT", 15)
+# The most names (repositories, or one repository's tags) a registry page reads through the
+# registry's own paging before filtering, sorting and paging them here; it says when there are more.
+REGISTRY_LIST_MAX = env_int("REGISTRY_LIST_MAX", 10_000)
 
 # Exec/attach session recordings (asciicast v2) and how long they are kept.
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", DATA_DIR / "recordings"))

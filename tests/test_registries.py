@@ -14,11 +14,13 @@ import requests
 from core.models import AuditEvent, Registry
 from core.registry import RegistryClient, forget_auth
 from tests.registries_support import (
+    DOCKER_MANIFEST,
     FakeServer,
     TokenRegistry,
     json_reply,
     push_index,
     push_tiny_image,
+    put_manifest,
     self_signed,
     start_token_registry,
 )
@@ -181,21 +183,67 @@ def test_status_says_auth_ok_unauthorized_or_unreachable(admin_client, linked, r
 # --------------------------------------------------------------------------- browsing the real registry
 
 
-def test_catalog_pages_by_link_header_with_a_next_page_control(viewer_client, linked, seeded):
-    first = viewer_client.get(f"/registries/{linked.pk}/?prefix={RUN_ID}/&n=1")
-    html = first.content.decode()
-    assert first.status_code == 200
-    assert f"{seeded['alpha']}</a>" in html and seeded["beta"] not in html
-    next_href = re.search(r'data-testid="next-page" rel="next" href="([^"]+)"', html).group(1)
-    second = viewer_client.get(f"/registries/{linked.pk}/" + next_href.replace("&amp;", "&")).content.decode()
-    assert f"{seeded['beta']}</a>" in second and f"{seeded['alpha']}</a>" not in second
+def _ids(html: str) -> list[str]:
+    """The ``data-id`` of each table row, in order."""
+    return re.findall(r'<tr [^>]*data-id="([^"]+)"', html)
 
 
-def test_catalog_prefix_filter_starts_at_the_prefix(viewer_client, linked, seeded):
-    html = viewer_client.get(f"/registries/{linked.pk}/?prefix={seeded['beta']}").content.decode()
-    assert f"{seeded['beta']}</a>" in html and f"{seeded['alpha']}</a>" not in html
-    empty = viewer_client.get(f"/registries/{linked.pk}/?prefix={RUN_ID}/zzz").content.decode()
-    assert "No repository starts with" in empty
+def test_catalog_is_a_table_filtered_sorted_and_paged_here(viewer_client, linked, seeded):
+    url = f"/registries/{linked.pk}/"
+    ours = viewer_client.get(url, {"q": f"{RUN_ID}/"})
+    assert ours.status_code == 200
+    ids = _ids(ours.content.decode())
+    assert ids[:2] == [seeded["alpha"], seeded["beta"]]
+    assert all(name.startswith(f"{RUN_ID}/") for name in ids)
+    backwards = _ids(viewer_client.get(url, {"q": f"{RUN_ID}/", "dir": "desc"}).content.decode())
+    assert backwards == ids[::-1]
+    only_beta = _ids(viewer_client.get(url, {"q": seeded["beta"].upper()}).content.decode())
+    assert only_beta == [seeded["beta"]]
+    empty = viewer_client.get(url, {"q": f"{RUN_ID}/zzz"}).content.decode()
+    assert "No repository matches" in empty
+
+
+def test_catalog_rows_link_to_their_repository_pages(viewer_client, linked, seeded):
+    html = viewer_client.get(f"/registries/{linked.pk}/", {"q": seeded["alpha"]}).content.decode()
+    href = re.search(rf'<tr data-id="{re.escape(seeded["alpha"])}"><td><a href="([^"]+)"', html).group(1)
+    assert href == f"/registries/{linked.pk}/repositories/{seeded['alpha']}/"
+    repository = viewer_client.get(href)
+    assert repository.status_code == 200
+    assert _ids(repository.content.decode()) == ["v1", "v2"]
+
+
+def test_old_catalog_links_with_n_last_and_prefix_redirect_to_the_table(viewer_client, linked, seeded):
+    url = f"/registries/{linked.pk}/"
+    response = viewer_client.get(url, {"prefix": f"{RUN_ID}/", "n": "1", "last": "x", "sort": "name"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?sort=name&q={RUN_ID}%2F"
+    assert _ids(viewer_client.get(response["Location"]).content.decode())[:2] == [
+        seeded["alpha"],
+        seeded["beta"],
+    ]
+    tags = viewer_client.get(f"{url}repositories/{seeded['alpha']}/", {"n": "1", "last": "v1"})
+    assert tags["Location"] == f"{url}repositories/{seeded['alpha']}/"
+
+
+def test_catalog_htmx_filter_answers_the_table_with_links_keeping_the_filter(viewer_client, linked, seeded):
+    response = viewer_client.get(
+        f"/registries/{linked.pk}/", {"q": f"{RUN_ID}/", "per_page": "25"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="table-wrap" id="catalog-table"')
+    sort_link = re.search(r'<a href="([^"]+)" hx-get="[^"]+" data-sort="name"', html).group(1)
+    assert f"q={RUN_ID}%2F" in sort_link
+    assert "per_page=25" in sort_link
+    assert "dir=desc" in sort_link
+
+
+def test_catalog_read_stops_at_the_bound_and_says_so(viewer_client, linked, seeded, settings):
+    settings.REGISTRY_LIST_MAX = 1
+    html = viewer_client.get(f"/registries/{linked.pk}/").content.decode()
+    assert len(_ids(html)) == 1
+    assert "showing the first 1 in the registry's order" in html
+    settings.REGISTRY_LIST_MAX = 10_000
+    assert 'data-testid="list-bound"' not in viewer_client.get(f"/registries/{linked.pk}/").content.decode()
 
 
 def test_catalog_never_asks_for_more_than_1000(viewer_client, db):
@@ -208,10 +256,11 @@ def test_catalog_never_asks_for_more_than_1000(viewer_client, db):
     server = FakeServer(handler)
     try:
         registry = _link(server.url())
-        assert viewer_client.get(f"/registries/{registry.pk}/?n=5000").status_code == 200
+        assert viewer_client.get(f"/registries/{registry.pk}/?n=5000", follow=True).status_code == 200
     finally:
         server.close()
-    assert any("n=1000" in path for path in asked) and not any("n=5000" in path for path in asked)
+    assert any("n=1000" in path for path in asked)
+    assert not any("n=5000" in path for path in asked)
 
 
 def test_repository_lists_tags_with_lazy_rows_showing_the_engines_digest(viewer_client, linked, seeded):
@@ -223,14 +272,70 @@ def test_repository_lists_tags_with_lazy_rows_showing_the_engines_digest(viewer_
     assert seeded["digest"] in row and "linux/amd64" in row
 
 
-def test_tag_list_pages_even_when_the_registry_returns_every_tag(viewer_client, linked, seeded):
-    base = f"/registries/{linked.pk}/repositories/{seeded['alpha']}/"
-    first = viewer_client.get(base, {"n": 1}).content.decode()
-    assert 'data-tag="v1"' in first and 'data-tag="v2"' not in first
-    next_href = re.search(r'data-testid="next-page" rel="next" href="([^"]+)"', first).group(1)
-    second = viewer_client.get(base + next_href.replace("&amp;", "&")).content.decode()
-    assert 'data-tag="v2"' in second and 'data-tag="v1"' not in second
-    assert 'data-testid="next-page"' not in second
+# Thirty tags of one repository, in the order a person reads versions.
+PAGED_TAGS = ["1.0.0-rc.1", "1.0.0-rc.2", "1.0.0", "1.0.0-alpine", "1.2", "1.10"] + [
+    f"v{number}" for number in range(1, 25)
+]
+
+
+@pytest.fixture(scope="module")
+def paged_repository(registry_server) -> str:
+    """A repository with the 30 PAGED_TAGS (one tiny image put under each tag)."""
+    auth = {"Authorization": requests.auth._basic_auth_str(*_basic(registry_server))}
+    name = f"{RUN_ID}/paged"
+    image = push_tiny_image(registry_server.url, name, PAGED_TAGS[0], headers=auth, text="paged")
+    for tag in PAGED_TAGS[1:]:
+        put_manifest(registry_server.url, name, tag, image.manifest, DOCKER_MANIFEST, auth)
+    return name
+
+
+def test_tags_sort_as_versions_both_ways(viewer_client, linked, paged_repository):
+    url = f"/registries/{linked.pk}/repositories/{paged_repository}/"
+    assert _ids(viewer_client.get(url).content.decode()) == PAGED_TAGS
+    assert _ids(viewer_client.get(url, {"sort": "name", "dir": "desc"}).content.decode()) == PAGED_TAGS[::-1]
+
+
+def test_tags_filter_and_page_and_a_page_past_the_end_is_the_last(viewer_client, linked, paged_repository):
+    url = f"/registries/{linked.pk}/repositories/{paged_repository}/"
+    assert _ids(viewer_client.get(url, {"q": "V1"}).content.decode()) == ["v1"] + [
+        f"v{number}" for number in range(10, 20)
+    ]
+    first = viewer_client.get(url, {"per_page": "25"}).content.decode()
+    assert _ids(first) == PAGED_TAGS[:25]
+    assert "1\u201325 of 30 tags · page 1 of 2" in first
+    next_href = re.search(r'<a href="([^"]+)" hx-get="[^"]+" rel="next"', first).group(1)
+    assert _ids(viewer_client.get(url + next_href.replace("&amp;", "&")).content.decode()) == PAGED_TAGS[25:]
+    past = viewer_client.get(url, {"per_page": "25", "page": "99"}).content.decode()
+    assert _ids(past) == PAGED_TAGS[25:]
+    assert "26\u201330 of 30 tags · page 2 of 2" in past
+
+
+def test_tags_bad_paging_values_fall_back_to_the_defaults(viewer_client, linked, paged_repository):
+    url = f"/registries/{linked.pk}/repositories/{paged_repository}/"
+    response = viewer_client.get(url, {"sort": "size", "dir": "sideways", "page": "-3", "per_page": "7"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _ids(html) == PAGED_TAGS
+    assert '<strong aria-current="true">50</strong>' in html
+    assert viewer_client.get(url, {"page": "x" * 50, "per_page": "1e9"}).status_code == 200
+
+
+def test_tags_read_stops_at_the_bound_and_says_so(viewer_client, linked, paged_repository, settings):
+    settings.REGISTRY_LIST_MAX = 10
+    html = viewer_client.get(f"/registries/{linked.pk}/repositories/{paged_repository}/").content.decode()
+    assert len(_ids(html)) == 10
+    assert f"{paged_repository} has more tags than this page reads: showing the first 10 " in html
+
+
+def test_tag_rows_link_to_the_manifest_and_load_their_summary(viewer_client, linked, paged_repository):
+    url = f"/registries/{linked.pk}/repositories/{paged_repository}/"
+    html = viewer_client.get(url, {"q": "1.10"}).content.decode()
+    row = re.search(r'<tr id="tag-1" [^>]*>', html).group(0)
+    assert f'hx-get="{url}-/tags/1.10/summary/"' in row
+    assert 'hx-target="this"' in row and 'hx-push-url="false"' in row
+    assert viewer_client.get(f"{url}-/tags/1.10/").status_code == 200
+    summary = viewer_client.get(f"{url}-/tags/1.10/summary/", headers={"HX-Request": "true"}).content.decode()
+    assert 'data-id="1.10"' in summary and "linux/amd64" in summary
 
 
 def test_manifest_page_shows_schema2_layers_config_history_and_pull(operator_client, linked, seeded, engine):
@@ -417,8 +522,7 @@ def test_each_registry_fault_is_a_clear_message_never_a_500(admin_client, db, fa
     server = FakeServer(handler)
     try:
         registry = _link(server.url())
-        last = "&last=a" if fault == "loop" else ""
-        response = admin_client.get(f"/registries/{registry.pk}/?n=1{last}")
+        response = admin_client.get(f"/registries/{registry.pk}/")
         status = admin_client.get(f"/registries/{registry.pk}/status/")
     finally:
         server.close()
@@ -449,6 +553,56 @@ def test_names_outside_the_grammar_and_malformed_manifests_are_handled(viewer_cl
     assert b"<script>alert" not in catalog.content and b"UPPER" not in catalog.content
     assert tags.status_code == 200 and b'data-tag="v1"' in tags.content and b"bad tag" not in tags.content
     assert manifest.status_code == 502 and b"malformed layers" in manifest.content
+
+
+def test_endless_catalog_pages_stop_at_the_name_bound(viewer_client, db, settings):
+    settings.REGISTRY_LIST_MAX = 250
+    pages = iter(range(10**6))
+
+    def handler(method, path, headers):
+        page = next(pages)
+        names = [f"r{page:06d}/n{index:04d}" for index in range(1000)]
+        return json_reply(
+            {"repositories": names}, headers={"Link": f'</v2/_catalog?n=1000&last={names[-1]}>; rel="next"'}
+        )
+
+    server = FakeServer(handler)
+    try:
+        registry = _link(server.url())
+        html = viewer_client.get(
+            f"/registries/{registry.pk}/", {"per_page": "200", "page": "2"}
+        ).content.decode()
+    finally:
+        server.close()
+    assert len(server.seen) == 1
+    assert "201\u2013250 of 250 repositories · page 2 of 2" in html
+    assert "showing the first 250 in the registry's order" in html
+
+
+def test_one_name_pages_and_pages_of_invalid_names_stop_at_the_page_bound(viewer_client, db, settings):
+    settings.REGISTRY_LIST_MAX = 250  # at most 250 // 100 + 1 = 3 pages
+    pages = iter(range(10**6))
+
+    def handler(method, path, headers):
+        page = next(pages)
+        names = [f"ok{page}"] if page % 2 else ["a" * 300, "UPPER", "../x", "<b>"]
+        return json_reply(
+            {"repositories": names}, headers={"Link": f'</v2/_catalog?n=1000&last=m{page}>; rel="next"'}
+        )
+
+    server = FakeServer(handler)
+    try:
+        registry = _link(server.url())
+        response = viewer_client.get(f"/registries/{registry.pk}/")
+    finally:
+        server.close()
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert len(server.seen) == 3
+    assert _ids(html) == ["ok1"]
+    assert "a" * 256 not in html
+    assert "UPPER" not in html
+    assert "showing the first 1 in the registry's order" in html
 
 
 def test_paging_loop_while_searching_a_catalog_is_stopped(admin_client, db):
@@ -573,7 +727,7 @@ def test_token_auth_registry_pushed_by_the_engine_is_browsed_with_the_bearer_flo
     registry.save()
     status = viewer_client.get(f"/registries/{registry.pk}/status/").content.decode()
     assert 'data-state="ok"' in status and "bearer" in status
-    catalog = viewer_client.get(f"/registries/{registry.pk}/?prefix={RUN_ID}/").content.decode()
+    catalog = viewer_client.get(f"/registries/{registry.pk}/?q={RUN_ID}/").content.decode()
     assert f"{name}</a>" in catalog
     manifest = viewer_client.get(f"/registries/{registry.pk}/repositories/{name}/-/tags/v1/").content.decode()
     assert digest in manifest and "PATH=/bin" in manifest
@@ -730,13 +884,21 @@ def test_browser_link_browse_and_delete_a_tag_with_the_shared_digest_warning(pag
     page.click("form.reg-form button[type=submit]")
     page.wait_for_url(re.compile(r"/registries/\d+/$"))
     catalog_url = page.url
-    page.fill("#prefix", f"{RUN_ID}/")
-    page.click("form[role=search] button[type=submit]")
+    page.fill("#catalog-q", f"{RUN_ID}/")
+    page.wait_for_url(re.compile(r"[?&]q="))
     page.click(f"text={name}")
     page.wait_for_selector("tr[data-loaded][data-tag=stable]")
     page.wait_for_selector("tr[data-loaded][data-tag=edge]")
     assert image.digest[:19] in page.inner_text("tr[data-tag=stable]")
     screenshot(page, "registries-repository")
+    # Sorting swaps the table in place; its rows then load their details into themselves.
+    page.click("#tag-table th a[data-sort=name]")
+    page.wait_for_selector("#tag-table th a.sorted.desc[data-sort=name]")
+    page.wait_for_url(re.compile(r"dir=desc"))
+    for tag in ("stable", "edge", "1.0"):
+        page.wait_for_selector(f"#tag-table tr[data-loaded][data-tag='{tag}']")
+    rows = page.query_selector_all("#tag-table tbody tr")
+    assert [row.get_attribute("data-id") for row in rows] == ["stable", "edge", "1.0"]
     page.click("tr[data-tag=stable] a")
     page.wait_for_selector("[data-testid=media-type]")
     assert "Docker image manifest v2, schema 2" in page.inner_text("[data-testid=media-type]")

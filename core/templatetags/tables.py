@@ -54,12 +54,14 @@ def sort_header(context: template.Context, key: str, label: str) -> str:
 
 
 @register.inclusion_tag("_pager.html", takes_context=True)
-def pager(context: template.Context, page, noun: str = "row") -> dict:
-    """The pager under a table: where we are, previous/next, and the page sizes."""
+def pager(context: template.Context, page, noun: str = "row", plural: str = "") -> dict:
+    """The pager under a table: where we are, previous/next, and the page sizes (``plural``
+    when the noun's is not ``noun`` + "s": ``{% pager page "repository" "repositories" %}``)."""
     return {
         "request": context.get("request"),
         "page": page,
         "noun": noun,
+        "plural": plural or f"{noun}s",
         "per_page_choices": PER_PAGE_CHOICES,
     }
 

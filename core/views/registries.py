@@ -7,6 +7,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.validators import URLValidator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -25,8 +26,7 @@ from core.errors import (
 from core.middleware import error_response
 from core.models import Registry
 from core.registry import (
-    DEFAULT_PAGE,
-    MAX_PAGE,
+    Listing,
     RegistryAddressRefused,
     RegistryClient,
     RegistryStatus,
@@ -185,13 +185,6 @@ def _shown(request: HttpRequest, exc: RegistryRefused | RegistryUnavailable) -> 
     return UNAVAILABLE
 
 
-def _page_size(request: HttpRequest) -> int:
-    try:
-        return max(1, min(int(request.GET.get("n", DEFAULT_PAGE)), MAX_PAGE))
-    except ValueError:
-        return DEFAULT_PAGE
-
-
 @require_role(Role.VIEWER)
 def registry_list(request: HttpRequest) -> HttpResponse:
     """Linked registries; each one's status loads lazily."""
@@ -277,40 +270,64 @@ def registry_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("registry-list")
 
 
+# The catalog and tag tables: plain names, sorted as people read versions (core.tables.natural_key).
+NAME_SORTS = {"name": tables.natural_key}
+# The registry's own paging parameters, from links made before these pages were tables: mapped
+# (``prefix`` becomes the filter) or dropped by one redirect to the table's address.
+LEGACY_PAGING = ("n", "last", "prefix")
+
+
+def _legacy_redirect(request: HttpRequest) -> HttpResponse | None:
+    """A redirect from a ``?n=&last=&prefix=`` address to the table's own (``q``), else None."""
+    if not any(key in request.GET for key in LEGACY_PAGING):
+        return None
+    query = request.GET.copy()
+    prefix = query.pop("prefix", [""])[-1].strip()
+    for key in LEGACY_PAGING:
+        query.pop(key, None)
+    if prefix and not query.get("q"):
+        query["q"] = prefix
+    return redirect(f"{request.path}?{query.urlencode()}" if query else request.path)
+
+
+def _name_table(request: HttpRequest, listing: Listing, template: str, context: dict) -> HttpResponse:
+    """A table of registry names (``listing``), filtered by ``q``, sorted and paged here; htmx asks
+    for just the table."""
+    params = tables.read(request.GET, sorts=NAME_SORTS, default_sort="name")
+    names = [name for name in listing.names if params.needle in name.lower()]
+    context |= {
+        "page": tables.page_of(tables.sorted_rows(names, NAME_SORTS, params), params),
+        "params": params,
+        "complete": listing.complete,
+        "bound": len(listing.names),
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    return render(request, f"{template}#table" if fragment else template, context)
+
+
 @require_role(Role.VIEWER)
 @registry_page
 def catalog(request: HttpRequest, pk: int) -> HttpResponse:
-    """One page of the catalog (``n`` ≤ 1000, ``last`` marker), optionally filtered by a prefix."""
+    """The catalog, read up to ``REGISTRY_LIST_MAX`` names, as a table (q, sort, dir, page, per_page)."""
     registry = get_object_or_404(Registry, pk=pk)
-    prefix = request.GET.get("prefix", "").strip()
-    last = request.GET.get("last") or None
-    n = _page_size(request)
+    if moved := _legacy_redirect(request):
+        return moved
     with client_for(registry) as client:
-        page = client.catalog(last=last, n=n, prefix=prefix)
-    sizes = sorted({50, 100, 250, 1000, n})
-    context = {
-        "registry": registry,
-        "page": page,
-        "prefix": prefix,
-        "n": n,
-        "last": last,
-        "page_sizes": sizes,
-    }
-    return render(request, "registries/catalog.html", context)
+        listing = client.catalog_listing(limit=settings.REGISTRY_LIST_MAX)
+    return _name_table(request, listing, "registries/catalog.html", {"registry": registry})
 
 
 @require_role(Role.VIEWER)
 @registry_page
 def repository(request: HttpRequest, pk: int, name: str) -> HttpResponse:
-    """One page of a repository's tags; each row's details load lazily when it scrolls into view."""
+    """A repository's tags as a table; each row's details load lazily when it scrolls into view."""
     registry = get_object_or_404(Registry, pk=pk)
     name = validate_repository(name)
-    last = request.GET.get("last") or None
-    n = _page_size(request)
+    if moved := _legacy_redirect(request):
+        return moved
     with client_for(registry) as client:
-        page = client.tags(name, last=last, n=n)
-    context = {"registry": registry, "name": name, "page": page, "n": n, "last": last}
-    return render(request, "registries/repository.html", context)
+        listing = client.tag_listing(name, limit=settings.REGISTRY_LIST_MAX)
+    return _name_table(request, listing, "registries/repository.html", {"registry": registry, "name": name})
 
 
 @require_role(Role.VIEWER)

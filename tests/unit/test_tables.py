@@ -148,3 +148,59 @@ def test_pager_says_where_we_are():
     page = tables.page_of(_rows(120), _read("page=2"))
     html = _render("{% pager page 'container' %}", "/c/?page=2", page=page)
     assert "51\u2013100 of 120 containers" in html
+
+
+def test_pager_takes_an_irregular_plural():
+    page = tables.page_of(_rows(120), _read("page=2"))
+    html = _render("{% pager page 'repository' 'repositories' %}", "/c/?page=2", page=page)
+    assert "51\u2013100 of 120 repositories" in html
+
+
+def test_pager_says_one_noun_for_one_row():
+    page = tables.page_of(_rows(1), _read(""))
+    html = _render("{% pager page 'repository' 'repositories' %}", "/c/", page=page)
+    assert "1 repository<" in html
+
+
+def _natural(names: list[str]) -> list[str]:
+    return sorted(names, key=tables.natural_key)
+
+
+def test_natural_key_compares_numbers_as_numbers():
+    assert _natural(["v10", "v9", "v1.10", "v1.9"]) == ["v1.9", "v1.10", "v9", "v10"]
+
+
+def test_natural_key_puts_a_pre_release_before_its_release_and_a_variant_after():
+    names = ["1.0.0-alpine", "1.0.0", "1.0.0-rc.2", "1.0.1", "1.0.0-rc.1", "2.0-beta3", "2.0"]
+    assert _natural(names) == [
+        "1.0.0-rc.1",
+        "1.0.0-rc.2",
+        "1.0.0",
+        "1.0.0-alpine",
+        "1.0.1",
+        "2.0-beta3",
+        "2.0",
+    ]
+
+
+def test_natural_key_puts_numbers_before_words_and_ignores_case_first():
+    assert _natural(["latest", "Edge", "1.0", "alpha", "Alpha"]) == [
+        "1.0",
+        "Alpha",
+        "alpha",
+        "Edge",
+        "latest",
+    ]
+
+
+def test_natural_key_keeps_a_total_order_for_leading_zeros():
+    assert _natural(["1", "01", "001"]) == ["001", "01", "1"]
+
+
+def test_natural_key_orders_repository_paths():
+    assert _natural(["team/app10", "team/app2", "team-b/app", "team/app"]) == [
+        "team-b/app",
+        "team/app",
+        "team/app2",
+        "team/app10",
+    ]
