@@ -26,6 +26,29 @@
     if (current) { current.setAttribute("aria-current", "page"); }
   }
 
+  // A table wider than its card scrolls inside it (.table-wrap): then keyboard users can reach it
+  // with Tab and scroll it with the arrow keys. Checked again on resize and after htmx swaps.
+  function markScrollers() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", "Table (scrolls sideways)");
+        wrap.dataset.scrolls = "1";
+      } else if (!scrolls && wrap.dataset.scrolls) {
+        ["tabindex", "role", "aria-label", "data-scrolls"].forEach(function (a) { wrap.removeAttribute(a); });
+      }
+    });
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(markScrollers, 200);
+  });
+  document.addEventListener("htmx:afterSettle", markScrollers);
+  markScrollers();
+
   // ------------------------------------------------------------------ theme
   var themeForm = document.querySelector("[data-theme-form]");
   var themeSelect = document.querySelector("[data-theme-select]");
