@@ -89,6 +89,11 @@ def test_main_pages_at_390_px_fold_the_menu_and_never_scroll_sideways(page, logi
     assert page.problems == []
 
 
+def _pick_theme(page, theme: str) -> None:
+    page.click("[data-usermenu] summary")
+    page.select_option("[data-theme-select]", theme)
+
+
 def _background(page) -> str:
     return page.evaluate("getComputedStyle(document.body).backgroundColor")
 
@@ -102,7 +107,7 @@ def test_the_theme_toggle_is_kept_per_user_and_paints_the_login_page_too(page, l
     try:
         page.emulate_media(color_scheme="light")
         assert _background(page) == LIGHT_BG
-        page.select_option("[data-theme-select]", "dark")
+        _pick_theme(page, "dark")
         assert page.get_attribute("html", "data-theme") == "dark"
         assert _background(page) == DARK_BG
         wait_for(
@@ -120,19 +125,22 @@ def test_the_theme_toggle_is_kept_per_user_and_paints_the_login_page_too(page, l
             fresh.close()
         page.set_viewport_size(DESKTOP)
         page.goto(f"{live.url}/containers/")
-        screenshot(page, "chrome-desktop-dark-containers")
+        page.click("[data-usermenu] summary")
+        screenshot(page, "chrome-desktop-dark-containers-usermenu")
         page.click("text=Log out")
         page.wait_for_url("**/accounts/login/**")
         assert page.get_attribute("html", "data-theme") == "dark"  # from localStorage, before paint
         assert _background(page) == DARK_BG
 
         login(page, "operator")
-        page.select_option("[data-theme-select]", "light")
+        _pick_theme(page, "light")
         page.emulate_media(color_scheme="dark")
         assert _background(page) == LIGHT_BG  # an explicit light beats a dark system
         page.select_option("[data-theme-select]", "system")
         assert _background(page) == DARK_BG  # system: follows the (emulated) dark system
     finally:
+        if not page.is_visible("[data-theme-select]"):
+            page.click("[data-usermenu] summary")
         page.select_option("[data-theme-select]", "system")
         wait_for(
             lambda: page.evaluate("localStorage.getItem('dashboard-theme')") == "system", message="reset"

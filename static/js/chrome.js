@@ -49,6 +49,20 @@
   document.addEventListener("htmx:afterSettle", markScrollers);
   markScrollers();
 
+  // The user menu (a <details>) closes on a click elsewhere and on Escape, like a menu.
+  var usermenu = document.querySelector("[data-usermenu]");
+  if (usermenu) {
+    document.addEventListener("click", function (event) {
+      if (usermenu.open && !usermenu.contains(event.target)) { usermenu.open = false; }
+    });
+    usermenu.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && usermenu.open) {
+        usermenu.open = false;
+        usermenu.querySelector("summary").focus();
+      }
+    });
+  }
+
   // ------------------------------------------------------------------ theme
   var themeForm = document.querySelector("[data-theme-form]");
   var themeSelect = document.querySelector("[data-theme-select]");
@@ -95,6 +109,7 @@
 
   function openDialog(dialog) {
     if (!dialog || dialog.open) { return; }
+    if (usermenu) { usermenu.open = false; }
     document.querySelectorAll("dialog[open]").forEach(function (d) { d.close(); });
     dialog.showModal();
   }
