@@ -1,4 +1,4 @@
-"""Accounts: one-time passwords that must be changed, and the login form that refuses control characters."""
+"""Accounts: one-time passwords to change, the theme, and the login form that refuses control characters."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def set_one_time_password(user, password: str) -> None:
 
 def require_password_change(user, required: bool = True) -> None:
     Account.objects.update_or_create(user=user, defaults={"must_change_password": required})
+
+
+def theme_of(user) -> str:
+    """The user's theme (``system`` for anyone without an account row)."""
+    if user is None or not user.is_authenticated:
+        return Account.Theme.SYSTEM
+    value = Account.objects.filter(user_id=user.pk).values_list("theme", flat=True).first()
+    return value or Account.Theme.SYSTEM
 
 
 def must_change_password(user) -> bool:

@@ -1,7 +1,8 @@
-"""Template context every page gets: the user's role, the endpoints and the current one."""
+"""Template context every page gets: the user's role and theme, the endpoints and the current one."""
 
 from django.http import HttpRequest
 
+from core.accounts import theme_of
 from core.roles import Role, role_on
 
 
@@ -17,6 +18,7 @@ def dashboard(request: HttpRequest) -> dict:
         "docker_host": endpoint.url if endpoint is not None else "",
         "current_endpoint": endpoint,
         "endpoints": [],
+        "theme": theme_of(user) if authenticated else "",
     }
     if authenticated:
         from core.models import Endpoint

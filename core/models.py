@@ -301,6 +301,15 @@ class Account(models.Model):
     # page leads to the password-change page and websockets are refused until the user picks their own.
     must_change_password = models.BooleanField(default=False)
 
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "System"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    # The colour theme the user picked (base.html's data-theme; static/js/theme.js mirrors it in
+    # localStorage so the login page and the first paint of every page use it too).
+    theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
+
     def __str__(self) -> str:
         return f"account of user {self.user_id}"
 

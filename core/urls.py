@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from core.views import (
+    account,
     container_edit,
     containers,
     endpoints,
@@ -11,6 +12,7 @@ from core.views import (
     networks,
     overview,
     registries,
+    search,
     stacks,
     swarm,
     team,
@@ -34,4 +36,6 @@ urlpatterns = [
     path("", include(swarm.urlpatterns)),
     path("", include(stacks.urlpatterns)),
     path("", include(endpoints.urlpatterns)),
+    path("", include(account.urlpatterns)),
+    path("", include(search.urlpatterns)),
 ]

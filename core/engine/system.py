@@ -231,3 +231,65 @@ def health_from_info(info: EngineInfo) -> EndpointHealth:
         running=info.running,
         images=info.images,
     )
+
+
+@dataclass(frozen=True)
+class Named:
+    """One thing on the engine a person can look up by name (the command palette)."""
+
+    kind: str  # "container", "image", "volume", "network" or "stack"
+    name: str
+    ref: str  # what its page's URL takes: a container/network id, an image id, a volume/stack name
+    detail: str = ""
+
+
+def _matches(needle: str, *texts: str) -> bool:
+    return any(needle in text.lower() for text in texts)
+
+
+@engine_call
+def find_named(engine: Engine, *, needle: str, limit: int) -> tuple[list[Named], bool]:
+    """Containers, images, volumes, networks and compose projects whose name holds ``needle``
+    (case-insensitive), at most ``limit`` of each kind; four list requests whatever the counts.
+
+    Returns:
+        The matches (kind by kind, shortest names first) and whether any kind had more than ``limit``.
+    """
+    api = engine.api
+    needle = needle.lower()
+    containers = api.containers(all=True)
+    found: dict[str, list[Named]] = {
+        kind: [] for kind in ("container", "image", "volume", "network", "stack")
+    }
+    projects: set[str] = set()
+    for raw in containers:
+        name = str((raw.get("Names") or ["/"])[0]).lstrip("/")
+        if _matches(needle, name, str(raw.get("Id", ""))[:12]):
+            found["container"].append(Named("container", name, str(raw["Id"]), str(raw.get("Image", ""))))
+        project = (raw.get("Labels") or {}).get("com.docker.compose.project", "")
+        if project and _matches(needle, project):
+            projects.add(project)
+    found["stack"] = [Named("stack", name, name, "compose project") for name in projects]
+    for raw in api.images():
+        image_id = str(raw.get("Id", "")).removeprefix("sha256:")
+        tags = [t for t in raw.get("RepoTags") or [] if t != "<none>:<none>"]
+        for tag in tags or [image_id[:12]]:
+            if _matches(needle, tag, image_id[:12]):
+                found["image"].append(Named("image", tag, image_id[:12], image_id[:12]))
+    for raw in api.volumes().get("Volumes") or []:
+        if _matches(needle, str(raw.get("Name", ""))):
+            found["volume"].append(
+                Named("volume", str(raw["Name"]), str(raw["Name"]), str(raw.get("Driver", "")))
+            )
+    for raw in api.networks():
+        if _matches(needle, str(raw.get("Name", ""))):
+            found["network"].append(
+                Named("network", str(raw["Name"]), str(raw["Id"]), str(raw.get("Driver", "")))
+            )
+    results: list[Named] = []
+    more = False
+    for items in found.values():
+        items.sort(key=lambda n: (len(n.name), n.name))
+        results.extend(items[:limit])
+        more = more or len(items) > limit
+    return results, more

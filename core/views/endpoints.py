@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from core import audit
@@ -22,8 +23,11 @@ SCHEMES = ("unix", "tcp", "ssh")
 
 
 class EndpointForm(forms.ModelForm):
+    """Labels in plain words; the address name (slug) is derived from the name unless one is typed
+    (here for a form sent without scripts, and as you type by static/js/app.js ``data-slug-from``)."""
+
     tls_key = forms.CharField(
-        label="client key (PEM)",
+        label="Client key (PEM)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Stored encrypted. Leave empty to keep the current key.",
@@ -32,7 +36,35 @@ class EndpointForm(forms.ModelForm):
     class Meta:
         model = Endpoint
         fields = ["name", "slug", "url", "tls_ca", "tls_cert"]
-        widgets = {"tls_ca": forms.Textarea(attrs={"rows": 4}), "tls_cert": forms.Textarea(attrs={"rows": 4})}
+        labels = {
+            "name": "Name",
+            "slug": "Name in addresses",
+            "url": "Engine URL",
+            "tls_ca": "CA certificate (PEM)",
+            "tls_cert": "Client certificate (PEM)",
+        }
+        help_texts = {
+            "name": "What people see in the endpoint switcher, e.g. Production.",
+            "slug": "Pages of this endpoint live under /e/<this name>/. Filled in from the name; "
+            "change it if you like (letters, digits, - and _).",
+        }
+        widgets = {
+            "slug": forms.TextInput(attrs={"data-slug-from": "id_name", "autocomplete": "off"}),
+            "tls_ca": forms.Textarea(attrs={"rows": 4}),
+            "tls_cert": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+
+    def clean_slug(self) -> str:
+        slug = (self.cleaned_data.get("slug") or "").strip() or slugify(self.cleaned_data.get("name", ""))[
+            :50
+        ]
+        if not slug:
+            raise forms.ValidationError("Give a name in addresses: letters, digits, - and _.")
+        return slug
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].strip()

@@ -49,6 +49,20 @@
     showError("The dashboard is not answering; check your connection and try again.");
   });
 
+  // A name-in-addresses field (data-slug-from="<id of the name field>") follows the name as you type,
+  // like django.utils.text.slugify, until you type in it yourself; an edit form's filled one stays.
+  function slugify(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^\w\s-]/g, "").replace(/[-\s]+/g, "-").replace(/^[-_]+|[-_]+$/g, "").slice(0, 50);
+  }
+  document.querySelectorAll("[data-slug-from]").forEach(function (slug) {
+    var name = document.getElementById(slug.dataset.slugFrom);
+    if (!name) { return; }
+    var follow = slug.value === "" || slug.value === slugify(name.value);
+    slug.addEventListener("input", function () { follow = slug.value === ""; });
+    name.addEventListener("input", function () { if (follow) { slug.value = slugify(name.value); } });
+  });
+
   window.Dashboard = window.Dashboard || {};
   window.Dashboard.wsUrl = function (path) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
