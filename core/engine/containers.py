@@ -136,6 +136,7 @@ class ContainerDetail:
     privileged: bool
     raw: str  # the full inspect document, pretty JSON
     raw_masked: str  # the same with the env values masked (what a page shows until revealed)
+    interactive: bool = False  # Config.OpenStdin: something can be typed to the main process (attach)
 
     @property
     def short_id(self) -> str:
@@ -372,6 +373,7 @@ def _detail(raw: dict) -> ContainerDetail:
         env=tuple(env),
         labels=tuple(sorted((str(k), str(v)) for k, v in (config.get("Labels") or {}).items())),
         tty=bool(config.get("Tty")),
+        interactive=bool(config.get("OpenStdin")),
         privileged=bool(host_config.get("Privileged")),
         raw=json.dumps(raw, indent=2, sort_keys=True),
         raw_masked=json.dumps(masked_document(raw), indent=2, sort_keys=True),

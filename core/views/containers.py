@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core import audit, engine, policy, references, tables, updates
+from core.consumers.logs import MAX_MERGED
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -154,6 +155,7 @@ def container_list(request: HttpRequest) -> HttpResponse:
         "updates": statuses,
         "only_updates": only_updates,
         "update_count": sum(1 for s in statuses.values() if s.available),
+        "merged_max": MAX_MERGED,
     }
     # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
     fragment = request.htmx and not request.htmx.history_restore_request

@@ -64,6 +64,20 @@
     }
   });
 
+  // "Logs of selected": the merged log view of the checked rows (a page, not a POST: nothing changes).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-bulk-logs]");
+    if (!button) { return; }
+    var max = parseInt(button.dataset.max, 10) || 20;
+    var ids = Array.from(selected).map(function (id) { return id.slice(0, 12); });
+    var counter = document.querySelector("[data-selected-count]");
+    if (!ids.length || ids.length > max) {
+      if (counter) { counter.textContent = ids.length ? "choose at most " + max + " containers for one log view" : "choose containers first"; }
+      return;
+    }
+    window.location.href = button.dataset.bulkLogs + "?containers=" + encodeURIComponent(ids.join(","));
+  });
+
   document.addEventListener("htmx:afterSwap", function () {
     if (document.getElementById("container-table")) { restoreSelection(); }
   });
