@@ -200,3 +200,11 @@ def volume_row(context: template.Context, v) -> SafeString:
 
 
 __all__ = ["container_row", "image_row", "volume_row"]
+
+
+@register.simple_tag
+def named(name: str, ident: str = "") -> SafeString:
+    """A resource by its name, its id on hover (``title``): messages and confirmations use it."""
+    if not ident or ident == name:
+        return format_html('<span class="named">{}</span>', name)
+    return format_html('<span class="named" title="{}">{}</span>', ident, name)

@@ -1,6 +1,6 @@
 // Busy state of every POST: the button that sent a form (or an htmx request) is disabled and says so
 // while the request runs, so a slow stop or a bulk restart cannot be sent twice. One script for forms
-// and htmx; included by the resource pages (templates/_busy.html) until base.html carries it.
+// and htmx; included by the resource pages (templates/_actions.html) until base.html carries it.
 (function () {
   "use strict";
   if (window.Dashboard && window.Dashboard.busy) { return; }
