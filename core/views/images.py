@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -485,7 +486,9 @@ def image_prune(request: HttpRequest) -> HttpResponse:
             result = docker.images.prune(dangling_only=dangling_only, label=label)
             details["message"] = f"{len(result.deleted)} deleted, {result.reclaimed} bytes"
         messages.success(
-            request, f"Pruned {len(result.deleted)} image layer(s), reclaimed {result.reclaimed} bytes."
+            request,
+            f"Pruned {len(result.deleted)} image layer(s); the engine reports "
+            f"{filesizeformat(result.reclaimed)} reclaimed (the layers it deleted, see below).",
         )
         return render(
             request, "images/prune.html", {"result": result, "label": label, "all": not dangling_only}
