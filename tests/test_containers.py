@@ -595,6 +595,7 @@ def test_stats_sample_computes_cpu_and_memory_like_the_cli():
     }
     sample = stats_sample(raw)
     assert sample.cpu_percent == 40.0  # (1e9 / 1e10) x 4 CPUs x 100
+    assert sample.cpus == 4  # the chart's CPU scale: 400 %
     assert (sample.memory_usage, sample.memory_limit, sample.memory_percent) == (200, 1000, 20.0)
     assert (sample.net_rx, sample.net_tx, sample.block_read, sample.block_write, sample.pids) == (
         11,

@@ -252,6 +252,7 @@ class StatsSample:
     block_read: int
     block_write: int
     pids: int
+    cpus: int = 1  # online CPUs: CPU % runs up to 100 x cpus (the chart's fixed scale)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -1167,6 +1168,7 @@ def stats_sample(raw: dict) -> StatsSample:
             write += int(entry.get("value") or 0)
     return StatsSample(
         cpu_percent=round(cpu_percent, 2),
+        cpus=int(online),
         memory_usage=usage,
         memory_limit=limit,
         memory_percent=round(usage / limit * 100.0, 2) if limit else 0.0,
