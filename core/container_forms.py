@@ -243,7 +243,10 @@ class RuntimeFields(forms.Form):
     health_retries = forms.IntegerField(required=False, min_value=0, max_value=1000)
     health_start_period = forms.CharField(max_length=32, required=False, help_text="e.g. 10s")
     log_driver = forms.CharField(
-        max_length=64, required=False, help_text="json-file, local, none ... (empty: the engine's)"
+        max_length=64,
+        required=False,
+        help_text="json-file, local, none ... (empty: the engine's)",
+        widget=forms.TextInput(attrs={"list": "log-driver-choices", "autocomplete": "off"}),
     )
     log_max_size = forms.CharField(max_length=32, required=False, help_text="e.g. 10m")
     log_max_file = forms.IntegerField(required=False, min_value=1, max_value=1000)
@@ -367,7 +370,13 @@ class CreateContainerForm(RuntimeFields, forms.Form):
         required=False,
         help_text="name:/path, /host:/path:ro, or /path alone for an anonymous volume",
     )
-    restart = forms.CharField(max_length=32, required=False, initial="no", help_text=RESTART_CHOICES)
+    restart = forms.CharField(
+        max_length=32,
+        required=False,
+        initial="no",
+        help_text=RESTART_CHOICES,
+        widget=forms.TextInput(attrs={"list": "restart-choices", "autocomplete": "off"}),
+    )
     tty = forms.BooleanField(required=False)
     interactive = forms.BooleanField(required=False)
     labels = forms.CharField(

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start the dashboard on http://127.0.0.1:8000 (SQLite, in-memory channel layer, local engine socket).
 # First run: creates .venv, installs requirements, migrates, creates an admin and prints its login.
+# No engine at the default socket: starts dockerd when installed (as root; on Debian, as root, installs
+# docker.io first, like scripts/test.sh), else prints the exact command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -19,14 +21,7 @@ fi
 .venv/bin/python manage.py migrate --no-input
 .venv/bin/python manage.py collectstatic --no-input --verbosity 0
 .venv/bin/python manage.py bootstrap
-if ! .venv/bin/python - <<'PY'
-import docker, os, sys
-try:
-    docker.DockerClient(base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"), timeout=5).ping()
-except Exception as exc:  # noqa: BLE001
-    print(f"!! The Docker engine does not answer ({exc}). The dashboard starts anyway and shows a 503 page until it does.")
-    sys.exit(1)
-PY
-then :; fi
+PY="$PWD/.venv/bin/python" . scripts/engine.sh
+ensure_engine
 echo "== serving on http://$HOST:$PORT (daphne; Ctrl-C stops)"
 exec .venv/bin/daphne -b "$HOST" -p "$PORT" dashboard.asgi:application

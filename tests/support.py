@@ -61,6 +61,18 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last error: {last_error!r})")
 
 
+def finished_job(response, timeout: float = 120):
+    """The job a POST started (its 302 goes to the job page), once it has ended (in this process)."""
+    from core.engine import jobs
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert "/images/jobs/" in response["Location"], response["Location"]
+    job_id = response["Location"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    done = lambda: jobs.get(job_id) is not None and jobs.get(job_id).finished  # noqa: E731 - polled
+    wait_for(done, timeout=timeout, message="the job")
+    return jobs.get(job_id)
+
+
 def wait_for_http(url: str, *, timeout: float = 30) -> None:
     def answers() -> bool:
         try:

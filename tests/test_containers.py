@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from core.models import AuditEvent
-from tests.support import RUN_ID, TEST_LABEL, unique, wait_for
+from tests.support import RUN_ID, TEST_LABEL, finished_job, unique, wait_for
 
 
 @pytest.fixture
@@ -448,22 +448,54 @@ def test_operator_cannot_delete(operator_client, make_container, engine):
     assert engine.api.inspect_container(container["Id"])
 
 
+@pytest.mark.django_db(transaction=True)  # bulk actions are jobs: rows written from their thread
 def test_bulk_stop_start_and_delete(admin_client, make_container, engine):
     first, second = make_container(), make_container()
     ids = [first["Id"], second["Id"]]
-    assert admin_client.post("/containers/bulk/", {"action": "stop", "ids": ids}).status_code == 302
+    stopped = finished_job(admin_client.post("/containers/bulk/", {"action": "stop", "ids": ids}))
+    assert stopped.status == "success"
     assert not any(_state(engine, i)["Running"] for i in ids)
-    assert admin_client.post("/containers/bulk/", {"action": "start", "ids": ids}).status_code == 302
+    finished_job(admin_client.post("/containers/bulk/", {"action": "start", "ids": ids}))
     assert all(_state(engine, i)["Running"] for i in ids)
     confirm = admin_client.post("/containers/bulk/", {"action": "delete", "ids": ids})
     assert confirm.status_code == 200 and b'name="confirm" value="yes"' in confirm.content
     assert all(_state(engine, i)["Running"] for i in ids)
-    done = admin_client.post(
-        "/containers/bulk/", {"action": "delete", "ids": ids, "confirm": "yes", "force": "on"}
+    finished_job(
+        admin_client.post(
+            "/containers/bulk/", {"action": "delete", "ids": ids, "confirm": "yes", "force": "on"}
+        )
     )
-    assert done.status_code == 302
     assert not engine.api.containers(all=True, filters={"id": ids[0]})
     assert not engine.api.containers(all=True, filters={"id": ids[1]})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_job_names_each_container_with_its_outcome(operator_client, make_container, engine):
+    running, created = make_container(), make_container(start=False)
+    names = [c["Name"].lstrip("/") for c in (running, created)]
+    engine.api.remove_container(created["Id"], force=True)  # gone before its turn: a failed row
+    job = finished_job(
+        operator_client.post("/containers/bulk/", {"action": "stop", "ids": [running["Id"], created["Id"]]})
+    )
+    rows = {row["id"]: row for row in job.snapshot()["layers"]}
+    assert rows[names[0]]["outcome"] == "ok"
+    assert rows[names[0]]["status"] == "stopped"
+    assert rows[created["Id"][:12]]["outcome"] == "failed"
+    assert job.status == "error"
+    assert job.message.startswith("Stopped 1 of 2; not ")
+    page = operator_client.get(f"/images/jobs/{job.id}/?back=/containers/%3Fq%3Dx").content.decode()
+    assert 'href="/containers/?q=x"' in page
+    assert not _state(engine, running["Id"])["Running"]
+
+
+def test_job_page_offers_no_foreign_back_link(operator_client):
+    from core.models import Job
+
+    row = Job.objects.create(
+        id="f" * 32, kind="containers", target="stop 1 container", required_role="operator"
+    )
+    page = operator_client.get(f"/images/jobs/{row.id}/?back=//evil.example/").content.decode()
+    assert "evil.example" not in page
 
 
 def test_bulk_delete_needs_admin(operator_client, make_container, engine):
@@ -563,6 +595,7 @@ def test_stats_sample_computes_cpu_and_memory_like_the_cli():
     }
     sample = stats_sample(raw)
     assert sample.cpu_percent == 40.0  # (1e9 / 1e10) x 4 CPUs x 100
+    assert sample.cpus == 4  # the chart's CPU scale: 400 %
     assert (sample.memory_usage, sample.memory_limit, sample.memory_percent) == (200, 1000, 20.0)
     assert (sample.net_rx, sample.net_tx, sample.block_read, sample.block_write, sample.pids) == (
         11,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.support import RUN_ID, TEST_LABEL, screenshot, unique
+from tests.support import RUN_ID, TEST_LABEL, finished_job, screenshot, unique
 
 PAGED = 27  # more than one page of 25
 
@@ -122,26 +122,25 @@ def test_select_all_matching_is_offered_with_the_count(operator_client, paged):
     assert f"Select all {PAGED} matching containers" in html
 
 
+@pytest.mark.django_db(transaction=True)  # bulk actions are jobs: rows written from their thread
 def test_bulk_start_of_all_matching_acts_on_every_page_of_the_filter_only(operator_client, engine, paged):
     form = {"action": "start", "select": "matching", "q": paged["prefix"], "per_page": "25", "page": "1"}
-    response = operator_client.post("/containers/bulk/", form)
-    assert response.status_code == 302
+    finished_job(operator_client.post("/containers/bulk/", form), timeout=240)
     assert all(_running(engine, f"{paged['prefix']}-{i:02d}") for i in range(PAGED))
     assert not any(_running(engine, f"{paged['other']}-{i}") for i in range(2))
 
 
-def test_bulk_goes_back_to_the_same_filter_and_page(operator_client, paged):
+@pytest.mark.django_db(transaction=True)
+def test_bulk_job_page_leads_back_to_the_same_filter_and_page(operator_client, paged):
     form = {"action": "start", "select": "matching", "q": paged["prefix"], "per_page": "25", "page": "2"}
     response = operator_client.post("/containers/bulk/", form)
-    assert response["Location"] == f"/containers/?q={paged['prefix']}&page=2&per_page=25"
+    job = finished_job(response, timeout=240)
+    page = operator_client.get(response["Location"]).content.decode()
+    assert f'href="/containers/?q={paged["prefix"]}&amp;page=2&amp;per_page=25"' in page
+    assert job.message == f"Started {PAGED} containers."
 
 
-def test_bulk_says_how_many(operator_client, paged):
-    form = {"action": "start", "select": "matching", "q": paged["prefix"]}
-    response = operator_client.post("/containers/bulk/", form, follow=True)
-    assert f"Start: {PAGED} containers." in response.content.decode()
-
-
+@pytest.mark.django_db(transaction=True)
 def test_bulk_delete_of_all_matching_names_each_container_then_deletes_only_those(
     admin_client, engine, paged
 ):
@@ -152,7 +151,12 @@ def test_bulk_delete_of_all_matching_names_each_container_then_deletes_only_thos
         f"{paged['prefix']}-{i:02d}" for i in range(PAGED)
     )
     ids = re.findall(r'<input type="hidden" name="ids" value="([0-9a-f]{64})">', confirm)
-    admin_client.post("/containers/bulk/", {"action": "delete", "confirm": "yes", "ids": ids, "force": "on"})
+    finished_job(
+        admin_client.post(
+            "/containers/bulk/", {"action": "delete", "confirm": "yes", "ids": ids, "force": "on"}
+        ),
+        timeout=240,
+    )
     left = {c["Names"][0].lstrip("/") for c in engine.api.containers(all=True, filters={"label": TEST_LABEL})}
     assert not any(name.startswith(f"{paged['prefix']}-") for name in left)
     assert {f"{paged['other']}-0", f"{paged['other']}-1"} <= left

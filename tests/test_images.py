@@ -585,10 +585,12 @@ def test_prune_previews_first_and_a_post_without_confirm_prunes_nothing(admin_cl
     label = f"{TEST_LABEL}={RUN_ID}"
     preview = admin_client.get("/images/prune/", {"label": label})
     assert preview.status_code == 200 and _short(dangling["id"]) in preview.content.decode()
+    assert "“Up to”: the sum of each image's size" in preview.content.decode()
     assert admin_client.post("/images/prune/", {"label": label}).status_code == 200
     assert has_image(engine, dangling["id"])
     done = admin_client.post("/images/prune/", {"label": label, "confirm": "1"})
     assert done.status_code == 200 and b'data-testid="prune-result"' in done.content
+    assert "the bytes of the layers it actually deleted" in done.content.decode()
     assert not has_image(engine, dangling["id"])
     assert AuditEvent.objects.filter(action="image.prune", target=label, outcome="ok").exists()
 

@@ -111,6 +111,18 @@ def test_tail_and_since_select_lines(live, engine, make_container, viewer_cookie
     assert none == [] and end["type"] == "end"
 
 
+def test_until_ends_the_stream_at_that_moment_without_following(live, engine, make_container, viewer_cookie):
+    container = make_container(command=["sh", "-c", "echo before; sleep 2; echo after; sleep 300"])
+    wait_for(lambda: b"after" in engine.api.logs(container["Id"]), timeout=15, message="the second line")
+    stamped = engine.api.logs(container["Id"], timestamps=True).decode().splitlines()
+    after = next(line.split()[0] for line in stamped if line.endswith(" after"))
+    until = after.split(".")[0] + "Z"  # the second the later line was written in, before it
+    with ws_connect(live, _logs_path(container, tail="all", until=until), cookie=viewer_cookie) as ws:
+        lines, end = read_log_frames(ws, timeout=15)
+    assert [line["text"] for line in lines] == ["before"]
+    assert end == {"type": "end", "reason": "end of the log (not following)"}
+
+
 def test_bad_query_is_an_error_frame(live, make_container, viewer_cookie):
     container = make_container(command="sleep 60")
     with ws_connect(live, _logs_path(container, tail="lots"), cookie=viewer_cookie) as ws:
@@ -188,6 +200,21 @@ def test_logs_page_and_download_for_a_viewer(viewer_client, engine, make_contain
     assert async_to_sync(_body)(response) == b"alpha\nalphabet\n"
     assert viewer_client.get("/containers/nope-not-here/logs/").status_code == 404
     assert viewer_client.get(f"/containers/{container['Id']}/logs/download/?grep=(").status_code == 400
+
+
+def test_download_keeps_one_stream_and_a_case_blind_filter(viewer_client, engine, make_container):
+    container = _finished(
+        engine,
+        make_container(
+            command=["sh", "-c", "echo Out-One; echo err-one >&2; echo out-two; echo ERR-two >&2"]
+        ),
+    )
+    url = f"/containers/{container['Id']}/logs/download/"
+    stderr = viewer_client.get(url, {"stream": "stderr"})
+    assert async_to_sync(_body)(stderr) == b"err-one\nERR-two\n"
+    blind = viewer_client.get(url, {"stream": "stdout", "grep": "(?i)out-"})
+    assert async_to_sync(_body)(blind) == b"Out-One\nout-two\n"
+    assert viewer_client.get(url, {"stream": "both"}).status_code == 400
 
 
 def test_download_streams_a_big_log_from_the_live_server(live, engine, make_container, viewer_cookie):

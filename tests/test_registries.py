@@ -826,6 +826,16 @@ def test_docker_search_offline_is_a_clear_message(viewer_client):
     html = viewer_client.get("/registries/search/index/", {"q": "busybox"}).content.decode()
     assert 'data-testid="index-error"' in html
     assert "could not reach its image index" in html
+    assert "Tried Docker Hub through the engine, and it failed" in html
+
+
+def test_docker_hub_is_searched_only_when_asked(viewer_client, linked):
+    page = viewer_client.get("/registries/search/", {"q": "alpha"}).content.decode()
+    assert "/registries/search/index/" not in page
+    assert 'data-testid="hub-not-searched"' in page
+    assert 'href="/registries/search/?q=alpha&amp;hub=1"' in page
+    asked = viewer_client.get("/registries/search/", {"q": "alpha", "hub": "1"}).content.decode()
+    assert 'hx-get="/registries/search/index/?q=alpha"' in asked
 
 
 def test_search_box_finds_repositories_across_linked_registries(viewer_client, linked, seeded):

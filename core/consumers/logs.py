@@ -40,17 +40,21 @@ def query(scope: dict[str, Any]) -> dict[str, str]:
 
 
 def log_options(params: dict[str, str]) -> dict[str, Any]:
-    """tail/since/timestamps/follow from the query string, validated (raises InvalidInput)."""
+    """tail/since/until/timestamps/follow from the query string, validated (raises InvalidInput);
+    an ``until`` means no following."""
     from core.errors import InvalidInput
 
     tail = params.get("tail", "500") or "500"
     if tail != "all" and not (tail.isdigit() and int(tail) >= 0):
         raise InvalidInput("tail must be a number of lines or “all”.")
+    until = parse_since(params.get("until"))
     return {
         "tail": tail,
         "since": parse_since(params.get("since")),
+        "until": until,
         "timestamps": params.get("timestamps", "0") == "1",
-        "follow": params.get("follow", "1") != "0",
+        # a log up to a moment in the past has an end: nothing to follow
+        "follow": params.get("follow", "1") != "0" and until is None,
     }
 
 
@@ -71,7 +75,12 @@ def follow_container(
     announce = options.get("announce", False)
     while True:
         log = docker.streams.open_logs(
-            container.id, tail=tail, since=since, follow=options["follow"], tty=container.tty
+            container.id,
+            tail=tail,
+            since=since,
+            until=options.get("until"),
+            follow=options["follow"],
+            tty=container.tty,
         )
         if not feed.attach(log):
             return

@@ -136,6 +136,7 @@ class ContainerDetail:
     privileged: bool
     raw: str  # the full inspect document, pretty JSON
     raw_masked: str  # the same with the env values masked (what a page shows until revealed)
+    interactive: bool = False  # Config.OpenStdin: something can be typed to the main process (attach)
 
     @property
     def short_id(self) -> str:
@@ -251,6 +252,7 @@ class StatsSample:
     block_read: int
     block_write: int
     pids: int
+    cpus: int = 1  # online CPUs: CPU % runs up to 100 x cpus (the chart's fixed scale)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -372,6 +374,7 @@ def _detail(raw: dict) -> ContainerDetail:
         env=tuple(env),
         labels=tuple(sorted((str(k), str(v)) for k, v in (config.get("Labels") or {}).items())),
         tty=bool(config.get("Tty")),
+        interactive=bool(config.get("OpenStdin")),
         privileged=bool(host_config.get("Privileged")),
         raw=json.dumps(raw, indent=2, sort_keys=True),
         raw_masked=json.dumps(masked_document(raw), indent=2, sort_keys=True),
@@ -1165,6 +1168,7 @@ def stats_sample(raw: dict) -> StatsSample:
             write += int(entry.get("value") or 0)
     return StatsSample(
         cpu_percent=round(cpu_percent, 2),
+        cpus=int(online),
         memory_usage=usage,
         memory_limit=limit,
         memory_percent=round(usage / limit * 100.0, 2) if limit else 0.0,

@@ -117,7 +117,32 @@ class Job:
         self._changed = True
 
     def feed(self, message: dict[str, Any]) -> None:
-        """Fold one engine progress message (pull/push/build) into the state."""
+        """Fold one engine progress message (pull/push/build), or one item of a job over several
+        resources (``{"item": key, "status", "outcome", "title"}``), into the state."""
+        if "item" in message:
+            self._item(message)
+        else:
+            self._engine_message(message)
+        now = time.monotonic()
+        if now - self._last_save >= SAVE_INTERVAL:
+            self.save()
+        if now - self._last_flush >= FLUSH_INTERVAL:
+            self.flush()
+
+    def _item(self, message: dict[str, Any]) -> None:
+        """One resource of a bulk job: its row (``outcome``: waiting, running, ok, failed, skipped)."""
+        with self._lock:
+            key = str(message["item"])
+            row = self.layers.setdefault(key, {"id": key, "item": True, "title": "", "outcome": "waiting"})
+            for field in ("status", "outcome", "title"):
+                if field in message:
+                    row[field] = str(message[field])[:MAX_LINE]
+            self._dirty.add(key)
+            self._changed = True
+            if message.get("line"):
+                self._add_line(str(message["line"]))
+
+    def _engine_message(self, message: dict[str, Any]) -> None:
         with self._lock:
             layer_id = message.get("id")
             status = str(message.get("status") or "")
@@ -153,11 +178,6 @@ class Job:
                     self.result = str(aux["ID"])
                 if aux.get("Digest"):
                     self._add_line(f"digest: {aux['Digest']}")
-        now = time.monotonic()
-        if now - self._last_save >= SAVE_INTERVAL:
-            self.save()
-        if now - self._last_flush >= FLUSH_INTERVAL:
-            self.flush()
 
     def log(self, line: str) -> None:
         with self._lock:

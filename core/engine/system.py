@@ -27,6 +27,8 @@ class EngineInfo:
     swarm_state: str
     swarm_role: str
     warnings: tuple[str, ...]
+    log_drivers: tuple[str, ...] = ()  # the log drivers this engine has (built in and plugins)
+    default_log_driver: str = ""
 
 
 def _swarm_role(info: dict) -> str:
@@ -79,6 +81,8 @@ def engine_info(engine: Engine) -> EngineInfo:
         swarm_state=str((info.get("Swarm") or {}).get("LocalNodeState", "inactive")),
         swarm_role=_swarm_role(info),
         warnings=tuple(str(w) for w in info.get("Warnings") or ()),
+        log_drivers=tuple(str(d) for d in (info.get("Plugins") or {}).get("Log") or ()),
+        default_log_driver=str(info.get("LoggingDriver", "")),
     )
 
 

@@ -5,7 +5,7 @@ timesince), ``reverse()`` for links. A row is one tag call: the template loop ov
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django import template
 from django.template.defaultfilters import date, filesizeformat, timesince, truncatechars
@@ -32,6 +32,14 @@ def _url_pattern(context: template.Context, name: str) -> tuple[str, str]:
         head, _, tail = reverse(name, args=[_ID]).rpartition(_ID)
         cache[key] = (head, tail)
     return cache[key]
+
+
+def _plain_url(context: template.Context, name: str) -> str:
+    """``reverse(name)`` of a URL without parameters, once per render."""
+    key = f"rows.url.{name}"
+    if key not in context.render_context:
+        context.render_context[key] = reverse(name)
+    return context.render_context[key]
 
 
 def _clip(text: str, length: int) -> str:
@@ -111,7 +119,21 @@ def container_row(context: template.Context, c, can_operate: bool) -> SafeString
         _ports(c.ports),
         c.created,
         date(c.created_at, "Y-m-d H:i"),
-        c.compose_project,
+        _project(context, c.compose_project),
+    )
+
+
+def _project(context: template.Context, project: str) -> str:
+    """The compose project cell: its name and a link to the merged log view of its containers."""
+    if not project:
+        return ""
+    return format_html(
+        '{} <a class="small" href="{}?{}" data-testid="project-logs" '
+        'title="the logs of every container of {}">logs</a>',
+        project,
+        _plain_url(context, "merged-logs"),
+        urlencode({"project": project}),
+        project,
     )
 
 
@@ -178,3 +200,11 @@ def volume_row(context: template.Context, v) -> SafeString:
 
 
 __all__ = ["container_row", "image_row", "volume_row"]
+
+
+@register.simple_tag
+def named(name: str, ident: str = "") -> SafeString:
+    """A resource by its name, its id on hover (``title``): messages and confirmations use it."""
+    if not ident or ident == name:
+        return format_html('<span class="named">{}</span>', name)
+    return format_html('<span class="named" title="{}">{}</span>', ident, name)

@@ -31,7 +31,7 @@ from core.engine.containers import CreateSpec, CurrentSpec
 from core.engine.recreate import Report
 from core.models import Registry
 from core.roles import Role, require_role, role_on
-from core.views.containers import _create, _failed, _policy_facts
+from core.views.containers import _create, _failed, _policy_facts, log_driver_choices
 
 HEALTH_WAIT = 60
 
@@ -74,6 +74,7 @@ def _context(request: HttpRequest, current: CurrentSpec, form, **extra) -> dict:
         "form": form,
         "is_admin": role_on(request) == Role.ADMIN,
         "recreate_form": RecreateForm(initial={"health_wait": HEALTH_WAIT}),
+        **log_driver_choices(engine.for_request(request)),
         **extra,
     }
 

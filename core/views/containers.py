@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core import audit, engine, policy, references, tables, updates
+from core import audit, bulk, engine, policy, references, tables, updates
+from core.consumers.logs import MAX_MERGED
 from core.container_forms import (
     CommitForm,
     CreateContainerForm,
@@ -28,6 +30,7 @@ from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.live.bridge import Pump, aiter_body
 from core.middleware import error_response
 from core.roles import Role, forbidden, has_role, require_role, role_on
+from core.templatetags.rows import named
 
 log = logging.getLogger(__name__)
 EXPORT_READ_AHEAD = 4
@@ -83,13 +86,22 @@ def _failed(request: HttpRequest, ref: str, verb: str, error: Refused) -> HttpRe
     return error_response(request, error, title=f"Could not {verb} {ref}", back=back)
 
 
-def audit_target(docker: engine.Engine, ref: str) -> str:
-    """The audit target: ``name (id12)``, so the event stays readable after the container is gone."""
+def _identify(docker: engine.Engine, ref: str) -> tuple[str, str]:
+    """(name, id12) of a container, or (ref, "") when the engine does not know it."""
     try:
         container = docker.containers.inspect_container(ref=ref)
     except NotFound:
-        return ref
-    return f"{container.name} ({container.short_id})"
+        return ref, ""
+    return container.name, container.short_id
+
+
+def audit_target(docker: engine.Engine, ref: str) -> str:
+    """The audit target: ``name (id12)``, so the event stays readable after the container is gone."""
+    name, short_id = _identify(docker, ref)
+    return f"{name} ({short_id})" if short_id else ref
+
+
+DONE = {"stop": "Stopped", "restart": "Restarted", "kill": "Killed", "pause": "Paused", "unpause": "Unpaused"}
 
 
 def _refused_input(request: HttpRequest, ref: str, verb: str, message: str) -> HttpResponse:
@@ -104,11 +116,12 @@ def _act(
     """Run one audited engine action on ``ref``; a message and a redirect, or the failure page."""
     try:
         with audit.action(request, f"container.{verb}", target=ref, parameters=parameters) as details:
-            details["target"] = audit_target(engine.for_request(request), ref)
+            name, short_id = _identify(engine.for_request(request), ref)
+            details["target"] = f"{name} ({short_id})" if short_id else ref
             call()
     except Refused as error:
         return _failed(request, ref, verb, error)
-    messages.success(request, f"{verb.capitalize()}: {ref}.")
+    messages.success(request, format_html("{} {}.", DONE[verb], named(name, short_id)))
     return _back(request, ref)
 
 
@@ -154,6 +167,7 @@ def container_list(request: HttpRequest) -> HttpResponse:
         "updates": statuses,
         "only_updates": only_updates,
         "update_count": sum(1 for s in statuses.values() if s.available),
+        "merged_max": MAX_MERGED,
     }
     # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
     fragment = request.htmx and not request.htmx.history_restore_request
@@ -188,9 +202,18 @@ def container_new(request: HttpRequest) -> HttpResponse:
     return render(request, "containers/new.html", context, status=status)
 
 
+def log_driver_choices(docker: engine.Engine) -> dict:
+    """The log drivers this engine has (its ``docker info``, plus ``none``) and its default."""
+    info = docker.system.engine_info()
+    drivers = sorted({*info.log_drivers, "none", info.default_log_driver} - {""})
+    return {"log_driver_choices": drivers, "default_log_driver": info.default_log_driver}
+
+
 def _choices(docker: engine.Engine) -> dict:
-    """What the create form's pickers offer: existing images, volumes (with users) and networks."""
+    """What the create form's pickers offer: existing images, volumes (with users) and networks,
+    restart policies (a fixed list in the template) and the engine's log drivers."""
     return {
+        **log_driver_choices(docker),
         "image_choices": docker.images.local_tags()[:PICKER_MAX],
         "volume_choices": sorted(docker.volumes.list_volumes(), key=lambda v: v.name)[:PICKER_MAX],
         "network_choices": docker.networks.network_names()[:PICKER_MAX],
@@ -340,7 +363,7 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
             request, f"{after.name} started but exited at once with code {after.exit_code}; see its logs."
         )
     else:
-        messages.success(request, f"Started: {after.name}.")
+        messages.success(request, format_html("Started {}.", named(after.name, after.id[:12])))
     return _back(request, ref)
 
 
@@ -423,11 +446,12 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     name = form.cleaned_data["name"]
     try:
         with audit.action(request, "container.rename", target=ref, parameters={"name": name}) as details:
-            details["target"] = audit_target(docker, ref)
+            old, short_id = _identify(docker, ref)
+            details["target"] = f"{old} ({short_id})" if short_id else ref
             docker.containers.rename(ref=ref, name=name)
     except Refused as error:
         return _failed(request, ref, "rename", error)
-    messages.success(request, f"Renamed {ref} to {name}.")
+    messages.success(request, format_html("Renamed {} to {}.", named(old, short_id), named(name, short_id)))
     return redirect(reverse("container_detail", args=[name]))
 
 
@@ -494,7 +518,8 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
         with audit.action(
             request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
         ) as details:
-            details["target"] = audit_target(docker, ref)
+            name, short_id = _identify(docker, ref)
+            details["target"] = f"{name} ({short_id})" if short_id else ref
             docker.containers.remove(ref=ref, force=force, volumes=volumes)
     except Conflict as error:
         messages.error(request, f"{error.message} Stop it first, or delete with force.")
@@ -502,7 +527,8 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
         return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
     except Refused as error:
         return _failed(request, ref, "delete", error)
-    messages.success(request, f"Deleted {ref}.")
+    what = " and its anonymous volumes" if volumes else ""
+    messages.success(request, format_html("Deleted {}{}.", named(name, short_id), what))
     return redirect("container_list")
 
 
@@ -511,8 +537,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
     """Back to the list the bulk form came from, with its filter, sort and page."""
-    keep = {k: request.POST[k] for k in LIST_KEYS if request.POST.get(k)}
-    return redirect(f"{reverse('container_list')}?{urlencode(keep)}" if keep else reverse("container_list"))
+    return redirect(_list_url(request))
 
 
 def _bulk_targets(request: HttpRequest, docker: engine.Engine) -> list[ContainerSummary] | list[str]:
@@ -527,8 +552,8 @@ def _bulk_targets(request: HttpRequest, docker: engine.Engine) -> list[Container
 @require_role(Role.OPERATOR, action=lambda request: bulk_action_name(request.POST.get("action", "")))
 @require_POST
 def container_bulk(request: HttpRequest) -> HttpResponse:
-    """Start/stop/restart/delete the checked containers, or all that match the filter (every page);
-    delete asks to confirm first, naming each container."""
+    """Start/stop/restart/delete the checked containers, or all that match the filter (every page),
+    as a job with a row per container; delete asks to confirm first, naming each container."""
     docker = engine.for_request(request)
     action = request.POST.get("action", "")
     targets = _bulk_targets(request, docker) if action in BULK_ACTIONS else []
@@ -564,12 +589,7 @@ def container_bulk(request: HttpRequest) -> HttpResponse:
             return forbidden(request, Role.ADMIN)
         if request.POST.get("confirm") != "yes":
             return _confirm_bulk_delete(request, docker, ids)
-    done, failed = _run_bulk(request, docker, action, ids)
-    if done:
-        messages.success(request, f"{action.capitalize()}: {done} container{pluralize(done)}.")
-    for line in failed:
-        messages.error(request, line)
-    return _back_to_list(request)
+    return _start_bulk_job(request, docker, action, ids)
 
 
 def _confirm_bulk_delete(request: HttpRequest, docker: engine.Engine, ids: list[str]) -> HttpResponse:
@@ -588,31 +608,51 @@ def _confirm_bulk_delete(request: HttpRequest, docker: engine.Engine, ids: list[
     return render(request, "containers/bulk_delete.html", context)
 
 
-def _run_bulk(
-    request: HttpRequest, docker: engine.Engine, action: str, ids: list[str]
-) -> tuple[int, list[str]]:
-    """One audited engine call per container; refusals are collected, engine down stops the run."""
+BULK_WORDS = {  # action: (while it runs, when it is done)
+    "start": ("starting", "started"),
+    "stop": ("stopping", "stopped"),
+    "restart": ("restarting", "restarted"),
+    "delete": ("deleting", "deleted"),
+}
+
+
+def _start_bulk_job(request: HttpRequest, docker: engine.Engine, action: str, ids: list[str]) -> HttpResponse:
+    """The bulk action as a job (core/bulk.py): a row per container (waiting, running, done or why
+    not), one audit event per container as it is done; then its page, which links back to the list."""
     force = request.POST.get("force") == "on"
     volumes = request.POST.get("volumes") == "on"
     options = {"bulk": True, "force": force, "volumes": volumes} if action == "delete" else {"bulk": True}
     calls = {
-        "start": lambda ref: docker.containers.start(ref=ref),
-        "stop": lambda ref: docker.containers.stop(ref=ref, timeout=10),
-        "restart": lambda ref: docker.containers.restart(ref=ref, timeout=10),
-        "delete": lambda ref: docker.containers.remove(ref=ref, force=force, volumes=volumes),
+        "start": lambda d, ref: d.containers.start(ref=ref),
+        "stop": lambda d, ref: d.containers.stop(ref=ref, timeout=10),
+        "restart": lambda d, ref: d.containers.restart(ref=ref, timeout=10),
+        "delete": lambda d, ref: d.containers.remove(ref=ref, force=force, volumes=volumes),
     }
     names = {c.id: c.name for c in docker.containers.list_containers(include_stopped=True)}
-    done, failed = 0, []
+    items = []
     for ref in ids:
         full = next((cid for cid in names if cid.startswith(ref)), "") if len(ref) >= 4 else ""
-        target = f"{names[full]} ({full[:12]})" if full else ref
-        try:
-            with audit.action(request, f"container.{action}", target=target, parameters=options):
-                calls[action](ref)
-            done += 1
-        except Refused as error:
-            failed.append(f"{ref[:12]}: {error.message}")
-    return done, failed
+        items.append(bulk.Item(ref=ref, name=names[full] if full else ref[:12], short_id=full[:12]))
+    words = BULK_WORDS[action]
+    count = f"{len(items)} container{pluralize(len(items))}"
+    job = docker.jobs.start(
+        "containers",
+        f"{action} {count}",
+        bulk.work(
+            audit.who(request), f"container.{action}", items, calls[action], parameters=options, words=words
+        ),
+        required_role=(Role.ADMIN if action == "delete" else Role.OPERATOR).label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        success_message=lambda job: f"{words[1].capitalize()} {count}.",
+    )
+    return redirect(f"{reverse('image-job', args=[job.id])}?{urlencode({'back': _list_url(request)})}")
+
+
+def _list_url(request: HttpRequest) -> str:
+    """The list the bulk form came from, with its filter, sort and page."""
+    keep = {k: request.POST[k] for k in LIST_KEYS if request.POST.get(k)}
+    return f"{reverse('container_list')}?{urlencode(keep)}" if keep else reverse("container_list")
 
 
 urlpatterns = [

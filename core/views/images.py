@@ -11,7 +11,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import audit, engine, tables
@@ -23,6 +26,7 @@ from core.live.bridge import Pump, aiter_body
 from core.middleware import error_response
 from core.models import Registry
 from core.roles import ROLE_GROUPS, Role, forbidden, require_role
+from core.templatetags.rows import named
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +169,7 @@ def image_tag(request: HttpRequest, image_id: str) -> HttpResponse:
     except Refused as exc:
         form.add_error(None, exc.message)
         return _detail_page(request, full_id, status=400, tag_form=form)
-    messages.success(request, f"Tagged {short(full_id)} as {reference}.")
+    messages.success(request, format_html("Tagged {} as {}.", named(short(full_id), full_id), reference))
     return redirect("image-detail", image_id=short(full_id))
 
 
@@ -205,6 +209,7 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
     except NotFound:
         gone = NotFound(f"Image {image_id} no longer exists (removed meanwhile?).")
         return error_response(request, gone, title="Could not delete the image", back=_back_to_images())
+    tags = docker.images.image_detail(full_id).tags
     try:
         with audit.action(request, "image.delete", target=full_id, parameters={"force": force}):
             docker.images.delete_image(full_id, force=force)
@@ -214,7 +219,10 @@ def image_delete(request: HttpRequest, image_id: str) -> HttpResponse:
         return render(request, "images/delete.html", context, status=409)
     except Refused as exc:
         return error_response(request, exc, title="Could not delete the image", back=_back_to_images())
-    messages.success(request, f"Deleted image {short(full_id)}.")
+    label = ", ".join(tags[:3]) + (f" and {len(tags) - 3} more tags" if len(tags) > 3 else "")
+    messages.success(
+        request, format_html("Deleted image {}.", named(label or short(full_id), short(full_id)))
+    )
     return redirect("image-list")
 
 
@@ -226,6 +234,8 @@ def _form_page(request: HttpRequest, kind: str, form: Any, *, status: int = 200)
     """The page of one image form (pull, build, load, import), bound forms with their errors."""
     title, submit = FORM_PAGES[kind]
     context = {"form": form, "title": title, "submit": submit, "action": reverse(f"image-{kind}")}
+    if kind == "pull":
+        context["cli"] = "pull"  # the docker command equivalent, built in the browser (static/js/cli.js)
     return render(request, "images/form.html", context, status=status)
 
 
@@ -371,13 +381,17 @@ def image_build(request: HttpRequest) -> HttpResponse:
 @require_role(Role.VIEWER)
 @require_GET
 def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The live progress page of a pull, push or build, from any server process (the job is a row)."""
+    """The live progress page of a pull, push, build or bulk job, from any server process (the job is
+    a row); ``back``: a local path to offer when it is done."""
     row = jobs.load(job_id)
     if row is None:
         raise Http404("No such job.")
     if not jobs.may_watch(request.user, row):
         return forbidden(request, ROLE_GROUPS[row.required_role])
-    return render(request, "images/job.html", {"job": jobs.snapshot_of(row)})
+    back = request.GET.get("back", "")
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        back = ""  # only a path on this site (the list a bulk action came from)
+    return render(request, "images/job.html", {"job": jobs.snapshot_of(row), "back": back})
 
 
 @require_role(Role.OPERATOR, action="image.save")
@@ -472,7 +486,9 @@ def image_prune(request: HttpRequest) -> HttpResponse:
             result = docker.images.prune(dangling_only=dangling_only, label=label)
             details["message"] = f"{len(result.deleted)} deleted, {result.reclaimed} bytes"
         messages.success(
-            request, f"Pruned {len(result.deleted)} image layer(s), reclaimed {result.reclaimed} bytes."
+            request,
+            f"Pruned {len(result.deleted)} image layer(s); the engine reports "
+            f"{filesizeformat(result.reclaimed)} reclaimed (the layers it deleted, see below).",
         )
         return render(
             request, "images/prune.html", {"result": result, "label": label, "all": not dangling_only}

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from core import engine
+from core.consumers.logs import MAX_MERGED
 from core.engine.streams import ContainerFacts, parse_since
 from core.errors import InvalidInput, Refused
 from core.live.bridge import Feed, Pump, aiter_body
@@ -41,10 +42,14 @@ def container_logs(request: HttpRequest, container_id: str) -> HttpResponse:
 
 @require_role(Role.VIEWER)
 def merged_logs(request: HttpRequest) -> HttpResponse:
-    """Several containers' logs in one stream, interleaved by time (``?containers=a,b``)."""
+    """Several containers' logs in one stream, interleaved by time (``?containers=a,b``, or
+    ``?project=name``: a compose project's containers)."""
     ids = [part.strip() for part in request.GET.get("containers", "").split(",") if part.strip()]
+    if project := request.GET.get("project", "").strip():
+        ids += project_containers(engine.for_request(request), project)
     if not ids:
-        return render(request, "logs/logs.html", {"containers": [], "title": "Merged logs"}, status=400)
+        context = {"containers": [], "title": "Merged logs", "project": project}
+        return render(request, "logs/logs.html", context, status=400)
     containers = [_facts(request, container_id) for container_id in dict.fromkeys(ids)]
     joined = ",".join(container.id for container in containers)
     return render(
@@ -57,6 +62,14 @@ def merged_logs(request: HttpRequest) -> HttpResponse:
             "merged": True,
         },
     )
+
+
+def project_containers(docker: engine.Engine, project: str) -> list[str]:
+    """The ids of a compose project's containers (running first, then by name; at most MAX_MERGED)."""
+    every = docker.containers.list_containers(include_stopped=True)
+    rows = [c for c in every if c.compose_project == project]
+    rows.sort(key=lambda c: (c.state != "running", c.name))
+    return [c.id for c in rows[:MAX_MERGED]]
 
 
 def _as_text(line: dict, timestamps: bool) -> str:
@@ -77,9 +90,11 @@ def log_pump(
     pattern,
     tail: str = "all",
     ndjson: bool = False,
+    stream: str = "",
 ) -> Pump[bytes]:
     """The log (the last ``tail`` lines, or all) as text or NDJSON, read through the bridge
-    (blocking policy): constant memory. The page's download and the API's both use it."""
+    (blocking policy): constant memory. The page's download and the API's both use it.
+    ``stream``: ``stdout`` or ``stderr`` keeps only that one (``""``: both)."""
     render = _as_ndjson if ndjson else _as_text
 
     def produce(feed: Feed[bytes]) -> None:
@@ -93,7 +108,8 @@ def log_pump(
                 out = [
                     render(line, timestamps)
                     for line in batch
-                    if pattern is None or pattern.search(line["text"])
+                    if (pattern is None or pattern.search(line["text"]))
+                    and (not stream or line["stream"] == stream)
                 ]
                 if out and not feed.put("".join(out).encode()):
                     return
@@ -106,12 +122,16 @@ def log_pump(
 
 @require_role(Role.VIEWER)
 def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
-    """The whole log as text/plain (``since``, ``until``, ``timestamps``, ``grep`` applied here)."""
+    """The whole log as text/plain, streamed (``since``, ``until``, ``timestamps``, ``stream``,
+    ``grep`` applied here)."""
     container = _facts(request, container_id)
     try:
         since = parse_since(request.GET.get("since"))
         until = parse_since(request.GET.get("until"))
         grep = request.GET.get("grep", "")[:MAX_GREP]
+        stream = request.GET.get("stream", "")
+        if stream not in ("", "stdout", "stderr"):
+            raise InvalidInput("stream is stdout or stderr (or absent for both).")
         try:
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
@@ -127,6 +147,7 @@ def download_logs(request: HttpRequest, container_id: str) -> HttpResponse:
                 until=until,
                 timestamps=request.GET.get("timestamps") == "1",
                 pattern=pattern,
+                stream=stream,
             )
         ),
         content_type="text/plain; charset=utf-8",

@@ -486,9 +486,11 @@ def drift(request: HttpRequest) -> HttpResponse:
 
 @require_role(Role.VIEWER)
 def search(request: HttpRequest) -> HttpResponse:
-    """The search page: linked registries' catalogs and the engine's index, each loaded lazily."""
+    """The search page: linked registries' catalogs, and the engine's index (Docker Hub) only when
+    asked (``hub=1``: it goes to the internet), each loaded lazily."""
     query = request.GET.get("q", "").strip()
-    return render(request, "registries/search.html", {"q": query, "registries": Registry.objects.all()})
+    context = {"q": query, "hub": request.GET.get("hub") == "1", "registries": Registry.objects.all()}
+    return render(request, "registries/search.html", context)
 
 
 @require_role(Role.VIEWER)

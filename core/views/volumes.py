@@ -227,7 +227,10 @@ def volume_prune(request: HttpRequest) -> HttpResponse:
         except (Conflict, NotFound):
             kept.append(name)
     if removed:
-        messages.success(request, f"Removed {len(removed)} unused volume{'s' if len(removed) != 1 else ''}.")
+        listed = ", ".join(removed[:10]) + (f" and {len(removed) - 10} more" if len(removed) > 10 else "")
+        messages.success(
+            request, f"Removed {len(removed)} unused volume{'s' if len(removed) != 1 else ''}: {listed}."
+        )
     if kept:
         messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
     return redirect(reverse("volume_list"))

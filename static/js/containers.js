@@ -64,6 +64,20 @@
     }
   });
 
+  // "Logs of selected": the merged log view of the checked rows (a page, not a POST: nothing changes).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-bulk-logs]");
+    if (!button) { return; }
+    var max = parseInt(button.dataset.max, 10) || 20;
+    var ids = Array.from(selected).map(function (id) { return id.slice(0, 12); });
+    var counter = document.querySelector("[data-selected-count]");
+    if (!ids.length || ids.length > max) {
+      if (counter) { counter.textContent = ids.length ? "choose at most " + max + " containers for one log view" : "choose containers first"; }
+      return;
+    }
+    window.location.href = button.dataset.bulkLogs + "?containers=" + encodeURIComponent(ids.join(","));
+  });
+
   document.addEventListener("htmx:afterSwap", function () {
     if (document.getElementById("container-table")) { restoreSelection(); }
   });
@@ -127,44 +141,24 @@
     return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
   }
 
-  function Chart(canvas) {
-    this.canvas = canvas;
-    this.series = [[], []];
-    this.max = 60;
-  }
-  Chart.prototype.push = function (a, b) {
-    this.series[0].push(a);
-    if (b !== undefined) { this.series[1].push(b); }
-    this.series.forEach(function (s) { if (s.length > this.max) { s.shift(); } }, this);
-    this.draw();
-  };
-  Chart.prototype.draw = function () {
-    var ctx = this.canvas.getContext("2d");
-    var w = this.canvas.width, h = this.canvas.height;
-    ctx.clearRect(0, 0, w, h);
-    var top = 1;
-    this.series.forEach(function (s) { s.forEach(function (v) { if (v > top) { top = v; } }); });
-    var styles = getComputedStyle(document.documentElement);
-    var colors = [styles.getPropertyValue("--accent") || "#1d63ed", styles.getPropertyValue("--ok") || "#1a7f37"];
-    var max = this.max;
-    this.series.forEach(function (s, index) {
-      if (s.length < 2) { return; }
-      ctx.beginPath();
-      ctx.strokeStyle = colors[index].trim();
-      ctx.lineWidth = 1.5;
-      s.forEach(function (v, i) {
-        var x = (w - 1) * (i + max - s.length) / (max - 1);
-        var y = h - 2 - (h - 4) * v / top;
-        if (i === 0) { ctx.moveTo(x, y); } else { ctx.lineTo(x, y); }
-      });
-      ctx.stroke();
-    });
-  };
+  function rate(n) { return bytes(n) + "/s"; }
 
+  // Live stats: one TimeChart per figure (static/js/charts.js), the last 5 minutes, fixed scales where
+  // there is a natural one: CPU against 100 % x the CPUs, memory against its limit.
   function liveStats(root) {
-    var charts = {};
-    root.querySelectorAll("canvas[data-chart]").forEach(function (c) { charts[c.dataset.chart] = new Chart(c); });
-    if (!charts.cpu) { return; }
+    if (!root.querySelector("canvas[data-chart]") || !window.Dashboard.TimeChart) { return; }
+    var styles = getComputedStyle(document.documentElement);
+    var blue = (styles.getPropertyValue("--accent") || "#1d63ed").trim();
+    var green = (styles.getPropertyValue("--ok") || "#1a7f37").trim();
+    function chart(name, series, format) {
+      return new window.Dashboard.TimeChart(root.querySelector('canvas[data-chart="' + name + '"]'), { series: series, format: format });
+    }
+    var charts = {
+      cpu: chart("cpu", [{ label: "CPU", color: blue }], function (v) { return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + " %"; }),
+      memory: chart("memory", [{ label: "memory", color: blue }], bytes),
+      net: chart("net", [{ label: "rx", color: blue }, { label: "tx", color: green }], rate),
+      block: chart("block", [{ label: "read", color: blue }, { label: "write", color: green }], rate),
+    };
     function text(name, value) {
       var el = root.querySelector('[data-stat="' + name + '"]');
       if (el) { el.textContent = value; }
@@ -175,16 +169,21 @@
       var s;
       try { s = JSON.parse(message.data); } catch (e) { return; }
       if (s.type === "stats") {
-        text("cpu", s.cpu_percent.toFixed(1) + " %");
-        text("memory", bytes(s.memory_usage) + " / " + bytes(s.memory_limit) + " (" + s.memory_percent.toFixed(1) + " %)");
-        text("net", bytes(s.net_rx) + " / " + bytes(s.net_tx));
-        text("block", bytes(s.block_read) + " / " + bytes(s.block_write));
-        charts.cpu.push(s.cpu_percent);
-        charts.memory.push(s.memory_usage);
+        var cpus = s.cpus || 1;
+        text("cpu", s.cpu_percent.toFixed(1) + " % of " + (100 * cpus) + " % (" + cpus + " CPU" + (cpus === 1 ? "" : "s") + ")");
+        text("memory", bytes(s.memory_usage) + " of " + bytes(s.memory_limit) + " (" + s.memory_percent.toFixed(1) + " %)");
+        charts.cpu.setMax(100 * cpus);
+        charts.cpu.push(s.time, [s.cpu_percent]);
+        charts.memory.setMax(s.memory_limit || null);
+        charts.memory.push(s.time, [s.memory_usage]);
         if (last) {
           var dt = Math.max(s.time - last.time, 0.1);
-          charts.net.push(Math.max(s.net_rx - last.net_rx, 0) / dt, Math.max(s.net_tx - last.net_tx, 0) / dt);
-          charts.block.push(Math.max(s.block_read - last.block_read, 0) / dt, Math.max(s.block_write - last.block_write, 0) / dt);
+          var rx = Math.max(s.net_rx - last.net_rx, 0) / dt, tx = Math.max(s.net_tx - last.net_tx, 0) / dt;
+          var rd = Math.max(s.block_read - last.block_read, 0) / dt, wr = Math.max(s.block_write - last.block_write, 0) / dt;
+          text("net", rate(rx) + " in, " + rate(tx) + " out (total " + bytes(s.net_rx) + " / " + bytes(s.net_tx) + ")");
+          text("block", rate(rd) + " read, " + rate(wr) + " written (total " + bytes(s.block_read) + " / " + bytes(s.block_write) + ")");
+          charts.net.push(s.time, [rx, tx]);
+          charts.block.push(s.time, [rd, wr]);
         }
         last = s;
         root.dataset.samples = String((parseInt(root.dataset.samples || "0", 10) || 0) + 1);

@@ -32,7 +32,39 @@
     }
   }
 
+  // A job over several resources (bulk actions, prunes): one row per resource with its outcome, and
+  // a bar of how many are done.
+  function showItem(layer) {
+    var node = layerNodes[layer.id];
+    if (!node) {
+      node = document.createElement("div");
+      node.className = "layer item";
+      var name = document.createElement("span");
+      name.className = "layer-id mono";
+      name.textContent = layer.id;
+      var status = document.createElement("span");
+      status.className = "layer-status";
+      node.append(name, " ", status);
+      layersBox.appendChild(node);
+      layerNodes[layer.id] = node;
+    }
+    if (layer.title) { node.querySelector(".layer-id").title = layer.title; }
+    node.querySelector(".layer-status").textContent = layer.status || "";
+    node.dataset.outcome = layer.outcome || "waiting";
+    var rows = Object.keys(layerNodes).map(function (k) { return layerNodes[k]; }).filter(function (n) { return n.classList.contains("item"); });
+    var finishedRows = rows.filter(function (n) { return n.dataset.outcome === "ok" || n.dataset.outcome === "failed"; });
+    var box = root.querySelector("[data-job-items]");
+    if (box) {
+      box.classList.remove("hidden");
+      var bar = box.querySelector("progress");
+      bar.max = rows.length; bar.value = finishedRows.length;
+      box.querySelector("[data-job-items-count]").textContent = finishedRows.length + " of " + rows.length + " done" +
+        (finishedRows.some(function (n) { return n.dataset.outcome === "failed"; }) ? " (some failed)" : "");
+    }
+  }
+
   function showLayer(layer) {
+    if (layer.item) { showItem(layer); return; }
     var node = layerNodes[layer.id];
     if (!node) {
       node = template.content.firstElementChild.cloneNode(true);

@@ -19,6 +19,10 @@
   var caseBox = document.querySelector("[data-log-case]");
   var tailSelect = document.querySelector("[data-log-tail]");
   var countLabel = document.querySelector("[data-log-count]");
+  var sinceSelect = document.querySelector("[data-log-since]");
+  var sinceAt = document.querySelector("[data-log-since-at]");
+  var untilBox = document.querySelector("[data-log-until]");
+  var downloadLink = document.querySelector("[data-log-download]");
 
   var pending = [];          // lines received but not yet in the DOM
   var dropped = 0;           // lines that left the window (reachable through Download)
@@ -259,15 +263,53 @@
     return m[1] + "." + ((m[2] || "") + "000000000").slice(0, 9);
   }
 
+  // ------------------------------------------------------------------ since / until
+
+  // A datetime-local value is the person's own time zone: sent as UTC (RFC 3339).
+  function moment(input) {
+    if (!input || !input.value) { return ""; }
+    var when = new Date(input.value);
+    return isNaN(when.getTime()) ? "" : when.toISOString().replace(/\.000Z$/, "Z");
+  }
+  function range() {
+    var since = "";
+    if (sinceSelect) { since = sinceSelect.value === "at" ? moment(sinceAt) : sinceSelect.value; }
+    return { since: since, until: moment(untilBox) };
+  }
+
+  // Download: the whole log within the range, the streams shown, the filter (a regular expression
+  // on the server: a plain filter is escaped, no "case" box is (?i)).
+  function updateDownload() {
+    if (!downloadLink) { return; }
+    var params = new URLSearchParams();
+    params.set("timestamps", "1");
+    var r = range();
+    if (r.since) { params.set("since", r.since); }
+    if (r.until) { params.set("until", r.until); }
+    var out = document.querySelector('[data-log-toggle="stdout"]');
+    var err = document.querySelector('[data-log-toggle="stderr"]');
+    if (out && err && out.checked !== err.checked) { params.set("stream", out.checked ? "stdout" : "stderr"); }
+    if (filterBox && filterBox.value) {
+      var text = regexBox.checked ? filterBox.value : filterBox.value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      params.set("grep", (caseBox.checked ? "" : "(?i)") + text);
+    }
+    downloadLink.href = downloadLink.dataset.logDownload + "?" + params.toString();
+  }
+
   function connect(resume) {
     ended = false;
     clearTimeout(retryTimer);
     var params = new URLSearchParams();
+    var r = range();
     params.set("timestamps", "1");
-    params.set("follow", "1");
+    params.set("follow", r.until ? "0" : "1");
+    if (r.until) { params.set("until", r.until); }
     if (resume && lastTs) {
       params.set("since", lastTs); params.set("tail", "all"); resumeAfter = tsKey(lastTs);
-    } else { params.set("tail", tailSelect ? tailSelect.value : "500"); resumeAfter = ""; }
+    } else {
+      params.set("tail", tailSelect ? tailSelect.value : "500"); resumeAfter = "";
+      if (r.since) { params.set("since", r.since); }
+    }
     var path = view.dataset.ws;
     var url = window.Dashboard.wsUrl(path + (path.indexOf("?") >= 0 ? "&" : "?") + params.toString());
     var opened = false;
@@ -389,14 +431,27 @@
     box.addEventListener("change", apply);
     apply();
   });
-  if (tailSelect) {
-    tailSelect.addEventListener("change", function () {
-      if (socket) { socket.onclose = null; socket.close(); }
-      var old = document.querySelector("[data-log-reconnect]");
-      if (old) { old.remove(); }
-      clearView(); connect(false);
-    });
+  function restart() {
+    if (socket) { socket.onclose = null; socket.onmessage = null; socket.close(); }
+    var old = document.querySelector("[data-log-reconnect]");
+    if (old) { old.remove(); }
+    lastTs = ""; retries = 0;
+    clearView(); connect(false); updateDownload();
   }
+  if (tailSelect) { tailSelect.addEventListener("change", restart); }
+  if (sinceSelect) {
+    sinceSelect.addEventListener("change", function () {
+      sinceAt.hidden = sinceSelect.value !== "at";
+      if (sinceSelect.value === "at") { sinceAt.focus(); if (!sinceAt.value) { return; } }
+      restart();
+    });
+    sinceAt.addEventListener("change", restart);
+  }
+  if (untilBox) { untilBox.addEventListener("change", restart); }
+  document.querySelectorAll("[data-log-toggle], [data-log-regex], [data-log-case]").forEach(function (box) {
+    box.addEventListener("change", updateDownload);
+  });
+  if (filterBox) { filterBox.addEventListener("input", updateDownload); }
 
   var filterTimer = null;
   function applyFilter() {
@@ -437,5 +492,6 @@
     el.classList.add(classFor(el.dataset.ctrLegend));
   });
 
+  updateDownload();
   connect(false);
 })();
