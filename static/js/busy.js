@@ -10,7 +10,7 @@
   }
 
   function setBusy(button) {
-    if (!button || button.dataset.busy === "1") { return; }
+    if (!button || button.dataset.busy === "1" || !button.matches("button, input[type=submit]")) { return; }
     button.dataset.busy = "1";
     button.dataset.idleText = button.textContent;
     button.setAttribute("aria-busy", "true");
@@ -60,7 +60,9 @@
     if (elt.tagName === "FORM") {
       return (event.detail.requestConfig.triggeringEvent || {}).submitter || elt.querySelector("button[type=submit], button:not([type])");
     }
-    return elt.closest("button") || elt;
+    // Only a button is ever marked busy: an htmx request whose source is a container (the body, a
+    // row) must not have its content replaced by a busy label.
+    return elt.closest("button, input[type=submit]");
   }
   document.addEventListener("htmx:beforeRequest", function (event) {
     var button = htmxButton(event);

@@ -86,9 +86,34 @@
   // URL: htmx pushes it), so a container that belongs on another page never lands on this one.
   function currentUrl() { return window.location.pathname + window.location.search; }
 
+  // Requests that replace the table (the filter, sort and pager links, the refresh itself): the
+  // address is pushed only once such a request has swapped, so a refresh must not start while one
+  // is on its way (it would read the old address and undo the filter); and of several in flight,
+  // only the newest may swap.
+  var inflight = 0, missed = false, sequence = 0;
+  function forTable(detail) {
+    var target = detail && (detail.target || (detail.requestConfig && detail.requestConfig.target));
+    return !!target && target.id === "container-table";
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!forTable(event.detail)) { return; }
+    inflight += 1;
+    event.detail.xhr.listSequence = ++sequence;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.listSequence && xhr.listSequence !== sequence) { event.detail.shouldSwap = false; }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!forTable(event.detail)) { return; }
+    inflight = Math.max(0, inflight - 1);
+    if (inflight === 0 && missed) { missed = false; refreshSoon(); }
+  });
+
   var pending = null;
   function refresh() {
     if (!window.htmx || !document.getElementById("container-table")) { return; }
+    if (inflight > 0) { missed = true; return; }
     window.htmx.ajax("GET", currentUrl(), { target: "#container-table", swap: "outerHTML" });
   }
   function refreshSoon() {
