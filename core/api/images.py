@@ -43,6 +43,22 @@ Image = Path(
 )
 
 
+def _audited_auth(request: HttpRequest, action: str, body, params: dict) -> tuple[str, dict | None]:
+    """``registry_auth`` for a pull/push body; a refused reference is audited as ``action`` failed."""
+    try:
+        return registry_auth(body.reference, str(body.registry or ""))
+    except InvalidReference as exc:
+        audit.record(
+            request,
+            action,
+            target=body.reference,
+            parameters=params,
+            outcome=audit.FAILED,
+            message=exc.message,
+        )
+        raise
+
+
 class ListQuery(Schema):
     q: str = Field("", max_length=200, description="Text in the repository, tag or id")
     show: Literal["", "dangling", "in-use", "unused"] = ""
@@ -87,18 +103,7 @@ def pull(request: HttpRequest, body: PullIn):
     it at ``GET /api/jobs/{id}``. Audited as ``image.pull`` when it ends."""
     need(request, Role.OPERATOR, "image.pull", body.reference)
     params = {"reference": body.reference, "registry": body.registry or ""}
-    try:
-        reference, auth = registry_auth(body.reference, str(body.registry or ""))
-    except InvalidReference as exc:
-        audit.record(
-            request,
-            "image.pull",
-            target=body.reference,
-            parameters=params,
-            outcome=audit.FAILED,
-            message=exc.message,
-        )
-        raise
+    reference, auth = _audited_auth(request, "image.pull", body, params)
     return _job(
         request,
         "pull",
@@ -188,18 +193,7 @@ def push(request: HttpRequest, body: PushIn, image: str = Image):
     docker = engine.for_request(request)
     full = docker.images.resolve_id(image)
     params = {"image": full, "reference": body.reference, "registry": body.registry or ""}
-    try:
-        reference, auth = registry_auth(body.reference, str(body.registry or ""))
-    except InvalidReference as exc:
-        audit.record(
-            request,
-            "image.push",
-            target=body.reference,
-            parameters=params,
-            outcome=audit.FAILED,
-            message=exc.message,
-        )
-        raise
+    reference, auth = _audited_auth(request, "image.push", body, params)
     return _job(
         request,
         "push",
