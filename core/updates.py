@@ -132,9 +132,12 @@ class _Cache:
 
     alias = "updates"
 
+    def __init__(self, store=None) -> None:
+        self._store = store  # a cache backend of its own (tests: two clients of one Redis)
+
     @property
     def store(self):
-        return caches[self.alias]
+        return self._store if self._store is not None else caches[self.alias]
 
     @staticmethod
     def _hashed(kind: str, *parts: str) -> str:
