@@ -1,10 +1,14 @@
 """Image update detection: does the registry now serve another image for a container's reference?
 
-For each distinct reference the containers use, ONE ``HEAD`` of its manifest (never a GET: a GET
-counts as a pull on Docker Hub) through :mod:`core.registry` and its safety rules: the stored
+For each distinct reference the containers and local tags use, ONE ``HEAD`` of its manifest (never
+a GET: a GET counts as a pull on Docker Hub) through :mod:`core.registry` and its safety rules: the stored
 credentials and address policy of the linked registry whose host matches, else anonymous under the
-default policy (public addresses only). The answer is cached per reference for
-``settings.UPDATE_CHECK_TTL`` seconds (failures for ``UPDATE_CHECK_FAILURE_TTL``).
+default policy (public addresses only). The answer is cached per endpoint and reference for
+``settings.UPDATE_CHECK_TTL`` seconds (failures for ``UPDATE_CHECK_FAILURE_TTL``) in Django's
+``updates`` cache (Redis when ``REDIS_URL`` is set: shared by the server processes), and asked
+again when a pull of that reference ends (:func:`recheck`, on the ``image_pulled`` signal). For a
+reference with an update, the new image's config (``created``, OCI labels) is read once per digest
+(:func:`read_details`: GETs of the manifest by digest and of the config blob, never from Docker Hub).
 
 The comparison (:func:`compare`) is against the local image's ``RepoDigests`` for that repository:
 
@@ -12,14 +16,14 @@ The comparison (:func:`compare`) is against the local image's ``RepoDigests`` fo
   of a single-platform one) -> ``current``;
 * none of them and the served manifest is a single-platform image -> ``available``;
 * the served manifest is a multi-platform index and a local digest is an index of that repository
-  (a second HEAD, of the local digest: cached for good, a digest never changes) -> ``available``;
+  (a second HEAD, of the local digest: cached 30 days, a digest never changes) -> ``available``;
 * the local digest is a platform manifest (pulled by platform digest) and the registry serves an
   index: the platform entries need a GET to compare, so ``unknown`` with that reason, never a false
   "update available" because a platform digest differs from the index digest;
 * no RepoDigests for the repository (built, loaded, imported or committed locally), a digest-pinned
   reference, or a registry that cannot be asked -> ``unknown`` with why. Never a false "up to date".
 
-Pure parts (:func:`compare`) are unit-tested; :func:`check` does the HTTP.
+Pure parts (:func:`compare`) are unit-tested; :func:`statuses` does the HTTP.
 """
 
 from __future__ import annotations
@@ -139,9 +143,11 @@ class _Cache:
     def store(self):
         return self._store if self._store is not None else caches[self.alias]
 
-    @staticmethod
-    def _hashed(kind: str, *parts: str) -> str:
-        return f"{kind}:" + hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:40]
+    FORMAT = "2"  # part of every key: bump it when Remote/Details change shape (old pickles ignored)
+
+    @classmethod
+    def _hashed(cls, kind: str, *parts: str) -> str:
+        return f"{kind}:" + hashlib.sha256("\x00".join((cls.FORMAT, *parts)).encode()).hexdigest()[:40]
 
     def answers(self, endpoint: str, references: Iterable[str]) -> dict[str, tuple[float, Remote]]:
         """``reference -> (expires at, answer)`` of those cached, expired or not (ONE cache read)."""
