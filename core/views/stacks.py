@@ -1,5 +1,6 @@
 """Compose stacks: list (from labels), deploy, detail, lifecycle jobs, edit with a diff, rollback,
-import, down. The CLI is core/engine/compose.py; validation, versions and jobs are core/stacks.py."""
+import, down; swarm stacks (``docker stack deploy``) on a swarm manager endpoint through the same
+pages. The CLI is core/engine/compose.py; validation, versions and jobs are core/stacks.py."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import audit, engine, stacks, tables
 from core.engine import jobs
-from core.engine.compose import StackSummary, cli
+from core.engine.compose import StackSummary, cli, stack_cli
+from core.engine.swarm import ServiceSummary
 from core.models import Stack, StackVersion
 from core.policy import masked_compose_text, masked_env_text
 from core.roles import Role, forbidden, has_role, require_role, role_on
 from core.stack_forms import DownForm, EditForm, StackForm
 
+MAX_TASKS = 20  # tasks shown per service of a swarm stack (current first, then the newest history)
 SORTS = {
     "name": lambda r: r["name"],
     "status": lambda r: (r["status"], r["name"]),
@@ -31,23 +34,34 @@ def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
     """One row per project on the engine (one list call) and per managed stack that is down."""
     docker = engine.for_request(request)
     found = {s.name: s for s in docker.compose.list_stacks()}
+    swarm: dict[str, list[ServiceSummary]] = {}
+    for service in docker.swarm.stack_services():  # none (one quick 503) unless a swarm manager
+        swarm.setdefault(service.stack, []).append(service)
     managed = {s.name: s for s in Stack.objects.filter(endpoint=request.endpoint.slug)}
     last = {}
     for version in StackVersion.objects.filter(stack__in=managed.values()).order_by("stack_id", "-number"):
         last.setdefault(version.stack_id, version)
     rows = []
-    for name in found.keys() | managed.keys():
+    for name in found.keys() | managed.keys() | swarm.keys():
         summary = found.get(name) or StackSummary(name, (), (), "")
         row = managed.get(name)
         version = last.get(row.pk) if row is not None else None
+        is_swarm = name in swarm or (row is not None and row.mode == Stack.Mode.SWARM)
+        if is_swarm:
+            counts = _swarm_counts(swarm.get(name, []))
+            source = "docker stack deploy"
+        else:
+            counts = (summary.status, summary.services, summary.running, summary.total)
+            source = ", ".join(summary.config_files) or "unknown"
         rows.append(
             {
                 "name": name,
-                "status": summary.status,
-                "services": summary.services,
-                "running": summary.running,
-                "total": summary.total,
-                "source": "dashboard" if row is not None else ", ".join(summary.config_files) or "unknown",
+                "mode": "swarm" if is_swarm else "compose",
+                "status": counts[0],
+                "services": counts[1],
+                "running": counts[2],
+                "total": counts[3],
+                "source": "dashboard" if row is not None else source,
                 "managed": row is not None,
                 "version": version,
                 "deployed_at": version.created_at.timestamp() if version is not None else None,
@@ -56,6 +70,19 @@ def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
     if needle := params.needle:
         rows = [r for r in rows if needle in r["name"] or any(needle in s for s in r["services"])]
     return rows
+
+
+def _swarm_counts(services: list[ServiceSummary]) -> tuple[str, tuple[str, ...], int, int]:
+    """A swarm stack's status, service names, running and desired tasks (its list row's numbers)."""
+    running, desired = sum(s.running for s in services), sum(s.desired for s in services)
+    if not services:
+        status = "down"
+    elif running >= desired:
+        status = "running"
+    else:
+        status = "stopped" if running == 0 else "partial"
+    prefix = len(services[0].stack) + 1 if services else 0
+    return status, tuple(s.name[prefix:] for s in services), running, desired
 
 
 @require_role(Role.VIEWER)
@@ -74,12 +101,12 @@ def stack_list(request: HttpRequest) -> HttpResponse:
     return render(request, "stacks/list.html#table" if fragment else "stacks/list.html", context)
 
 
-def _checked_or_form(request: HttpRequest, form, name: str, action: str) -> stacks.Checked | None:
+def _checked_or_form(request: HttpRequest, form, name: str, action: str, mode: str) -> stacks.Checked | None:
     """Validate the form's files; on refusal add the errors to the form, audit it, return None."""
     data = form.cleaned_data
     role = role_on(request)
     checked = stacks.check(
-        engine.for_request(request), name=name, compose=data["compose"], env=data["env"], role=role
+        engine.for_request(request), name=name, compose=data["compose"], env=data["env"], role=role, mode=mode
     )
     if checked.ok:
         return checked
@@ -92,26 +119,34 @@ def _checked_or_form(request: HttpRequest, form, name: str, action: str) -> stac
 @require_role(Role.OPERATOR, action="stack.deploy")
 @require_http_methods(["GET", "POST"])
 def stack_new(request: HttpRequest) -> HttpResponse:
-    """A new stack: validate with ``config`` and the policy, then ``up -d`` as a job."""
-    form = StackForm(request.POST if request.method == "POST" else None)
+    """A new stack (or a managed one that was brought down, whose history continues): validate with
+    ``config`` and the policy, then ``up -d`` (or ``docker stack deploy``) as a job."""
+    docker = engine.for_request(request)
+    swarm = stacks.swarm_available(docker)
+    form = StackForm(request.POST if request.method == "POST" else None, swarm=swarm)
     if request.method == "POST":
-        docker = engine.for_request(request)
         name = form.cleaned_data["name"] if form.is_valid() else request.POST.get("name", "")
         if form.errors:
             audit.refused_form(request, "stack.deploy", form, target=name)
-        elif stacks.exists(docker, request.endpoint.slug, name):
-            form.add_error("name", f"A stack named “{name}” exists on this endpoint.")
+        elif taken := stacks.name_taken(docker, request.endpoint.slug, name):
+            form.add_error("name", taken)
             audit.refused_form(request, "stack.deploy", form, target=name)
-        elif _checked_or_form(request, form, name, "stack.deploy") is not None:
+        elif _checked_or_form(request, form, name, "stack.deploy", form.cleaned_data["mode"]) is not None:
             data = form.cleaned_data
-            row = Stack.objects.create(
-                endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
+            row, _ = Stack.objects.get_or_create(
+                endpoint=request.endpoint.slug,
+                name=name,
+                defaults={"created_by": request.user.get_username()},
             )
+            if row.mode != data["mode"]:
+                row.mode = data["mode"]
+                row.save(update_fields=["mode"])
             version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin="new")
             job = stacks.deploy(request, docker, row, version, action="deploy")
             return redirect("stack_job", job_id=job.id)
     status = 400 if form.is_bound and form.errors else 200
-    return render(request, "stacks/new.html", {"form": form, "cli": cli()}, status=status)
+    context = {"form": form, "cli": cli(), "stack_cli": stack_cli(), "swarm": swarm}
+    return render(request, "stacks/new.html", context, status=status)
 
 
 def _stack(request: HttpRequest, name: str) -> tuple[Stack | None, StackSummary, stacks.Source]:
@@ -119,9 +154,22 @@ def _stack(request: HttpRequest, name: str) -> tuple[Stack | None, StackSummary,
     docker = engine.for_request(request)
     row = stacks.row_of(request.endpoint.slug, name)
     summary = docker.compose.stack(name=name) if stacks.valid_name(name) else StackSummary(name, (), (), "")
-    if row is None and not summary.total:
+    if row is None and not summary.total and not _services(request, row, name):
         raise Http404(f"No stack named {name} on this endpoint.")
     return row, summary, stacks.source_of(docker, row, summary)
+
+
+def _services(request: HttpRequest, row: Stack | None, name: str) -> list[ServiceSummary]:
+    """A swarm stack's services (none for a compose project, or a swarm stack that is down)."""
+    if (row is not None and row.mode != Stack.Mode.SWARM) or not stacks.valid_name(name):
+        return []
+    return engine.for_request(request).swarm.stack_services(name=name)
+
+
+def _is_swarm(request: HttpRequest, row: Stack | None, name: str) -> bool:
+    if row is not None:
+        return row.mode == Stack.Mode.SWARM
+    return bool(_services(request, row, name))
 
 
 @require_role(Role.VIEWER)
@@ -140,8 +188,13 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     if not can_operate:
         compose, env = masked_compose_text(compose), masked_env_text(env)
     running = row.running_version if row is not None else None
-    context = {
+    swarm = _is_swarm(request, row, name)
+    context = _swarm_detail(request, name) if swarm else {}
+    if swarm and source.kind == "labels":
+        source = stacks.Source("labels", None, "docker stack deploy, outside the dashboard")
+    context |= {
         "name": name,
+        "swarm": swarm,
         "row": row,
         "summary": summary,
         "source": source,
@@ -158,14 +211,33 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "stacks/detail.html", context)
 
 
+def _swarm_detail(request: HttpRequest, name: str) -> dict:
+    """What the detail page shows of a swarm stack: its services, each with its latest tasks."""
+    docker = engine.for_request(request)
+    services = docker.swarm.stack_services(name=name)
+    tasks = docker.swarm.stack_tasks(name=name) if services else []
+    status, _names, running, desired = _swarm_counts(services)
+    prefix = len(name) + 1
+    return {
+        "swarm_services": [
+            (s, s.name[prefix:], [t for t in tasks if t.service_id == s.id][:MAX_TASKS]) for s in services
+        ],
+        "swarm_status": status,
+        "swarm_running": running,
+        "swarm_desired": desired,
+    }
+
+
 def _lifecycle(action: str, command: str) -> Callable[[HttpRequest, str], HttpResponse]:
     """A lifecycle action as a job: through the stack's files when it has them, else by label."""
 
     @require_role(Role.OPERATOR, action=f"stack.{action}")
     @require_POST
     def view(request: HttpRequest, name: str) -> HttpResponse:
-        _row, _summary, source = _stack(request, name)
+        row, _summary, source = _stack(request, name)
         docker = engine.for_request(request)
+        if _is_swarm(request, row, name):
+            return _swarm_lifecycle(request, docker, name, action)
         if source.project is None and command in ("up", "pull"):
             messages.error(
                 request, f"Stack {name}'s file is not readable here: an admin can import it first."
@@ -190,6 +262,26 @@ def _lifecycle(action: str, command: str) -> Callable[[HttpRequest, str], HttpRe
     return view
 
 
+def _swarm_lifecycle(request: HttpRequest, docker: engine.Engine, name: str, action: str) -> HttpResponse:
+    """A swarm stack has services, not containers: restart is a forced update of each service (new
+    tasks, the update policy of each); start/stop/up/pull are not swarm operations (scale instead)."""
+    if action != "restart":
+        messages.error(
+            request,
+            f"{action.capitalize()} is for compose projects: {name} is a swarm stack (edit or scale it).",
+        )
+        return redirect("stack_detail", name=name)
+
+    def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
+        for service in docker.swarm.stack_services(name=name):
+            docker.swarm.force_update(service.id)
+            yield {"stream": f"{service.name}: forced update (new tasks)"}
+        yield from stacks.converge(docker, name)
+
+    job = stacks.start_job(request, docker, name=name, action=action, work=work, role=Role.OPERATOR)
+    return redirect("stack_job", job_id=job.id)
+
+
 stack_up = _lifecycle("up", "up")
 stack_stop = _lifecycle("stop", "stop")
 stack_start = _lifecycle("start", "start")
@@ -201,14 +293,20 @@ stack_pull = _lifecycle("pull", "pull")
 @require_http_methods(["GET", "POST"])
 def stack_down(request: HttpRequest, name: str) -> HttpResponse:
     """Two steps: what goes (containers, networks; volumes when asked), then ``compose down``."""
-    _row, summary, source = _stack(request, name)
+    row, summary, source = _stack(request, name)
+    swarm = _is_swarm(request, row, name)
     if request.method == "GET":
-        return render(request, "stacks/down.html", {"name": name, "summary": summary, "form": DownForm()})
+        services = _services(request, row, name) if swarm else []
+        context = {"name": name, "summary": summary, "form": DownForm(), "swarm": swarm, "services": services}
+        return render(request, "stacks/down.html", context)
     form = DownForm(request.POST)
-    volumes = form.is_valid() and form.cleaned_data["volumes"]
+    volumes = form.is_valid() and form.cleaned_data["volumes"] and not swarm
     project = source.project
 
     def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
+        if swarm:
+            yield from stacks.remove_swarm_stack(docker, name)
+            return
         if project is None:
             count = docker.compose.label_action(name=name, action="down", volumes=volumes)
             yield {"stream": f"down: removed {count} container(s) of {name}, by label (no file here)."}
@@ -242,7 +340,8 @@ def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> H
     if not form.is_valid():
         audit.refused_form(request, f"stack.{action}", form, target=name)
         return _edit_page(request, name, form, action)
-    if _checked_or_form(request, form, name, f"stack.{action}") is None:
+    mode = Stack.Mode.SWARM if _is_swarm(request, row, name) else Stack.Mode.COMPOSE
+    if _checked_or_form(request, form, name, f"stack.{action}", mode) is None:
         return _edit_page(request, name, form, action)
     data = form.cleaned_data
     if not data["confirm"]:
@@ -253,7 +352,7 @@ def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> H
         return _edit_page(request, name, form, action, diffs=[d for d in diffs if d], preview=True)
     if row is None:
         row = Stack.objects.create(
-            endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
+            endpoint=request.endpoint.slug, name=name, mode=mode, created_by=request.user.get_username()
         )
     version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin=origin)
     job = stacks.deploy(request, engine.for_request(request), row, version, action=action)
@@ -283,7 +382,9 @@ def stack_rollback(request: HttpRequest, name: str, version: int) -> HttpRespons
     if old is None:
         raise Http404(f"Stack {name} has no version {version}.")
     docker = engine.for_request(request)
-    checked = stacks.check(docker, name=name, compose=old.compose, env=old.env, role=role_on(request))
+    checked = stacks.check(
+        docker, name=name, compose=old.compose, env=old.env, role=role_on(request), mode=row.mode
+    )
     if not checked.ok:
         message = " ".join(checked.errors)
         audit.record(
