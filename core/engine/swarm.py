@@ -349,13 +349,24 @@ class Convergence:
         return self.ready >= self.desired
 
 
+_SPEC_KEYS = ("ContainerSpec", "Resources", "Placement", "RestartPolicy", "LogDriver")
+
+
+def _same_spec(task: dict, template: dict) -> bool:
+    """A task's spec is the template's (see :func:`stack_convergence`)."""
+    if int(task.get("ForceUpdate") or 0) != int(template.get("ForceUpdate") or 0):
+        return False
+    return all((task.get(key) or {}) == (template.get(key) or {}) for key in _SPEC_KEYS)
+
+
 @engine_call
 def stack_convergence(engine: Engine, *, name: str) -> list[Convergence]:
     """Each service of the swarm stack ``name`` against its current spec (two requests).
 
-    A task runs the current spec when its ``Spec`` is the service's ``TaskTemplate`` (the manager
-    copies it; ``--force`` changes ``ForceUpdate`` in it), so an update is done only when the new
-    tasks run, not while the old ones still do.
+    A task runs the current spec when its ``Spec`` matches the service's ``TaskTemplate`` in
+    :data:`_SPEC_KEYS` (the manager copies the template into each task; ``--force`` changes
+    ``ForceUpdate``; the API adds ``Runtime`` to the template only, so the two are not compared
+    whole), so an update is done only when the new tasks run, not while the old ones still do.
     """
     api = engine.api
     label = {"label": f"{STACK_LABEL}={name}"}
@@ -366,7 +377,7 @@ def stack_convergence(engine: Engine, *, name: str) -> list[Convergence]:
         spec = raw.get("Spec") or {}
         template = spec.get("TaskTemplate") or {}
         own = [t for t in tasks if t.get("ServiceID") == raw["ID"]]
-        current = [t for t in own if t.get("Spec") == template]
+        current = [t for t in own if _same_spec(t.get("Spec") or {}, template)]
         ready = sum(
             1
             for t in current
