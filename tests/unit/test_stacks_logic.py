@@ -298,3 +298,12 @@ def test_env_names_the_docker_cli_reads_itself_are_refused(line):
 def test_an_env_line_without_an_equals_sign_is_refused_with_its_number():
     with pytest.raises(InvalidInput, match="line 2"):
         env_variables("A=1\nnot a variable\n")
+
+
+def test_a_task_runs_the_current_spec_whatever_the_api_adds_to_the_template():
+    from core.engine.swarm import _same_spec
+
+    task = {"ContainerSpec": {"Image": "x", "Args": ["a"]}, "ForceUpdate": 0, "Resources": {}}
+    assert _same_spec(task, {**task, "Runtime": "container"})
+    assert not _same_spec(task, {**task, "ContainerSpec": {"Image": "x", "Args": ["b"]}})
+    assert not _same_spec(task, {**task, "ForceUpdate": 1})
