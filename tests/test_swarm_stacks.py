@@ -253,3 +253,34 @@ def test_a_swarm_env_that_sets_docker_host_is_refused(on_swarm, role_client):
     assert response.status_code == 400
     assert "DOCKER_HOST is read by the docker CLI itself" in response.content.decode()
     assert not Stack.objects.filter(name=name).exists()
+
+
+def test_without_docker_stack_config_the_compose_cli_normalizes_and_the_policy_still_applies(
+    on_swarm, role_client, monkeypatch
+):
+    """Debian's docker CLI (20.10) has no ``stack config``: the compose CLI's ``config`` normalizes."""
+    from core.engine import compose
+
+    real = compose.stack_cli()
+    monkeypatch.setattr(compose, "stack_cli", lambda: compose.StackCli(real.argv, real.version, False))
+    operator = role_client("operator")
+    refused = unique("swv1")
+    compose_text = (
+        f"services:\n  snooper:\n    image: {on_swarm.image}\n    volumes:\n      - /etc:/hostetc:ro\n"
+        "    logging:\n      driver: syslog\n"
+    )
+    response = operator.post(
+        "/stacks/new/", {"name": refused, "mode": "swarm", "compose": compose_text, "env": ""}
+    )
+    assert response.status_code == 400
+    errors = response.content.decode().split('data-testid="errors-compose"')[1].split("</ul>")[0]
+    assert "snooper" in errors
+    assert "/etc" in errors
+    assert "syslog" in errors
+
+    name = unique("swv1ok")
+    post = {"name": name, "mode": "swarm", "compose": _compose(on_swarm.image, "v1"), "env": "GREETING=hi\n"}
+    job = _job(operator.post("/stacks/new/", post))
+    assert job.status == jobs.SUCCESS, job.message + "\n".join(job.lines)
+    assert "echo v1" in _command(on_swarm.client, name)
+    assert _running(on_swarm.client, name, "web") == 2
