@@ -467,6 +467,7 @@ def converge(docker: Engine, name: str, timeout: float = CONVERGE_TIMEOUT) -> It
     """
     deadline = time.monotonic() + timeout
     said = ""
+    yield {"stream": f"Waiting until every service of {name} runs its new spec (at most {timeout:.0f} s)."}
     while True:
         states = docker.swarm.stack_convergence(name=name)
         line = "; ".join(f"{c.service}: {c.ready}/{c.desired} running" for c in states)

@@ -20,7 +20,7 @@ from core.engine.swarm import STACK_LABEL
 from core.models import AuditEvent, Stack
 from tests.engines_support import EngineStartError, ExtraEngine, extra_engine, import_busybox, swarm_mode
 from tests.images_support import wait_job
-from tests.support import RUN_ID, TEST_LABEL, unique, wait_for
+from tests.support import RUN_ID, TEST_LABEL, LiveServer, dashboard_server, screenshot, unique, wait_for
 
 # PID 1 ignores SIGTERM unless it traps it: this one stops at once when a task is replaced.
 STOPPABLE_SLEEP = 'trap "exit 0" TERM; sleep 300 & wait'
@@ -284,3 +284,44 @@ def test_without_docker_stack_config_the_compose_cli_normalizes_and_the_policy_s
     assert job.status == jobs.SUCCESS, job.message + "\n".join(job.lines)
     assert "echo v1" in _command(on_swarm.client, name)
     assert _running(on_swarm.client, name, "web") == 2
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def live_swarm(swarm: Swarm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A daphne process of the dashboard whose DOCKER_HOST is the swarm engine (for the browser)."""
+    with dashboard_server(
+        tmp_path_factory.mktemp("live-swarm-stacks"), DOCKER_HOST=swarm.engine.url
+    ) as server:
+        yield server
+
+
+def test_browser_deploys_a_swarm_stack_and_sees_its_services_and_tasks(live_swarm, swarm, page):
+    name = unique("swbr")
+    username, password = live_swarm.users["operator"]
+    page.goto(f"{live_swarm.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+    page.goto(f"{live_swarm.url}/stacks/new/")
+    page.fill("#id_name", name)
+    page.check("input[name=mode][value=swarm]")
+    page.fill("#id_compose", _compose(swarm.image, "browser"))
+    page.fill("#id_env", "GREETING=hi\n")
+    screenshot(page, "stack-new-swarm")
+    page.click("[data-testid=stack-form] button[type=submit]")
+    page.wait_for_selector('[data-job-status="success"]', timeout=150_000)
+    assert "web: 2/2 running" in page.inner_text("[data-testid=job-log]")
+
+    page.click("[data-testid=stack-link]")
+    page.wait_for_selector("[data-testid=stack-swarm-services]")
+    assert page.locator("[data-testid=stack-swarm-services] tbody tr").count() == 2
+    assert page.locator("[data-testid=stack-tasks] .state-running").count() == 3
+    screenshot(page, "stack-swarm-detail")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "stack-swarm-detail-phone")
+    assert page.problems == []
