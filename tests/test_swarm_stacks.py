@@ -176,6 +176,7 @@ def test_swarm_stack_deploy_edit_restart_rollback_rm_and_deploy_again(on_swarm, 
 
     assert operator.post(f"/stacks/{name}/stop/").status_code == 302  # not a swarm action: a message
     assert _running(client, name, "web") == 2
+    assert AuditEvent.objects.filter(action="stack.stop", target=name).get().outcome == "failed"
 
     assert operator.post(f"/stacks/{name}/down/").status_code == 403
     job = _job(admin.post(f"/stacks/{name}/down/"))

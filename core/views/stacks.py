@@ -5,6 +5,7 @@ pages. The CLI is core/engine/compose.py; validation, versions and jobs are core
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -149,34 +150,43 @@ def stack_new(request: HttpRequest) -> HttpResponse:
     return render(request, "stacks/new.html", context, status=status)
 
 
-def _stack(request: HttpRequest, name: str) -> tuple[Stack | None, StackSummary, stacks.Source]:
+class Found(NamedTuple):
+    """A stack of the request's endpoint: its row (managed), containers, file source and services."""
+
+    row: Stack | None
+    summary: StackSummary
+    source: stacks.Source
+    services: list[ServiceSummary]  # a swarm stack's (none for a compose project)
+
+    @property
+    def swarm(self) -> bool:
+        return self.row.mode == Stack.Mode.SWARM if self.row is not None else bool(self.services)
+
+
+def _stack(request: HttpRequest, name: str) -> Found:
     """The stack ``name`` on the request's endpoint (404 when neither managed nor on the engine)."""
     docker = engine.for_request(request)
     row = stacks.row_of(request.endpoint.slug, name)
-    summary = docker.compose.stack(name=name) if stacks.valid_name(name) else StackSummary(name, (), (), "")
-    if row is None and not summary.total and not _services(request, row, name):
+    if not stacks.valid_name(name):
+        summary, services = StackSummary(name, (), (), ""), []
+    else:
+        summary = docker.compose.stack(name=name)
+        compose_only = row is not None and row.mode != Stack.Mode.SWARM
+        services = [] if compose_only else docker.swarm.stack_services(name=name)
+    if row is None and not summary.total and not services:
         raise Http404(f"No stack named {name} on this endpoint.")
-    return row, summary, stacks.source_of(docker, row, summary)
-
-
-def _services(request: HttpRequest, row: Stack | None, name: str) -> list[ServiceSummary]:
-    """A swarm stack's services (none for a compose project, or a swarm stack that is down)."""
-    if (row is not None and row.mode != Stack.Mode.SWARM) or not stacks.valid_name(name):
-        return []
-    return engine.for_request(request).swarm.stack_services(name=name)
-
-
-def _is_swarm(request: HttpRequest, row: Stack | None, name: str) -> bool:
-    if row is not None:
-        return row.mode == Stack.Mode.SWARM
-    return bool(_services(request, row, name))
+    source = stacks.source_of(docker, row, summary)
+    if source.kind == "labels" and services:
+        source = stacks.Source("labels", None, "docker stack deploy, outside the dashboard")
+    return Found(row, summary, source, services)
 
 
 @require_role(Role.VIEWER)
 @require_GET
 def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     """Services and their containers, the files (secrets masked for viewers), versions, logs."""
-    row, summary, source = _stack(request, name)
+    found = _stack(request, name)
+    row, summary, source = found.row, found.summary, found.source
     can_operate = has_role(request, Role.OPERATOR)
     services: dict[str, list] = {}
     for container in summary.containers:
@@ -188,13 +198,10 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     if not can_operate:
         compose, env = masked_compose_text(compose), masked_env_text(env)
     running = row.running_version if row is not None else None
-    swarm = _is_swarm(request, row, name)
-    context = _swarm_detail(request, name) if swarm else {}
-    if swarm and source.kind == "labels":
-        source = stacks.Source("labels", None, "docker stack deploy, outside the dashboard")
+    context = _swarm_detail(request, name, found.services) if found.swarm else {}
     context |= {
         "name": name,
-        "swarm": swarm,
+        "swarm": found.swarm,
         "row": row,
         "summary": summary,
         "source": source,
@@ -211,11 +218,9 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "stacks/detail.html", context)
 
 
-def _swarm_detail(request: HttpRequest, name: str) -> dict:
+def _swarm_detail(request: HttpRequest, name: str, services: list[ServiceSummary]) -> dict:
     """What the detail page shows of a swarm stack: its services, each with its latest tasks."""
-    docker = engine.for_request(request)
-    services = docker.swarm.stack_services(name=name)
-    tasks = docker.swarm.stack_tasks(name=name) if services else []
+    tasks = engine.for_request(request).swarm.stack_tasks(name=name) if services else []
     status, _names, running, desired = _swarm_counts(services)
     prefix = len(name) + 1
     return {
@@ -234,9 +239,10 @@ def _lifecycle(action: str, command: str) -> Callable[[HttpRequest, str], HttpRe
     @require_role(Role.OPERATOR, action=f"stack.{action}")
     @require_POST
     def view(request: HttpRequest, name: str) -> HttpResponse:
-        row, _summary, source = _stack(request, name)
+        found = _stack(request, name)
+        source = found.source
         docker = engine.for_request(request)
-        if _is_swarm(request, row, name):
+        if found.swarm:
             return _swarm_lifecycle(request, docker, name, action)
         if source.project is None and command in ("up", "pull"):
             messages.error(
@@ -266,10 +272,11 @@ def _swarm_lifecycle(request: HttpRequest, docker: engine.Engine, name: str, act
     """A swarm stack has services, not containers: restart is a forced update of each service (new
     tasks, the update policy of each); start/stop/up/pull are not swarm operations (scale instead)."""
     if action != "restart":
-        messages.error(
-            request,
-            f"{action.capitalize()} is for compose projects: {name} is a swarm stack (edit or scale it).",
+        message = (
+            f"{action.capitalize()} is for compose projects: {name} is a swarm stack (edit or scale it)."
         )
+        audit.record(request, f"stack.{action}", target=name, outcome=audit.FAILED, message=message)
+        messages.error(request, message)
         return redirect("stack_detail", name=name)
 
     def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
@@ -292,12 +299,18 @@ stack_pull = _lifecycle("pull", "pull")
 @require_role(Role.ADMIN, action="stack.down")
 @require_http_methods(["GET", "POST"])
 def stack_down(request: HttpRequest, name: str) -> HttpResponse:
-    """Two steps: what goes (containers, networks; volumes when asked), then ``compose down``."""
-    row, summary, source = _stack(request, name)
-    swarm = _is_swarm(request, row, name)
+    """Two steps: what goes (containers, networks; volumes when asked), then ``compose down``
+    (a swarm stack: ``docker stack rm``, waiting until its services and networks are gone)."""
+    found = _stack(request, name)
+    summary, source, swarm = found.summary, found.source, found.swarm
     if request.method == "GET":
-        services = _services(request, row, name) if swarm else []
-        context = {"name": name, "summary": summary, "form": DownForm(), "swarm": swarm, "services": services}
+        context = {
+            "name": name,
+            "summary": summary,
+            "form": DownForm(),
+            "swarm": swarm,
+            "services": found.services,
+        }
         return render(request, "stacks/down.html", context)
     form = DownForm(request.POST)
     volumes = form.is_valid() and form.cleaned_data["volumes"] and not swarm
@@ -328,7 +341,8 @@ def _edit_page(request: HttpRequest, name: str, form: EditForm, action: str, **e
 
 def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> HttpResponse:
     """Edit and import: GET the form; POST validates and shows the diff; POST ``confirm`` deploys."""
-    row, _summary, source = _stack(request, name)
+    found = _stack(request, name)
+    row, source = found.row, found.source
     running = row.running_version if row is not None else None
     old_compose = running.compose if running else (source.project and source.project.compose) or ""
     old_compose = old_compose or stacks.read_files(source)
@@ -340,7 +354,7 @@ def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> H
     if not form.is_valid():
         audit.refused_form(request, f"stack.{action}", form, target=name)
         return _edit_page(request, name, form, action)
-    mode = Stack.Mode.SWARM if _is_swarm(request, row, name) else Stack.Mode.COMPOSE
+    mode = Stack.Mode.SWARM if found.swarm else Stack.Mode.COMPOSE
     if _checked_or_form(request, form, name, f"stack.{action}", mode) is None:
         return _edit_page(request, name, form, action)
     data = form.cleaned_data
