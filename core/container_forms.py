@@ -519,6 +519,7 @@ class CreateContainerForm(RuntimeFields, forms.Form):
             network=data.get("network") or next((n.name for n in data.get("networks") or ()), ""),
             pid=data.get("pid") or "",
             log_options=tuple(data.get("log_opts") or ()),
+            log_driver=data.get("log_driver") or "",
             mounts=tuple(
                 policy.Mount(
                     source=v.source,
@@ -543,7 +544,8 @@ class CreateContainerForm(RuntimeFields, forms.Form):
         if self.role < Role.ADMIN:
             self.refusals += self._extra_network_refusals(workload.network)
         for refusal in self.refusals:
-            self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
+            field = "log_driver" if refusal.field == "logging" else refusal.field
+            self.add_error(field if field in self.fields else None, refusal.message)
         return cleaned
 
     def _extra_network_refusals(self, primary: str) -> tuple[policy.Refusal, ...]:

@@ -370,8 +370,14 @@ class Stack(models.Model):
     row when an admin imports their file or somebody edits them here.
     """
 
+    class Mode(models.TextChoices):
+        COMPOSE = "compose", "compose project"
+        SWARM = "swarm", "swarm stack"
+
     endpoint = models.CharField(max_length=50)
     name = models.CharField(max_length=63)
+    # How its versions are deployed: ``compose up`` or ``docker stack deploy`` (a swarm manager's).
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.COMPOSE)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=150, blank=True)
 

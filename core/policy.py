@@ -15,6 +15,10 @@ below admin:
   non-admin may mount it read-only only; and no ``volumes_from`` another container;
 - log options only from :data:`SAFE_LOG_OPTIONS` (rotation, metadata, tag): none that sends logs to
   an address or URL, names a host path or carries credentials (``syslog-address``, ``gelf-address``...).
+- no user namespace choice (``userns_mode``), no ``cgroup_parent``, and only the log drivers of
+  :data:`SAFE_LOG_DRIVERS` (the others ship logs elsewhere or read host sockets);
+- no network whose driver puts it on a host interface: ``macvlan``/``ipvlan`` with a ``parent``
+  option (:func:`network_refusals`).
 
 For everyone (admins too): a field the form does not know is refused, never silently ignored.
 
@@ -44,6 +48,10 @@ BIND_OPTION_TYPES = {"none", "bind", "rbind"}
 SAFE_LOG_OPTIONS = frozenset(
     "max-size max-file compress labels labels-regex env env-regex tag mode max-buffer-size".split()
 )
+# Log drivers that keep the logs on the engine (empty = the engine's default driver).
+SAFE_LOG_DRIVERS = {"", "json-file", "local", "none", "journald"}
+# Network drivers whose ``parent`` option names an interface of the host.
+HOST_INTERFACE_DRIVERS = {"macvlan", "ipvlan"}
 # Names whose values are secrets (env keys, audit parameters): masked for whoever may not see them.
 SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
 
@@ -76,6 +84,9 @@ class Workload:
     sysctls: tuple[str, ...] = ()
     volumes_from: tuple[str, ...] = ()  # other containers whose volumes it mounts
     log_options: tuple[tuple[str, str], ...] = ()  # the log driver's options (key, value)
+    userns: str = ""  # userns_mode
+    cgroup_parent: str = ""
+    log_driver: str = ""
     unknown_fields: tuple[str, ...] = ()
 
     @property
@@ -216,7 +227,38 @@ def refusals(workload: Workload, role: Role, facts: Facts | None = None) -> tupl
                 f"{', '.join(sorted(SAFE_LOG_OPTIONS))} send logs elsewhere or name host paths).",
             )
         )
+    if workload.userns.strip():
+        found.append(
+            Refusal("userns_mode", f"Only an admin may choose the user namespace ({workload.userns}).")
+        )
+    if workload.cgroup_parent.strip():
+        found.append(
+            Refusal("cgroup_parent", f"Only an admin may set cgroup_parent ({workload.cgroup_parent}).")
+        )
+    if workload.log_driver.strip().lower() not in SAFE_LOG_DRIVERS:
+        allowed = ", ".join(sorted(SAFE_LOG_DRIVERS - {""}))
+        found.append(
+            Refusal(
+                "logging",
+                f"Only an admin may use the log driver “{workload.log_driver}” (allowed: {allowed}).",
+            )
+        )
     return tuple(found)
+
+
+def network_refusals(driver: str, options: Iterable[tuple[str, str]], role: Role) -> tuple[Refusal, ...]:
+    """Why ``role`` may not create a network with this driver and these options (empty: allowed)."""
+    if role >= Role.ADMIN or (driver or "").strip().lower() not in HOST_INTERFACE_DRIVERS:
+        return ()
+    for key, value in options:
+        if key.strip().lower() == "parent":
+            return (
+                Refusal(
+                    "driver_opts",
+                    f"Only an admin may attach a {driver} network to a host interface (parent={value}).",
+                ),
+            )
+    return ()
 
 
 def gather_facts(

@@ -8,6 +8,11 @@ and are known from their containers' labels only. An adopted stack whose files t
 
 Deploys (new, edit, rollback, import) run ``up -d`` as a job. When it fails and an earlier version
 was running, the job deploys that version again: a failed edit does not take the stack down.
+
+A *swarm* stack (``Stack.mode``, on a swarm manager endpoint) is deployed with ``docker stack
+deploy`` instead, and the job waits until every service runs its new spec (or fails, and the
+previous version is deployed again). For non-admins its normalized file may only use the keys of
+:data:`SWARM_SERVICE_KEYS`, which the policy checks or which are harmless.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +30,8 @@ from django.db import transaction
 
 from core import audit, policy
 from core.engine import Engine, jobs
-from core.engine.compose import NAME_RE, Project, StackSummary, cli
-from core.errors import EngineRefused, Refused
+from core.engine.compose import NAME_RE, Project, StackSummary, cli, env_variables, stack_cli
+from core.errors import EngineRefused, InvalidInput, Refused
 from core.models import Stack, StackVersion
 from core.roles import Role
 
@@ -39,6 +45,23 @@ HOST_FILE_KEYS = {
     "extends": "reads another compose file",
     "include": "reads other compose files",
 }
+COMPOSE, SWARM = Stack.Mode.COMPOSE, Stack.Mode.SWARM
+# Service keys of a swarm stack a non-admin may use: harmless, or checked by the policy below.
+# Anything else in the normalized file (credential_spec, isolation, links ...) is refused: the
+# policy cannot vouch for what it does not know.
+SWARM_SERVICE_KEYS = {
+    *("image", "command", "entrypoint", "environment", "deploy", "ports", "expose", "networks"),
+    *("volumes", "tmpfs", "labels", "healthcheck", "working_dir", "user", "hostname", "domainname"),
+    *("stop_grace_period", "stop_signal", "tty", "stdin_open", "read_only", "init", "ulimits"),
+    *("extra_hosts", "dns", "dns_search", "cap_drop", "depends_on", "restart", "container_name"),
+    *("secrets", "configs", "logging"),
+    # checked by the policy
+    *("privileged", "cap_add", "devices", "security_opt", "sysctls", "network_mode", "pid", "ipc"),
+    *("userns_mode", "cgroup_parent"),
+}
+SWARM_TOP_KEYS = {"version", "services", "networks", "volumes", "secrets", "configs"}
+CONVERGE_TIMEOUT = 120.0  # a swarm deploy that has not converged by then failed
+CONVERGE_FAILURES = 3  # tasks of the new spec that failed: the deploy failed, do not wait longer
 
 
 @dataclass(frozen=True)
@@ -119,6 +142,14 @@ def _mount(project: str, spec: Any, declared: dict) -> policy.Mount:
     )
 
 
+def _log_options(service: dict) -> tuple[tuple[str, str], ...]:
+    """The service's ``logging.options`` as (key, value) pairs, for the policy's log option rule."""
+    options = (service.get("logging") or {}).get("options") or {}
+    if not isinstance(options, dict):
+        return (("options", str(options)),)
+    return tuple((str(k), str(v)) for k, v in sorted(options.items()))
+
+
 def _listed(value: Any) -> tuple[str, ...]:
     if isinstance(value, dict):
         return tuple(f"{k}={v}" for k, v in value.items())
@@ -129,6 +160,13 @@ def workloads(project: str, config: dict) -> list[tuple[str, policy.Workload, tu
     """Each service of a normalized config as (name, :class:`policy.Workload`, engine network names)."""
     declared_volumes = config.get("volumes") or {}
     declared_networks = config.get("networks") or {}
+    siblings = {name for name, _ in _service_items(config)}
+
+    def namespace(value: Any) -> str:
+        """``service:<x>`` joins a service of this same project: harmless, so no namespace asked."""
+        text = str(value or "")
+        return "" if text.startswith("service:") and text.removeprefix("service:") in siblings else text
+
     out = []
     for name, service in _service_items(config):
         mounts = [_mount(project, spec, declared_volumes) for spec in service.get("volumes") or ()]
@@ -156,25 +194,69 @@ def workloads(project: str, config: dict) -> list[tuple[str, policy.Workload, tu
         workload = policy.Workload(
             privileged=bool(service.get("privileged")),
             cap_add=_listed(service.get("cap_add")),
-            network=str(service.get("network_mode") or ""),
-            pid=str(service.get("pid") or ""),
-            ipc=str(service.get("ipc") or ""),
+            network=namespace(service.get("network_mode")),
+            pid=namespace(service.get("pid")),
+            ipc=namespace(service.get("ipc")),
             uts=str(service.get("uts") or ""),
             mounts=tuple(mounts),
             devices=_listed(service.get("devices")),
             security_opt=_listed(service.get("security_opt")),
             sysctls=_listed(service.get("sysctls")),
             volumes_from=volumes_from,
+            userns=str(service.get("userns_mode") or ""),
+            cgroup_parent=str(service.get("cgroup_parent") or ""),
+            log_driver=str((service.get("logging") or {}).get("driver") or ""),
+            log_options=_log_options(service),
         )
         out.append((name, workload, tuple(engine_networks)))
     return out
 
 
-def policy_refusals(docker: Engine, project: str, config: dict, role: Role) -> list[str]:
-    """The policy's refusals for every service, each naming the service and the field."""
+def network_refusals(config: dict, role: Role) -> list[str]:
+    """The networks the file creates that a non-admin may not (macvlan/ipvlan on a host interface)."""
+    found = []
+    for key, entry in (config.get("networks") or {}).items():
+        if not isinstance(entry, dict) or entry.get("external"):
+            continue
+        options = [(str(k), str(v)) for k, v in (entry.get("driver_opts") or {}).items()]
+        for refusal in policy.network_refusals(str(entry.get("driver") or ""), options, role):
+            found.append(f"Network “{key}”, {refusal.field}: {refusal.message}")
+    return found
+
+
+def swarm_key_refusals(config: dict) -> list[str]:
+    """What a non-admin's swarm stack uses that the policy cannot check (or that reads swarm
+    objects it was not given: existing secrets/configs, config templates)."""
+    found = [
+        f"{key}: not allowed in a swarm stack for non-admins." for key in config if key not in SWARM_TOP_KEYS
+    ]
+    for name, service in _service_items(config):
+        for key in sorted(service):
+            if key not in SWARM_SERVICE_KEYS and not key.startswith("x-"):
+                found.append(
+                    f"Service “{name}”, {key}: the policy cannot check it; only an admin may use it."
+                )
+    for section in ("secrets", "configs"):
+        for key, entry in (config.get(section) or {}).items():
+            entry = entry if isinstance(entry, dict) else {}
+            if entry.get("external"):
+                found.append(
+                    f"{section} “{key}”, external: an existing swarm object; only an admin may use it."
+                )
+            if entry.get("template_driver"):
+                found.append(
+                    f"{section} “{key}”, template_driver: can read other secrets; only an admin may use it."
+                )
+    return found
+
+
+def policy_refusals(docker: Engine, project: str, config: dict, role: Role, mode: str = COMPOSE) -> list[str]:
+    """The policy's refusals for every service and network, each naming it and the field."""
     if role >= Role.ADMIN:
         return []
-    own = {c.name for c in docker.compose.stack(name=project).containers}
+    found = swarm_key_refusals(config) if mode == SWARM else []
+    found += network_refusals(config, role)
+    own = set(docker.compose.container_names(name=project, swarm=mode == SWARM))
 
     def inspect_volume(*, name: str) -> policy.VolumeFacts | None:
         found = docker.volumes.volume_facts(name=name)
@@ -182,7 +264,6 @@ def policy_refusals(docker: Engine, project: str, config: dict, role: Role) -> l
             return None
         return dataclasses.replace(found, used_by=tuple(u for u in found.used_by if u not in own))
 
-    found = []
     for service, workload, networks in workloads(project, config):
         facts = policy.gather_facts(
             workload, inspect_volume=inspect_volume, network_driver=docker.networks.network_driver
@@ -197,8 +278,9 @@ def policy_refusals(docker: Engine, project: str, config: dict, role: Role) -> l
     return found
 
 
-def check(docker: Engine, *, name: str, compose: str, env: str, role: Role) -> Checked:
-    """Validate a compose file for ``role``: YAML, host files (non-admins), ``config``, the policy."""
+def check(docker: Engine, *, name: str, compose: str, env: str, role: Role, mode: str = COMPOSE) -> Checked:
+    """Validate a compose file for ``role``: YAML, host files (non-admins), ``config``, the policy.
+    A swarm stack's is normalized by ``docker stack config`` (or the compose CLI's) instead."""
     try:
         document = yaml.safe_load(compose)
     except yaml.YAMLError as exc:
@@ -207,19 +289,29 @@ def check(docker: Engine, *, name: str, compose: str, env: str, role: Role) -> C
         return Checked(("The compose file defines no services.",))
     if role < Role.ADMIN and (host := _host_file_refusals(document)):
         return Checked(tuple(host), denied=True)
-    result = docker.compose.config(project=Project(name=name, compose=compose, env=env))
+    project = Project(name=name, compose=compose, env=env)
+    if mode == SWARM:
+        try:
+            env_variables(env)
+            result = docker.compose.stack_config(project=project)
+        except InvalidInput as exc:
+            return Checked((exc.message,))
+    else:
+        result = docker.compose.config(project=project)
     if not result.ok:
         return Checked((f"compose config refused the file:\n{result.error}",))
-    return check_normalized(docker, name=name, normalized=result.normalized, role=role)
+    return check_normalized(docker, name=name, normalized=result.normalized, role=role, mode=mode)
 
 
-def check_normalized(docker: Engine, *, name: str, normalized: str, role: Role) -> Checked:
+def check_normalized(
+    docker: Engine, *, name: str, normalized: str, role: Role, mode: str = COMPOSE
+) -> Checked:
     """The policy applied to the CLI's normalized output (what will really be deployed)."""
     try:
         config = yaml.safe_load(normalized) or {}
     except yaml.YAMLError as exc:  # the CLI's own output: a bug if it happens
         return Checked((f"Could not read the normalized compose file: {exc}",))
-    refusals = policy_refusals(docker, name, config, role)
+    refusals = policy_refusals(docker, name, config, role, mode)
     return Checked(tuple(refusals), normalized=normalized, denied=bool(refusals))
 
 
@@ -284,9 +376,25 @@ def read_files(source: Source) -> str:
         return ""
 
 
-def exists(docker: Engine, endpoint: str, name: str) -> bool:
-    """A stack of that name is known here or has containers on the engine."""
-    return row_of(endpoint, name) is not None or docker.compose.stack(name=name).total > 0
+def is_up(docker: Engine, name: str) -> bool:
+    """Something of a stack ``name`` is on the engine: containers of the project, or swarm services."""
+    return docker.compose.stack(name=name).total > 0 or bool(docker.swarm.stack_services(name=name))
+
+
+def name_taken(docker: Engine, endpoint: str, name: str) -> str:
+    """Why /stacks/new/ may not deploy ``name`` ('' when it may). A managed stack that was brought
+    down may: its history continues with the new version."""
+    row = row_of(endpoint, name)
+    if is_up(docker, name):
+        return f"A stack named “{name}” exists on this endpoint."
+    if row is not None and row.versions.filter(status=StackVersion.Status.RUNNING).exists():
+        return f"A deploy of stack “{name}” is under way."
+    return ""
+
+
+def swarm_available(docker: Engine) -> bool:
+    """Swarm stacks can be deployed here: the endpoint is a swarm manager and a docker CLI exists."""
+    return stack_cli().available and docker.swarm.swarm_state().is_manager
 
 
 RESERVED_NAMES = {"new", "jobs"}  # /stacks/new/ and /stacks/jobs/ are pages
@@ -360,8 +468,57 @@ def new_version(
     return version
 
 
+def converge(docker: Engine, name: str, timeout: float = CONVERGE_TIMEOUT) -> Iterator[dict]:
+    """Wait until every service of the swarm stack runs its current spec, telling how far it is.
+
+    Raises:
+        EngineRefused: tasks of the new spec keep failing, or it did not converge within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    said = ""
+    yield {"stream": f"Waiting until every service of {name} runs its new spec (at most {timeout:.0f} s)."}
+    while True:
+        states = docker.swarm.stack_convergence(name=name)
+        line = "; ".join(f"{c.service}: {c.ready}/{c.desired} running" for c in states)
+        if line != said:
+            yield {"stream": line or "no services yet"}
+            said = line
+        if states and all(c.done for c in states):
+            return
+        failing = [c for c in states if c.failed >= CONVERGE_FAILURES]
+        late = time.monotonic() > deadline
+        if failing or late:
+            errors = "; ".join(f"{c.service}: {c.error}" for c in states if c.error)
+            why = "tasks keep failing" if failing else f"not running after {timeout:.0f} s"
+            raise EngineRefused(f"The swarm stack {name} did not converge ({why}). {errors}".strip())
+        time.sleep(1.0)
+
+
+def _up(docker: Engine, mode: str, project: Project) -> Iterator[dict]:
+    """Deploy ``project``: ``compose up -d``, or ``docker stack deploy`` and wait for the services."""
+    if mode == SWARM:
+        yield from docker.compose.stack_run(project=project, command="deploy")
+        yield from converge(docker, project.name)
+    else:
+        yield from docker.compose.run(project=project, command="up")
+
+
+def remove_swarm_stack(docker: Engine, name: str, timeout: float = CONVERGE_TIMEOUT) -> Iterator[dict]:
+    """``docker stack rm``, then wait until its services and networks are gone (the CLI does not)."""
+    yield from docker.compose.stack_run(project=Project(name=name), command="rm")
+    deadline = time.monotonic() + timeout
+    while (left := docker.swarm.stack_leftovers(name=name)) > 0:
+        if time.monotonic() > deadline:
+            raise EngineRefused(
+                f"{left} service(s)/network(s) of {name} were still there after {timeout:.0f} s."
+            )
+        time.sleep(0.5)
+    yield {"stream": f"Stack {name} removed (its volumes stay on the nodes)."}
+
+
 def deploy(request: Any, docker: Engine, row: Stack, version: StackVersion, *, action: str) -> jobs.Job:
-    """``up -d`` of ``version`` as a job; on failure the version that ran before is deployed again."""
+    """``up -d`` (or ``docker stack deploy``) of ``version`` as a job; on failure the version that
+    ran before is deployed again."""
     previous = row.running_version
     target = Project(name=row.name, compose=version.compose, env=version.env)
     fallback = (
@@ -371,16 +528,19 @@ def deploy(request: Any, docker: Engine, row: Stack, version: StackVersion, *, a
     )
     number = previous.number if previous is not None else 0
 
+    mode = row.mode
+    tool = stack_cli() if mode == SWARM else cli()
+
     def work(docker: Engine, job: jobs.Job) -> Iterator[dict]:
-        yield {"stream": f"Deploying version {version.number} of {row.name} with {cli()}"}
+        yield {"stream": f"Deploying version {version.number} of {row.name} with {tool}"}
         try:
-            yield from docker.compose.run(project=target, command="up")
+            yield from _up(docker, mode, target)
         except Refused as failed:
             if fallback is None:
                 raise
             yield {"stream": f"--- the deploy failed: deploying version {number} again ---"}
             try:
-                yield from docker.compose.run(project=fallback, command="up")
+                yield from _up(docker, mode, fallback)
             except Refused as again:
                 raise EngineRefused(
                     f"{failed.message}\nDeploying version {number} again failed too: {again.message}"

@@ -8,7 +8,7 @@ import re
 from django import forms
 
 from core.container_forms import parse_key_values
-from core.policy import bind_options
+from core.policy import bind_options, network_refusals
 from core.roles import Role
 
 VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
@@ -165,8 +165,19 @@ class NetworkForm(forms.Form):
     def clean_labels(self) -> dict[str, str]:
         return dict(parse_key_values(self.cleaned_data["labels"], "label"))
 
+    def __init__(self, *args, role: Role, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role = role
+
     def clean_options(self) -> dict[str, str]:
         return dict(parse_key_values(self.cleaned_data["options"], "driver option"))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "driver" in data and "options" in data:
+            for refusal in network_refusals(data["driver"], data["options"].items(), self.role):
+                raise forms.ValidationError(refusal.message)
+        return data
 
 
 class ConnectForm(forms.Form):

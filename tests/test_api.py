@@ -151,6 +151,17 @@ def test_operator_create_goes_through_the_non_admin_policy(db, base_image):
     assert refusal.outcome == "denied"
 
 
+def test_an_operators_macvlan_network_on_a_host_interface_is_refused_by_the_api(db, engine):
+    token, secret = _token("operator")
+    name = unique("apinet")
+    body = {"name": name, "driver": "macvlan", "options": {"parent": "eth0"}}
+    response = _post(_api(secret), "/api/networks/", body)
+    assert response.status_code == 400
+    assert "Only an admin may attach a macvlan network" in response.json()["detail"]
+    assert not engine.api.networks(names=[name])
+    assert AuditEvent.objects.get(action="network.create", token_id=token.pk).outcome == "denied"
+
+
 def test_operator_creates_and_starts_a_container(db, engine, base_image):
     _, secret = _token("operator")
     name = unique("api")

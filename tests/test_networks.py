@@ -146,6 +146,29 @@ def test_bad_addresses_are_refused_with_the_input_kept(operator_client, engine, 
     assert not engine.api.networks(names=[data["name"]])
 
 
+def test_an_operators_macvlan_network_on_a_host_interface_is_refused_and_audited_as_denied(
+    operator_client, engine
+):
+    name = unique("net")
+    data = {"name": name, "driver": "macvlan", "options": "parent=eth0"}
+    response = operator_client.post("/networks/new/", data)
+    assert response.status_code == 400
+    assert "Only an admin may attach a macvlan network to a host interface" in response.content.decode()
+    assert not engine.api.networks(names=[name])
+    event = AuditEvent.objects.filter(action="network.create").latest("pk")
+    assert event.outcome == "denied"
+    assert "parent=eth0" in event.message
+
+
+def test_the_network_form_lets_an_admin_name_a_parent_interface():
+    from core.roles import Role
+    from core.volume_forms import NetworkForm
+
+    data = {"name": "lan", "driver": "ipvlan", "options": "parent=eth0"}
+    assert NetworkForm(data, role=Role.ADMIN).is_valid()
+    assert not NetworkForm(data, role=Role.OPERATOR).is_valid()
+
+
 def test_overlapping_subnet_names_the_other_network(operator_client, engine, network):
     subnet = _free_subnet(engine)
     existing = network(ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]))

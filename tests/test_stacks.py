@@ -323,3 +323,22 @@ def test_a_compose_file_cannot_read_the_dashboards_environment(role_client, engi
     assert _deploy(operator, name, compose, env="").status == jobs.SUCCESS
     (web,) = _containers(engine, name, "web")
     assert "key=absent run=absent" in _logs(engine, web["Id"], "key=")
+
+
+def test_a_managed_stack_that_was_brought_down_can_be_deployed_again_under_its_name(
+    role_client, engine, base_image, projects
+):
+    operator, admin = role_client("operator"), role_client("admin")
+    name = unique("again")
+    projects.append(name)
+    assert _deploy(operator, name, _compose(base_image, "one")).status == jobs.SUCCESS
+    assert _job(admin.post(f"/stacks/{name}/down/", {})).status == jobs.SUCCESS
+    assert _containers(engine, name) == []
+
+    job = _deploy(operator, name, _compose(base_image, "two"))
+    assert job.status == jobs.SUCCESS, job.message
+    (web,) = _containers(engine, name, "web")
+    assert "two bonjour" in _logs(engine, web["Id"], "two bonjour")
+    stack = Stack.objects.get(name=name)
+    assert [(v.number, v.origin) for v in stack.versions.order_by("number")] == [(1, "new"), (2, "new")]
+    assert stack.running_version.number == 2

@@ -127,9 +127,11 @@ def create_network(request: HttpRequest, body: NetworkCreateIn):
     data = body.dict()
     fields = {k: data[k] for k in ("name", "driver", "subnet", "gateway", "ip_range")}
     fields.update({k: "on" for k in ("internal", "attachable", "ipv6") if data[k]})
-    form = NetworkForm({**fields, "labels": _lines(body.labels), "options": _lines(body.options)})
+    form = NetworkForm(
+        {**fields, "labels": _lines(body.labels), "options": _lines(body.options)}, role=role_on(request)
+    )
     if not form.is_valid():
-        raise _refused(request, "network.create", form, body.name)
+        raise _refused(request, "network.create", form, body.name, denied=form.has_error("__all__"))
     spec = NetworkSpec(**form.cleaned_data)
     with audit.action(request, "network.create", target=spec.name, parameters=form.cleaned_data) as details:
         network = engine.for_request(request).networks.create_network(spec=spec)

@@ -16,6 +16,13 @@ Safety rules of every CLI run:
 - bounded: each output line is cut at :data:`MAX_LINE` bytes, ``config`` output at
   :data:`MAX_CONFIG_BYTES`, and every run has a timeout after which its process group is killed.
 
+Swarm stacks run the docker CLI's ``docker stack`` (deploy, rm; ``config`` where the CLI has it,
+else the compose CLI's ``config`` normalizes) under the same rules: :func:`stack_cli` detects it,
+:func:`stack_config` and :func:`stack_run` run it. ``docker stack deploy`` reads no ``.env``: the
+stack's variables reach it as the process environment, and names the CLI itself reads (``DOCKER_*``,
+``PATH`` ...) are refused (:func:`env_variables`). Images are never resolved against a registry
+(``--resolve-image never``): the engine's nodes pull what they need as for any service.
+
 The stack list is ONE engine call: ``/containers/json?all=1`` filtered by the project label.
 """
 
@@ -29,7 +36,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +45,7 @@ from django.conf import settings
 
 from core.engine._client import EndpointRef, Engine, engine_call, write_tls_files
 from core.engine.containers import ContainerSummary, _summary
+from core.engine.swarm import STACK_LABEL
 from core.errors import EngineRefused, InvalidInput
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -95,6 +103,81 @@ def cli() -> Cli:
     return Cli("", (), "")
 
 
+@dataclass(frozen=True)
+class StackCli:
+    """The docker CLI's ``stack`` commands (swarm stacks); ``has_config``: it has ``stack config``
+    (newer CLIs; Debian's 20.10 has not)."""
+
+    argv: tuple[str, ...]
+    version: str
+    has_config: bool
+
+    @property
+    def available(self) -> bool:
+        return bool(self.argv)
+
+    def __str__(self) -> str:
+        if not self.available:
+            return "no docker CLI found (swarm stacks need it: install docker.io)"
+        return f"docker stack (docker CLI {self.version})"
+
+
+@functools.cache
+def stack_cli() -> StackCli:
+    """The docker CLI for swarm stacks (detected once per process, without asking any engine)."""
+    docker_cli = shutil.which("docker")
+    if not docker_cli:
+        return StackCli((), "", False)
+    outputs = []
+    for args in (["--version"], ["stack", "--help"]):
+        try:
+            done = subprocess.run(
+                [docker_cli, *args], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return StackCli((), "", False)
+        outputs.append(done.stdout.decode("utf-8", "replace"))
+    version = re.search(r"version ([^,\s]+)", outputs[0])
+    if version is None:
+        return StackCli((), "", False)
+    has_config = re.search(r"^\s+config\s", outputs[1], re.MULTILINE) is not None
+    return StackCli((docker_cli,), version.group(1), has_config)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables the docker CLI (or what it runs) reads itself: a stack's .env may not set them.
+RESERVED_ENV = re.compile(
+    r"^(DOCKER_|COMPOSE_|BUILDKIT_|LC_)|^(PATH|HOME|LANG|SSH_AUTH_SOCK|TMPDIR|(HTTPS?|NO|ALL)_PROXY)$",
+    re.IGNORECASE,
+)
+
+
+def env_variables(text: str) -> dict[str, str]:
+    """A ``.env`` text as variables (``KEY=value`` lines, ``#`` comments, optional ``export`` and
+    quotes), for ``docker stack`` which reads no ``.env`` file.
+
+    Raises:
+        InvalidInput: a line that is not ``KEY=value``, or a name the docker CLI reads itself.
+    """
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _ENV_NAME.match(key):
+            raise InvalidInput(f".env line {number}: expected KEY=value.")
+        if RESERVED_ENV.match(key):
+            raise InvalidInput(
+                f".env line {number}: {key} is read by the docker CLI itself; use another name."
+            )
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[key] = value
+    return found
+
+
 # --------------------------------------------------------------------------- projects and runs
 
 
@@ -123,20 +206,44 @@ def _endpoint_args(ref: EndpointRef, directory: Path, kind: str) -> tuple[list[s
 
 
 @contextmanager
-def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], dict[str, str], Path]]:
-    """A private temp dir (0700) holding the project's files and TLS material, removed after: yields
-    the argument list up to the compose sub-command, the environment, and the working directory."""
-    tool = cli()
-    if not tool.available:
-        raise EngineRefused(str(tool))
-    if not NAME_RE.match(project.name):
-        raise InvalidInput(f"“{project.name}” is not a valid stack name.")
+def _private_dir(engine: Engine) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A private temp dir (0700), removed after, and the minimal environment aimed at the endpoint."""
     directory = Path(tempfile.mkdtemp(prefix="dashboard-compose-"))
     try:
         directory.chmod(0o700)
-        before, after = _endpoint_args(engine.ref, directory, tool.kind)
         env = dict(settings.COMPOSE_INHERITED_ENV)
         env["DOCKER_HOST"] = engine.ref.url
+        yield directory, env
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write_project(directory: Path, project: Project) -> Path:
+    """The managed stack's compose file and ``.env`` (0600) in ``directory/project``: its project dir."""
+    project_dir = directory / "project"
+    project_dir.mkdir(mode=0o700)
+    for name, text in ((COMPOSE_FILE, project.compose), (".env", project.env)):
+        path = project_dir / name
+        path.touch(mode=0o600)
+        path.write_text(text)
+    return project_dir
+
+
+def _check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise InvalidInput(f"“{name}” is not a valid stack name.")
+
+
+@contextmanager
+def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], dict[str, str], Path]]:
+    """The compose CLI's run: yields the argument list up to the compose sub-command, the
+    environment, and the working directory (the project's files and TLS material in a private dir)."""
+    tool = cli()
+    if not tool.available:
+        raise EngineRefused(str(tool))
+    _check_name(project.name)
+    with _private_dir(engine) as (directory, env):
+        before, after = _endpoint_args(engine.ref, directory, tool.kind)
         env["COMPOSE_INTERACTIVE_NO_CLI"] = "1"
         if tool.kind == "v1":
             argv = [tool.argv[0], *after, "--ansi", "never", "-p", project.name]
@@ -149,17 +256,28 @@ def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], di
             argv += ["--project-directory", project.working_dir or str(Path(project.config_files[0]).parent)]
             cwd = Path(project.working_dir or Path(project.config_files[0]).parent)
         else:
-            project_dir = directory / "project"
-            project_dir.mkdir(mode=0o700)
-            for name, text in ((COMPOSE_FILE, project.compose), (".env", project.env)):
-                path = project_dir / name
-                path.touch(mode=0o600)
-                path.write_text(text)
-            argv += ["-f", str(project_dir / COMPOSE_FILE), "--project-directory", str(project_dir)]
-            cwd = project_dir
+            cwd = _write_project(directory, project)
+            argv += ["-f", str(cwd / COMPOSE_FILE), "--project-directory", str(cwd)]
         yield argv, env, cwd
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def _stack_workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], dict[str, str], Path]]:
+    """``docker stack``'s run: like :func:`_workspace`, with the ``.env`` variables in the
+    environment and a docker config dir of its own (the dashboard user's contexts and credentials
+    are never read). The compose file is ``docker-compose.yml`` in the working directory."""
+    tool = stack_cli()
+    if not tool.available:
+        raise EngineRefused(str(tool))
+    _check_name(project.name)
+    if project.config_files:
+        raise InvalidInput("A swarm stack is deployed from its stored file only.")
+    variables = env_variables(project.env)
+    with _private_dir(engine) as (directory, env):
+        before, _ = _endpoint_args(engine.ref, directory, "v2")
+        cwd = _write_project(directory, project)
+        env = {**variables, **env, "DOCKER_CONFIG": str(directory / "docker-config")}
+        yield [tool.argv[0], *before, "stack"], env, cwd
 
 
 class _Process:
@@ -231,20 +349,39 @@ def config(engine: Engine, *, project: Project) -> Config:
         EngineRefused: no compose CLI, or it ran past its timeout.
     """
     with _workspace(engine, project) as (argv, env, cwd):
-        process = _Process([*argv, "config"], env, cwd, CONFIG_TIMEOUT, cwd)
-        out: list[str] = []
-        size = 0
-        try:
-            for line in process.lines():
-                size += len(line) + 1
-                if size > MAX_CONFIG_BYTES:
-                    process.kill()
-                    return Config(False, error="The normalized compose file is larger than 1 MiB.")
-                out.append(line)
-        finally:
-            code = process.close()
+        return _config_of([*argv, "config"], env, cwd, "compose config")
+
+
+@engine_call
+def stack_config(engine: Engine, *, project: Project) -> Config:
+    """Validate and normalize a swarm stack's file: ``docker stack config`` where the docker CLI
+    has it (with the ``.env`` variables), else the compose CLI's ``config`` (same interpolation).
+
+    Raises:
+        InvalidInput: the ``.env`` is not ``KEY=value`` lines or sets a variable the CLI reads.
+        EngineRefused: no CLI to do it, or it ran past its timeout.
+    """
+    if not stack_cli().has_config:
+        return config(engine, project=project)
+    with _stack_workspace(engine, project) as (argv, env, cwd):
+        return _config_of([*argv, "config", "-c", COMPOSE_FILE], env, cwd, "docker stack config")
+
+
+def _config_of(argv: list[str], env: dict[str, str], cwd: Path, label: str) -> Config:
+    process = _Process(argv, env, cwd, CONFIG_TIMEOUT, cwd)
+    out: list[str] = []
+    size = 0
+    try:
+        for line in process.lines():
+            size += len(line) + 1
+            if size > MAX_CONFIG_BYTES:
+                process.kill()
+                return Config(False, error="The normalized compose file is larger than 1 MiB.")
+            out.append(line)
+    finally:
+        code = process.close()
     if process.timed_out:
-        raise EngineRefused(f"compose config did not finish within {CONFIG_TIMEOUT:.0f} s.")
+        raise EngineRefused(f"{label} did not finish within {CONFIG_TIMEOUT:.0f} s.")
     text = "\n".join(out)
     return Config(True, normalized=text) if code == 0 else Config(False, error=text.strip() or f"exit {code}")
 
@@ -274,8 +411,36 @@ def run(engine: Engine, *, project: Project, command: str, timeout: float = RUN_
     return _run(engine, project, args, timeout)
 
 
-def _run(engine: Engine, project: Project, args: list[str], timeout: float) -> Iterator[dict]:
-    with _workspace(engine, project) as (argv, env, cwd):
+@engine_call
+def stack_run(
+    engine: Engine, *, project: Project, command: str, timeout: float = RUN_TIMEOUT
+) -> Iterator[dict]:
+    """``docker stack deploy`` (``command="deploy"``: prune services no longer in the file, never
+    resolve images against a registry) or ``docker stack rm`` (``"rm"``) of a swarm stack, as job
+    messages. Both return once the manager has the change; the caller waits for convergence.
+
+    Raises:
+        EngineRefused: the CLI failed (the message ends with its last lines) or timed out.
+    """
+    if command == "deploy":
+        args = ["deploy", "--prune", "--resolve-image", "never", "-c", COMPOSE_FILE, project.name]
+    elif command == "rm":
+        args = ["rm", project.name]
+    else:
+        raise ValueError(f"unknown docker stack command {command!r}")
+    return _run(engine, project, args, timeout, workspace=_stack_workspace, label="docker stack")
+
+
+def _run(
+    engine: Engine,
+    project: Project,
+    args: list[str],
+    timeout: float,
+    *,
+    workspace: Callable = _workspace,
+    label: str = "compose",
+) -> Iterator[dict]:
+    with workspace(engine, project) as (argv, env, cwd):
         process = _Process([*argv, *args], env, cwd, timeout, cwd)
         tail: list[str] = []
         try:
@@ -285,10 +450,10 @@ def _run(engine: Engine, project: Project, args: list[str], timeout: float) -> I
         finally:
             code = process.close()
         if process.timed_out:
-            raise EngineRefused(f"compose {args[0]} did not finish within {timeout:.0f} s and was stopped.")
+            raise EngineRefused(f"{label} {args[0]} did not finish within {timeout:.0f} s and was stopped.")
         if code != 0:
             last = "\n".join(line for line in tail[-8:] if line.strip())
-            raise EngineRefused(f"compose {args[0]} failed (exit {code}): {last}")
+            raise EngineRefused(f"{label} {args[0]} failed (exit {code}): {last}")
 
 
 # --------------------------------------------------------------------------- stacks from labels
@@ -352,6 +517,14 @@ def stack(engine: Engine, *, name: str) -> StackSummary:
     """One project's containers (none: a stack that is down or does not exist)."""
     raw = engine.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={name}"})
     return _stack(name, [_summary(item) for item in raw])
+
+
+@engine_call
+def container_names(engine: Engine, *, name: str, swarm: bool = False) -> list[str]:
+    """The names of a project's containers (a swarm stack's task containers on this engine): one call."""
+    label = f"{STACK_LABEL if swarm else PROJECT_LABEL}={name}"
+    raw = engine.api.containers(all=True, filters={"label": label})
+    return [_summary(item).name for item in raw]
 
 
 @engine_call

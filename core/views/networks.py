@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core import audit, engine, tables
 from core.engine.networks import Network, NetworkSpec
 from core.errors import Conflict, NotFound, Refused
-from core.roles import Role, has_role, require_role
+from core.roles import Role, has_role, require_role, role_on
 from core.volume_forms import CONTAINER_REF_RE, ConnectForm, DisconnectForm, NetworkForm, PruneForm
 
 SORTS = {
@@ -50,7 +50,7 @@ def network_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def network_new(request: HttpRequest) -> HttpResponse:
     """``docker network create`` with subnet/gateway/range checked against the engine's networks."""
-    form = NetworkForm(request.POST or None, initial={"driver": "bridge"})
+    form = NetworkForm(request.POST or None, role=role_on(request), initial={"driver": "bridge"})
     if request.method == "POST":
         if form.is_valid():
             spec = NetworkSpec(**form.cleaned_data)
@@ -68,7 +68,7 @@ def network_new(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Created network {network.name}.")
                 return redirect("network_detail", ref=network.id)
         else:
-            audit.refused_form(request, "network.create", form)
+            audit.refused_form(request, "network.create", form, denied=form.has_error("__all__"))
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "networks/new.html", {"form": form}, status=status)
 

@@ -1,9 +1,11 @@
 """Compose stacks: list (from labels), deploy, detail, lifecycle jobs, edit with a diff, rollback,
-import, down. The CLI is core/engine/compose.py; validation, versions and jobs are core/stacks.py."""
+import, down; swarm stacks (``docker stack deploy``) on a swarm manager endpoint through the same
+pages. The CLI is core/engine/compose.py; validation, versions and jobs are core/stacks.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,12 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import audit, engine, stacks, tables
 from core.engine import jobs
-from core.engine.compose import StackSummary, cli
+from core.engine.compose import StackSummary, cli, stack_cli
+from core.engine.swarm import ServiceSummary
 from core.models import Stack, StackVersion
 from core.policy import masked_compose_text, masked_env_text
 from core.roles import Role, forbidden, has_role, require_role, role_on
 from core.stack_forms import DownForm, EditForm, StackForm
 
+MAX_TASKS = 20  # tasks shown per service of a swarm stack (current first, then the newest history)
 SORTS = {
     "name": lambda r: r["name"],
     "status": lambda r: (r["status"], r["name"]),
@@ -31,23 +35,34 @@ def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
     """One row per project on the engine (one list call) and per managed stack that is down."""
     docker = engine.for_request(request)
     found = {s.name: s for s in docker.compose.list_stacks()}
+    swarm: dict[str, list[ServiceSummary]] = {}
+    for service in docker.swarm.stack_services():  # none (one quick 503) unless a swarm manager
+        swarm.setdefault(service.stack, []).append(service)
     managed = {s.name: s for s in Stack.objects.filter(endpoint=request.endpoint.slug)}
     last = {}
     for version in StackVersion.objects.filter(stack__in=managed.values()).order_by("stack_id", "-number"):
         last.setdefault(version.stack_id, version)
     rows = []
-    for name in found.keys() | managed.keys():
+    for name in found.keys() | managed.keys() | swarm.keys():
         summary = found.get(name) or StackSummary(name, (), (), "")
         row = managed.get(name)
         version = last.get(row.pk) if row is not None else None
+        is_swarm = name in swarm or (row is not None and row.mode == Stack.Mode.SWARM)
+        if is_swarm:
+            counts = _swarm_counts(swarm.get(name, []))
+            source = "docker stack deploy"
+        else:
+            counts = (summary.status, summary.services, summary.running, summary.total)
+            source = ", ".join(summary.config_files) or "unknown"
         rows.append(
             {
                 "name": name,
-                "status": summary.status,
-                "services": summary.services,
-                "running": summary.running,
-                "total": summary.total,
-                "source": "dashboard" if row is not None else ", ".join(summary.config_files) or "unknown",
+                "mode": "swarm" if is_swarm else "compose",
+                "status": counts[0],
+                "services": counts[1],
+                "running": counts[2],
+                "total": counts[3],
+                "source": "dashboard" if row is not None else source,
                 "managed": row is not None,
                 "version": version,
                 "deployed_at": version.created_at.timestamp() if version is not None else None,
@@ -56,6 +71,19 @@ def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
     if needle := params.needle:
         rows = [r for r in rows if needle in r["name"] or any(needle in s for s in r["services"])]
     return rows
+
+
+def _swarm_counts(services: list[ServiceSummary]) -> tuple[str, tuple[str, ...], int, int]:
+    """A swarm stack's status, service names, running and desired tasks (its list row's numbers)."""
+    running, desired = sum(s.running for s in services), sum(s.desired for s in services)
+    if not services:
+        status = "down"
+    elif running >= desired:
+        status = "running"
+    else:
+        status = "stopped" if running == 0 else "partial"
+    prefix = len(services[0].stack) + 1 if services else 0
+    return status, tuple(s.name[prefix:] for s in services), running, desired
 
 
 @require_role(Role.VIEWER)
@@ -74,12 +102,12 @@ def stack_list(request: HttpRequest) -> HttpResponse:
     return render(request, "stacks/list.html#table" if fragment else "stacks/list.html", context)
 
 
-def _checked_or_form(request: HttpRequest, form, name: str, action: str) -> stacks.Checked | None:
+def _checked_or_form(request: HttpRequest, form, name: str, action: str, mode: str) -> stacks.Checked | None:
     """Validate the form's files; on refusal add the errors to the form, audit it, return None."""
     data = form.cleaned_data
     role = role_on(request)
     checked = stacks.check(
-        engine.for_request(request), name=name, compose=data["compose"], env=data["env"], role=role
+        engine.for_request(request), name=name, compose=data["compose"], env=data["env"], role=role, mode=mode
     )
     if checked.ok:
         return checked
@@ -92,43 +120,73 @@ def _checked_or_form(request: HttpRequest, form, name: str, action: str) -> stac
 @require_role(Role.OPERATOR, action="stack.deploy")
 @require_http_methods(["GET", "POST"])
 def stack_new(request: HttpRequest) -> HttpResponse:
-    """A new stack: validate with ``config`` and the policy, then ``up -d`` as a job."""
-    form = StackForm(request.POST if request.method == "POST" else None)
+    """A new stack (or a managed one that was brought down, whose history continues): validate with
+    ``config`` and the policy, then ``up -d`` (or ``docker stack deploy``) as a job."""
+    docker = engine.for_request(request)
+    swarm = stacks.swarm_available(docker)
+    form = StackForm(request.POST if request.method == "POST" else None, swarm=swarm)
     if request.method == "POST":
-        docker = engine.for_request(request)
         name = form.cleaned_data["name"] if form.is_valid() else request.POST.get("name", "")
         if form.errors:
             audit.refused_form(request, "stack.deploy", form, target=name)
-        elif stacks.exists(docker, request.endpoint.slug, name):
-            form.add_error("name", f"A stack named “{name}” exists on this endpoint.")
+        elif taken := stacks.name_taken(docker, request.endpoint.slug, name):
+            form.add_error("name", taken)
             audit.refused_form(request, "stack.deploy", form, target=name)
-        elif _checked_or_form(request, form, name, "stack.deploy") is not None:
+        elif _checked_or_form(request, form, name, "stack.deploy", form.cleaned_data["mode"]) is not None:
             data = form.cleaned_data
-            row = Stack.objects.create(
-                endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
+            row, _ = Stack.objects.get_or_create(
+                endpoint=request.endpoint.slug,
+                name=name,
+                defaults={"created_by": request.user.get_username()},
             )
+            if row.mode != data["mode"]:
+                row.mode = data["mode"]
+                row.save(update_fields=["mode"])
             version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin="new")
             job = stacks.deploy(request, docker, row, version, action="deploy")
             return redirect("stack_job", job_id=job.id)
     status = 400 if form.is_bound and form.errors else 200
-    return render(request, "stacks/new.html", {"form": form, "cli": cli()}, status=status)
+    context = {"form": form, "cli": cli(), "stack_cli": stack_cli(), "swarm": swarm}
+    return render(request, "stacks/new.html", context, status=status)
 
 
-def _stack(request: HttpRequest, name: str) -> tuple[Stack | None, StackSummary, stacks.Source]:
+class Found(NamedTuple):
+    """A stack of the request's endpoint: its row (managed), containers, file source and services."""
+
+    row: Stack | None
+    summary: StackSummary
+    source: stacks.Source
+    services: list[ServiceSummary]  # a swarm stack's (none for a compose project)
+
+    @property
+    def swarm(self) -> bool:
+        return self.row.mode == Stack.Mode.SWARM if self.row is not None else bool(self.services)
+
+
+def _stack(request: HttpRequest, name: str) -> Found:
     """The stack ``name`` on the request's endpoint (404 when neither managed nor on the engine)."""
     docker = engine.for_request(request)
     row = stacks.row_of(request.endpoint.slug, name)
-    summary = docker.compose.stack(name=name) if stacks.valid_name(name) else StackSummary(name, (), (), "")
-    if row is None and not summary.total:
+    if not stacks.valid_name(name):
+        summary, services = StackSummary(name, (), (), ""), []
+    else:
+        summary = docker.compose.stack(name=name)
+        compose_only = row is not None and row.mode != Stack.Mode.SWARM
+        services = [] if compose_only else docker.swarm.stack_services(name=name)
+    if row is None and not summary.total and not services:
         raise Http404(f"No stack named {name} on this endpoint.")
-    return row, summary, stacks.source_of(docker, row, summary)
+    source = stacks.source_of(docker, row, summary)
+    if source.kind == "labels" and services:
+        source = stacks.Source("labels", None, "docker stack deploy, outside the dashboard")
+    return Found(row, summary, source, services)
 
 
 @require_role(Role.VIEWER)
 @require_GET
 def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     """Services and their containers, the files (secrets masked for viewers), versions, logs."""
-    row, summary, source = _stack(request, name)
+    found = _stack(request, name)
+    row, summary, source = found.row, found.summary, found.source
     can_operate = has_role(request, Role.OPERATOR)
     services: dict[str, list] = {}
     for container in summary.containers:
@@ -140,8 +198,10 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     if not can_operate:
         compose, env = masked_compose_text(compose), masked_env_text(env)
     running = row.running_version if row is not None else None
-    context = {
+    context = _swarm_detail(request, name, found.services) if found.swarm else {}
+    context |= {
         "name": name,
+        "swarm": found.swarm,
         "row": row,
         "summary": summary,
         "source": source,
@@ -158,14 +218,32 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "stacks/detail.html", context)
 
 
+def _swarm_detail(request: HttpRequest, name: str, services: list[ServiceSummary]) -> dict:
+    """What the detail page shows of a swarm stack: its services, each with its latest tasks."""
+    tasks = engine.for_request(request).swarm.stack_tasks(name=name) if services else []
+    status, _names, running, desired = _swarm_counts(services)
+    prefix = len(name) + 1
+    return {
+        "swarm_services": [
+            (s, s.name[prefix:], [t for t in tasks if t.service_id == s.id][:MAX_TASKS]) for s in services
+        ],
+        "swarm_status": status,
+        "swarm_running": running,
+        "swarm_desired": desired,
+    }
+
+
 def _lifecycle(action: str, command: str) -> Callable[[HttpRequest, str], HttpResponse]:
     """A lifecycle action as a job: through the stack's files when it has them, else by label."""
 
     @require_role(Role.OPERATOR, action=f"stack.{action}")
     @require_POST
     def view(request: HttpRequest, name: str) -> HttpResponse:
-        _row, _summary, source = _stack(request, name)
+        found = _stack(request, name)
+        source = found.source
         docker = engine.for_request(request)
+        if found.swarm:
+            return _swarm_lifecycle(request, docker, name, action)
         if source.project is None and command in ("up", "pull"):
             messages.error(
                 request, f"Stack {name}'s file is not readable here: an admin can import it first."
@@ -190,6 +268,27 @@ def _lifecycle(action: str, command: str) -> Callable[[HttpRequest, str], HttpRe
     return view
 
 
+def _swarm_lifecycle(request: HttpRequest, docker: engine.Engine, name: str, action: str) -> HttpResponse:
+    """A swarm stack has services, not containers: restart is a forced update of each service (new
+    tasks, the update policy of each); start/stop/up/pull are not swarm operations (scale instead)."""
+    if action != "restart":
+        message = (
+            f"{action.capitalize()} is for compose projects: {name} is a swarm stack (edit or scale it)."
+        )
+        audit.record(request, f"stack.{action}", target=name, outcome=audit.FAILED, message=message)
+        messages.error(request, message)
+        return redirect("stack_detail", name=name)
+
+    def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
+        for service in docker.swarm.stack_services(name=name):
+            docker.swarm.force_update(service.id)
+            yield {"stream": f"{service.name}: forced update (new tasks)"}
+        yield from stacks.converge(docker, name)
+
+    job = stacks.start_job(request, docker, name=name, action=action, work=work, role=Role.OPERATOR)
+    return redirect("stack_job", job_id=job.id)
+
+
 stack_up = _lifecycle("up", "up")
 stack_stop = _lifecycle("stop", "stop")
 stack_start = _lifecycle("start", "start")
@@ -200,15 +299,27 @@ stack_pull = _lifecycle("pull", "pull")
 @require_role(Role.ADMIN, action="stack.down")
 @require_http_methods(["GET", "POST"])
 def stack_down(request: HttpRequest, name: str) -> HttpResponse:
-    """Two steps: what goes (containers, networks; volumes when asked), then ``compose down``."""
-    _row, summary, source = _stack(request, name)
+    """Two steps: what goes (containers, networks; volumes when asked), then ``compose down``
+    (a swarm stack: ``docker stack rm``, waiting until its services and networks are gone)."""
+    found = _stack(request, name)
+    summary, source, swarm = found.summary, found.source, found.swarm
     if request.method == "GET":
-        return render(request, "stacks/down.html", {"name": name, "summary": summary, "form": DownForm()})
+        context = {
+            "name": name,
+            "summary": summary,
+            "form": DownForm(),
+            "swarm": swarm,
+            "services": found.services,
+        }
+        return render(request, "stacks/down.html", context)
     form = DownForm(request.POST)
-    volumes = form.is_valid() and form.cleaned_data["volumes"]
+    volumes = form.is_valid() and form.cleaned_data["volumes"] and not swarm
     project = source.project
 
     def work(docker: engine.Engine, job: jobs.Job) -> Iterator[dict]:
+        if swarm:
+            yield from stacks.remove_swarm_stack(docker, name)
+            return
         if project is None:
             count = docker.compose.label_action(name=name, action="down", volumes=volumes)
             yield {"stream": f"down: removed {count} container(s) of {name}, by label (no file here)."}
@@ -230,7 +341,8 @@ def _edit_page(request: HttpRequest, name: str, form: EditForm, action: str, **e
 
 def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> HttpResponse:
     """Edit and import: GET the form; POST validates and shows the diff; POST ``confirm`` deploys."""
-    row, _summary, source = _stack(request, name)
+    found = _stack(request, name)
+    row, source = found.row, found.source
     running = row.running_version if row is not None else None
     old_compose = running.compose if running else (source.project and source.project.compose) or ""
     old_compose = old_compose or stacks.read_files(source)
@@ -242,7 +354,8 @@ def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> H
     if not form.is_valid():
         audit.refused_form(request, f"stack.{action}", form, target=name)
         return _edit_page(request, name, form, action)
-    if _checked_or_form(request, form, name, f"stack.{action}") is None:
+    mode = Stack.Mode.SWARM if found.swarm else Stack.Mode.COMPOSE
+    if _checked_or_form(request, form, name, f"stack.{action}", mode) is None:
         return _edit_page(request, name, form, action)
     data = form.cleaned_data
     if not data["confirm"]:
@@ -253,7 +366,7 @@ def _new_version(request: HttpRequest, name: str, action: str, origin: str) -> H
         return _edit_page(request, name, form, action, diffs=[d for d in diffs if d], preview=True)
     if row is None:
         row = Stack.objects.create(
-            endpoint=request.endpoint.slug, name=name, created_by=request.user.get_username()
+            endpoint=request.endpoint.slug, name=name, mode=mode, created_by=request.user.get_username()
         )
     version = stacks.new_version(request, row, compose=data["compose"], env=data["env"], origin=origin)
     job = stacks.deploy(request, engine.for_request(request), row, version, action=action)
@@ -283,7 +396,9 @@ def stack_rollback(request: HttpRequest, name: str, version: int) -> HttpRespons
     if old is None:
         raise Http404(f"Stack {name} has no version {version}.")
     docker = engine.for_request(request)
-    checked = stacks.check(docker, name=name, compose=old.compose, env=old.env, role=role_on(request))
+    checked = stacks.check(
+        docker, name=name, compose=old.compose, env=old.env, role=role_on(request), mode=row.mode
+    )
     if not checked.ok:
         message = " ".join(checked.errors)
         audit.record(

@@ -248,6 +248,14 @@ def test_an_operator_may_shape_logs_but_not_send_them_elsewhere():
     assert admin.errors == {}
 
 
+def test_an_operator_keeps_logs_on_the_engine():
+    """The log driver rule of stacks applies to the create/edit form too (one policy)."""
+    shipped = _form(Role.OPERATOR, log_driver="gelf")
+    assert "gelf" in " ".join(shipped.errors["log_driver"])
+    assert _form(Role.OPERATOR, log_driver="local").errors == {}
+    assert _form(Role.ADMIN, log_driver="gelf").errors == {}
+
+
 def test_every_log_option_round_trips_through_the_edit_form():
     from core.container_forms import initial_from_spec, spec_diff
 

@@ -7,6 +7,8 @@ import pytest
 import yaml
 
 from core import policy, stacks
+from core.engine.compose import env_variables
+from core.errors import InvalidInput
 from core.roles import Role
 
 NORMALIZED = """
@@ -171,3 +173,146 @@ def test_diff_names_the_changed_lines():
 
 def test_diff_of_equal_texts_is_empty():
     assert stacks.diff("a: 1\n", "a: 1\n", "x") == ""
+
+
+# --------------------------------------------------------------------------- policy additions (issue 16)
+
+
+def _workload(service: dict, extra: dict | None = None) -> policy.Workload:
+    config = {"services": {"a": service, "web": {"image": "x"}}, **(extra or {})}
+    found = {name: w for name, w, _ in stacks.workloads("proj", config)}
+    return found["a"]
+
+
+def _operator_fields(service: dict) -> set[str]:
+    return {r.field for r in policy.refusals(_workload(service), Role.OPERATOR)}
+
+
+def test_userns_mode_is_refused_for_an_operator():
+    assert _operator_fields({"image": "x", "userns_mode": "host"}) == {"userns_mode"}
+
+
+def test_cgroup_parent_is_refused_for_an_operator():
+    assert _operator_fields({"image": "x", "cgroup_parent": "/system.slice"}) == {"cgroup_parent"}
+
+
+@pytest.mark.parametrize("driver", ["syslog", "gelf", "fluentd", "splunk", "awslogs"])
+def test_log_drivers_that_ship_logs_elsewhere_are_refused(driver):
+    service = {"image": "x", "logging": {"driver": driver, "options": {"syslog-address": "udp://1.2.3.4"}}}
+    refusals = policy.refusals(_workload(service), Role.OPERATOR)
+    by_field = {r.field: r.message for r in refusals}
+    assert set(by_field) == {"logging", "log_opts"}
+    assert driver in by_field["logging"]
+    assert "syslog-address" in by_field["log_opts"]
+
+
+def test_stack_log_options_follow_the_container_rule():
+    rotating = {"image": "x", "logging": {"driver": "json-file", "options": {"max-size": "10m", "tag": "t"}}}
+    assert _operator_fields(rotating) == set()
+    shipping = {"image": "x", "logging": {"driver": "json-file", "options": {"gelf-address": "udp://h:1"}}}
+    assert _operator_fields(shipping) == {"log_opts"}
+
+
+@pytest.mark.parametrize("driver", ["json-file", "local", "none", "journald"])
+def test_log_drivers_that_keep_logs_on_the_engine_are_allowed(driver):
+    assert _operator_fields({"image": "x", "logging": {"driver": driver}}) == set()
+
+
+def test_an_admin_may_use_userns_cgroup_parent_and_any_log_driver():
+    service = {"image": "x", "userns_mode": "host", "cgroup_parent": "/c", "logging": {"driver": "syslog"}}
+    assert policy.refusals(_workload(service), Role.ADMIN) == ()
+
+
+@pytest.mark.parametrize("key", ["network_mode", "pid", "ipc"])
+def test_joining_a_sibling_service_namespace_is_allowed(key):
+    assert _operator_fields({"image": "x", key: "service:web"}) == set()
+
+
+@pytest.mark.parametrize("key", ["network_mode", "pid", "ipc"])
+def test_joining_a_service_that_is_not_in_the_project_is_refused(key):
+    field = "network" if key == "network_mode" else key
+    assert _operator_fields({"image": "x", key: "service:elsewhere"}) == {field}
+
+
+def test_a_macvlan_network_on_a_host_interface_is_refused_naming_the_network():
+    config = {
+        "services": {"a": {"image": "x"}},
+        "networks": {"lan": {"driver": "macvlan", "driver_opts": {"parent": "eth0"}}},
+    }
+    found = stacks.network_refusals(config, Role.OPERATOR)
+    assert len(found) == 1
+    assert "“lan”" in found[0]
+    assert "parent=eth0" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("driver", "options", "role", "refused"),
+    [
+        ("ipvlan", {"parent": "ens3"}, Role.OPERATOR, True),
+        ("macvlan", {"parent": "eth0"}, Role.ADMIN, False),
+        ("macvlan", {}, Role.OPERATOR, False),  # no parent: a dummy interface of its own
+        ("bridge", {"parent": "eth0"}, Role.OPERATOR, False),
+    ],
+)
+def test_network_refusals_by_driver_option_and_role(driver, options, role, refused):
+    assert bool(policy.network_refusals(driver, options.items(), role)) is refused
+
+
+def test_an_external_network_is_not_checked_as_created():
+    config = {"networks": {"lan": {"external": True, "driver": "macvlan", "driver_opts": {"parent": "eth0"}}}}
+    assert stacks.network_refusals(config, Role.OPERATOR) == []
+
+
+# --------------------------------------------------------------------------- swarm stacks
+
+
+def test_swarm_keys_the_policy_cannot_check_are_refused_naming_service_and_key():
+    config = {"services": {"a": {"image": "x", "credential_spec": {"file": "c.json"}, "x-note": 1}}}
+    assert stacks.swarm_key_refusals(config) == [
+        "Service “a”, credential_spec: the policy cannot check it; only an admin may use it."
+    ]
+
+
+def test_swarm_external_secrets_and_config_templates_are_refused():
+    config = {
+        "services": {"a": {"image": "x"}},
+        "secrets": {"db": {"external": True}},
+        "configs": {"c": {"content": "x", "template_driver": "golang"}},
+    }
+    found = " ".join(stacks.swarm_key_refusals(config))
+    assert "secrets “db”, external" in found
+    assert "configs “c”, template_driver" in found
+
+
+def test_a_plain_swarm_stack_has_no_key_refusals():
+    config = {
+        "version": "3.13",
+        "services": {"a": {"image": "x", "deploy": {"replicas": 2}, "ports": [{"target": 80}]}},
+        "networks": {"n": {"driver": "overlay"}},
+    }
+    assert stacks.swarm_key_refusals(config) == []
+
+
+def test_env_text_becomes_variables_for_docker_stack():
+    text = "# comment\nGREETING=hello world\nexport QUOTED='a b'\n\nEMPTY=\n"
+    assert env_variables(text) == {"GREETING": "hello world", "QUOTED": "a b", "EMPTY": ""}
+
+
+@pytest.mark.parametrize("line", ["DOCKER_HOST=tcp://x", "PATH=/tmp", "docker_config=/x", "HTTPS_PROXY=h"])
+def test_env_names_the_docker_cli_reads_itself_are_refused(line):
+    with pytest.raises(InvalidInput, match="line 1"):
+        env_variables(line)
+
+
+def test_an_env_line_without_an_equals_sign_is_refused_with_its_number():
+    with pytest.raises(InvalidInput, match="line 2"):
+        env_variables("A=1\nnot a variable\n")
+
+
+def test_a_task_runs_the_current_spec_whatever_the_api_adds_to_the_template():
+    from core.engine.swarm import _same_spec
+
+    task = {"ContainerSpec": {"Image": "x", "Args": ["a"]}, "ForceUpdate": 0, "Resources": {}}
+    assert _same_spec(task, {**task, "Runtime": "container"})
+    assert not _same_spec(task, {**task, "ContainerSpec": {"Image": "x", "Args": ["b"]}})
+    assert not _same_spec(task, {**task, "ForceUpdate": 1})
