@@ -198,7 +198,7 @@ def test_bulk_restart_is_a_job_with_a_row_per_container(page, login, live, make_
     for name in names:
         page.locator(f'input[name="ids"][aria-label="Select {name}"]').check()
     page.click('button[name="action"][value="restart"]')
-    page.wait_for_url(lambda url: "/images/jobs/" in url)
+    page.wait_for_url(lambda url: "/jobs/" in url)
     page.wait_for_selector('[data-testid="job-status"][data-job-status="success"]', timeout=60000)
     for name in names:
         row = page.locator(f'.layer.item:has(.layer-id:text-is("{name}"))')
