@@ -26,11 +26,12 @@
     charts.cpu.push(t.time, [t.cpu_percent]);
     charts.memory.setMax(t.memory_total || null);
     charts.memory.push(t.time, [t.memory_usage]);
+    totals.dataset.samples = String(charts.cpu.points.length);
     totals.querySelector('[data-total="cpu"]').textContent = t.cpu_percent.toFixed(1) + " % of " + (100 * cpus) + " % (" + cpus + " CPU" + (cpus === 1 ? "" : "s") + ")";
     totals.querySelector('[data-total="memory"]').textContent = Chart.bytes(t.memory_usage) + " of " + Chart.bytes(t.memory_total) +
       (t.memory_total ? " (" + (100 * t.memory_usage / t.memory_total).toFixed(1) + " %)" : "");
     if (t.counted < t.running) {
-      totals.querySelector('[data-total="note"]').textContent = "The first " + t.counted + " of " + t.running + " running containers (the figures leave the rest out), read every 5 seconds while this page is open.";
+      document.querySelector('[data-total="note"]').textContent = "The first " + t.counted + " of " + t.running + " running containers (the figures leave the rest out), read every 5 seconds while this page is open.";
     }
   }
 
