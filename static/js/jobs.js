@@ -8,7 +8,7 @@
   if (window.Dashboard && window.Dashboard.jobs) { return; }
   var FLASH = "dashboard.jobFlash";
 
-  function line(kind, text, url) {
+  function line(kind, text, url, title) {
     var area = document.getElementById("messages");
     if (!area) { return null; }
     var node = document.createElement("div");
@@ -17,6 +17,7 @@
     node.dataset.testid = "job-inline";
     var words = document.createElement("span");
     words.textContent = text;
+    if (title) { words.title = title; }  // the id on hover, as the server's messages have it
     node.appendChild(words);
     if (url) {
       var link = document.createElement("a");
@@ -33,22 +34,30 @@
     form.dataset.jobRunning = "1";
     var words = line("info", detail.doing, detail.url);
     var finished = false;
+    var title = "";
+    var socket = null;
     function end(kind, text) {
+      if (finished) { return; }
       finished = true;
+      if (socket) { socket.close(); }
       delete form.dataset.jobRunning;
       if (kind === "success") {
-        try { sessionStorage.setItem(FLASH, JSON.stringify({ text: text, url: detail.url })); } catch (e) { /* private mode */ }
+        try { sessionStorage.setItem(FLASH, JSON.stringify({ text: text, url: detail.url, title: title })); } catch (e) { /* private mode */ }
         window.location.reload();
         return;
       }
-      line("error", text, detail.url);
+      line("error", text, detail.url, title);
       if (window.Dashboard.busy && button) { window.Dashboard.busy.clear(button); }
     }
-    var socket = new WebSocket(window.Dashboard.wsUrl(detail.ws));
+    socket = new WebSocket(window.Dashboard.wsUrl(detail.ws));
     socket.addEventListener("message", function (event) {
       var frame = JSON.parse(event.data);
       var rows = frame.layers || [];
-      rows.forEach(function (row) { if (row.item && row.status && words) { words.textContent = row.id + ": " + row.status; } });
+      rows.forEach(function (row) {
+        if (!row.item) { return; }
+        if (row.title) { title = row.title; }
+        if (row.status && words) { words.textContent = row.id + ": " + row.status; }
+      });
       if (frame.type === "state" && frame.status !== "running") { end(frame.status, frame.message); }
       else if (frame.type === "done") { end(frame.status, frame.message); }
       else if (frame.type === "error") { end("error", frame.message); }
@@ -68,8 +77,8 @@
     var flash = JSON.parse(sessionStorage.getItem(FLASH) || "null");
     sessionStorage.removeItem(FLASH);
     if (flash && flash.text) {
-      document.addEventListener("DOMContentLoaded", function () { line("success", flash.text, flash.url); });
-      if (document.readyState !== "loading") { line("success", flash.text, flash.url); }
+      var show = function () { line("success", flash.text, flash.url, flash.title); };
+      if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", show); } else { show(); }
     }
   } catch (e) { /* no storage: the job page keeps the outcome */ }
 
