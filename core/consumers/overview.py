@@ -36,28 +36,27 @@ class OverviewConsumer(GuardedConsumer):
         if self.task is not None:
             self.task.cancel()
 
-    def sample(self) -> tuple[Any, tuple[dict[str, UsageReading], int]]:
-        """The engine's info and the running containers' counters (blocking: a worker thread)."""
-        return self.docker.system.engine_info(), self.docker.system.usage_readings()
-
     async def push(self) -> None:
-        # Short engine calls bounded by DOCKER_TIMEOUT: a worker thread, not the sync pool.
-        fetch = sync_to_async(self.sample, thread_sensitive=False)
+        # Short engine calls bounded by DOCKER_TIMEOUT: worker threads, not the sync pool. The
+        # status goes out first: the totals (one call per running container) never delay it.
+        info_of = sync_to_async(self.docker.system.engine_info, thread_sensitive=False)
+        readings_of = sync_to_async(self.docker.system.usage_readings, thread_sensitive=False)
         while True:
             total = None
             try:
-                info, (readings, running) = await fetch()
+                info = await info_of()
                 payload = {"type": "status", "engine": "up", **dataclasses.asdict(info)}
                 payload.pop("warnings", None)
+                await self.send_json(payload)
+                readings, running = await readings_of()
                 if self.readings is not None:
                     total = totals(
                         self.readings, readings, running=running, cpus=info.cpus, memory_total=info.memory
                     )
                 self.readings = readings
             except DashboardError as exc:
-                payload = {"type": "status", "engine": "down", "message": exc.message}
+                await self.send_json({"type": "status", "engine": "down", "message": exc.message})
                 self.readings = None
-            await self.send_json(payload)
             if total is not None:
                 await self.send_json({"type": "totals", "time": time.time(), **dataclasses.asdict(total)})
             # The first CPU figure needs a second reading: take it soon, then every INTERVAL_SECONDS.
