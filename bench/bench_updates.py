@@ -136,6 +136,34 @@ def bench_check(api, client: Client, registry_host: str, image_id: str) -> None:
     )
     print(f"  statuses of our containers: {dict(states)} {dict(whys) if whys else ''}")
 
+    # A new image under every reference: the first check also reads each new image's details (a GET
+    # of its manifest by digest and of its config blob); a second one reuses them (same digest).
+    result = api.import_image_from_data(
+        busybox_rootfs_tar(),
+        repository=f"{RUN}-base",
+        tag="v2",
+        changes=[f'LABEL {LABEL}="{RUN}"', 'LABEL org.opencontainers.image.version="2"', 'CMD ["sh"]'],
+    )
+    assert result
+    v2 = api.inspect_image(f"{RUN}-base:v2")["Id"]
+    for reference in references:
+        repository, tag = reference.rsplit(":", 1)
+        api.tag(v2, repository, tag)
+        for message in api.push(repository, tag=tag, stream=True, decode=True):
+            assert "error" not in message, message
+        api.tag(image_id, repository, tag)  # locally the tags still name v1
+    outdated, outdated_count, outdated_methods = check(client)
+    again, again_count, again_methods = check(client)
+    found = updates.statuses(slug, ours, cached_only=True)
+    with_details = sum(1 for s in found.values() if s.available and s.details and s.details.created)
+    print(f"\nAfter a new push under all {REFERENCES} references")
+    print(
+        f"  first check:  {outdated * 1000:7.1f} ms, {outdated_count} registry requests "
+        f"{dict(outdated_methods)} (details: manifest + config blob GET per reference)"
+    )
+    print(f"  check again:  {again * 1000:7.1f} ms, {again_count} registry requests {dict(again_methods)}")
+    print(f"  containers with an update and its details: {with_details} of {len(found)}")
+
 
 def bench_downtime(api, image: str) -> None:
     from core.endpoints import default_ref

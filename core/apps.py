@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Docker dashboard"
 
     def ready(self) -> None:
-        from core import converters, signals  # noqa: F401  (signals: login/logout auditing, session revocation)
+        # signals: login/logout auditing, session revocation; updates: re-checks a reference after a pull
+        from core import converters, signals, updates  # noqa: F401
 
         converters.register()

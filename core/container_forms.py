@@ -150,6 +150,9 @@ DURATION_UNITS = {
     "h": 3600 * 10**9,
 }
 LOG_DRIVER_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+LOG_OPT_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LOG_OPTS_MAX = 32  # lines of the "other log options" field
+LOG_OPTS_MAX_CHARS = 8000
 MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less
 
 
@@ -250,6 +253,13 @@ class RuntimeFields(forms.Form):
     )
     log_max_size = forms.CharField(max_length=32, required=False, help_text="e.g. 10m")
     log_max_file = forms.IntegerField(required=False, min_value=1, max_value=1000)
+    log_opts = forms.CharField(
+        max_length=LOG_OPTS_MAX_CHARS,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Other log options",
+        help_text="KEY=value per line, as --log-opt (e.g. labels=app, tag={{.Name}})",
+    )
 
     RUNTIME_FIELDS = (
         ("Resources", ("memory", "memory_reservation", "cpus", "cpu_shares", "pids_limit")),
@@ -257,7 +267,7 @@ class RuntimeFields(forms.Form):
             "Healthcheck",
             ("health_cmd", "health_interval", "health_timeout", "health_retries", "health_start_period"),
         ),
-        ("Logs", ("log_driver", "log_max_size", "log_max_file")),
+        ("Logs", ("log_driver", "log_max_size", "log_max_file", "log_opts")),
     )
 
     def runtime_fieldsets(self) -> list[tuple[str, list]]:
@@ -296,6 +306,23 @@ class RuntimeFields(forms.Form):
             parse_size(text, "log max-size")
         return text
 
+    def clean_log_opts(self) -> tuple[tuple[str, str], ...]:
+        options: dict[str, str] = {}
+        lines = _lines(self.cleaned_data["log_opts"])
+        if len(lines) > LOG_OPTS_MAX:
+            raise forms.ValidationError(f"At most {LOG_OPTS_MAX} log options.")
+        for number, line in lines:
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if not sep or not LOG_OPT_KEY_RE.match(key):
+                raise forms.ValidationError(f"Line {number}: “{line[:80]}” is not KEY=value (a log option).")
+            if key in ("max-size", "max-file"):
+                raise forms.ValidationError(f"Line {number}: {key} has its own field above.")
+            if key in options:
+                raise forms.ValidationError(f"Line {number}: {key} is given twice.")
+            options[key] = value.strip()
+        return tuple(options.items())
+
     def clean_runtime(self) -> None:
         """Cross-field checks; called from the form's ``clean``."""
         data = self.cleaned_data
@@ -316,8 +343,10 @@ class RuntimeFields(forms.Form):
         ):
             if nanos and nanos < 10**6:
                 self.add_error(name, "At least 1ms (the engine refuses shorter).")
-        if data.get("log_driver") == "none" and (data.get("log_max_size") or data.get("log_max_file")):
-            self.add_error("log_driver", "The none driver keeps no logs: max-size and max-file do not apply.")
+        if data.get("log_driver") == "none" and (
+            data.get("log_max_size") or data.get("log_max_file") or data.get("log_opts")
+        ):
+            self.add_error("log_driver", "The none driver keeps no logs: log options do not apply.")
 
     def runtime_spec(self) -> dict:
         """The :class:`CreateSpec` keywords of this fieldset (after cleaning)."""
@@ -340,6 +369,7 @@ class RuntimeFields(forms.Form):
             log_options.append(("max-size", data["log_max_size"]))
         if data.get("log_max_file"):
             log_options.append(("max-file", str(data["log_max_file"])))
+        log_options.extend(data.get("log_opts") or ())
         return {
             "memory": data.get("memory"),
             "memory_reservation": data.get("memory_reservation"),
@@ -488,6 +518,7 @@ class CreateContainerForm(RuntimeFields, forms.Form):
             cap_add=tuple(data.get("cap_add") or ()),
             network=data.get("network") or next((n.name for n in data.get("networks") or ()), ""),
             pid=data.get("pid") or "",
+            log_options=tuple(data.get("log_opts") or ()),
             mounts=tuple(
                 policy.Mount(
                     source=v.source,
@@ -702,6 +733,9 @@ def initial_from_spec(spec: CreateSpec, *, mask_env: bool = True) -> dict:
         "log_driver": spec.log_driver,
         "log_max_size": log.get("max-size", ""),
         "log_max_file": log.get("max-file", ""),
+        "log_opts": "\n".join(
+            f"{k}={v}" for k, v in sorted(spec.log_options) if k not in ("max-size", "max-file")
+        ),
     }
 
 

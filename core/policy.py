@@ -12,7 +12,9 @@ below admin:
 - no bind mounts of host paths; no named volume with a non-``local`` driver or with bind/device
   ``driver_opts`` (``type=none``, ``o=bind``, ``device=...``), whether it exists or would be created;
 - an existing named volume that some container already mounts is another application's data: a
-  non-admin may mount it read-only only; and no ``volumes_from`` another container.
+  non-admin may mount it read-only only; and no ``volumes_from`` another container;
+- log options only from :data:`SAFE_LOG_OPTIONS` (rotation, metadata, tag): none that sends logs to
+  an address or URL, names a host path or carries credentials (``syslog-address``, ``gelf-address``...).
 
 For everyone (admins too): a field the form does not know is refused, never silently ignored.
 
@@ -37,6 +39,11 @@ SAFE_NAMESPACE_VALUES = {
     "uts": {"", "private"},
 }
 BIND_OPTION_TYPES = {"none", "bind", "rbind"}
+# Log options a non-admin may set: they shape the logs (rotation, metadata, tag, buffering). The
+# others send logs to an address, a URL or a host path, or carry credentials: admin only.
+SAFE_LOG_OPTIONS = frozenset(
+    "max-size max-file compress labels labels-regex env env-regex tag mode max-buffer-size".split()
+)
 # Names whose values are secrets (env keys, audit parameters): masked for whoever may not see them.
 SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
 
@@ -68,6 +75,7 @@ class Workload:
     security_opt: tuple[str, ...] = ()
     sysctls: tuple[str, ...] = ()
     volumes_from: tuple[str, ...] = ()  # other containers whose volumes it mounts
+    log_options: tuple[tuple[str, str], ...] = ()  # the log driver's options (key, value)
     unknown_fields: tuple[str, ...] = ()
 
     @property
@@ -198,6 +206,15 @@ def refusals(workload: Workload, role: Role, facts: Facts | None = None) -> tupl
         names = ", ".join(workload.volumes_from)
         found.append(
             Refusal("volumes_from", f"Only an admin may mount another container's volumes ({names}).")
+        )
+    routed = sorted({key for key, _ in workload.log_options if key not in SAFE_LOG_OPTIONS})
+    if routed:
+        found.append(
+            Refusal(
+                "log_opts",
+                f"Only an admin may set the log option(s) {', '.join(routed)} (log options other than "
+                f"{', '.join(sorted(SAFE_LOG_OPTIONS))} send logs elsewhere or name host paths).",
+            )
         )
     return tuple(found)
 

@@ -1357,12 +1357,13 @@ class RegistryClient:
         """Every tag of a repository (following pages), up to ``limit``: :meth:`tag_listing`'s names."""
         return list(self.tag_listing(name, limit=limit).names)
 
-    def manifest(self, name: str, reference: str) -> Manifest:
+    def manifest(self, name: str, reference: str, *, limit: int = MAX_BODY) -> Manifest:
         """``GET /v2/<name>/manifests/<reference>`` accepting Docker v2/list and OCI manifest/index.
 
         Args:
             name: the repository.
             reference: a tag or a digest.
+            limit: the largest body read (bytes).
 
         Returns:
             The parsed :class:`Manifest` with its digest.
@@ -1381,7 +1382,7 @@ class RegistryClient:
         )
         content_type = response.headers.get("Content-Type", "")
         digest = response.headers.get("Docker-Content-Digest", "")
-        raw = self.read_body(response)
+        raw = self.read_body(response, limit=limit)
         computed = "sha256:" + hashlib.sha256(raw).hexdigest()
         if reference.startswith("sha256:") and computed != reference:
             raise RegistryRefused("The manifest the registry served does not match the digest asked for.")
@@ -1451,7 +1452,7 @@ class RegistryClient:
             return self.manifest(name, reference).digest
         return digest
 
-    def blob_json(self, name: str, digest: str) -> Any:
+    def blob_json(self, name: str, digest: str, *, limit: int = MAX_BODY) -> Any:
         """``GET /v2/<name>/blobs/<digest>`` for a small JSON blob (an image config).
 
         Redirects to blob storage on another host are followed without credentials.
@@ -1459,6 +1460,7 @@ class RegistryClient:
         Args:
             name: the repository.
             digest: the blob digest.
+            limit: the largest body read (bytes).
 
         Returns:
             The decoded JSON.
@@ -1472,7 +1474,7 @@ class RegistryClient:
         response = self.request(
             "GET", f"/v2/{name}/blobs/{digest}", scope=f"repository:{name}:pull", cross_origin_redirects=True
         )
-        raw = self.read_body(response)
+        raw = self.read_body(response, limit=limit)
         if digest.startswith("sha256:") and "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
             raise RegistryRefused("The blob the registry served does not match its digest.")
         try:
@@ -1480,12 +1482,13 @@ class RegistryClient:
         except ValueError as exc:
             raise RegistryRefused("The image config blob is not valid JSON.") from exc
 
-    def config(self, name: str, manifest: Manifest) -> ImageConfig | None:
+    def config(self, name: str, manifest: Manifest, *, limit: int = MAX_BODY) -> ImageConfig | None:
         """The image config of an image manifest (None for an index or a schema 1 manifest).
 
         Args:
             name: the repository.
             manifest: an image manifest from :meth:`manifest`.
+            limit: the largest config blob read (bytes).
 
         Returns:
             The parsed :class:`ImageConfig` or None.
@@ -1495,7 +1498,7 @@ class RegistryClient:
         """
         if manifest.config is None or not manifest.config.digest:
             return None
-        return parse_config(self.blob_json(name, manifest.config.digest))
+        return parse_config(self.blob_json(name, manifest.config.digest, limit=limit))
 
     def tag_summary(self, name: str, tag: str) -> TagSummary:
         """Digest, compressed size, created and platform(s) of one tag (a lazily loaded row).

@@ -1,10 +1,14 @@
 """Image update detection: does the registry now serve another image for a container's reference?
 
-For each distinct reference the containers use, ONE ``HEAD`` of its manifest (never a GET: a GET
-counts as a pull on Docker Hub) through :mod:`core.registry` and its safety rules: the stored
+For each distinct reference the containers and local tags use, ONE ``HEAD`` of its manifest (never
+a GET: a GET counts as a pull on Docker Hub) through :mod:`core.registry` and its safety rules: the stored
 credentials and address policy of the linked registry whose host matches, else anonymous under the
-default policy (public addresses only). The answer is cached per reference for
-``settings.UPDATE_CHECK_TTL`` seconds (failures for ``UPDATE_CHECK_FAILURE_TTL``).
+default policy (public addresses only). The answer is cached per endpoint and reference for
+``settings.UPDATE_CHECK_TTL`` seconds (failures for ``UPDATE_CHECK_FAILURE_TTL``) in Django's
+``updates`` cache (Redis when ``REDIS_URL`` is set: shared by the server processes), and asked
+again when a pull of that reference ends (:func:`recheck`, on the ``image_pulled`` signal). For a
+reference with an update, the new image's config (``created``, OCI labels) is read once per digest
+(:func:`read_details`: GETs of the manifest by digest and of the config blob, never from Docker Hub).
 
 The comparison (:func:`compare`) is against the local image's ``RepoDigests`` for that repository:
 
@@ -12,35 +16,72 @@ The comparison (:func:`compare`) is against the local image's ``RepoDigests`` fo
   of a single-platform one) -> ``current``;
 * none of them and the served manifest is a single-platform image -> ``available``;
 * the served manifest is a multi-platform index and a local digest is an index of that repository
-  (a second HEAD, of the local digest: cached for good, a digest never changes) -> ``available``;
+  (a second HEAD, of the local digest: cached 30 days, a digest never changes) -> ``available``;
 * the local digest is a platform manifest (pulled by platform digest) and the registry serves an
   index: the platform entries need a GET to compare, so ``unknown`` with that reason, never a false
   "update available" because a platform digest differs from the index digest;
 * no RepoDigests for the repository (built, loaded, imported or committed locally), a digest-pinned
   reference, or a registry that cannot be asked -> ``unknown`` with why. Never a false "up to date".
 
-Pure parts (:func:`compare`) are unit-tested; :func:`check` does the HTTP.
+Pure parts (:func:`compare`) are unit-tested; :func:`statuses` does the HTTP.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.dispatch import receiver
+from django.utils.dateparse import parse_datetime
 
+from core.engine.images import image_pulled
 from core.errors import DashboardError
 from core.references import parse_input
 from core.registry import ManifestHead, RegistryClient
 
 AVAILABLE, CURRENT, UNKNOWN = "available", "current", "unknown"
 DOCKER_HUB = "registry-1.docker.io"
-CACHE_SIZE = 5000  # references remembered (the oldest go first)
+HUB_HOSTS = ("docker.io", "index.docker.io")
 WORKERS = 8  # references checked in parallel
+KEEP = 7 * 24 * 3600  # an expired answer is still shown (as the last check's) this long
+DIGEST_TYPE_TTL = 30 * 24 * 3600  # a digest's media type never changes
+DETAIL_LIMIT = 1024 * 1024  # bytes read of the new image's manifest and config blob
+LABEL_MAX = 256  # characters kept of a label's value (untrusted text, shown escaped)
+# The OCI labels shown as "old -> new", by the short name the page uses.
+OCI_LABELS = (
+    ("version", "org.opencontainers.image.version"),
+    ("revision", "org.opencontainers.image.revision"),
+    ("source", "org.opencontainers.image.source"),
+)
+
+
+@dataclass(frozen=True)
+class Details:
+    """The new image as the registry serves it: when it was built ("pushed") and its OCI labels.
+
+    Read from its config blob (a GET of a blob, after a GET of the manifest by digest: only from
+    registries other than Docker Hub, where a manifest GET counts as a pull). ``error`` says why
+    there is nothing to show.
+    """
+
+    digest: str  # the served manifest digest these details are about
+    created: str = ""
+    labels: tuple[tuple[str, str], ...] = ()  # (OCI label name, value) of :data:`OCI_LABELS`
+    error: str = ""
+
+    @property
+    def created_at(self) -> datetime | None:
+        try:
+            return parse_datetime(self.created)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -50,6 +91,7 @@ class Remote:
     head: ManifestHead | None
     error: str = ""
     checked_at: float = 0.0
+    details: Details | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +103,7 @@ class UpdateStatus:
     remote_digest: str = ""
     rate_limit_remaining: str = ""
     checked_at: float = 0.0
+    details: Details | None = None  # for available: the new image's, when read
 
     @property
     def available(self) -> bool:
@@ -71,62 +114,92 @@ class UpdateStatus:
         return self.remote_digest.split(":", 1)[-1][:12]
 
 
+def label_changes(details: Details | None, old_labels: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``(short name, old, new)`` of the OCI labels either image has (for "version 1 -> 2")."""
+    new = dict(details.labels) if details else {}
+    rows = []
+    for short, name in OCI_LABELS:
+        old = str(old_labels.get(name, ""))[:LABEL_MAX]
+        if old or new.get(name):
+            rows.append((short, old, new.get(name, "")))
+    return rows
+
+
 class _Cache:
-    """Per-reference registry answers with an expiry; bounded; shared by the process's threads."""
+    """The registry answers per (endpoint, reference), in Django's ``updates`` cache.
 
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[float, Remote]] = OrderedDict()
-        self._digest_types: OrderedDict[str, str] = OrderedDict()  # repo@digest -> media type
-        self._checked: set[str] = set()  # endpoints a check ran on
-        self._lock = threading.Lock()
+    That cache is Redis when ``REDIS_URL`` is set (every server process reads what one asked),
+    else this process's memory (bounded by its ``MAX_ENTRIES``). An answer is stored with its own
+    expiry (the TTL) and kept ``KEEP`` seconds longer, so pages show the last check's answer until
+    the next one. Keys are hashes: a reference can be longer than a cache key may be.
+    """
 
-    def get(self, key: str) -> Remote | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is None or found[0] < time.monotonic():
-                return None
-            return found[1]
+    alias = "updates"
 
-    def peek(self, key: str) -> Remote | None:
-        """The last answer even when expired (what the list shows until the next check)."""
-        with self._lock:
-            found = self._items.get(key)
-            return found[1] if found else None
+    def __init__(self, store=None) -> None:
+        self._store = store  # a cache backend of its own (tests: two clients of one Redis)
 
-    def put(self, key: str, remote: Remote, ttl: float) -> None:
-        with self._lock:
-            self._items[key] = (time.monotonic() + ttl, remote)
-            self._items.move_to_end(key)
-            while len(self._items) > CACHE_SIZE:
-                self._items.popitem(last=False)
+    @property
+    def store(self):
+        return self._store if self._store is not None else caches[self.alias]
+
+    FORMAT = "2"  # part of every key: bump it when Remote/Details change shape (old pickles ignored)
+
+    @classmethod
+    def _hashed(cls, kind: str, *parts: str) -> str:
+        return f"{kind}:" + hashlib.sha256("\x00".join((cls.FORMAT, *parts)).encode()).hexdigest()[:40]
+
+    def answers(self, endpoint: str, references: Iterable[str]) -> dict[str, tuple[float, Remote]]:
+        """``reference -> (expires at, answer)`` of those cached, expired or not (ONE cache read)."""
+        keys = {self._hashed("answer", endpoint, canonical(r)): r for r in references}
+        found = self.store.get_many(list(keys))
+        return {keys[key]: value for key, value in found.items()}
+
+    def get(self, endpoint: str, reference: str) -> Remote | None:
+        """The answer for ``reference`` while it is fresh."""
+        found = self.answers(endpoint, [reference]).get(reference)
+        return found[1] if found and found[0] >= time.time() else None
+
+    def put(self, endpoint: str, reference: str, remote: Remote, ttl: float) -> None:
+        self.store.set(
+            self._hashed("answer", endpoint, canonical(reference)), (time.time() + ttl, remote), ttl + KEEP
+        )
+
+    def drop(self, endpoint: str, reference: str) -> None:
+        self.store.delete(self._hashed("answer", endpoint, canonical(reference)))
 
     def digest_type(self, key: str) -> str | None:
-        with self._lock:
-            return self._digest_types.get(key)
+        return self.store.get(self._hashed("type", key))
 
     def put_digest_type(self, key: str, media_type: str) -> None:
-        with self._lock:
-            self._digest_types[key] = media_type
-            while len(self._digest_types) > CACHE_SIZE:
-                self._digest_types.popitem(last=False)
+        self.store.set(self._hashed("type", key), media_type, DIGEST_TYPE_TTL)
 
     def has_endpoint(self, endpoint: str) -> bool:
         """Whether anything was checked on ``endpoint`` (pages skip the work when nothing was)."""
-        with self._lock:
-            return endpoint in self._checked
+        return bool(self.store.get(self._hashed("checked", endpoint)))
 
     def mark_checked(self, endpoint: str) -> None:
-        with self._lock:
-            self._checked.add(endpoint)
+        self.store.set(self._hashed("checked", endpoint), True, settings.UPDATE_CHECK_TTL + KEEP)
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._digest_types.clear()
-            self._checked.clear()
+        """Forget everything (tests and benches). Local memory only: on Redis, ``clear`` would
+        empty the whole database (the channel layer's too)."""
+        if not isinstance(self.store, LocMemCache):
+            raise RuntimeError("updates.cache.clear() is for the local-memory cache only")
+        self.store.clear()
 
 
 cache = _Cache()
+
+
+def canonical(reference: str) -> str:
+    """``reference`` as one spelling: ``busybox``, ``busybox:latest`` and
+    ``docker.io/library/busybox:latest`` are one cache entry."""
+    try:
+        ref = parse_input(reference)
+    except DashboardError:
+        return reference
+    return f"{_normal(ref.repository)}:{ref.tag}"
 
 
 def _key(endpoint: str, reference: str) -> str:
@@ -281,6 +354,7 @@ def statuses(
     registries: Iterable = (),
     refresh: bool = False,
     cached_only: bool = False,
+    platform: str = "",
 ) -> dict[str, UpdateStatus]:
     """The status of each subject, by its key: ONE HEAD per distinct reference per TTL.
 
@@ -290,6 +364,8 @@ def statuses(
         registries: the linked :class:`core.models.Registry` rows (credentials by host).
         refresh: ask the registries again even when a cached answer is fresh ("check now").
         cached_only: never ask a registry: the last answers (pages that must not wait on registries).
+        platform: the engine's ``os/arch[/variant]``: which image of a new multi-platform index
+            the details ("pushed", OCI labels) are read from.
     """
     subjects = list(subjects)
     registries = list(registries)
@@ -298,12 +374,14 @@ def statuses(
     locals_ = {s.key: _local(s) for s in subjects}
     # Only references some local image came from are worth a request (no digest: unknown anyway).
     references = sorted({s.reference for s in subjects if locals_[s.key]})
+    cached = cache.answers(endpoint, references)
+    now = time.time()
     remotes: dict[str, Remote] = {}
     missing = []
     for reference in references:
-        found = cache.peek(_key(endpoint, reference)) if cached_only else cache.get(_key(endpoint, reference))
-        if found is not None and not refresh:
-            remotes[reference] = found
+        found = cached.get(reference)
+        if found is not None and (cached_only or (not refresh and found[0] >= now)):
+            remotes[reference] = found[1]
         elif not cached_only:
             missing.append(reference)
     if missing:
@@ -311,8 +389,8 @@ def statuses(
             for reference, remote in zip(
                 missing, pool.map(lambda r: _ask(r, registries), missing), strict=True
             ):
-                ttl = settings.UPDATE_CHECK_TTL if remote.head else settings.UPDATE_CHECK_FAILURE_TTL
-                cache.put(_key(endpoint, reference), remote, ttl)
+                remote = _carry_details(cached.get(reference, (0, None))[1], remote)
+                cache.put(endpoint, reference, remote, _ttl(remote))
                 remotes[reference] = remote
     result = {}
     for subject in subjects:
@@ -333,7 +411,119 @@ def statuses(
         else:
             local_type = lambda d, r=subject.reference: _digest_type(endpoint, r, d, registries)  # noqa: E731
         result[subject.key] = compare(subject.reference, local, remote, local_type=local_type)
-    return result
+    if not cached_only:
+        _read_details(endpoint, result, remotes, registries, platform)
+    return {key: _with_details(status, remotes.get(status.reference)) for key, status in result.items()}
+
+
+def _ttl(remote: Remote) -> float:
+    return settings.UPDATE_CHECK_TTL if remote.head else settings.UPDATE_CHECK_FAILURE_TTL
+
+
+def _carry_details(old: Remote | None, new: Remote) -> Remote:
+    """``new`` with the details ``old`` had read, when the registry still serves that digest."""
+    if old and old.details and new.head and old.details.digest == new.head.digest:
+        return replace(new, details=old.details)
+    return new
+
+
+def _with_details(status: UpdateStatus, remote: Remote | None) -> UpdateStatus:
+    if status.available and remote and remote.details and remote.details.digest == status.remote_digest:
+        return replace(status, details=remote.details)
+    return status
+
+
+def _read_details(
+    endpoint: str,
+    result: dict[str, UpdateStatus],
+    remotes: dict[str, Remote],
+    registries: list,
+    platform: str,
+) -> None:
+    """Read the new image's details for each reference with an update available and none read yet
+    (a GET of the manifest by digest, and of the config blob: bounded, Docker Hub excluded)."""
+    wanted = sorted(
+        {
+            s.reference
+            for s in result.values()
+            if s.available
+            and not (remotes[s.reference].details and remotes[s.reference].details.digest == s.remote_digest)
+        }
+    )
+    if not wanted:
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(wanted))) as pool:
+        read = pool.map(lambda r: read_details(r, remotes[r].head.digest, registries, platform), wanted)
+        for reference, details in zip(wanted, read, strict=True):
+            remote = replace(remotes[reference], details=details)
+            remotes[reference] = remote
+            cache.put(endpoint, reference, remote, _ttl(remote))
+
+
+def _pick(manifests: Iterable, platform: str):
+    """The entry of an index for ``platform`` (``os/arch[/variant]``), or None."""
+    os_, _, rest = platform.partition("/")
+    arch, _, variant = rest.partition("/")
+    for entry in manifests:
+        p = entry.platform
+        if p and p.os == os_ and p.architecture == arch and (not variant or p.variant == variant):
+            return entry
+    return None
+
+
+def read_details(reference: str, digest: str, registries: Iterable, platform: str) -> Details:
+    """What the new image ``digest`` of ``reference`` says about itself: its config's ``created``
+    and OCI labels (a GET of the manifest by digest, then of the config blob, each at most
+    ``DETAIL_LIMIT`` bytes). Not from Docker Hub: a manifest GET counts as a pull there."""
+    try:
+        host, url, path = registry_target(reference)
+    except DashboardError as error:
+        return Details(digest, error=error.message)
+    if host in HUB_HOSTS:
+        return Details(
+            digest, error="not read from Docker Hub (reading the new image's manifest counts as a pull)"
+        )
+    try:
+        with client_for_host(host, url, registries) as client:
+            manifest = client.manifest(path, digest, limit=DETAIL_LIMIT)
+            if manifest.is_index:
+                entry = _pick(manifest.manifests, platform) if platform else None
+                if entry is None:
+                    where = platform or "this engine's platform"
+                    return Details(digest, error=f"the new index has no image for {where}")
+                manifest = client.manifest(path, entry.digest, limit=DETAIL_LIMIT)
+            config = client.config(path, manifest, limit=DETAIL_LIMIT)
+    except DashboardError as error:
+        return Details(digest, error=f"the new image's config could not be read: {error.message}")
+    if config is None:
+        return Details(digest, error="the new image has no config to read")
+    labels = dict(config.labels)
+    return Details(
+        digest,
+        created=config.created[:64],
+        labels=tuple((name, labels[name][:LABEL_MAX]) for _, name in OCI_LABELS if labels.get(name)),
+    )
+
+
+def recheck(endpoint: str, reference: str, registries: Iterable | None = None) -> None:
+    """Drop the cached answer for ``reference`` and ask the registry again (one HEAD): after a pull,
+    so a badge follows the image just pulled without waiting for the TTL. Nothing happens on an
+    endpoint where no check ever ran (no registry request the user did not ask for)."""
+    if pinned_or_invalid(reference) or not cache.has_endpoint(endpoint):
+        return
+    if registries is None:
+        from core.models import Registry
+
+        registries = Registry.objects.all()
+    old = cache.answers(endpoint, [reference]).get(reference, (0, None))[1]
+    cache.drop(endpoint, reference)
+    remote = _carry_details(old, _ask(reference, list(registries)))
+    cache.put(endpoint, reference, remote, _ttl(remote))
+
+
+@receiver(image_pulled)
+def _pulled(sender, *, endpoint: str, reference: str, **kwargs) -> None:
+    recheck(endpoint, reference)
 
 
 def container_subjects(docker, containers: Iterable | None = None) -> list[Subject]:
@@ -351,21 +541,49 @@ def container_subjects(docker, containers: Iterable | None = None) -> list[Subje
     return subjects
 
 
-def for_endpoint(
-    request, containers: Iterable | None = None, *, cached_only: bool = True, refresh: bool = False
-):
-    """The update status of the request endpoint's containers, by container id."""
+TAG_KEY = "tag:"  # a local tag's subject key: ``tag:<repository>:<tag>`` (container keys are ids)
+
+
+def tag_subjects(rows: Iterable) -> list[Subject]:
+    """The local tags of image list rows (:class:`core.engine.images.ImageRow`) as subjects."""
+    return [Subject(TAG_KEY + row.reference, row.reference, row.digests) for row in rows if not row.dangling]
+
+
+def for_endpoint(request, containers: Iterable | None = None) -> dict[str, UpdateStatus]:
+    """The update status of the request endpoint's containers, by container id, from the last
+    answers only (pages never wait on a registry)."""
+    from core import engine
+
+    if not cache.has_endpoint(request.endpoint.slug):
+        return {}  # nothing checked here yet: no engine calls, no badges
+    docker = engine.for_request(request)
+    return statuses(request.endpoint.slug, container_subjects(docker, containers), cached_only=True)
+
+
+def for_tags(request, rows: Iterable) -> dict[str, UpdateStatus]:
+    """The update status of image list rows, by ``repository:tag``, from the last answers only
+    (the images page never asks a registry; "check now" asks for tags and containers alike)."""
+    if not cache.has_endpoint(request.endpoint.slug):
+        return {}
+    found = statuses(request.endpoint.slug, tag_subjects(rows), cached_only=True)
+    return {key.removeprefix(TAG_KEY): status for key, status in found.items()}
+
+
+def check_now(request) -> tuple[dict[str, UpdateStatus], dict[str, UpdateStatus]]:
+    """Ask the registries again for every distinct reference of the endpoint's containers AND local
+    tags (one HEAD each; details read for those with an update). Returns (containers by id, tags
+    by ``repository:tag``)."""
     from core import engine
     from core.models import Registry
 
-    if cached_only and not cache.has_endpoint(request.endpoint.slug):
-        return {}  # nothing checked here yet: no engine calls, no badges
     docker = engine.for_request(request)
-    subjects = container_subjects(docker, containers)
-    return statuses(
+    subjects = container_subjects(docker) + tag_subjects(docker.images.list_images())
+    found = statuses(
         request.endpoint.slug,
         subjects,
-        registries=[] if cached_only else Registry.objects.all(),
-        cached_only=cached_only,
-        refresh=refresh,
+        registries=Registry.objects.all(),
+        refresh=True,
+        platform=docker.system.platform(),
     )
+    tags = {k.removeprefix(TAG_KEY): v for k, v in found.items() if k.startswith(TAG_KEY)}
+    return {k: v for k, v in found.items() if not k.startswith(TAG_KEY)}, tags

@@ -190,6 +190,25 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Caches. "updates" holds the image update checks' registry answers (core/updates.py): on Redis when
+# REDIS_URL is set, so every server process shares one HEAD per reference per TTL; else per process.
+# "default" stays local memory (the API token throttle's windows: per process, as documented there).
+UPDATE_CACHE_ENTRIES = 5000
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "updates": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "updates",
+        "OPTIONS": {"MAX_ENTRIES": UPDATE_CACHE_ENTRIES},
+    },
+}
+if REDIS_URL:
+    CACHES["updates"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "dashboard-updates",
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

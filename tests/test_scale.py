@@ -208,3 +208,49 @@ def test_a_job_started_on_one_process_is_served_and_streamed_by_the_other(tmp_pa
     assert refused.value.rcvd.code == 4403  # a viewer may not start a build, so may not watch one
     assert first[0]["status"] == "running"
     assert ended[-1]["status"] == "interrupted"
+
+
+def _post_form(url: str, cookie: str, path: str) -> int:
+    """POST ``path`` on one process with the session cookie and a CSRF token fetched like a browser."""
+    import http.cookiejar
+    import re
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page_request = urllib.request.Request(f"{url}/", headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310
+    page = opener.open(page_request, timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    csrf_cookie = next(c.value for c in jar if c.name == "csrftoken")
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{url}{path}",
+        data=f"csrfmiddlewaretoken={token}".encode(),
+        headers={"Cookie": f"sessionid={cookie}; csrftoken={csrf_cookie}", "Referer": f"{url}/"},
+    )
+    return opener.open(request, timeout=60).status
+
+
+def _page(url: str, cookie: str) -> str:
+    request = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"})  # noqa: S310
+    return urllib.request.urlopen(request, timeout=10).read().decode()  # noqa: S310 - loopback
+
+
+def test_an_update_check_on_process_a_is_seen_by_process_b_through_redis(tmp_path, engine, make_container):
+    container = make_container(command="sleep 300")  # from an imported image: "unknown (locally)"
+    with redis_server() as redis_url:
+        env = dashboard_env(
+            REDIS_URL=redis_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+            DATA_DIR=str(tmp_path),
+            UPDATE_CHECK_UNLINKED="False",  # loopback only: no registry of the engine's other images
+        )
+        manage(env, "migrate", "--no-input", "-v", "0")
+        users = {role: _create_user(env, role) for role in ("viewer", "operator")}
+        with daphne(env, tmp_path / "a.log") as (url_a, _), daphne(env, tmp_path / "b.log") as (url_b, _):
+            process_a = LiveServer(url=url_a, pid=0, users=users, database=tmp_path, log_path=tmp_path)
+            viewer, operator = process_a.session_cookie("viewer"), process_a.session_cookie("operator")
+            detail_on_b = f"{url_b}/containers/{container['Id'][:12]}/"
+            assert "data-update=" not in _page(detail_on_b, viewer)  # nothing checked anywhere yet
+            assert _post_form(url_a, operator, "/updates/check/") == 200  # redirect followed
+            page = _page(detail_on_b, viewer)
+    assert 'data-update="unknown"' in page
+    assert "locally" in page

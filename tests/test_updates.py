@@ -437,3 +437,173 @@ def test_browser_edit_shows_what_changes_before_confirming(page, login, live, en
     assert "hunter2" not in page.content()
     assert engine.api.inspect_container(served["name"])["Id"] == served["id"]
     assert page.problems == []
+
+
+# --------------------------------------------------------------------------- re-check, details, tags
+
+
+def _image_row(page: str, reference: str) -> str:
+    repository, _, tag = reference.rpartition(":")
+    match = re.search(
+        rf">{re.escape(repository)}</a></td><td>{re.escape(tag)}(.*?)</td>",
+        page,
+        re.S,
+    )
+    assert match, f"no row for {reference}"
+    return match.group(1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pull_through_the_dashboard_rechecks_so_badges_follow_without_check_now(
+    operator_client, viewer_client, engine, registry_server, linked_registry, make_container
+):
+    repository = f"{registry_server.host}/{RUN_ID}-follow"
+    reference = f"{repository}:stable"
+    v1 = _runnable_image(engine, "1")
+    _push(engine, registry_server, v1, repository, "stable")
+    name = unique("follow")
+    make_container(name=name, image=reference, command=SERVE)
+    try:
+        v2 = _runnable_image(engine, "2")
+        _push(engine, registry_server, v2, repository, "stable")
+        v2_digest = engine.api.inspect_image(v2)["RepoDigests"][0].split("@")[1]
+        engine.api.tag(v1, repository, "stable")
+        engine.api.remove_image(v2, force=True)
+        assert operator_client.post("/updates/check/").status_code == 302
+
+        # The container page: the new digest, when it was pushed, and its OCI version old -> new.
+        page = viewer_client.get(f"/containers/{name}/").content.decode()
+        assert 'data-update="available"' in page
+        assert v2_digest in page
+        assert 'data-testid="update-pushed"' in page
+        assert re.search(r'data-label="version">version <code>1</code> → <code>2</code>', page), page
+        # The images page: the local tag says it too, from the same answers.
+        assert 'data-update="available"' in _image_row(
+            viewer_client.get(f"/images/?q={RUN_ID}-follow").content.decode(), reference
+        )
+
+        # The registry moves on again; the dashboard pulls: the pull re-checks that reference.
+        v3 = _runnable_image(engine, "3")
+        _push(engine, registry_server, v3, repository, "stable")
+        engine.api.tag(v1, repository, "stable")
+        engine.api.remove_image(v3, force=True)
+        checks = AuditEvent.objects.filter(action="updates.check").count()
+        job = _job(
+            operator_client.post("/images/pull/", {"reference": reference, "registry": linked_registry.pk})
+        )
+        assert job.status == jobs.SUCCESS, job.message
+        assert 'data-update="current"' in _image_row(
+            viewer_client.get(f"/images/?q={RUN_ID}-follow").content.decode(), reference
+        )
+        assert (
+            'data-update="available"' in viewer_client.get(f"/containers/{name}/").content.decode()
+        )  # still v1
+
+        job = _job(operator_client.post(f"/containers/{name}/recreate/", {"pull": "on"}))
+        assert job.status == jobs.SUCCESS, job.message
+        assert 'data-update="current"' in viewer_client.get(f"/containers/{name}/").content.decode()
+        assert AuditEvent.objects.filter(action="updates.check").count() == checks  # no "check now"
+    finally:
+        engine.api.remove_container(name, force=True, v=True)
+        engine.api.remove_image(reference, force=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_share_one_head_per_reference_through_redis(
+    engine, registry_server, linked_registry, monkeypatch
+):
+    from django.core.cache.backends.redis import RedisCache
+
+    from core import updates
+    from core.registry import RegistryClient
+    from tests.scale_support import redis_server
+
+    repository = f"{registry_server.host}/{RUN_ID}-shared"
+    v1 = _runnable_image(engine, "1")
+    _push(engine, registry_server, v1, repository, "v1")
+    digests = tuple(engine.api.inspect_image(v1)["RepoDigests"])
+    heads = []
+    original = RegistryClient.head_manifest
+
+    def counting(self, name, reference):
+        heads.append(reference)
+        return original(self, name, reference)
+
+    monkeypatch.setattr(RegistryClient, "head_manifest", counting)
+    subjects = [updates.Subject(f"c{n}", f"{repository}:v1", digests) for n in range(3)]
+    try:
+        with redis_server() as url, monkeypatch.context() as patch:
+            process_a = updates._Cache(RedisCache(url, {"KEY_PREFIX": RUN_ID}))
+            process_b = updates._Cache(RedisCache(url, {"KEY_PREFIX": RUN_ID}))
+            patch.setattr(updates, "cache", process_a)
+            found_a = updates.statuses("ep", subjects, registries=[linked_registry])
+            assert heads == ["v1"]
+            patch.setattr(updates, "cache", process_b)
+            found_b = updates.statuses("ep", subjects, registries=[linked_registry])
+            assert heads == ["v1"]  # process b used process a's answer
+            assert found_b["c0"].state == found_a["c0"].state == updates.CURRENT
+            with pytest.raises(RuntimeError):
+                process_b.clear()  # never FLUSHDB a Redis the channel layer shares
+    finally:
+        engine.api.remove_image(f"{repository}:v1", force=True)
+
+
+# --------------------------------------------------------------------------- log options through an edit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_keeps_every_log_option_not_only_max_size_and_max_file(admin_client, engine, make_container):
+    name = unique("logs")
+    options = {"syslog-address": f"udp://127.0.0.1:{free_port()}", "tag": "x", "labels": "a"}
+    make_container(
+        name=name,
+        command=SERVE,
+        labels={"a": "1"},
+        host_config=engine.api.create_host_config(log_config={"Type": "syslog", "Config": options}),
+    )
+    try:
+        data = _edit_fields(admin_client, name, memory="64m")
+        assert data["log_opts"].splitlines() == [
+            "labels=a",
+            f"syslog-address={options['syslog-address']}",
+            "tag=x",
+        ]
+        job = _job(admin_client.post(f"/containers/{name}/recreate/", data))
+        assert job.status == jobs.SUCCESS, job.message
+        raw = engine.api.inspect_container(name)
+        assert raw["HostConfig"]["Memory"] == 64 << 20
+        assert raw["HostConfig"]["LogConfig"] == {"Type": "syslog", "Config": options}
+    finally:
+        engine.api.remove_container(name, force=True, v=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_edit_keeps_log_options_but_may_not_send_logs_elsewhere(
+    operator_client, engine, make_container
+):
+    name = unique("logs")
+    options = {"max-size": "1m", "labels": "a", "env": "MODE"}
+    raw = make_container(
+        name=name,
+        command=SERVE,
+        labels={"a": "1"},
+        environment=["MODE=x"],
+        host_config=engine.api.create_host_config(log_config={"Type": "json-file", "Config": options}),
+    )
+    try:
+        data = _edit_fields(operator_client, name, log_opts="labels=a\nsyslog-address=udp://127.0.0.1:9")
+        response = operator_client.post(f"/containers/{name}/recreate/", data)
+        assert response.status_code == 400
+        assert "syslog-address" in str(response.context["form"].errors["log_opts"])
+        assert engine.api.inspect_container(name)["Id"] == raw["Id"]
+        assert AuditEvent.objects.filter(action="container.recreate").latest("id").outcome == "denied"
+
+        data = _edit_fields(operator_client, name, cpu_shares="512")
+        job = _job(operator_client.post(f"/containers/{name}/recreate/", data))
+        assert job.status == jobs.SUCCESS, job.message
+        after = engine.api.inspect_container(name)
+        assert after["Id"] != raw["Id"]
+        assert after["HostConfig"]["CpuShares"] == 512
+        assert after["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": options}
+    finally:
+        engine.api.remove_container(name, force=True, v=True)

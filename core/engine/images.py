@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from django.dispatch import Signal
+
 from core import references
 from core.engine._client import Engine, engine_call
 from core.errors import Conflict, EngineRefused, InvalidInput, InvalidReference, NotFound
 from core.policy import masked_document, masked_env
+
+# Sent when a pull through :func:`pull_stream` completed, with ``endpoint`` (the slug) and
+# ``reference``: the update checks (core/updates.py) ask the registry again for that reference.
+image_pulled = Signal()
 
 # --------------------------------------------------------------------------- dataclasses
 
@@ -36,6 +42,7 @@ class ImageRow:
     containers: int
     labels: tuple[tuple[str, str], ...]
     dangling: bool
+    digests: tuple[str, ...] = ()  # RepoDigests (``repo@sha256:...``): where it was pulled from
 
     @property
     def reference(self) -> str:
@@ -219,6 +226,7 @@ def list_images(engine: Engine) -> list[ImageRow]:
             "containers": used.get(image_id, 0),
             "labels": _labels(image.get("Labels")),
             "dangling": not tags,
+            "digests": tuple(str(d) for d in image.get("RepoDigests") or () if "@" in str(d)),
         }
         if not tags:
             rows.append(ImageRow(repository="<none>", tag="<none>", **base))
@@ -248,6 +256,18 @@ def repo_digests(engine: Engine) -> dict[str, tuple[str, ...]]:
         str(image["Id"]): tuple(str(d) for d in image.get("RepoDigests") or () if "@" in str(d))
         for image in engine.api.images()
     }
+
+
+@engine_call
+def image_labels(engine: Engine, image_id: str) -> dict[str, str]:
+    """The labels of one image's config (``docker image inspect``), e.g. its OCI version labels.
+
+    Raises:
+        NotFound: the image is gone.
+        EngineUnavailable: the engine does not answer.
+    """
+    config = engine.api.inspect_image(image_id).get("Config") or {}
+    return dict(_labels(config.get("Labels")))
 
 
 @engine_call
@@ -512,6 +532,7 @@ def pull_stream(engine: Engine, reference: str, *, auth_config: dict | None = No
             if error:
                 raise EngineRefused(error)
             yield message
+    image_pulled.send(sender=Engine, endpoint=engine.ref.slug, reference=reference)
 
 
 @engine_call

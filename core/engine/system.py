@@ -86,6 +86,32 @@ def engine_info(engine: Engine) -> EngineInfo:
     )
 
 
+# ``docker info``'s Architecture (the kernel's name) -> the OCI platform's architecture[/variant].
+OCI_ARCHITECTURES = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm/v7",
+    "armv6l": "arm/v6",
+    "i386": "386",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+@engine_call
+def platform(engine: Engine) -> str:
+    """The engine's platform as an OCI index names it: ``linux/amd64``, ``linux/arm/v7`` (one
+    ``docker info``); '' when the architecture is one this table does not know."""
+    info = engine.api.info()
+    arch = OCI_ARCHITECTURES.get(str(info.get("Architecture", "")), "")
+    os_type = str(info.get("OSType") or "linux")
+    return f"{os_type}/{arch}" if arch else ""
+
+
 def _positive(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 

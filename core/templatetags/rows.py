@@ -63,10 +63,17 @@ def _ports(ports: tuple) -> SafeString:
 
 
 @register.simple_tag
-def update_badge(status) -> SafeString | str:
-    """``update available`` (with the new digest), or ``update ?`` with why when it is unknown."""
+def update_badge(status, current: bool = False) -> SafeString | str:
+    """``update available`` (with the new digest), or ``update ?`` with why when it is unknown;
+    with ``current``, ``up to date`` too (the images page: every tag says its state)."""
     if status is None or status.why == "not checked yet":
         return ""
+    if current and status.state == "current":
+        return format_html(
+            ' <span class="badge update-current" data-update="current" title="the registry serves {}">'
+            "up to date</span>",
+            status.remote_digest,
+        )
     if status.available:
         return format_html(
             ' <span class="badge update-available" data-update="available" title="new digest {}">'
@@ -141,13 +148,14 @@ def _project(context: template.Context, project: str) -> str:
 def image_row(context: template.Context, r) -> SafeString:
     """One ``<tr data-id>`` of the images list (one row per tag)."""
     return format_html(
-        '<tr data-id="{}"{}><td><a href="{}">{}</a></td><td>{}</td><td class="mono">{}</td>'
+        '<tr data-id="{}"{}><td><a href="{}">{}</a></td><td>{}{}</td><td class="mono">{}</td>'
         '<td class="num" title="{} bytes">{}</td><td title="{}">{} ago</td><td class="num">{}</td></tr>',
         r.id,
         _DIM if r.dangling else "",
         _link(_url_pattern(context, "image-detail"), r.short_id),
         r.repository,
         r.tag,
+        update_badge((context.get("updates") or {}).get(r.reference), current=True),
         r.short_id,
         r.size,
         filesizeformat(r.size),

@@ -61,6 +61,7 @@ def spec_workload(spec: CreateSpec) -> policy.Workload:
         cap_add=spec.cap_add,
         network=spec.network or next((n.name for n in spec.networks), ""),
         pid=spec.pid,
+        log_options=spec.log_options,
         mounts=tuple(
             policy.Mount(v.source, v.target, "bind" if v.is_bind else "volume", v.read_only)
             for v in spec.volumes

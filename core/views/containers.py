@@ -329,6 +329,7 @@ def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: 
     can_operate = has_role(request, Role.OPERATOR)
     attached = {n.name for n in container.networks} | {"host", "none"}
     joinable = [n for n in docker.networks.network_names() if n[0] not in attached] if can_operate else []
+    update = updates.for_endpoint(request, [container]).get(container.id)
     return render(
         request,
         "containers/detail.html",
@@ -342,7 +343,12 @@ def _detail_page(request: HttpRequest, container: ContainerDetail, *, revealed: 
             "can_admin": has_role(request, Role.ADMIN),
             "commit_form": CommitForm(initial={"pause": True}),
             "revealed": revealed,
-            "update": updates.for_endpoint(request, [container]).get(container.id),
+            "update": update,
+            "update_labels": updates.label_changes(
+                update.details, docker.images.image_labels(container.image_id)
+            )
+            if update and update.available and update.details
+            else [],
         },
     )
 

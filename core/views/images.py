@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import audit, bulk, engine, tables
+from core import audit, bulk, engine, tables, updates
 from core.engine import jobs
 from core.engine.images import ImageInUse, ImageRow, dockerfile_context, short
 from core.errors import InvalidReference, NotFound, Refused
@@ -93,8 +93,10 @@ def filter_images(docker: engine.Engine, params: tables.Params, *, show: str = "
 def image_list(request: HttpRequest) -> HttpResponse:
     """All images, one row per tag, a page at a time; htmx asks for just the table."""
     rows, params, show = _filtered(request)
+    page = tables.page_of(rows, params)
     context = {
-        "page": tables.page_of(rows, params),
+        "page": page,
+        "updates": updates.for_tags(request, page.rows),  # the last check's answers, no request
         "params": params,
         "show": show,
         "columns": COLUMNS,

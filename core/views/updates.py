@@ -33,18 +33,21 @@ def _back(request: HttpRequest) -> HttpResponse:
 @require_role(Role.OPERATOR, action="updates.check")
 @require_POST
 def updates_check(request: HttpRequest) -> HttpResponse:
-    """Ask the registries now (one HEAD per distinct reference), then back to the page."""
+    """Ask the registries now (one HEAD per distinct reference of the containers and local tags),
+    then back to the page."""
     with audit.action(request, "updates.check") as details:
-        found = updates.for_endpoint(request, cached_only=False, refresh=True)
+        found, tags = updates.check_now(request)
         counts = {
             state: sum(1 for s in found.values() if s.state == state)
             for state in (updates.AVAILABLE, updates.CURRENT, updates.UNKNOWN)
         }
+        outdated_tags = sum(1 for s in tags.values() if s.available)
         details["message"] = ", ".join(f"{n} {state}" for state, n in counts.items())
+        details["message"] += f"; tags: {outdated_tags} of {len(tags)} with an update"
     messages.success(
         request,
         f"Checked {len(found)} container(s): {counts['available']} with an update, {counts['current']} up to "
-        f"date, {counts['unknown']} unknown.",
+        f"date, {counts['unknown']} unknown; {outdated_tags} of {len(tags)} local tag(s) with an update.",
     )
     return _back(request)
 

@@ -211,3 +211,52 @@ def test_networks_lines_carry_aliases_and_refuse_host():
     spec = _form(Role.OPERATOR, networks="front web www\nback").spec()
     assert [(n.name, n.aliases) for n in spec.networks] == [("front", ("web", "www")), ("back", ())]
     assert "networks" in _form(Role.ADMIN, networks="host").errors
+
+
+def test_other_log_options_are_key_value_lines_after_max_size_and_max_file():
+    spec = _form(
+        Role.OPERATOR, log_driver="json-file", log_max_size="10m", log_opts="labels=app\n\nenv=MODE\n"
+    ).spec()
+    assert spec.log_options == (("max-size", "10m"), ("labels", "app"), ("env", "MODE"))
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("labels", "not KEY=value"),
+        ("=x", "not KEY=value"),
+        ("bad key=x", "not KEY=value"),
+        ("max-size=1m", "its own field"),
+        ("tag=a\ntag=b", "twice"),
+        ("\n".join(f"k{n}=v" for n in range(33)), "At most 32"),
+    ],
+)
+def test_bad_log_option_lines_are_field_errors(text, why):
+    form = _form(Role.ADMIN, log_opts=text)
+    assert why in " ".join(form.errors["log_opts"])
+
+
+def test_the_none_driver_takes_no_log_options():
+    assert "log_driver" in _form(Role.OPERATOR, log_driver="none", log_opts="tag=x").errors
+
+
+def test_an_operator_may_shape_logs_but_not_send_them_elsewhere():
+    assert _form(Role.OPERATOR, log_driver="json-file", log_opts="labels=a\ntag=x").errors == {}
+    refused = _form(Role.OPERATOR, log_driver="syslog", log_opts="syslog-address=udp://127.0.0.1:514")
+    assert "syslog-address" in " ".join(refused.errors["log_opts"])
+    admin = _form(Role.ADMIN, log_driver="syslog", log_opts="syslog-address=udp://127.0.0.1:514")
+    assert admin.errors == {}
+
+
+def test_every_log_option_round_trips_through_the_edit_form():
+    from core.container_forms import initial_from_spec, spec_diff
+
+    spec = _form(
+        Role.ADMIN, log_driver="syslog", log_max_size="", log_opts="tag=x\nlabels=a\nsyslog-format=rfc5424"
+    ).spec()
+    initial = initial_from_spec(spec)
+    assert initial["log_opts"] == "labels=a\nsyslog-format=rfc5424\ntag=x"
+    again = _form(Role.ADMIN, **{k: v for k, v in initial.items() if v not in ("", None, False)})
+    assert again.errors == {}
+    assert dict(again.spec().log_options) == dict(spec.log_options)
+    assert [row for row in spec_diff(spec, again.spec()) if row[0].startswith("log")] == []

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from core.engine.containers import spec_from_inspect
 from core.registry import DOCKER_MANIFEST, OCI_INDEX, ManifestHead
-from core.updates import AVAILABLE, CURRENT, UNKNOWN, Remote, compare, pinned_or_invalid, registry_target
+from core.updates import (
+    AVAILABLE,
+    CURRENT,
+    UNKNOWN,
+    Details,
+    Remote,
+    compare,
+    pinned_or_invalid,
+    registry_target,
+)
 
 INDEX_A, INDEX_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 PLATFORM = "sha256:" + "c" * 64
@@ -141,3 +150,127 @@ def test_settings_the_form_cannot_carry_are_named():
     raw["HostConfig"]["Devices"] = [{"PathOnHost": "/dev/fuse"}]
     raw["HostConfig"]["Tmpfs"] = {"/run": ""}
     assert spec_from_inspect(raw, IMAGE).unsupported == ("Devices", "Tmpfs")
+
+
+# --------------------------------------------------------------------------- the shared cache
+
+
+def _shared_caches(monkeypatch, location: str):
+    """Two cache clients of one store (as two server processes with one Redis), and a counting
+    stand-in for the registry's HEAD."""
+    import itertools
+
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from core import updates
+
+    asked: list[str] = []
+    digests = itertools.count()
+
+    def ask(reference, registries):
+        asked.append(reference)
+        return Remote(ManifestHead(f"sha256:{next(digests):064x}", DOCKER_MANIFEST), checked_at=1.0)
+
+    monkeypatch.setattr(updates, "_ask", ask)
+    first = updates._Cache(LocMemCache(location, {"OPTIONS": {"MAX_ENTRIES": 100}}))
+    second = updates._Cache(LocMemCache(location, {"OPTIONS": {"MAX_ENTRIES": 100}}))
+    return updates, first, second, asked
+
+
+def _subjects(updates, n: int = 4):
+    return [
+        updates.Subject(f"c{i}", f"127.0.0.1:5000/app{i % 2}:v1", (f"127.0.0.1:5000/app{i % 2}@{INDEX_A}",))
+        for i in range(n)
+    ]
+
+
+def test_one_process_s_answers_serve_the_other_within_the_ttl(monkeypatch, settings):
+    settings.UPDATE_CHECK_TTL = 60
+    updates, first, second, asked = _shared_caches(monkeypatch, "unit-shared-1")
+    monkeypatch.setattr(updates, "cache", first)
+    found_a = updates.statuses("ep", _subjects(updates))
+    assert sorted(asked) == ["127.0.0.1:5000/app0:v1", "127.0.0.1:5000/app1:v1"]  # one per reference
+    monkeypatch.setattr(updates, "cache", second)
+    assert second.has_endpoint("ep")
+    found_b = updates.statuses("ep", _subjects(updates))
+    assert len(asked) == 2  # the other process asked nothing
+    assert {k: s.remote_digest for k, s in found_b.items()} == {
+        k: s.remote_digest for k, s in found_a.items()
+    }
+
+
+def test_an_expired_answer_is_asked_again_but_still_shown_to_pages(monkeypatch, settings):
+    settings.UPDATE_CHECK_TTL = -1  # expired as soon as stored
+    updates, first, _, asked = _shared_caches(monkeypatch, "unit-shared-2")
+    monkeypatch.setattr(updates, "cache", first)
+    updates.statuses("ep", _subjects(updates, 1))
+    shown = updates.statuses("ep", _subjects(updates, 1), cached_only=True)
+    assert shown["c0"].remote_digest == f"sha256:{0:064x}"
+    assert len(asked) == 1
+    updates.statuses("ep", _subjects(updates, 1))
+    assert len(asked) == 2
+
+
+def test_a_recheck_drops_the_answer_and_asks_once(monkeypatch, settings):
+    settings.UPDATE_CHECK_TTL = 60
+    updates, first, _, asked = _shared_caches(monkeypatch, "unit-shared-3")
+    monkeypatch.setattr(updates, "cache", first)
+    updates.statuses("ep", _subjects(updates, 1))
+    updates.recheck("ep", "127.0.0.1:5000/app0:v1", registries=[])
+    assert len(asked) == 2
+    assert first.get("ep", "127.0.0.1:5000/app0:v1").head.digest == f"sha256:{1:064x}"
+    updates.recheck("other-endpoint", "127.0.0.1:5000/app0:v1", registries=[])
+    assert len(asked) == 2  # never checked there: no request of its own
+
+
+def test_spellings_of_one_reference_share_one_entry():
+    from core.updates import canonical
+
+    assert (
+        canonical("busybox") == canonical("docker.io/library/busybox:latest") == canonical("busybox:latest")
+    )
+    assert canonical("127.0.0.1:5000/app:v1") != canonical("127.0.0.1:5000/app:v2")
+
+
+def test_details_read_for_a_digest_survive_a_recheck_that_finds_the_same_digest():
+    from core.updates import _carry_details
+
+    details = Details(INDEX_B, created="2026-12-01T10:00:00Z")
+    old = Remote(ManifestHead(INDEX_B, DOCKER_MANIFEST), details=details)
+    assert _carry_details(old, _remote(INDEX_B, DOCKER_MANIFEST)).details == details
+    assert _carry_details(old, _remote(INDEX_A, DOCKER_MANIFEST)).details is None
+
+
+def test_oci_labels_show_old_and_new_for_either_side():
+    from core.updates import label_changes
+
+    details = Details(INDEX_B, labels=(("org.opencontainers.image.version", "2"),))
+    old = {"org.opencontainers.image.version": "1", "org.opencontainers.image.source": "https://x"}
+    assert label_changes(details, old) == [("version", "1", "2"), ("source", "https://x", "")]
+    assert label_changes(None, {}) == []
+
+
+def test_the_pushed_time_is_the_config_s_created():
+    assert Details(INDEX_B, created="2026-12-01T10:00:00.123456789Z").created_at.year == 2026
+    assert Details(INDEX_B, created="yesterday").created_at is None
+
+
+def test_the_details_come_from_the_engine_s_platform_entry():
+    from core.registry import Descriptor, Platform
+    from core.updates import _pick
+
+    entries = [
+        Descriptor(DOCKER_MANIFEST, INDEX_A, 1, Platform("linux", "arm", "v6")),
+        Descriptor(DOCKER_MANIFEST, INDEX_B, 1, Platform("linux", "arm", "v7")),
+        Descriptor(DOCKER_MANIFEST, PLATFORM, 1, Platform("linux", "amd64")),
+    ]
+    assert _pick(entries, "linux/arm/v7").digest == INDEX_B
+    assert _pick(entries, "linux/amd64").digest == PLATFORM
+    assert _pick(entries, "linux/s390x") is None
+
+
+def test_docker_hub_details_are_not_read():
+    from core.updates import read_details
+
+    details = read_details("busybox:latest", INDEX_B, [], "linux/amd64")
+    assert "Docker Hub" in details.error
