@@ -8,6 +8,7 @@ from core.views import (
     containers,
     endpoints,
     images,
+    jobs,
     logs,
     networks,
     overview,
@@ -23,6 +24,7 @@ from core.views import (
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("", include(jobs.urlpatterns)),
     path("", include(images.urlpatterns)),
     path("", include(container_edit.urlpatterns)),
     path("", include(containers.urlpatterns)),

@@ -66,7 +66,7 @@ def finished_job(response, timeout: float = 120):
     from core.engine import jobs
 
     assert response.status_code == 302, response.content.decode()[-2000:]
-    assert "/images/jobs/" in response["Location"], response["Location"]
+    assert "/jobs/" in response["Location"], response["Location"]
     job_id = response["Location"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
     done = lambda: jobs.get(job_id) is not None and jobs.get(job_id).finished  # noqa: E731 - polled
     wait_for(done, timeout=timeout, message="the job")

@@ -158,3 +158,15 @@ def test_endpoint_form_labels_are_plain_words(admin_client):
     page = admin_client.get("/endpoints/new/").content.decode()
     for label in ("Engine URL", "Client key (PEM)", "Client certificate (PEM)", "CA certificate (PEM)"):
         assert f">{label}</label>" in page
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/containers/", "/containers/new/", "/images/", "/images/prune/", "/volumes/", "/networks/",
+             "/stacks/", "/registries/", "/accounts/login/"],
+)  # fmt: skip
+def test_every_page_carries_the_action_helpers_once(admin_client, client, path):
+    page = (client if path == "/accounts/login/" else admin_client).get(path)
+    assert page.status_code == 200
+    body = page.content.decode()
+    for script in ("js/busy.js", "js/jobs.js", "js/cli.js"):
+        assert body.count(script) == 1, script

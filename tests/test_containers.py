@@ -329,6 +329,7 @@ def test_html_in_names_labels_and_env_is_shown_as_text(viewer_client, make_conta
 # --------------------------------------------------------------------------- lifecycle
 
 
+@pytest.mark.django_db(transaction=True)  # stop and restart are jobs: rows written from their thread
 def test_lifecycle_actions_change_the_engine_state(operator_client, make_container, engine):
     container = make_container(start=False)
     ref = container["Id"]
@@ -339,9 +340,11 @@ def test_lifecycle_actions_change_the_engine_state(operator_client, make_contain
     assert operator_client.post(f"/containers/{ref}/unpause/").status_code == 302
     assert not _state(engine, ref)["Paused"]
     started = _state(engine, ref)["StartedAt"]
-    assert operator_client.post(f"/containers/{ref}/restart/", {"timeout": "0"}).status_code == 302
+    restarted = finished_job(operator_client.post(f"/containers/{ref}/restart/", {"timeout": "0"}))
+    assert restarted.status == "success"
     assert _state(engine, ref)["StartedAt"] != started and _state(engine, ref)["Running"]
-    assert operator_client.post(f"/containers/{ref}/stop/", {"timeout": "0"}).status_code == 302
+    stopped = finished_job(operator_client.post(f"/containers/{ref}/stop/", {"timeout": "0"}))
+    assert stopped.message == f"Stopped {container['Name'].lstrip('/')}."
     assert not _state(engine, ref)["Running"]
     operator_client.post(f"/containers/{ref}/start/")
     assert operator_client.post(f"/containers/{ref}/kill/", {"signal": "9"}).status_code == 302
@@ -349,7 +352,8 @@ def test_lifecycle_actions_change_the_engine_state(operator_client, make_contain
     assert _state(engine, ref)["ExitCode"] == 137
     target = f"{container['Name'].lstrip('/')} ({ref[:12]})"  # the name next to the id
     actions = set(AuditEvent.objects.filter(target=target).values_list("action", flat=True))
-    assert {"container.start", "container.pause", "container.stop", "container.kill"} <= actions
+    expected = {"container.start", "container.pause", "container.stop", "container.restart", "container.kill"}
+    assert expected <= actions
 
 
 def test_rename_goes_to_the_new_name(operator_client, make_container, engine, cleanup):
@@ -426,6 +430,7 @@ def test_engine_down_mid_action_is_a_503_page_and_nothing_changes(
 # --------------------------------------------------------------------------- delete, bulk
 
 
+@pytest.mark.django_db(transaction=True)  # delete with volumes is a job
 def test_delete_is_two_steps_and_refuses_a_running_one_without_force(admin_client, make_container, engine):
     container = make_container()
     ref = container["Id"]
@@ -435,9 +440,8 @@ def test_delete_is_two_steps_and_refuses_a_running_one_without_force(admin_clien
     refused = admin_client.post(f"/containers/{ref}/delete/")
     assert refused.status_code == 409 and b"Stop it first, or delete with force" in refused.content
     assert _state(engine, ref)["Running"]
-    assert (
-        admin_client.post(f"/containers/{ref}/delete/", {"force": "on", "volumes": "on"}).status_code == 302
-    )
+    deleted = finished_job(admin_client.post(f"/containers/{ref}/delete/", {"force": "on", "volumes": "on"}))
+    assert deleted.message == f"Deleted {container['Name'].lstrip('/')} and its anonymous volumes."
     with pytest.raises(docker.errors.NotFound):
         engine.api.inspect_container(ref)
 
@@ -483,8 +487,9 @@ def test_bulk_job_names_each_container_with_its_outcome(operator_client, make_co
     assert rows[created["Id"][:12]]["outcome"] == "failed"
     assert job.status == "error"
     assert job.message.startswith("Stopped 1 of 2; not ")
-    page = operator_client.get(f"/images/jobs/{job.id}/?back=/containers/%3Fq%3Dx").content.decode()
+    page = operator_client.get(f"/jobs/{job.id}/?back=/containers/%3Fq%3Dx").content.decode()
     assert 'href="/containers/?q=x"' in page
+    assert "Back to the containers" in page
     assert not _state(engine, running["Id"])["Running"]
 
 
@@ -496,6 +501,51 @@ def test_job_page_offers_no_foreign_back_link(operator_client):
     )
     page = operator_client.get(f"/images/jobs/{row.id}/?back=//evil.example/").content.decode()
     assert "evil.example" not in page
+
+
+@pytest.mark.django_db(transaction=True)  # the stop is a job: rows written from its thread
+def test_a_stop_through_htmx_hands_the_page_its_job_and_audits_once_by_name(
+    operator_client, viewer_client, make_container, engine
+):
+    import json
+
+    from core.engine import jobs
+
+    container = make_container()
+    name = container["Name"].lstrip("/")
+    response = operator_client.post(
+        f"/containers/{container['Id'][:12]}/stop/", {"timeout": "0"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    detail = json.loads(response["HX-Trigger"])["dashboard:job"]
+    job_id = detail["url"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    assert detail["url"].startswith(f"/jobs/{job_id}/?back=")
+    assert detail["ws"] == f"/ws/images/jobs/{job_id}/"
+    assert detail["doing"] == f"Stopping {name}…"
+    wait_for(lambda: jobs.get(job_id) is not None and jobs.get(job_id).finished, message="the stop job")
+    assert jobs.get(job_id).message == f"Stopped {name}."
+    assert not _state(engine, container["Id"])["Running"]
+    events = AuditEvent.objects.filter(action="container.stop")
+    assert [(e.target, e.parameters, e.outcome) for e in events] == [
+        (f"{name} ({container['Id'][:12]})", {"timeout": 0}, "ok")
+    ]
+    new_page = operator_client.get(f"/jobs/{job_id}/?back=/containers/{container['Id'][:12]}/")
+    assert new_page.status_code == 200 and "Back to the container" in new_page.content.decode()
+    assert operator_client.get(f"/images/jobs/{job_id}/").status_code == 200  # the old address
+    assert viewer_client.get(f"/jobs/{job_id}/").status_code == 403  # may not stop, may not watch
+
+
+def test_delete_with_volumes_of_a_running_one_without_force_is_refused_at_once(
+    admin_client, make_container, engine
+):
+    container = make_container()
+    response = admin_client.post(f"/containers/{container['Id']}/delete/", {"volumes": "on"})
+    assert response.status_code == 409
+    assert b"Stop it first, or delete with force" in response.content
+    assert _state(engine, container["Id"])["Running"]
+    event = AuditEvent.objects.get(action="container.delete")
+    assert event.outcome == "failed"
+    assert event.parameters == {"force": False, "volumes": True}
 
 
 def test_bulk_delete_needs_admin(operator_client, make_container, engine):

@@ -281,6 +281,7 @@ def second_engine():
         context.__exit__(None, None, None)
 
 
+@pytest.mark.django_db(transaction=True)  # a stop is a job: rows written from its thread
 def test_pages_and_actions_under_a_prefix_act_on_that_engine(admin_client, engine, second_engine):
     extra, client, name, container_id = second_engine
     Endpoint.objects.create(name="Second", slug="second", url=extra.url)
@@ -290,7 +291,8 @@ def test_pages_and_actions_under_a_prefix_act_on_that_engine(admin_client, engin
     assert admin_client.get(f"/e/second/containers/{container_id[:12]}/").status_code == 200
     assert admin_client.get(f"/containers/{container_id[:12]}/").status_code == 404
     stopped = admin_client.post(f"/e/second/containers/{container_id[:12]}/stop/", {"timeout": "1"})
-    assert stopped.status_code == 302 and stopped["Location"].startswith("/e/second/containers/")
+    assert stopped.status_code == 302 and stopped["Location"].startswith("/e/second/jobs/")
+    assert finished_job(stopped).status == "success"
     assert client.api.inspect_container(container_id)["State"]["Running"] is False
     client.api.start(container_id)
 
@@ -339,7 +341,7 @@ def test_a_bulk_action_under_a_prefix_is_audited_with_that_endpoint(admin_client
     extra, _, _, container_id = second_engine
     Endpoint.objects.create(name="Second", slug="second", url=extra.url)
     response = admin_client.post("/e/second/containers/bulk/", {"action": "start", "ids": [container_id]})
-    assert response["Location"].startswith("/e/second/images/jobs/")
+    assert response["Location"].startswith("/e/second/jobs/")
     finished_job(response)
     event = AuditEvent.objects.get(action="container.start", parameters__bulk=True)
     assert event.endpoint == "second"

@@ -131,6 +131,21 @@ def test_websocket_overview_pushes_engine_numbers_to_a_viewer(live, engine):
     assert frame["version"] == engine.version()["Version"]
 
 
+def test_websocket_overview_pushes_the_engines_totals_with_their_scales(live, engine, make_container):
+    make_container(command="sleep 300")
+    cookie = live.session_cookie("viewer")
+    with _ws(live, "/ws/overview/", cookie=cookie, origin=live.url) as ws:
+        frames = [json.loads(ws.recv(timeout=15)) for _ in range(3)]  # status, status (1 s later), totals
+    total = next(f for f in frames if f["type"] == "totals")
+    info = engine.info()
+    assert total["cpus"] == info["NCPU"]
+    assert total["memory_total"] == info["MemTotal"]
+    assert total["running"] >= 1  # ours at least
+    assert total["counted"] == min(total["running"], 100)
+    assert 0 <= total["cpu_percent"] <= 100 * info["NCPU"]
+    assert total["memory_usage"] > 0  # our sleeping container's own pages at least
+
+
 # --------------------------------------------------------------------------- overview vs the engine
 
 

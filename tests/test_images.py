@@ -256,7 +256,7 @@ def linked_registry(registry_server, transactional_db) -> Registry:
 
 def _job_id(response) -> str:
     assert response.status_code == 302, response.content[:500]
-    return re.search(r"/images/jobs/([0-9a-f]{32})/", response["Location"]).group(1)
+    return re.search(r"/jobs/([0-9a-f]{32})/", response["Location"]).group(1)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -580,6 +580,7 @@ def test_build_error_ends_the_job_with_the_engine_message(role_client, engine, b
 # --------------------------------------------------------------------------- prune
 
 
+@pytest.mark.django_db(transaction=True)  # the prune is a job: rows written from its thread
 def test_prune_previews_first_and_a_post_without_confirm_prunes_nothing(admin_client, engine, make_image):
     dangling = make_image(dangling=True)
     label = f"{TEST_LABEL}={RUN_ID}"
@@ -588,9 +589,15 @@ def test_prune_previews_first_and_a_post_without_confirm_prunes_nothing(admin_cl
     assert "“Up to”: the sum of each image's size" in preview.content.decode()
     assert admin_client.post("/images/prune/", {"label": label}).status_code == 200
     assert has_image(engine, dangling["id"])
-    done = admin_client.post("/images/prune/", {"label": label, "confirm": "1"})
-    assert done.status_code == 200 and b'data-testid="prune-result"' in done.content
-    assert "the bytes of the layers it actually deleted" in done.content.decode()
+    started = admin_client.post("/images/prune/", {"label": label, "confirm": "1"})
+    job = wait_job(_job_id(started))
+    assert job.status == jobs.SUCCESS, job.message
+    assert "the engine reports" in job.message
+    rows = {row["id"]: row for row in job.snapshot()["layers"]}
+    assert rows[_short(dangling["id"])]["status"] == "deleted"
+    page = admin_client.get(started["Location"]).content.decode()
+    assert "the bytes of the layers it actually deleted" in page
+    assert 'href="/images/"' in page and "Back to the images" in page
     assert not has_image(engine, dangling["id"])
     assert AuditEvent.objects.filter(action="image.prune", target=label, outcome="ok").exists()
 

@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from core.models import AuditEvent
-from tests.support import RUN_ID, TEST_LABEL, unique
+from tests.support import RUN_ID, TEST_LABEL, finished_job, unique
 
 
 def _free_subnet(engine) -> str:
@@ -205,13 +205,18 @@ def test_delete_unused_network_is_audited(admin_client, engine, network):
     assert AuditEvent.objects.filter(action="network.delete", outcome="ok").exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the prune is a job: rows written from its thread
 def test_prune_preview_then_only_confirmed_unused_networks_go(admin_client, engine, network, make_container):
     unused, used = network(), network()
     engine.api.connect_container_to_network(make_container()["Id"], used["Id"])
     preview = admin_client.get("/networks/prune/").content.decode()
     assert f'data-id="{unused["Id"]}"' in preview
     assert f'data-id="{used["Id"]}"' not in preview
-    assert admin_client.post("/networks/prune/", {"names": f"{unused['Id']} {used['Id']}"}).status_code == 302
+    job = finished_job(admin_client.post("/networks/prune/", {"names": f"{unused['Id']} {used['Id']}"}))
+    rows = {row["id"]: row for row in job.snapshot()["layers"]}
+    assert rows[unused["Name"]]["outcome"] == "ok"
+    assert rows[used["Id"][:12]]["outcome"] == "skipped"
+    assert job.message == "Removed 1 unused network. Kept 1 that is in use now or gone."
     with pytest.raises(docker.errors.NotFound):
         engine.api.inspect_network(unused["Id"])
     assert engine.api.inspect_network(used["Id"])["Id"] == used["Id"]

@@ -130,7 +130,7 @@ def _start_build(url: str, cookie: str, dockerfile: str, tag: str) -> str:
         timeout=30,
     )
     assert response.status_code == 302, response.text[-2000:]
-    return re.search(r"/images/jobs/([0-9a-f]{32})/", response.headers["Location"]).group(1)
+    return re.search(r"/jobs/([0-9a-f]{32})/", response.headers["Location"]).group(1)
 
 
 def _job_frames(

@@ -70,7 +70,7 @@ def served(engine, make_container, network):
 
 def _job(response):
     assert response.status_code == 302, response.content[-3000:]
-    return wait_job(re.search(r"/images/jobs/([0-9a-f]{32})/", response["Location"]).group(1))
+    return wait_job(re.search(r"/jobs/([0-9a-f]{32})/", response["Location"]).group(1))
 
 
 def _read(engine, name: str, path: str) -> str:

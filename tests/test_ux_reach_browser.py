@@ -184,8 +184,8 @@ def test_stop_button_is_busy_while_its_request_runs(page, login, live, make_cont
     assert state == [True, "true", "Stop…"]
     screenshot(page, "ux-busy-stop-1400")
     page.wait_for_selector('[data-testid="container-state"]:has-text("exited")', timeout=20000)
-    message = page.locator("#messages .msg").first
-    assert message.inner_text() == f"Stopped {container['Name'].lstrip('/')}."
+    message = page.locator("#messages .msg").first  # the stop's job, followed in place (jobs.js)
+    assert message.inner_text() == f"Stopped {container['Name'].lstrip('/')}. (job details)"
     assert message.locator("[title]").get_attribute("title") == container["Id"][:12]
     assert page.problems == []
 
@@ -198,7 +198,7 @@ def test_bulk_restart_is_a_job_with_a_row_per_container(page, login, live, make_
     for name in names:
         page.locator(f'input[name="ids"][aria-label="Select {name}"]').check()
     page.click('button[name="action"][value="restart"]')
-    page.wait_for_url(lambda url: "/images/jobs/" in url)
+    page.wait_for_url(lambda url: "/jobs/" in url)
     page.wait_for_selector('[data-testid="job-status"][data-job-status="success"]', timeout=60000)
     for name in names:
         row = page.locator(f'.layer.item:has(.layer-id:text-is("{name}"))')

@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from core.models import AuditEvent
-from tests.support import RUN_ID, TEST_LABEL, unique, wait_for
+from tests.support import RUN_ID, TEST_LABEL, finished_job, unique, wait_for
 from tests.volumes_support import helpers_left, volume, with_volume
 
 __all__ = ["volume"]  # a fixture
@@ -293,6 +293,7 @@ def test_operator_cannot_delete(operator_client, volume):
     assert operator_client.post(f"/volumes/{volume()}/delete/").status_code == 403
 
 
+@pytest.mark.django_db(transaction=True)  # the prune is a job: rows written from its thread
 def test_prune_removes_only_confirmed_unused_volumes(admin_client, engine, volume, make_container):
     unused, used = volume(), volume()
     with_volume(engine, make_container, used, "touch /data/.ready")
@@ -300,8 +301,13 @@ def test_prune_removes_only_confirmed_unused_volumes(admin_client, engine, volum
     assert f'data-id="{unused}"' in preview
     assert f'data-id="{used}"' not in preview
     # Only our own volumes are confirmed: nothing else on the engine is touched.
-    response = admin_client.post("/volumes/prune/", {"names": f"{unused} {used}"})
-    assert response.status_code == 302
+    job = finished_job(admin_client.post("/volumes/prune/", {"names": f"{unused} {used}"}))
+    rows = {row["id"]: row for row in job.snapshot()["layers"]}
+    assert rows[unused]["outcome"] == "ok"
+    assert rows[used]["outcome"] == "skipped"
+    assert job.message == "Removed 1 unused volume. Kept 1 that is in use now or gone."
+    assert AuditEvent.objects.filter(action="volume.prune", target=unused, outcome="ok").exists()
+    assert not AuditEvent.objects.filter(action="volume.prune", target=used).exists()
     with pytest.raises(docker.errors.NotFound):
         engine.api.inspect_volume(unused)
     assert engine.api.inspect_volume(used)["Name"] == used

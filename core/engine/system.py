@@ -323,3 +323,100 @@ def find_named(engine: Engine, *, needle: str, limit: int) -> tuple[list[Named],
         results.extend(items[:limit])
         more = more or len(items) > limit
     return results, more
+
+
+# --------------------------------------------------------------------------- engine totals (overview)
+
+TOTALS_MAX = 100  # running containers read per sample (one short stats call each)
+TOTALS_WORKERS = 4  # of them at once
+
+
+@dataclass(frozen=True)
+class UsageReading:
+    """One container's cumulative counters (a one-shot ``/stats``): CPU ns, host CPU ns, memory."""
+
+    cpu_total: int
+    system_total: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class EngineTotals:
+    """CPU % of all running containers (up to 100 x ``cpus``) and their memory against the host's."""
+
+    cpu_percent: float
+    cpus: int
+    memory_usage: int
+    memory_total: int
+    running: int
+    counted: int  # containers read (at most TOTALS_MAX; the rest are not in the figures)
+
+
+@engine_call
+def usage_readings(engine: Engine, *, limit: int = TOTALS_MAX) -> tuple[dict[str, UsageReading], int]:
+    """The counters of up to ``limit`` running containers, read concurrently with one-shot stats
+    (the engine answers at once: no second reading, so CPU % comes from two calls of this).
+
+    Returns:
+        ({container id: reading}, how many containers run). A container gone meanwhile is left out.
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from docker.errors import APIError
+
+    from core.engine.containers import stats_sample
+
+    api = engine.api
+    ids = [c["Id"] for c in api.containers(filters={"status": "running"})]
+
+    def read(container_id: str) -> tuple[str, UsageReading] | None:
+        try:
+            raw = api.stats(container_id, stream=False, one_shot=True)
+        except APIError as exc:
+            if exc.status_code in (404, 409):  # stopped or removed meanwhile: left out
+                return None
+            raise
+        cpu = raw.get("cpu_stats") or {}
+        reading = UsageReading(
+            cpu_total=int((cpu.get("cpu_usage") or {}).get("total_usage") or 0),
+            system_total=int(cpu.get("system_cpu_usage") or 0),
+            memory=stats_sample(raw).memory_usage,
+        )
+        return container_id, reading
+
+    with ThreadPoolExecutor(max_workers=TOTALS_WORKERS, thread_name_prefix="totals") as pool:
+        found = [r for r in pool.map(read, ids[:limit]) if r is not None]
+    return dict(found), len(ids)
+
+
+def totals(
+    previous: dict[str, UsageReading],
+    current: dict[str, UsageReading],
+    *,
+    running: int,
+    cpus: int,
+    memory_total: int,
+) -> EngineTotals:
+    """The engine's totals from two readings (pure): CPU % the way the docker CLI computes it per
+    container ((CPU delta / host CPU delta) x CPUs x 100), summed over the containers in both;
+    memory summed over the current reading (page cache excluded)."""
+    cpu = 0.0
+    for container_id, now in current.items():
+        before = previous.get(container_id)
+        if before is None:
+            continue
+        cpu_delta = now.cpu_total - before.cpu_total
+        system_delta = now.system_total - before.system_total
+        if cpu_delta > 0 and system_delta > 0:
+            cpu += cpu_delta / system_delta * max(cpus, 1) * 100.0
+    return EngineTotals(
+        cpu_percent=round(min(cpu, 100.0 * max(cpus, 1)), 2),
+        cpus=cpus,
+        memory_usage=sum(r.memory for r in current.values()),
+        memory_total=memory_total,
+        running=running,
+        counted=len(current),
+    )

@@ -156,7 +156,7 @@ def container_recreate(request: HttpRequest, ref: str) -> HttpResponse:
     job = start_recreate(
         request, current, spec, pull=pull, health_wait=options.cleaned_data.get("health_wait")
     )
-    return redirect("image-job", job_id=job.id)
+    return redirect("job", job_id=job.id)
 
 
 def _action_name(request: HttpRequest) -> str:

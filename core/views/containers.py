@@ -26,11 +26,12 @@ from core.container_forms import (
     TimeoutForm,
 )
 from core.engine.containers import ContainerDetail, ContainerSummary, CreateResult, CreateSpec
-from core.errors import Conflict, InvalidInput, NotFound, Refused
+from core.errors import Conflict, DashboardError, InvalidInput, NotFound, Refused
 from core.live.bridge import Pump, aiter_body
 from core.middleware import error_response
 from core.roles import Role, forbidden, has_role, require_role, role_on
 from core.templatetags.rows import named
+from core.views import jobs as jobs_view
 
 log = logging.getLogger(__name__)
 EXPORT_READ_AHEAD = 4
@@ -67,14 +68,19 @@ def _matches(container: ContainerSummary, needle: str) -> bool:
     return any(needle in f"{k}={v}".lower() for k, v in container.labels.items())
 
 
-def _back(request: HttpRequest, ref: str) -> HttpResponse:
-    """Redirect to ``next`` when it is a local path, else to the container's page."""
+def _next(request: HttpRequest, ref: str) -> str:
+    """``next`` when it is a local path, else the container's page."""
     target = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}
     ) or not target.startswith("/"):
         target = reverse("container_detail", args=[ref])
-    return redirect(target)
+    return target
+
+
+def _back(request: HttpRequest, ref: str) -> HttpResponse:
+    """Redirect to ``next`` when it is a local path, else to the container's page."""
+    return redirect(_next(request, ref))
 
 
 def _failed(request: HttpRequest, ref: str, verb: str, error: Refused) -> HttpResponse:
@@ -101,7 +107,7 @@ def audit_target(docker: engine.Engine, ref: str) -> str:
     return f"{name} ({short_id})" if short_id else ref
 
 
-DONE = {"stop": "Stopped", "restart": "Restarted", "kill": "Killed", "pause": "Paused", "unpause": "Unpaused"}
+DONE = {"kill": "Killed", "pause": "Paused", "unpause": "Unpaused"}
 
 
 def _refused_input(request: HttpRequest, ref: str, verb: str, message: str) -> HttpResponse:
@@ -384,31 +390,78 @@ def _timeout(request: HttpRequest, ref: str, verb: str) -> int | HttpResponse:
 @require_role(Role.OPERATOR, action="container.stop")
 @require_POST
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
-    """``docker stop -t timeout``."""
-    docker = engine.for_request(request)
+    """``docker stop -t timeout``, as a job (it can take the whole timeout)."""
     timeout = _timeout(request, ref, "stop")
     if isinstance(timeout, HttpResponse):
         return timeout
-    return _act(
-        request, ref, "stop", lambda: docker.containers.stop(ref=ref, timeout=timeout), {"timeout": timeout}
-    )
+    call = lambda d, cid: d.containers.stop(ref=cid, timeout=timeout)  # noqa: E731 - the job's call
+    return _job_of_one(request, ref, "stop", call, {"timeout": timeout})
 
 
 @require_role(Role.OPERATOR, action="container.restart")
 @require_POST
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
-    """``docker restart -t timeout``."""
-    docker = engine.for_request(request)
+    """``docker restart -t timeout``, as a job."""
     timeout = _timeout(request, ref, "restart")
     if isinstance(timeout, HttpResponse):
         return timeout
-    return _act(
-        request,
-        ref,
-        "restart",
-        lambda: docker.containers.restart(ref=ref, timeout=timeout),
-        {"timeout": timeout},
+    call = lambda d, cid: d.containers.restart(ref=cid, timeout=timeout)  # noqa: E731 - the job's call
+    return _job_of_one(request, ref, "restart", call, {"timeout": timeout})
+
+
+ONE_WORDS = {  # verb: (while it runs, when it is done)
+    "stop": ("stopping", "stopped"),
+    "restart": ("restarting", "restarted"),
+    "delete": ("deleting", "deleted"),
+}
+
+
+def _lookup(request: HttpRequest, ref: str, verb: str, parameters: dict) -> ContainerDetail | HttpResponse:
+    """The container a job will act on; one that is gone is the 404 page, an engine away the 503
+    (both audited as a failed ``container.<verb>``, as the action itself would have been)."""
+    try:
+        return engine.for_request(request).containers.inspect_container(ref=ref)
+    except DashboardError as error:
+        audit.record(
+            request, f"container.{verb}", target=ref, parameters=parameters,
+            outcome=audit.FAILED, message=error.message,
+        )  # fmt: skip
+        if not isinstance(error, Refused):
+            raise  # the engine away: the middleware's 503
+        return _failed(request, ref, verb, error)
+
+
+def _job_of_one(
+    request: HttpRequest,
+    ref: str,
+    verb: str,
+    call: Callable[[engine.Engine, str], object],
+    parameters: dict,
+    *,
+    role: Role = Role.OPERATOR,
+    back: str = "",
+    done: str = "",
+) -> HttpResponse:
+    """A slow action on one container as a job of one row (core/bulk.py), audited as
+    ``container.<verb>`` when it ends, like the synchronous action was. The container is looked up
+    first (:func:`_lookup`). htmx follows the job in place; a plain POST goes to the job's page."""
+    docker = engine.for_request(request)
+    container = _lookup(request, ref, verb, parameters)
+    if isinstance(container, HttpResponse):
+        return container
+    item = bulk.Item(ref=container.id, name=container.name, short_id=container.short_id)
+    words = ONE_WORDS[verb]
+    job = docker.jobs.start(
+        "containers",
+        f"{verb} {container.name}",
+        bulk.work(audit.who(request), f"container.{verb}", [item], call, parameters=parameters, words=words),
+        required_role=role.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        success_message=lambda job: done or f"{words[1].capitalize()} {container.name}.",
     )
+    doing = f"{words[0].capitalize()} {container.name}…"
+    return jobs_view.started(request, job, back=back or _next(request, ref), doing=doing)
 
 
 @require_role(Role.OPERATOR, action="container.kill")
@@ -520,6 +573,8 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     form = DeleteForm(request.POST)
     form.is_valid()
     force, volumes = form.cleaned_data["force"], form.cleaned_data["volumes"]
+    if volumes:  # removing volumes can take long: a job
+        return _delete_job(request, ref, force)
     try:
         with audit.action(
             request, "container.delete", target=ref, parameters={"force": force, "volumes": volumes}
@@ -536,6 +591,33 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     what = " and its anonymous volumes" if volumes else ""
     messages.success(request, format_html("Deleted {}{}.", named(name, short_id), what))
     return redirect("container_list")
+
+
+def _delete_job(request: HttpRequest, ref: str, force: bool) -> HttpResponse:
+    """Delete with volumes as a job; a running one without ``force`` is refused at once (the
+    confirm page again, 409, audited), as the engine would refuse it."""
+    parameters = {"force": force, "volumes": True}
+    container = _lookup(request, ref, "delete", parameters)
+    if isinstance(container, HttpResponse):
+        return container
+    if container.running and not force:
+        message = f"{container.name} is running."
+        audit.record(
+            request, "container.delete", target=f"{container.name} ({container.short_id})",
+            parameters=parameters, outcome=audit.FAILED, message=message,
+        )  # fmt: skip
+        messages.error(request, f"{message} Stop it first, or delete with force.")
+        return render(request, "containers/delete.html", {"c": container, "running": True}, status=409)
+    return _job_of_one(
+        request,
+        ref,
+        "delete",
+        lambda d, cid: d.containers.remove(ref=cid, force=force, volumes=True),
+        parameters,
+        role=Role.ADMIN,
+        back=reverse("container_list"),
+        done=f"Deleted {container.name} and its anonymous volumes.",
+    )
 
 
 # --------------------------------------------------------------------------- bulk
@@ -652,7 +734,7 @@ def _start_bulk_job(request: HttpRequest, docker: engine.Engine, action: str, id
         endpoint=request.endpoint.slug,
         success_message=lambda job: f"{words[1].capitalize()} {count}.",
     )
-    return redirect(f"{reverse('image-job', args=[job.id])}?{urlencode({'back': _list_url(request)})}")
+    return redirect(jobs_view.job_url(job.id, _list_url(request)))
 
 
 def _list_url(request: HttpRequest) -> str:

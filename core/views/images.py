@@ -9,15 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import audit, engine, tables, updates
+from core import audit, bulk, engine, tables, updates
 from core.engine import jobs
 from core.engine.images import ImageInUse, ImageRow, dockerfile_context, short
 from core.errors import InvalidReference, NotFound, Refused
@@ -25,8 +23,9 @@ from core.image_forms import BuildForm, ImportForm, LoadForm, PullForm, PushForm
 from core.live.bridge import Pump, aiter_body
 from core.middleware import error_response
 from core.models import Registry
-from core.roles import ROLE_GROUPS, Role, forbidden, require_role
+from core.roles import Role, require_role
 from core.templatetags.rows import named
+from core.views import jobs as jobs_view
 
 log = logging.getLogger(__name__)
 
@@ -380,22 +379,6 @@ def image_build(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_role(Role.VIEWER)
-@require_GET
-def image_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The live progress page of a pull, push, build or bulk job, from any server process (the job is
-    a row); ``back``: a local path to offer when it is done."""
-    row = jobs.load(job_id)
-    if row is None:
-        raise Http404("No such job.")
-    if not jobs.may_watch(request.user, row):
-        return forbidden(request, ROLE_GROUPS[row.required_role])
-    back = request.GET.get("back", "")
-    if not back.startswith("/") or not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
-        back = ""  # only a path on this site (the list a bulk action came from)
-    return render(request, "images/job.html", {"job": jobs.snapshot_of(row), "back": back})
-
-
 @require_role(Role.OPERATOR, action="image.save")
 @require_GET
 def image_save(request: HttpRequest, image_id: str) -> StreamingHttpResponse:
@@ -477,24 +460,25 @@ def image_import(request: HttpRequest) -> HttpResponse:
 @require_role(Role.ADMIN, action="image.prune")
 @require_http_methods(["GET", "POST"])
 def image_prune(request: HttpRequest) -> HttpResponse:
-    """GET or POST without ``confirm``: the preview. POST with ``confirm``: ``docker image prune``."""
+    """GET or POST without ``confirm``: the preview. POST with ``confirm``: ``docker image prune`` as
+    a job (a row per image of the preview, deleted or kept; one audit event)."""
     docker = engine.for_request(request)
     data = request.POST if request.method == "POST" else request.GET
     dangling_only = data.get("all") not in ("1", "on", "true")
     label = data.get("label", "").strip()
     if request.method == "POST" and data.get("confirm"):
-        params = {"all": not dangling_only, "label": label}
-        with audit.action(request, "image.prune", target=label or "all", parameters=params) as details:
-            result = docker.images.prune(dangling_only=dangling_only, label=label)
-            details["message"] = f"{len(result.deleted)} deleted, {result.reclaimed} bytes"
-        messages.success(
-            request,
-            f"Pruned {len(result.deleted)} image layer(s); the engine reports "
-            f"{filesizeformat(result.reclaimed)} reclaimed (the layers it deleted, see below).",
+        work, message = bulk.prune_images(audit.who(request), dangling_only=dangling_only, label=label)
+        job = docker.jobs.start(
+            "images",
+            f"prune {'unused' if not dangling_only else 'dangling'} images"
+            + (f" labelled {label}" if label else ""),
+            work,
+            required_role=Role.ADMIN.label,
+            user=request.user,
+            endpoint=request.endpoint.slug,
+            success_message=message,
         )
-        return render(
-            request, "images/prune.html", {"result": result, "label": label, "all": not dangling_only}
-        )
+        return jobs_view.started(request, job, back=reverse("image-list"), doing="Pruning images…")
     preview = docker.images.prune_preview(dangling_only=dangling_only, label=label)
     return render(
         request, "images/prune.html", {"preview": preview, "label": label, "all": not dangling_only}
@@ -509,7 +493,6 @@ urlpatterns = [
     path("images/import/", image_import, name="image-import"),
     path("images/build/", image_build, name="image-build"),
     path("images/prune/", image_prune, name="image-prune"),
-    path("images/jobs/<str:job_id>/", image_job, name="image-job"),
     path("images/<image_id:image_id>/", image_detail, name="image-detail"),
     path("images/<image_id:image_id>/tag/", image_tag, name="image-tag"),
     path("images/<image_id:image_id>/delete/", image_delete, name="image-delete"),

@@ -6,13 +6,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import audit, engine, tables
+from core import audit, bulk, engine, tables
 from core.engine.networks import Network, NetworkSpec
 from core.errors import Conflict, NotFound, Refused
 from core.roles import Role, has_role, require_role, role_on
+from core.views import jobs as jobs_view
 from core.volume_forms import CONTAINER_REF_RE, ConnectForm, DisconnectForm, NetworkForm, PruneForm
 
 SORTS = {
@@ -174,8 +175,8 @@ def network_delete(request: HttpRequest, ref: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="network.prune")
 @require_http_methods(["GET", "POST"])
 def network_prune(request: HttpRequest) -> HttpResponse:
-    """Preview the unused custom networks; POST removes the confirmed ones that are still unused
-    (a POST that confirms none is the preview again, like ``image_prune``)."""
+    """Preview the unused custom networks; POST removes the confirmed ones that are still unused, as
+    a job with a row each (a POST that confirms none is the preview again, like ``image_prune``)."""
     docker = engine.for_request(request)
     unused = {n.id: n for n in docker.networks.list_networks() if not n.in_use and not n.predefined}
     form = PruneForm(request.POST or None)
@@ -184,27 +185,30 @@ def network_prune(request: HttpRequest) -> HttpResponse:
         if request.method == "POST":
             messages.info(request, "Nothing was confirmed, so nothing was removed.")
         return render(request, "networks/prune.html", {"rows": sorted(unused.values(), key=lambda n: n.name)})
-    removed, kept = [], []
-    for network_id in confirmed:
+    items = []
+    for network_id in dict.fromkeys(confirmed):
         network = unused.get(network_id)
         if network is None:
-            kept.append(network_id[:12])
-            continue
-        try:
-            with audit.action(request, "network.prune", target=f"{network.name} ({network.short_id})"):
-                docker.networks.remove_network(ref=network.id)
-            removed.append(network.name)
-        except (Conflict, NotFound):
-            kept.append(network.name)
-    if removed:
-        messages.success(
-            request,
-            f"Removed {len(removed)} unused network{'s' if len(removed) != 1 else ''}: "
-            f"{', '.join(removed[:10])}.",
-        )
-    if kept:
-        messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
-    return redirect("network_list")
+            items.append(bulk.Item(ref=network_id, name=network_id[:12], short_id="", skip=bulk.KEPT))
+        else:
+            items.append(bulk.Item(ref=network.id, name=network.name, short_id=network.short_id))
+    job = docker.jobs.start(
+        "networks",
+        f"prune {len(items)} network{'s' if len(items) != 1 else ''}",
+        bulk.work(
+            audit.who(request),
+            "network.prune",
+            items,
+            lambda d, ref: d.networks.remove_network(ref=ref),
+            parameters={},
+            words=("removing", "removed"),
+        ),
+        required_role=Role.ADMIN.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        success_message=bulk.prune_summary("network"),
+    )
+    return jobs_view.started(request, job, back=reverse("network_list"), doing="Removing unused networks…")
 
 
 urlpatterns = [

@@ -139,7 +139,7 @@ def updates_apply(request: HttpRequest) -> HttpResponse:
         endpoint=request.endpoint.slug,
         success_message=lambda job: f"Updated {len(plans)} container(s): " + "; ".join(outcomes),
     )
-    return redirect("image-job", job_id=job.id)
+    return redirect("job", job_id=job.id)
 
 
 urlpatterns = [

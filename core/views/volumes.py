@@ -8,11 +8,12 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import audit, engine, tables
+from core import audit, bulk, engine, tables
 from core.engine.volumes import Volume
 from core.errors import Conflict, NotFound, Refused
 from core.live.bridge import Pump, aiter_body
 from core.roles import Role, has_role, require_role, role_on
+from core.views import jobs as jobs_view
 from core.volume_forms import DeleteVolumeForm, PruneForm, RestoreForm, VolumeForm
 
 DOWNLOAD_READ_AHEAD = 4  # chunks of 1 MiB in flight between the engine and the socket
@@ -201,8 +202,8 @@ def volume_delete(request: HttpRequest, name: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="volume.prune")
 @require_http_methods(["GET", "POST"])
 def volume_prune(request: HttpRequest) -> HttpResponse:
-    """Preview the unused volumes and their bytes; POST removes the confirmed ones still unused
-    (a POST that confirms none is the preview again, like ``image_prune``)."""
+    """Preview the unused volumes and their bytes; POST removes the confirmed ones still unused, as
+    a job with a row each (a POST that confirms none is the preview again, like ``image_prune``)."""
     docker = engine.for_request(request)
     unused = [v for v in docker.volumes.list_volumes() if not v.in_use]
     form = PruneForm(request.POST or None)
@@ -215,25 +216,28 @@ def volume_prune(request: HttpRequest) -> HttpResponse:
         total = sum(size for _, size in rows if size > 0)
         return render(request, "volumes/prune.html", {"rows": rows, "total": total})
     still_unused = {v.name for v in unused}
-    removed, kept = [], []
-    for name in sorted(confirmed):
-        if name not in still_unused:
-            kept.append(name)
-            continue
-        try:
-            with audit.action(request, "volume.prune", target=name):
-                docker.volumes.remove_volume(name=name)
-            removed.append(name)
-        except (Conflict, NotFound):
-            kept.append(name)
-    if removed:
-        listed = ", ".join(removed[:10]) + (f" and {len(removed) - 10} more" if len(removed) > 10 else "")
-        messages.success(
-            request, f"Removed {len(removed)} unused volume{'s' if len(removed) != 1 else ''}: {listed}."
-        )
-    if kept:
-        messages.warning(request, f"Kept {len(kept)} that are in use now or gone: {', '.join(kept[:10])}.")
-    return redirect(reverse("volume_list"))
+    items = [
+        bulk.Item(ref=name, name=name, short_id="", skip="" if name in still_unused else bulk.KEPT)
+        for name in sorted(confirmed)
+    ]
+    docker = engine.for_request(request)
+    job = docker.jobs.start(
+        "volumes",
+        f"prune {len(items)} volume{'s' if len(items) != 1 else ''}",
+        bulk.work(
+            audit.who(request),
+            "volume.prune",
+            items,
+            lambda d, name: d.volumes.remove_volume(name=name),
+            parameters={},
+            words=("removing", "removed"),
+        ),
+        required_role=Role.ADMIN.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        success_message=bulk.prune_summary("volume"),
+    )
+    return jobs_view.started(request, job, back=reverse("volume_list"), doing="Removing unused volumes…")
 
 
 urlpatterns = [

@@ -1,6 +1,7 @@
 // Busy state of every POST: the button that sent a form (or an htmx request) is disabled and says so
 // while the request runs, so a slow stop or a bulk restart cannot be sent twice. One script for forms
-// and htmx; included by the resource pages (templates/_actions.html) until base.html carries it.
+// and htmx; every page has it (base.html includes templates/_actions.html). A POST that started a job
+// followed in place (jobs.js marks its form data-job-running) stays busy until the job ends.
 (function () {
   "use strict";
   if (window.Dashboard && window.Dashboard.busy) { return; }
@@ -70,7 +71,7 @@
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var button = htmxButton(event);
-    if (button && document.contains(button)) { clearBusy(button); }
+    if (button && document.contains(button) && !button.closest("[data-job-running]")) { clearBusy(button); }
   });
 
   window.Dashboard = window.Dashboard || {};

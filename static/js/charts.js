@@ -1,6 +1,7 @@
 // A time chart for live figures: the last 5 minutes on a time axis, a fixed or rounded value scale
 // with units, gridlines and labels, and the values under the pointer (a tip set with textContent).
-// Used by the container page's live stats; window.Dashboard.TimeChart(canvas, options).
+// Used by the container page's live stats and the overview's engine totals;
+// window.Dashboard.TimeChart(canvas, options), and TimeChart.bytes(n) for byte figures.
 (function () {
   "use strict";
 
@@ -127,6 +128,14 @@
     this.tip.hidden = false;
     this.draw();
   };
+
+  TimeChart.bytes = function (n) {
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    var i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
+  };
+  TimeChart.percent = function (v) { return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + " %"; };
 
   window.Dashboard = window.Dashboard || {};
   window.Dashboard.TimeChart = TimeChart;

@@ -52,7 +52,7 @@
     node.querySelector(".layer-status").textContent = layer.status || "";
     node.dataset.outcome = layer.outcome || "waiting";
     var rows = Object.keys(layerNodes).map(function (k) { return layerNodes[k]; }).filter(function (n) { return n.classList.contains("item"); });
-    var finishedRows = rows.filter(function (n) { return n.dataset.outcome === "ok" || n.dataset.outcome === "failed"; });
+    var finishedRows = rows.filter(function (n) { return n.dataset.outcome === "ok" || n.dataset.outcome === "failed" || n.dataset.outcome === "skipped"; });
     var box = root.querySelector("[data-job-items]");
     if (box) {
       box.classList.remove("hidden");
