@@ -162,6 +162,26 @@ def base_image(engine: docker.DockerClient) -> str:
     return f"{repository}:latest"
 
 
+@pytest.fixture(scope="module")
+def tls_daemon() -> Iterator:
+    """A real dockerd on tcp://127.0.0.1 that only accepts TLS clients with its CA's certificate
+    (tests/engines_support.py: its own data-root, removed with everything in it at the end)."""
+    from tests.engines_support import EngineStartError, tls_engine
+
+    try:
+        context = tls_engine()
+        tls = context.__enter__()
+    except EngineStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield tls
+    finally:
+        from core.engine import forget_client
+
+        forget_client(tls.url)
+        context.__exit__(None, None, None)
+
+
 @pytest.fixture
 def make_container(engine: docker.DockerClient, base_image: str) -> Iterator[Callable[..., dict]]:
     """Create labelled containers from the base image; all removed at teardown.

@@ -401,6 +401,21 @@ def tls_engine() -> Iterator[TlsEngine]:
         shutil.rmtree(tls_dir, ignore_errors=True)
 
 
+def add_tls_endpoint(admin_client, tls: TlsEngine, *, slug: str = "secure") -> int:
+    """Add ``tls`` as a dashboard endpoint named ``slug`` through the form; the response's status."""
+    return admin_client.post(
+        "/endpoints/new/",
+        {
+            "name": slug,
+            "slug": slug,
+            "url": tls.url,
+            "tls_ca": tls.ca_pem,
+            "tls_cert": tls.cert_pem,
+            "tls_key": tls.key_pem,
+        },
+    ).status_code
+
+
 # --------------------------------------------------------------------------- images and Swarm
 
 

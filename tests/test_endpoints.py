@@ -10,6 +10,7 @@ import pytest
 
 from core.endpoints import HEALTH_TIMEOUT, health_of_all
 from core.models import AuditEvent, Endpoint, EndpointAccess
+from tests.engines_support import add_tls_endpoint
 from tests.support import UnixSocketProxy, finished_job
 
 
@@ -183,42 +184,9 @@ def test_websockets_under_an_endpoint_prefix_talk_to_that_endpoint(live, tmp_pat
         assert json.loads(ws.recv(timeout=15))["engine"] == "up"
 
 
-@pytest.fixture(scope="module")
-def tls_daemon():
-    """A real dockerd that only accepts TLS clients with its CA's certificate."""
-    from tests.engines_support import EngineStartError, tls_engine
-
-    try:
-        context = tls_engine()
-        tls = context.__enter__()
-    except EngineStartError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield tls
-    finally:
-        from core.engine import forget_client
-
-        forget_client(tls.url)
-        context.__exit__(None, None, None)
-
-
-def _add_tls_endpoint(admin_client, tls) -> int:
-    return admin_client.post(
-        "/endpoints/new/",
-        {
-            "name": "secure",
-            "slug": "secure",
-            "url": tls.url,
-            "tls_ca": tls.ca_pem,
-            "tls_cert": tls.cert_pem,
-            "tls_key": tls.key_pem,
-        },
-    ).status_code
-
-
 def test_a_tls_endpoint_is_reached_with_its_client_certificate(admin_client, db, tls_daemon):
     tls = tls_daemon
-    assert _add_tls_endpoint(admin_client, tls) == 302
+    assert add_tls_endpoint(admin_client, tls) == 302
     endpoint = Endpoint.objects.get(slug="secure")
     assert endpoint.tls_key.strip() == tls.key_pem.strip()
     assert "PRIVATE KEY" not in endpoint.tls_key_encrypted  # encrypted at rest
@@ -239,7 +207,7 @@ def test_overview_loads_with_a_tls_endpoint_leave_no_key_files_behind(
     from core.engine import forget_client
 
     forget_client(tls_daemon.url)
-    assert _add_tls_endpoint(admin_client, tls_daemon) == 302
+    assert add_tls_endpoint(admin_client, tls_daemon) == 302
     for _ in range(50):
         page = admin_client.get("/")
         assert page.status_code == 200

@@ -195,24 +195,45 @@ class Project:
         return f"Project({self.name!r})"
 
 
-def _endpoint_args(ref: EndpointRef, directory: Path, kind: str) -> tuple[list[str], list[str]]:
-    """Arguments before and after ``compose`` that give the CLI the endpoint's TLS material."""
+def endpoint_env(ref: EndpointRef, directory: Path) -> dict[str, str]:
+    """The variables that aim every CLI run at ``ref``: ``DOCKER_HOST`` and, for a TLS endpoint, its
+    material as ``DOCKER_CERT_PATH`` (``directory`` holds ca.pem, cert.pem, key.pem) with
+    ``DOCKER_TLS_VERIFY`` when it has a CA.
+
+    docker-compose v1 ignores the ``--tls*`` flags unless ``-H`` is given too and takes TLS from
+    these variables only; and it reads them, and ``COMPOSE_TLS_VERSION``/``COMPOSE_PARAMIKO_SSH``,
+    from the project's ``.env`` whenever the process leaves them unset. So each is always set here,
+    empty when not used: a stack's ``.env`` can never change how or where the CLI connects.
+    """
+    return {
+        "DOCKER_HOST": ref.url,
+        "DOCKER_TLS_VERIFY": "1" if ref.uses_tls and ref.tls_ca else "",
+        "DOCKER_CERT_PATH": str(directory) if ref.uses_tls else "",
+        "COMPOSE_TLS_VERSION": "",
+        "COMPOSE_PARAMIKO_SSH": "0",
+    }
+
+
+def _docker_cli_tls_args(ref: EndpointRef, directory: Path) -> list[str]:
+    """The docker CLI's own TLS flags (``docker compose``, ``docker stack``): its environment alone
+    cannot say "TLS with a client certificate but no CA" on every CLI version."""
     if not ref.uses_tls:
-        return [], []
-    files = write_tls_files(ref, directory)
-    args = ["--tlscert", files["cert.pem"], "--tlskey", files["key.pem"]]
-    args += ["--tlsverify", "--tlscacert", files["ca.pem"]] if ref.tls_ca else ["--tls"]
-    return (args, []) if kind == "v2" else ([], args)
+        return []
+    args = ["--tlscert", str(directory / "cert.pem"), "--tlskey", str(directory / "key.pem")]
+    return args + (["--tlsverify", "--tlscacert", str(directory / "ca.pem")] if ref.tls_ca else ["--tls"])
 
 
 @contextmanager
 def _private_dir(engine: Engine) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A private temp dir (0700), removed after, and the minimal environment aimed at the endpoint."""
+    """A private temp dir (0700), removed after, holding the endpoint's TLS material (if any), and
+    the minimal environment aimed at the endpoint (:func:`endpoint_env`)."""
     directory = Path(tempfile.mkdtemp(prefix="dashboard-compose-"))
     try:
         directory.chmod(0o700)
+        if engine.ref.uses_tls:
+            write_tls_files(engine.ref, directory)
         env = dict(settings.COMPOSE_INHERITED_ENV)
-        env["DOCKER_HOST"] = engine.ref.url
+        env.update(endpoint_env(engine.ref, directory))
         yield directory, env
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -243,12 +264,12 @@ def _workspace(engine: Engine, project: Project) -> Iterator[tuple[list[str], di
         raise EngineRefused(str(tool))
     _check_name(project.name)
     with _private_dir(engine) as (directory, env):
-        before, after = _endpoint_args(engine.ref, directory, tool.kind)
         env["COMPOSE_INTERACTIVE_NO_CLI"] = "1"
-        if tool.kind == "v1":
-            argv = [tool.argv[0], *after, "--ansi", "never", "-p", project.name]
+        if tool.kind == "v1":  # TLS from the environment only (endpoint_env)
+            argv = [tool.argv[0], "--ansi", "never", "-p", project.name]
         else:
-            argv = [tool.argv[0], *before, "compose", "--ansi", "never", "--progress", "plain"]
+            tls_args = _docker_cli_tls_args(engine.ref, directory)
+            argv = [tool.argv[0], *tls_args, "compose", "--ansi", "never", "--progress", "plain"]
             argv += ["-p", project.name]
         if project.config_files:
             for path in project.config_files:
@@ -274,10 +295,9 @@ def _stack_workspace(engine: Engine, project: Project) -> Iterator[tuple[list[st
         raise InvalidInput("A swarm stack is deployed from its stored file only.")
     variables = env_variables(project.env)
     with _private_dir(engine) as (directory, env):
-        before, _ = _endpoint_args(engine.ref, directory, "v2")
         cwd = _write_project(directory, project)
         env = {**variables, **env, "DOCKER_CONFIG": str(directory / "docker-config")}
-        yield [tool.argv[0], *before, "stack"], env, cwd
+        yield [tool.argv[0], *_docker_cli_tls_args(engine.ref, directory), "stack"], env, cwd
 
 
 class _Process:
