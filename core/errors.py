@@ -90,6 +90,7 @@ class Unavailable(DashboardError):
 
     status = 503
     what = "The service"
+    handshake = False  # it answered, but refused our TLS connection (the message says why)
 
     def __init__(self, message: str = "", *, tried: str = "", detail: str = ""):
         where = f" at {tried}" if tried else ""
@@ -99,6 +100,13 @@ class Unavailable(DashboardError):
 
 class EngineUnavailable(Unavailable):
     what = "The Docker engine"
+
+
+class EngineHandshakeFailed(EngineUnavailable):
+    """The engine answered but the TLS handshake failed (its CA or our client certificate): the
+    endpoint's TLS settings need fixing, the engine is not down."""
+
+    handshake = True
 
 
 class RegistryUnavailable(Unavailable):

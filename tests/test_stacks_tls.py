@@ -14,8 +14,10 @@ import time
 import docker
 import pytest
 
-from core.engine import forget_client, jobs
-from core.engine.compose import PROJECT_LABEL, SERVICE_LABEL
+from core.engine import for_endpoint, forget_client, jobs
+from core.engine._client import EndpointRef
+from core.engine.compose import PROJECT_LABEL, SERVICE_LABEL, Project, run
+from core.errors import EngineRefused
 from core.models import AuditEvent, Stack
 from tests.engines_support import (
     TlsEngine,
@@ -54,6 +56,10 @@ def _compose(base_image: str) -> str:
     )
 
 
+# The variables a stack's .env cannot use to change where or how docker-compose v1 connects.
+ENV = "GREETING=over-tls\nDOCKER_CERT_PATH=/nonexistent\nDOCKER_TLS_VERIFY=\nCOMPOSE_TLS_VERSION=TLSv1\n"
+
+
 def _on(client: docker.DockerClient, name: str) -> dict[str, str]:
     """``{service: state}`` of the project's containers on ``client``'s engine."""
     found = client.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={name}"})
@@ -76,7 +82,7 @@ def test_a_stack_deploys_stops_starts_and_goes_down_on_a_tls_endpoint_leaving_no
         job = _job(
             admin_client.post(
                 "/e/secure/stacks/new/",
-                {"name": name, "compose": _compose(base_image), "env": "GREETING=over-tls\n"},
+                {"name": name, "compose": _compose(base_image), "env": ENV},
             )
         )
         assert job.status == jobs.SUCCESS, job.message + "\n" + "\n".join(job.lines)
@@ -132,10 +138,36 @@ def test_a_client_certificate_the_daemon_refuses_gives_a_clear_page_not_a_hang(
         body = page.content.decode()
         assert page.status_code == 503, body[-2000:]
         assert tls_daemon.url in body
-        assert "certificate" in body.lower()
+        assert "did not accept the endpoint&#x27;s client certificate" in body
         assert elapsed < 30, elapsed
         assert not Stack.objects.filter(endpoint="refused", name=name).exists()
         assert _on(tls_side, name) == {}
     finally:
         admin_client.post("/endpoints/refused/delete/")
         forget_client(tls_daemon.url)
+
+
+def test_the_compose_cli_with_a_refused_client_certificate_fails_fast_with_a_clear_message(
+    base_image, tls_daemon, tls_side, tmp_path, monkeypatch
+):
+    # The pages ask the engine before any CLI run; a job that starts while the endpoint still
+    # worked and then meets a refused certificate gets this message from the CLI run itself.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stranger = make_certificates()
+    ref = EndpointRef(
+        slug="refused",
+        name="refused",
+        url=tls_daemon.url,
+        tls_ca=tls_daemon.ca_pem,
+        tls_cert=stranger["client_cert"],
+        tls_key=stranger["client_key"],
+    )
+    name = unique("tlscli")
+    started = time.monotonic()
+    with pytest.raises(EngineRefused) as refused:
+        list(run(for_endpoint(ref), project=Project(name=name, compose=_compose(base_image)), command="up"))
+    assert time.monotonic() - started < 60
+    assert "did not accept the endpoint's client certificate" in refused.value.message
+    assert "Traceback" not in refused.value.message
+    assert _on(tls_side, name) == {}
+    assert list(tmp_path.iterdir()) == [], "the run's private dir and key files are gone"

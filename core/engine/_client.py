@@ -12,6 +12,7 @@ import atexit
 import functools
 import hashlib
 import importlib
+import re
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,7 @@ from django.conf import settings
 from core.errors import (
     Conflict,
     DashboardError,
+    EngineHandshakeFailed,
     EngineRefused,
     EngineUnavailable,
     InvalidInput,
@@ -208,6 +210,30 @@ def _explanation(exc: BaseException) -> str:
     return str(text or exc).strip()
 
 
+# A failed TLS handshake as Python's ssl module (docker-py, docker-compose v1) and Go (the docker
+# CLI) word it: which side refused is what the person fixing the endpoint needs to know.
+_TLS_FAILURE = re.compile(
+    r"\[SSL: (?P<code>[A-Z0-9_]+)\]\s*(?P<reason>[^(\]'\"\n]*)"
+    r"|remote error: tls: (?P<alert>[a-z ]+)"
+    r"|x509: (?P<x509>[^\"'\n]+)"
+)
+
+
+def tls_failure(text: str) -> str:
+    """What went wrong in a failed TLS handshake named in ``text`` (an exception's repr, a CLI's
+    output) as a sentence for the page, or ``""`` when ``text`` names none."""
+    found = _TLS_FAILURE.search(text)
+    if found is None:
+        return ""
+    if found["x509"] or (found["code"] or "").endswith("CERTIFICATE_VERIFY_FAILED"):
+        reason = (found["x509"] or found["reason"]).strip()
+        return f"its certificate was not accepted with the endpoint's CA ({reason})"
+    reason = (found["alert"] or found["reason"]).strip()
+    if re.search(r"certificate|unknown ca", reason, re.IGNORECASE):
+        return f"it did not accept the endpoint's client certificate ({reason})"
+    return f"the TLS handshake failed ({reason or found['code']})"
+
+
 def translate(exc: BaseException, *, host: str) -> DashboardError:
     """The :mod:`core.errors` exception for one of :data:`LIBRARY_ERRORS` raised talking to ``host``.
 
@@ -225,6 +251,9 @@ def translate(exc: BaseException, *, host: str) -> DashboardError:
             hint in message for hint in ("Connection", "No such file", "Error while fetching")
         ):
             return EngineRefused(message, detail=repr(exc))
+        if tls := tls_failure(repr(exc)):
+            message = f"The Docker engine at {host} refused the connection: {tls}."
+            return EngineHandshakeFailed(message, tried=host, detail=repr(exc))
         return EngineUnavailable(tried=host, detail=repr(exc))
     if status == 404:
         return NotFound(message or "Not found.", detail=repr(exc))

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.engine._client import EndpointRef, Engine, engine_call, write_tls_files
+from core.engine._client import EndpointRef, Engine, engine_call, tls_failure, write_tls_files
 from core.engine.containers import ContainerSummary, _summary
 from core.engine.swarm import STACK_LABEL
 from core.errors import EngineRefused, InvalidInput
@@ -472,8 +472,19 @@ def _run(
         if process.timed_out:
             raise EngineRefused(f"{label} {args[0]} did not finish within {timeout:.0f} s and was stopped.")
         if code != 0:
-            last = "\n".join(line for line in tail[-8:] if line.strip())
-            raise EngineRefused(f"{label} {args[0]} failed (exit {code}): {last}")
+            raise EngineRefused(f"{label} {args[0]} failed (exit {code}): {failure_summary(tail)}")
+
+
+def failure_summary(lines: Sequence[str]) -> str:
+    """The end of a failed run's output for its error message (the whole output stays in the job):
+    a failed TLS handshake as a sentence; a Python traceback (docker-compose v1 prints one when it
+    cannot reach the engine) without its frames; else the last 8 non-empty lines."""
+    if tls := tls_failure("\n".join(lines)):
+        return f"the engine refused the connection: {tls}."
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        lines = [line for line in lines if line.strip() and not line[0].isspace()]
+        lines = [line for line in lines if not line.startswith("Traceback")][-3:]
+    return "\n".join(line for line in lines[-8:] if line.strip())
 
 
 # --------------------------------------------------------------------------- stacks from labels
