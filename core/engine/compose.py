@@ -7,8 +7,10 @@ per process; every difference between the two lives here.
 Safety rules of every CLI run:
 
 - no shell: a fixed argument list; the project name is validated by the caller (:data:`NAME_RE`);
-- the endpoint of the request, explicitly: ``DOCKER_HOST`` from the :class:`EndpointRef`, its TLS
-  certificates written into the run's own private temp dir (``write_tls_files``), ssh as the CLI does;
+- the endpoint of the request, explicitly, in the environment (:func:`endpoint_env`): ``DOCKER_HOST``
+  from the :class:`EndpointRef`, its TLS certificates written into the run's own private temp dir
+  (``write_tls_files``) which is ``DOCKER_CERT_PATH``; every connection variable set, so a stack's
+  ``.env`` cannot set one (docker-compose v1 reads them from it); ssh as the CLI does;
 - a minimal environment (``settings.COMPOSE_INHERITED_ENV`` and the endpoint): the dashboard's own
   variables (its SECRET_KEY ...) can never be interpolated into a compose file;
 - the compose file and ``.env`` of a managed stack are written to a private temp dir (mode 0700) per
