@@ -30,7 +30,15 @@ from django.db import transaction
 
 from core import audit, policy
 from core.engine import Engine, jobs
-from core.engine.compose import NAME_RE, Project, StackSummary, cli, env_variables, stack_cli
+from core.engine.compose import (
+    NAME_RE,
+    Project,
+    StackSummary,
+    cli,
+    env_variables,
+    reserved_env_lines,
+    stack_cli,
+)
 from core.errors import EngineRefused, InvalidInput, Refused
 from core.models import Stack, StackVersion
 from core.roles import Role
@@ -289,6 +297,14 @@ def check(docker: Engine, *, name: str, compose: str, env: str, role: Role, mode
         return Checked(("The compose file defines no services.",))
     if role < Role.ADMIN and (host := _host_file_refusals(document)):
         return Checked(tuple(host), denied=True)
+    if role < Role.ADMIN and mode != SWARM and (reserved := reserved_env_lines(env)):
+        return Checked(
+            tuple(
+                f".env line {number}: {key} is read by the compose CLI itself; only an admin may set it."
+                for number, key in reserved
+            ),
+            denied=True,
+        )
     project = Project(name=name, compose=compose, env=env)
     if mode == SWARM:
         try:

@@ -154,6 +154,21 @@ RESERVED_ENV = re.compile(
 )
 
 
+def reserved_env_lines(text: str) -> list[tuple[int, str]]:
+    """``(line number, name)`` of each ``.env`` line that sets a variable the CLI reads itself
+    (:data:`RESERVED_ENV`: ``COMPOSE_FILE``, ``DOCKER_*`` ...). docker-compose v1 reads such names
+    from a project's ``.env`` whenever the process leaves them unset."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key = stripped.removeprefix("export ").partition("=")[0].strip()
+        if RESERVED_ENV.match(key):
+            found.append((number, key))
+    return found
+
+
 def env_variables(text: str) -> dict[str, str]:
     """A ``.env`` text as variables (``KEY=value`` lines, ``#`` comments, optional ``export`` and
     quotes), for ``docker stack`` which reads no ``.env`` file.

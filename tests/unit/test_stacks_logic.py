@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from core import policy, stacks
-from core.engine.compose import env_variables
+from core.engine.compose import env_variables, reserved_env_lines
 from core.errors import InvalidInput
 from core.roles import Role
 
@@ -302,6 +302,20 @@ def test_env_text_becomes_variables_for_docker_stack():
 def test_env_names_the_docker_cli_reads_itself_are_refused(line):
     with pytest.raises(InvalidInput, match="line 1"):
         env_variables(line)
+
+
+def test_compose_env_lines_the_cli_reads_itself_are_found_with_their_numbers():
+    text = "A=1\n# COMPOSE_FILE=/x\nexport COMPOSE_FILE=/etc/passwd\ndocker_host=tcp://h\nB=2\n"
+    assert reserved_env_lines(text) == [(3, "COMPOSE_FILE"), (4, "docker_host")]
+
+
+def test_an_operator_compose_env_may_not_set_what_the_cli_reads():
+    """Refused before anything runs (no engine is touched: None would fail if it were)."""
+    compose = "services:\n  a:\n    image: x\n"
+    checked = stacks.check(
+        None, name="s", compose=compose, env="COMPOSE_HTTP_TIMEOUT=1\n", role=Role.OPERATOR
+    )
+    assert checked.denied and "line 1: COMPOSE_HTTP_TIMEOUT" in checked.errors[0]
 
 
 def test_an_env_line_without_an_equals_sign_is_refused_with_its_number():
