@@ -300,7 +300,10 @@ def test_pause_stops_rendering_under_a_yes_flood(page, login, live, make_contain
     longest = page.evaluate("() => window.__longest")
     print(f"yes flood: Pause reacted in {reacted_ms:.0f} ms; longest main-thread task {longest:.0f} ms")
     screenshot(page, "logs-yes-flood-paused")
-    # The figures (goal: Pause <= 100 ms, longest task <= 50 ms) are printed and reported; on this
-    # shared 2-core machine they are not met yet, so the test holds the behaviour: Pause stops at once.
+    # The figures (goal: Pause <= 100 ms, longest task <= 50 ms) are printed and reported
+    # (bench/bench_logs_browser.py measures them without Playwright's own pre-click checks); on a
+    # loaded 2-core machine they vary, so the test holds the behaviour: Pause stops at once, and
+    # only the rows in sight are in the DOM (a virtualized window), whatever the flood.
     assert page.locator(".logview .line").count() == shown
+    assert shown <= 200
     assert page.problems == []
