@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -171,6 +172,13 @@ def test_a_hung_engine_gives_engine_disconnected_within_15_seconds(
         assert elapsed <= 15
     finally:
         proxy.stop()
+
+
+def test_healthz_says_whether_the_engine_answers(live, tmp_path: Path):
+    assert requests.get(f"{live.url}/healthz", timeout=10).json() == {"status": "ok", "engine": "ok"}
+    with second_daphne(live, docker_host=f"unix://{tmp_path}/nobody.sock", workdir=tmp_path) as other:
+        answer = requests.get(f"{other.url}/healthz", timeout=10)
+    assert answer.json() == {"status": "ok", "engine": "unreachable"}
 
 
 @pytest.mark.parametrize("kind", ["logs", "events", "stats", "overview"])
