@@ -398,6 +398,27 @@ def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(
     assert page.problems == []
 
 
+def test_scrolling_the_log_view_draws_the_rows_in_sight_and_only_those(
+    page, login, live, engine, make_container
+):
+    container = _finished(engine, make_container(command=["seq", "1", "3000"]))
+    login(page, "viewer")
+    page.goto(f"{live.url}/containers/{container['Id']}/logs/")
+    page.select_option("[data-log-tail]", "all")
+    page.wait_for_selector('.logview .line .text:text-is("3000")')
+    page.eval_on_selector(
+        ".logview", "(view) => { view.dispatchEvent(new WheelEvent('wheel')); view.scrollTop = 0; }"
+    )
+    page.wait_for_selector('.logview .line .text:text-is("1")')
+    texts = page.locator(".logview .line:not(.notice) .text").all_text_contents()
+    assert texts[:3] == ["1", "2", "3"]
+    assert len(texts) < 200
+    assert page.locator("[data-log-jump]").is_visible()
+    page.click("[data-log-jump]")
+    page.wait_for_selector('.logview .line .text:text-is("3000")')
+    assert page.problems == []
+
+
 def test_merged_view_page_tags_each_container_with_its_own_colour(page, login, live, engine, make_container):
     a = _finished(engine, make_container(command=["sh", "-c", "echo from-a; sleep 0.3; echo again-a"]))
     b = _finished(engine, make_container(command=["sh", "-c", "sleep 0.15; echo from-b"]))

@@ -486,6 +486,7 @@
     jumpButton.hidden = stick;
     schedule();                             // the rows now in sight
   }, { passive: true });
+  window.addEventListener("resize", schedule);
   jumpButton.addEventListener("click", function () {
     stick = true; jumpButton.hidden = true; schedule();
   });
