@@ -1,10 +1,11 @@
-"""The shared log stream (core/consumers/loghub.py) without an engine: one framing for all, windows."""
+"""The shared log stream (core/consumers/loghub.py) and the memory give-back, without an engine."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import json
+import time
 
 from core.consumers.loghub import LogHub, SharedBatch
 from core.live.bridge import Feed
@@ -78,3 +79,18 @@ def test_batches_arriving_within_one_window_go_out_as_one_delivery():
 def test_the_end_follows_the_last_lines():
     (items,) = run(_followed([_lines("a")], followers=1))
     assert [kind for kind, _ in items][-1] == "end"
+
+
+def test_many_streams_ending_at_once_give_memory_back_once(monkeypatch):
+    from core.live import memory
+
+    trims = []
+    monkeypatch.setattr(memory, "_TRIM", lambda pad: trims.append(pad) or 1)
+    monkeypatch.setattr(memory, "TRIM_DELAY_SECONDS", 0.05)
+    monkeypatch.setattr(memory, "_state", {"scheduled": False, "last": 0.0})
+    for _ in range(10):
+        memory.release_freed_memory()
+    deadline = time.monotonic() + 5
+    while memory._state["scheduled"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert trims == [0]
