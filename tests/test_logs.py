@@ -363,6 +363,8 @@ def test_log_viewer_renders_ansi_colours_as_classes_and_filters(page, login, liv
     page.fill("[data-log-filter]", "second")
     page.wait_for_selector(".logview mark")
     assert page.locator(".logview .line:not(.notice):visible").count() == 1
+    page.fill("[data-log-filter]", "matches-nothing")
+    page.wait_for_function("() => document.querySelectorAll('.logview .line:not(.notice)').length === 0")
     page.fill("[data-log-filter]", "")
     page.uncheck("[data-log-toggle=stderr]")
     assert page.locator(".logview .line.stderr:visible").count() == 0

@@ -289,7 +289,7 @@
   function refilter() {
     shown = lines.filter(passes);
     rendered = new Map();
-    windowKey = "";
+    windowKey = null;                       // whatever the window now is, draw it
     schedule();
   }
 
