@@ -1,5 +1,6 @@
 """Live-core benchmark (issue 12): a stalled viewer on a flood, 100 viewers of one noisy container,
 a 10 MiB line. Prints each figure next to its goal; the logs rate vs `docker logs` is bench_logs.py.
+``bench_live.py [stalled] [viewers] [line]`` runs only those parts (all three by default).
 
 Engine log streams opened are counted at the engine socket itself: the dashboard talks to the
 engine through a unix-socket proxy that notes every ``GET /containers/<id>/logs?...follow=1``.
@@ -165,6 +166,11 @@ def long_line(server, cookie: str, api, image: str) -> None:
 
 
 def main() -> None:
+    parts = set(sys.argv[1:]) or {"stalled", "viewers", "line"}
+    unknown = parts - {"stalled", "viewers", "line"}
+    if unknown:
+        sys.exit(f"unknown part(s) {', '.join(sorted(unknown))}; choose from stalled, viewers, line")
+    print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     api = docker.APIClient(version="auto", timeout=120)
     with base_image(api) as image, tempfile.TemporaryDirectory() as tmp:
         proxy = CountingProxy("/var/run/docker.sock", f"{tmp}/engine.sock")
@@ -174,13 +180,19 @@ def main() -> None:
                 Path(tmp), roles=("viewer",), DATA_DIR=tmp, DOCKER_HOST=proxy.url, LIVE_STREAMS_PER_USER="200"
             ) as server:
                 cookie = server.session_cookie("viewer")
-                flood = run_container(api, image, ["sh", "-c", "yes flood"])
-                stalled_viewer(server, cookie, flood)
-                noisy = run_container(
-                    api, image, ["sh", "-c", "while true; do echo noisy line; usleep 2000; done"]
-                )
-                hundred_viewers(server, cookie, noisy, proxy)
-                long_line(server, cookie, api, image)
+                if "stalled" in parts:
+                    flood = run_container(api, image, ["sh", "-c", "yes flood"])
+                    stalled_viewer(server, cookie, flood)
+                    api.remove_container(flood, force=True)
+                if "viewers" in parts:
+                    noisy = run_container(
+                        api, image, ["sh", "-c", "while true; do echo noisy line; usleep 2000; done"]
+                    )
+                    hundred_viewers(server, cookie, noisy, proxy)
+                    api.remove_container(noisy, force=True)
+                if "line" in parts:
+                    long_line(server, cookie, api, image)
+            print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         finally:
             proxy.stop()
 

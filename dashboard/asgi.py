@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (login + origin checked)."""
 
+import gc
 import os
 
 import django
@@ -43,3 +44,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything imported and built so far lives as long as the process: out of the collector's sight,
+# a full collection (core/live/memory.py runs one after a stream ends) walks only what came later.
+gc.freeze()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -173,6 +174,13 @@ def test_a_hung_engine_gives_engine_disconnected_within_15_seconds(
         proxy.stop()
 
 
+def test_healthz_says_whether_the_engine_answers(live, tmp_path: Path):
+    assert requests.get(f"{live.url}/healthz", timeout=10).json() == {"status": "ok", "engine": "ok"}
+    with second_daphne(live, docker_host=f"unix://{tmp_path}/nobody.sock", workdir=tmp_path) as other:
+        answer = requests.get(f"{other.url}/healthz", timeout=10)
+    assert answer.json() == {"status": "ok", "engine": "unreachable"}
+
+
 @pytest.mark.parametrize("kind", ["logs", "events", "stats", "overview"])
 def test_every_stream_sends_heartbeats(quick, make_container, kind):
     cookie = login_cookie(quick, "viewer")
@@ -300,7 +308,10 @@ def test_pause_stops_rendering_under_a_yes_flood(page, login, live, make_contain
     longest = page.evaluate("() => window.__longest")
     print(f"yes flood: Pause reacted in {reacted_ms:.0f} ms; longest main-thread task {longest:.0f} ms")
     screenshot(page, "logs-yes-flood-paused")
-    # The figures (goal: Pause <= 100 ms, longest task <= 50 ms) are printed and reported; on this
-    # shared 2-core machine they are not met yet, so the test holds the behaviour: Pause stops at once.
+    # The figures (goal: Pause <= 100 ms, longest task <= 50 ms) are printed and reported
+    # (bench/bench_logs_browser.py measures them without Playwright's own pre-click checks); on a
+    # loaded 2-core machine they vary, so the test holds the behaviour: Pause stops at once, and
+    # only the rows in sight are in the DOM (a virtualized window), whatever the flood.
     assert page.locator(".logview .line").count() == shown
+    assert shown <= 200
     assert page.problems == []

@@ -363,6 +363,8 @@ def test_log_viewer_renders_ansi_colours_as_classes_and_filters(page, login, liv
     page.fill("[data-log-filter]", "second")
     page.wait_for_selector(".logview mark")
     assert page.locator(".logview .line:not(.notice):visible").count() == 1
+    page.fill("[data-log-filter]", "matches-nothing")
+    page.wait_for_function("() => document.querySelectorAll('.logview .line:not(.notice)').length === 0")
     page.fill("[data-log-filter]", "")
     page.uncheck("[data-log-toggle=stderr]")
     assert page.locator(".logview .line.stderr:visible").count() == 0
@@ -395,6 +397,27 @@ def test_a_burst_of_200k_lines_keeps_the_tab_responsive_and_the_dom_bounded(
     assert nodes < 50000
     assert longest < 750
     assert "older lines are not shown" in page.locator(".logview .dropped").text_content()
+    assert page.problems == []
+
+
+def test_scrolling_the_log_view_draws_the_rows_in_sight_and_only_those(
+    page, login, live, engine, make_container
+):
+    container = _finished(engine, make_container(command=["seq", "1", "3000"]))
+    login(page, "viewer")
+    page.goto(f"{live.url}/containers/{container['Id']}/logs/")
+    page.select_option("[data-log-tail]", "all")
+    page.wait_for_selector('.logview .line .text:text-is("3000")')
+    page.eval_on_selector(
+        ".logview", "(view) => { view.dispatchEvent(new WheelEvent('wheel')); view.scrollTop = 0; }"
+    )
+    page.wait_for_selector('.logview .line .text:text-is("1")')
+    texts = page.locator(".logview .line:not(.notice) .text").all_text_contents()
+    assert texts[:3] == ["1", "2", "3"]
+    assert len(texts) < 200
+    assert page.locator("[data-log-jump]").is_visible()
+    page.click("[data-log-jump]")
+    page.wait_for_selector('.logview .line .text:text-is("3000")')
     assert page.problems == []
 
 

@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from core import audit, engine
+from core.live.memory import release_freed_memory
 from core.live.transport import CLOSE, DROP, SendGate, transport_of, unsent
 from core.roles import Role, websocket_allowed
 
@@ -161,7 +162,11 @@ class GuardedConsumer(AsyncWebsocketConsumer):
             self.watch_task.cancel()
         if self.user_group:
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
-        await self.stop()
+        try:
+            await self.stop()
+        finally:
+            self.gate.held = None  # a dropped frame held back for this viewer
+            release_freed_memory()  # what this stream churned through goes back to the OS
 
     # ------------------------------------------------------------------ watcher
 

@@ -6,6 +6,11 @@ it. Each follower has its own bounded inbox (drop-oldest, the dropped lines coun
 reads its own tail first (a short non-following read), then the live lines newer than the tail's
 last one: no gap, no duplicate. When the last follower leaves, the engine stream is closed.
 
+Lines reach the followers at most every DELIVER_SECONDS (core/live/batching.py), as one
+:class:`SharedBatch` that every follower shares: it is serialized into websocket frames once per
+form (with or without timestamps) and each viewer sends the same text. Nothing outlives the
+followers holding it (no cache of past batches), so a stalled or gone viewer keeps no lines alive.
+
 A process holds at most LIVE_ENGINE_STREAMS shared streams; past that a new container's viewer
 gets a clear refusal. With several processes (Redis), each process has its own shared streams.
 """
@@ -20,15 +25,36 @@ from typing import Any
 from django.conf import settings
 
 from core.errors import DashboardError
+from core.live.batching import DELIVER_SECONDS, coalesce, deliver_due
 from core.live.bridge import Feed, Pump
 from core.live.frames import line_frames
 
-FRAME_CACHE = 64  # recent shared batches kept serialized (the batch is kept too: ids stay unique)
-INBOX_ITEMS = 32  # batches (<= 64 KiB each) waiting for one follower; past it the oldest are dropped, counted
+INBOX_ITEMS = 16  # deliveries waiting for one follower; past it the oldest are dropped, their lines counted
 
 
 class TooManyStreams(DashboardError):
     status = 503
+
+
+class SharedBatch:
+    """One delivery of shared lines: the same object for every follower, framed once per form."""
+
+    __slots__ = ("_framed", "lines")
+
+    def __init__(self, lines: list[dict]):
+        self.lines = lines
+        self._framed: dict[bool, list[tuple[str, int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def frames(self, timestamps: bool) -> list[tuple[str, int]]:
+        """The websocket frames of these lines (and their line counts), serialized on first use."""
+        framed = self._framed.get(timestamps)
+        if framed is None:
+            shown = self.lines if timestamps else [{**line, "ts": ""} for line in self.lines]
+            framed = self._framed[timestamps] = list(line_frames(shown))
+        return framed
 
 
 class Follower:
@@ -69,6 +95,7 @@ class Follower:
         return out
 
     def leave(self) -> None:
+        self.items.clear()
         self.shared.leave(self)
 
 
@@ -80,19 +107,32 @@ class SharedLog:
         self.key = key
         self.followers: set[Follower] = set()
         self.opened = asyncio.Event()
-        self._frames: dict[tuple[int, bool], tuple[list[dict], list[tuple[str, int]]]] = {}
         self.pump: Pump = Pump(produce, maxsize=16, name=f"shared-logs-{key[1][:12]}")
         self.task = asyncio.create_task(self.relay())
         self.pump.start()
 
     async def relay(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = 0.0
         try:
             while (items := await self.pump.batch()) is not None:
-                if items and items[0][0] == "opened":
+                # Gather what else arrives within this delivery window (the pump keeps draining:
+                # the engine stream is never held back by the window).
+                while not deliver_due(items, loop.time(), deadline):
+                    more = await self.pump.next_within(deadline - loop.time())
+                    if more is None:
+                        break
+                    items.extend(more)
+                deadline = loop.time() + DELIVER_SECONDS
+                if any(kind == "opened" for kind, _ in items):
                     self.opened.set()
-                    items = items[1:]
+                delivery = [
+                    (kind, SharedBatch(payload) if kind == "lines" else payload)
+                    for kind, payload in coalesce(items)
+                    if kind != "opened"
+                ]
                 for follower in list(self.followers):
-                    follower.deliver(items)
+                    follower.deliver(delivery)
         except Exception as exc:  # noqa: BLE001 - every follower is told, in order
             for follower in list(self.followers):
                 follower.deliver([("error", exc)])
@@ -101,19 +141,6 @@ class SharedLog:
             self.hub.forget(self)
             for follower in list(self.followers):
                 follower.end()
-
-    def frames(self, lines: list[dict], timestamps: bool) -> list[tuple[str, int]]:
-        """The websocket frames of one shared batch, serialized once for every follower."""
-        key = (id(lines), timestamps)
-        cached = self._frames.get(key)
-        if cached is not None and cached[0] is lines:
-            return cached[1]
-        shown = lines if timestamps else [{**line, "ts": ""} for line in lines]
-        frames = list(line_frames(shown))
-        if len(self._frames) >= FRAME_CACHE:
-            self._frames.pop(next(iter(self._frames)))
-        self._frames[key] = (lines, frames)
-        return frames
 
     def join(self) -> Follower:
         follower = Follower(self)

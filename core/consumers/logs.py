@@ -237,34 +237,20 @@ class LogsConsumer(GuardedConsumer):
         while self.remaining and (items := await self.follower.batch()) is not None:
             self.last_seen = time.monotonic()
             self.gate.skipped += self.follower.take_dropped()
-            lines: list[dict] = []
             for kind, payload in items:
-                if kind == "lines":
-                    if newest:  # the overlap with this viewer's tail: skip what it already sent
-                        payload = [line for line in payload if ts_key(line["ts"]) > newest]
-                        if payload:
-                            newest = ""
-                    if not lines:
-                        lines = payload  # the shared batch itself: its frames are cached
-                    else:
-                        lines = [*lines, *payload]
-                    continue
-                if lines:
-                    await self.send_shared(lines)
-                    lines = []
-                if not await self.control(kind, payload, reasons):
-                    return
-            if lines:
-                await self.send_shared(lines)
+                if kind != "lines":
+                    if not await self.control(kind, payload, reasons):
+                        return
+                elif newest:  # the overlap with this viewer's tail: skip what it already sent
+                    fresh = [line for line in payload.lines if ts_key(line["ts"]) > newest]
+                    if fresh:
+                        newest = ""
+                        await self.send_lines(fresh)
+                else:  # the shared batch, framed once for every follower
+                    for frame, count in payload.frames(self.timestamps):
+                        if not await self.send_droppable(frame, count):
+                            return
         await self.finish("; ".join(dict.fromkeys(reasons)) or "the log stream ended")
-
-    async def send_shared(self, lines: list[dict]) -> None:
-        """Lines of the shared stream: serialized once for all its followers (a single batch), else here."""
-        assert self.follower is not None
-        frames = self.follower.shared.frames(lines, self.timestamps) if lines else []
-        for frame, count in frames:
-            if not await self.send_droppable(frame, count):
-                return
 
     def producer_for(self, container: ContainerFacts, options: dict[str, Any]) -> Callable[[Feed], None]:
         label = container.name or container.id[:12]

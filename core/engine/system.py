@@ -48,6 +48,16 @@ class DiskUsageRow:
 
 
 @engine_call
+def ping(engine: Engine) -> None:
+    """The engine answers (``/_ping``: the cheapest call there is, for liveness checks).
+
+    Raises:
+        EngineUnavailable: the engine does not answer.
+    """
+    engine.api.ping()
+
+
+@engine_call
 def engine_info(engine: Engine) -> EngineInfo:
     """Version and counts of the engine (``docker info`` + ``docker version``).
 

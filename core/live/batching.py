@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 BATCH_SECONDS = 0.05
 BATCH_BYTES = 64 * 1024
@@ -39,3 +40,32 @@ class Batcher:
     def take(self) -> list[dict]:
         lines, self.lines, self.size = self.lines, [], 0
         return lines
+
+
+# A shared log stream hands its lines to the followers at most every DELIVER_SECONDS (one frame
+# per viewer per window, serialized once for all of them: 100 viewers of a chatty container cost
+# 10 sends a second each, not one per engine batch), and at once when DELIVER_BATCHES engine
+# batches (<= BATCH_BYTES each) are waiting, so a flood never piles up in one delivery.
+DELIVER_SECONDS = 0.1
+DELIVER_BATCHES = 4
+
+
+def deliver_due(items: list[tuple[str, Any]], now: float, deadline: float) -> bool:
+    """Hand ``items`` over now (the window is over, or enough line batches are waiting)?"""
+    if now >= deadline:
+        return True
+    return sum(1 for kind, _ in items if kind == "lines") >= DELIVER_BATCHES
+
+
+def coalesce(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Consecutive ``("lines", [...])`` items joined into one; every other item kept, in order."""
+    out: list[tuple[str, Any]] = []
+    for kind, payload in items:
+        if kind == "lines":
+            if not payload:
+                continue
+            if out and out[-1][0] == "lines":
+                out[-1] = ("lines", out[-1][1] + payload)
+                continue
+        out.append((kind, payload))
+    return out

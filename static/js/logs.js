@@ -6,8 +6,7 @@
   if (!view) { return; }
 
   var MAX_LINES = parseInt(view.dataset.maxLines, 10) || 10000;
-  var PER_FRAME = 500;                  // lines rendered per animation frame at most
-  var FRAME_BUDGET_MS = 8;              // ... and no longer than this: Pause/filter/leave react at once
+  var FRAME_BUDGET_MS = 8;              // new lines taken in per animation frame: no longer than this
   var SILENT_MS = 30000;                // no frame at all (not even a heartbeat) this long: reconnect
   var BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
   var merged = view.dataset.merged === "1";
@@ -150,12 +149,38 @@
 
   function plain(raw) { return raw.indexOf("\x1b") < 0 ? raw : raw.replace(ESC, ""); }
 
-  // ------------------------------------------------------------------ lines in the DOM
+  // ------------------------------------------------------------------ the window of lines
+  //
+  // Lines live in `lines` (the newest MAX_LINES); `shown` is the ones the stream toggles and the
+  // filter let through. Only the rows in sight (plus OVERSCAN) are in the DOM, absolutely placed
+  // in a spacer as tall as every shown line (rows have one fixed height, --log-row): a flood costs
+  // the page a few dozen rows per frame whatever the rate. Each animation frame first reads the
+  // layout (scroll position, size), then writes (spacer, rows, scroll): no layout thrash.
+
+  var OVERSCAN = 20;
+  var space = document.createElement("div");
+  space.className = "log-space";
+  var rowsBox = document.createElement("div");
+  space.appendChild(rowsBox);
+  rowsBox.className = "log-rows";
+  view.appendChild(space);
+  var rowHeight = parseFloat(getComputedStyle(view).getPropertyValue("--log-row")) || 18;
+  var lines = [];            // the newest MAX_LINES lines (and notices), oldest first
+  var shown = [];            // those of `lines` that pass the toggles and the filter
+  var hiddenStreams = {};    // "stdout"/"stderr" unchecked
+  var seq = 0;               // every line gets a number: rows in the DOM are reused by it
+  var rendered = new Map();  // seq -> row element now in the DOM
+  var windowKey = "";
 
   function buildLine(line) {
+    if (line.notice !== undefined) {
+      var note = document.createElement("div");
+      note.className = "line notice " + line.kind;
+      note.textContent = "— " + line.notice + " —";
+      return note;
+    }
     var row = document.createElement("div");
     row.className = "line " + (line.stream === "stderr" ? "stderr" : "stdout");
-    row._line = line;
     if (line.ts) {
       var ts = document.createElement("span");
       ts.className = "ts";
@@ -172,11 +197,15 @@
     text.className = "text";
     renderText(text, line.text);
     row.appendChild(text);
-    if (matcher) {
-      matcher.lastIndex = 0;
-      if (!matcher.test(plain(line.text))) { row.classList.add("filtered"); }
-    }
     return row;
+  }
+
+  function passes(line) {
+    if (line.notice !== undefined) { return true; }
+    if (hiddenStreams[line.stream === "stderr" ? "stderr" : "stdout"]) { return false; }
+    if (!matcher) { return true; }
+    matcher.lastIndex = 0;
+    return matcher.test(plain(line.text));
   }
 
   function classFor(name) {
@@ -185,37 +214,83 @@
   }
 
   function schedule() {
-    if (!scheduled && !paused) { scheduled = true; requestAnimationFrame(render); }
+    if (!scheduled && !leaving) { scheduled = true; requestAnimationFrame(render); }
   }
 
-  function render() {
-    scheduled = false;
-    if (paused || pending.length === 0) { return; }
+  // New lines into the window (not while paused: the view holds still), the oldest out.
+  function takePending() {
+    if (paused || pending.length === 0) { return 0; }
     if (pending.length > MAX_LINES) {       // a burst: only the newest window can ever be seen
       dropped += pending.length - MAX_LINES;
       pending = pending.slice(pending.length - MAX_LINES);
     }
     var started = performance.now();
-    var fragment = document.createDocumentFragment();
-    var count = 0;
-    var limit = Math.min(pending.length, PER_FRAME);
-    while (count < limit) {
-      fragment.appendChild(buildLine(pending[count]));
-      count++;
-      if ((count & 63) === 0 && performance.now() - started > FRAME_BUDGET_MS) { break; }
+    var taken = 0;
+    while (taken < pending.length) {
+      var line = pending[taken++];
+      line.seq = ++seq;
+      lines.push(line);
+      if (passes(line)) { shown.push(line); }
+      if ((taken & 255) === 0 && performance.now() - started > FRAME_BUDGET_MS) { break; }
     }
-    pending.splice(0, count);
-    view.appendChild(fragment);
-    var excess = view.childElementCount - (marker ? 1 : 0) - MAX_LINES;
-    if (excess > 0) {
-      for (var j = 0; j < excess; j++) { view.removeChild(marker ? marker.nextSibling : view.firstChild); }
-      dropped += excess;
-    }
+    pending = taken === pending.length ? [] : pending.slice(taken);
+    var excess = lines.length - MAX_LINES;
+    if (excess <= 0) { return 0; }
+    var oldest = lines[excess].seq;
+    lines.splice(0, excess);
+    dropped += excess;
+    var gone = 0;
+    while (gone < shown.length && shown[gone].seq < oldest) { gone++; }
+    shown.splice(0, gone);
+    return gone;
+  }
+
+  function render() {
+    scheduled = false;
+    if (leaving) { return; }
+    // read: where the person is looking (layout is clean: nothing was written since the last frame)
+    var top = view.scrollTop;
+    var height = view.clientHeight;
+    var offset = space.offsetTop;
+    // write
+    var gone = takePending();
     updateMarker();
+    var total = shown.length;
+    space.style.height = (total * rowHeight) + "px";
+    if (stick) {
+      top = Math.max(0, offset + total * rowHeight - height);
+    } else if (gone) {                      // rows left at the top: keep the same lines in sight
+      top = Math.max(0, top - gone * rowHeight);
+    }
+    var first = Math.max(0, Math.floor((top - offset) / rowHeight) - OVERSCAN);
+    var last = Math.min(total, Math.ceil((top - offset + height) / rowHeight) + OVERSCAN);
+    var key = first < last ? shown[first].seq + ":" + shown[last - 1].seq + ":" + first : "";
+    if (key !== windowKey) {
+      windowKey = key;
+      var keep = new Map();
+      var rows = [];
+      for (var i = first; i < last; i++) {
+        var line = shown[i];
+        var row = rendered.get(line.seq) || buildLine(line);
+        keep.set(line.seq, row);
+        rows.push(row);
+      }
+      rendered = keep;
+      rowsBox.style.transform = "translateY(" + (first * rowHeight) + "px)";
+      rowsBox.replaceChildren.apply(rowsBox, rows);
+    }
+    if (stick || gone) { view.scrollTop = top; }
     countLabel.textContent = received.toLocaleString("en-US") + " lines" +
       (dropped ? " · " + dropped.toLocaleString("en-US") + " older not shown" : "");
-    if (stick) { view.scrollTop = view.scrollHeight; }
-    if (pending.length) { schedule(); }
+    if (pending.length && !paused) { schedule(); }
+  }
+
+  // The filter or the toggles changed: which lines pass, and rows drawn again (marks change).
+  function refilter() {
+    shown = lines.filter(passes);
+    rendered = new Map();
+    windowKey = null;                       // whatever the window now is, draw it
+    schedule();
   }
 
   function updateMarker() {
@@ -231,8 +306,11 @@
   }
 
   function clearView() {
-    while (view.firstChild) { view.removeChild(view.firstChild); }
+    if (marker) { marker.remove(); }
     marker = null; dropped = 0; received = 0; pending = [];
+    lines = []; shown = []; rendered = new Map(); windowKey = "";
+    rowsBox.replaceChildren();
+    space.style.height = "0px";
   }
 
   // ------------------------------------------------------------------ the socket
@@ -246,15 +324,6 @@
     pending.push({ stream: "notice", text: "", ts: "", notice: text, kind: kind || "notice" });
     schedule();
   }
-
-  var buildPlain = buildLine;
-  buildLine = function (line) {
-    if (line.notice === undefined) { return buildPlain(line); }
-    var row = document.createElement("div");
-    row.className = "line notice " + line.kind;
-    row.textContent = "— " + line.notice + " —";
-    return row;
-  };
 
   // Engine timestamps trim trailing zeros of the nanoseconds: pad them so strings compare by time.
   function tsKey(ts) {
@@ -415,9 +484,11 @@
     var atBottom = view.scrollTop + view.clientHeight >= view.scrollHeight - 24;
     if (atBottom) { stick = true; } else if (Date.now() - userScroll < 1000) { stick = false; }
     jumpButton.hidden = stick;
-  });
+    schedule();                             // the rows now in sight
+  }, { passive: true });
+  window.addEventListener("resize", schedule);
   jumpButton.addEventListener("click", function () {
-    stick = true; jumpButton.hidden = true; view.scrollTop = view.scrollHeight;
+    stick = true; jumpButton.hidden = true; schedule();
   });
   pauseButton.addEventListener("click", function () {
     paused = !paused;
@@ -427,7 +498,11 @@
     if (!paused) { schedule(); }
   });
   document.querySelectorAll("[data-log-toggle]").forEach(function (box) {
-    var apply = function () { view.classList.toggle("hide-" + box.dataset.logToggle, box.dataset.logToggle === "ts" ? !box.checked : !box.checked); };
+    var name = box.dataset.logToggle;
+    var apply = function () {
+      view.classList.toggle("hide-" + name, !box.checked);
+      if (name !== "ts") { hiddenStreams[name] = !box.checked; refilter(); }
+    };
     box.addEventListener("change", apply);
     apply();
   });
@@ -467,20 +542,7 @@
       }
     }
     view.classList.toggle("filtering", !!matcher);
-    var rows = view.querySelectorAll(".line");
-    for (var i = 0; i < rows.length; i++) {
-      var row = rows[i];
-      var line = row._line;
-      if (!line || line.notice !== undefined) { continue; }
-      var textEl = row.querySelector(".text");
-      var fresh = document.createElement("span");
-      fresh.className = "text";
-      renderText(fresh, line.text);
-      row.replaceChild(fresh, textEl);
-      var hit = true;
-      if (matcher) { matcher.lastIndex = 0; hit = matcher.test(plain(line.text)); }
-      row.classList.toggle("filtered", !hit);
-    }
+    refilter();
   }
   function queueFilter() { clearTimeout(filterTimer); filterTimer = setTimeout(applyFilter, 150); }
   filterBox.addEventListener("input", queueFilter);

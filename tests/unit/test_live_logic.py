@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.live.batching import Batcher
+from core.live.batching import DELIVER_BATCHES, Batcher, coalesce, deliver_due
 from core.live.follow import END, FOLLOW, WAIT, after_stream_end
 from core.live.frames import HARD, line_frames
 from core.live.lines import LineAssembler, Utf8Stream, ts_key
@@ -129,6 +129,44 @@ def test_take_empties_the_batch():
     batcher.add([{"text": "a"}, {"text": "b"}], 10, now=0.0)
     batcher.take()
     assert not batcher.due(1.0, more_ready=lambda: False)
+
+
+def test_a_delivery_waits_for_its_window():
+    assert not deliver_due([("lines", [{"text": "a"}])], now=0.05, deadline=0.1)
+
+
+def test_a_delivery_goes_out_when_its_window_is_over():
+    assert deliver_due([("lines", [{"text": "a"}])], now=0.1, deadline=0.1)
+
+
+def test_a_delivery_goes_out_early_when_enough_batches_wait():
+    items = [("lines", [{"text": str(i)}]) for i in range(DELIVER_BATCHES)]
+    assert deliver_due(items, now=0.0, deadline=0.1)
+
+
+def test_coalesce_joins_consecutive_line_batches_in_order():
+    items = [("lines", [{"text": "a"}]), ("lines", [{"text": "b"}, {"text": "c"}])]
+    assert coalesce(items) == [("lines", [{"text": "a"}, {"text": "b"}, {"text": "c"}])]
+
+
+def test_coalesce_keeps_notices_between_the_lines_they_separate():
+    items = [("lines", [{"text": "a"}]), ("notice", "restarted"), ("lines", [{"text": "b"}]), ("end", "x")]
+    assert coalesce(items) == [
+        ("lines", [{"text": "a"}]),
+        ("notice", "restarted"),
+        ("lines", [{"text": "b"}]),
+        ("end", "x"),
+    ]
+
+
+def test_coalesce_leaves_out_empty_batches():
+    assert coalesce([("lines", []), ("end", "x")]) == [("end", "x")]
+
+
+def test_coalesce_does_not_change_the_batches_it_joins():
+    first = [{"text": "a"}]
+    coalesce([("lines", first), ("lines", [{"text": "b"}])])
+    assert first == [{"text": "a"}]
 
 
 # --------------------------------------------------------------------------- merge
