@@ -47,6 +47,12 @@ def _clip(text: str, length: int) -> str:
     return text if len(text) <= length else truncatechars(text, length)
 
 
+def _minute(when) -> str:
+    """``date(when, "Y-m-d H:i")`` in the value's own zone, as the filter called from Python gives it,
+    without its format machinery (a third of a row's time); "" for no date."""
+    return when.strftime("%Y-%m-%d %H:%M") if when else ""
+
+
 def _link(pattern: tuple[str, str], ref: str) -> str:
     head, tail = pattern
     return head + quote(ref, safe="") + tail
@@ -118,7 +124,7 @@ def container_row(context: template.Context, c, can_operate: bool) -> SafeString
         c.status,
         _ports(c.ports),
         c.created,
-        date(c.created_at, "Y-m-d H:i"),
+        _minute(c.created_at),
         _project(context, c.compose_project),
     )
 
@@ -194,7 +200,7 @@ def volume_row(context: template.Context, v) -> SafeString:
         _users(context, v.used_by),
         v.name,
         v.created,
-        date(v.created_at, "Y-m-d H:i") if v.created_at else "",
+        _minute(v.created_at),
         labels,
     )
 
