@@ -43,8 +43,9 @@ def _plain_url(context: template.Context, name: str) -> str:
 
 
 def _clip(text: str, length: int) -> str:
-    """``truncatechars`` for the text that needs it (it looks up its translated ellipsis on every call)."""
-    return text if len(text) <= length else truncatechars(text, length)
+    """``truncatechars(text, length)``: the first ``length - 1`` characters and "…" (the filter builds
+    a Truncator and looks up its translated ellipsis on every call; a row clips two or three values)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _minute(when) -> str:
