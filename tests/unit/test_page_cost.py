@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from core.accounts import must_change_password, require_password_change, set_one_time_password, theme_of
-from core.models import Account, Endpoint, EndpointAccess
+from core.models import DEFAULT_SLUG, Account, Endpoint, EndpointAccess
 from core.roles import Role, set_role
 
 
@@ -125,13 +125,57 @@ def test_an_endpoint_added_between_two_pages_is_in_the_switcher(db, client):
     assert "/e/second/" in page
 
 
-def test_a_logged_in_page_reads_the_database_six_times(db, client, django_assert_num_queries):
-    """session, user, Account row, role groups, endpoint cap, endpoints list: a guard against one
+def test_a_logged_in_page_reads_the_database_five_times(db, client, django_assert_num_queries):
+    """session, user, Account row, role with the endpoint cap, endpoints list: a guard against one
     more query sneaking into every page."""
     client.force_login(_user("amy", Role.VIEWER))
     client.get("/accounts/login/")  # the default endpoint exists from here on
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get("/accounts/login/")
+
+
+def test_the_role_and_the_cap_come_in_one_query(db, django_assert_num_queries):
+    from core.roles import effective_role
+
+    user = _user("ada", Role.OPERATOR)
+    EndpointAccess.objects.create(user=user, endpoint=Endpoint.objects.default(), role="viewer")
+    user = _fresh(user)
+    with django_assert_num_queries(1):
+        assert effective_role(user, DEFAULT_SLUG) == Role.VIEWER
+
+
+def test_the_highest_role_group_counts(db):
+    from django.contrib.auth.models import Group
+
+    from core.roles import effective_role
+
+    user = _user("ada", Role.VIEWER)
+    user.groups.add(Group.objects.get_or_create(name="admin")[0])
+    assert effective_role(_fresh(user), DEFAULT_SLUG) == Role.ADMIN
+
+
+def test_a_cap_on_another_endpoint_does_not_apply(db):
+    from core.roles import effective_role
+
+    user = _user("ada", Role.OPERATOR)
+    other = Endpoint.objects.create(name="other", slug="other", url="tcp://127.0.0.1:2376")
+    EndpointAccess.objects.create(user=user, endpoint=other, role="viewer")
+    assert effective_role(_fresh(user), DEFAULT_SLUG) == Role.OPERATOR
+    assert effective_role(_fresh(user), "other") == Role.VIEWER
+
+
+def test_a_user_in_no_role_group_has_no_role(db):
+    from core.roles import effective_role
+
+    assert effective_role(_fresh(_user("nobody")), DEFAULT_SLUG) is None
+
+
+def test_a_cap_never_raises_a_role(db):
+    from core.roles import effective_role
+
+    user = _user("vic", Role.VIEWER)
+    EndpointAccess.objects.create(user=user, endpoint=Endpoint.objects.default(), role="admin")
+    assert effective_role(_fresh(user), DEFAULT_SLUG) == Role.VIEWER
 
 
 # --------------------------------------------------------------------------- the ASGI handler
