@@ -58,42 +58,8 @@ def endpoint_limit(user, slug: str) -> Role | None:
     return cache[slug]
 
 
-def _load_role_and_limit(user, slug: str) -> None:
-    """Both memos of a request's user (its role, its cap on ``slug``) in ONE query, when neither is
-    known yet: every page asks for both. Same answers as :func:`role_of` and :func:`endpoint_limit`
-    (the highest role group; the cap's role), kept on the same per-request user object."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
-
-    from core.models import EndpointAccess
-
-    limits = user.__dict__.setdefault("_dashboard_limits", {})
-    if user.is_superuser or getattr(user, "_dashboard_role", False) is not False or slug in limits:
-        return
-    rank = Case(
-        *[When(name=role.label, then=Value(int(role))) for role in Role],
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    best = Group.objects.filter(user=OuterRef("pk")).annotate(rank=rank).order_by("-rank").values("rank")[:1]
-    cap = EndpointAccess.objects.filter(user=OuterRef("pk"), endpoint__slug=slug).values("role")[:1]
-    row = (
-        get_user_model()
-        .objects.filter(pk=user.pk)
-        .annotate(best=Subquery(best), cap=Subquery(cap))
-        .values_list("best", "cap")
-        .first()
-    )
-    best_rank, cap_label = row if row is not None else (None, None)
-    user._dashboard_role = Role(best_rank) if best_rank else None
-    limits[slug] = ROLE_GROUPS[cap_label] if cap_label else None
-
-
 def effective_role(user, slug: str) -> Role | None:
     """The user's role on the endpoint ``slug``: the global role, capped by that endpoint's limit."""
-    if user is not None and getattr(user, "is_authenticated", False) and user.is_active:
-        _load_role_and_limit(user, slug)
     role = role_of(user)
     if role is None:
         return None

