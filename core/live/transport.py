@@ -20,8 +20,9 @@ from typing import Any
 DEFAULT_LIMIT = 4 * 1024 * 1024
 # Bytes Twisted hands to one send() of a streamed body (its default: 128 KiB). A download is ~2,500
 # writable events per 300 MB at 128 KiB and ~500 at 1 MiB, each a trip through the reactor on the
-# one thread that also runs every page: daphne's CPU per GB sent fell 2.2 -> 2.0 s (bench/bench_volumes.py
-# runs, read from /proc; see docs/architecture.md "Volumes and networks").
+# one thread that also runs every page: daphne's CPU per GB sent was 2.20/2.27 s at 128 KiB and
+# 2.01/2.07 s at 1 MiB (two side-by-side rounds on a loaded machine, read from /proc; the wall-clock
+# rate there was too noisy to tell). See docs/architecture.md "Volumes and networks".
 STREAM_SEND_LIMIT = 1024 * 1024
 
 
