@@ -48,6 +48,12 @@ def fetch(url: str, cookie: str) -> int:
     return total
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def first_byte(url: str, cookie: str) -> float:
     """Seconds until the first byte of the response arrives (a raw socket: no client buffering)."""
     parts = urlsplit(url)
@@ -89,18 +95,31 @@ def bench_list(api, live, cookie: str, count: int) -> None:
 
     raw()
     page()
-    raw_times = timed(raw, 9)
-    page_times = timed(page, 9)
-    floor_times = timed(floor, 9)
+    # Interleaved (raw, page, floor, raw, page ...): on a shared machine the load drifts, and a block
+    # of raw calls then a block of pages compared two different moments.
+    raw_times, page_times, floor_times = [], [], []
+    page_cpu = floor_cpu = 0.0
+    for _ in range(15):
+        raw_times += timed(raw, 1)
+        before = server_cpu(live.pid)
+        page_times += timed(page, 1)
+        middle = server_cpu(live.pid)
+        floor_times += timed(floor, 1)
+        page_cpu += (middle - before) / 15
+        floor_cpu += (server_cpu(live.pid) - middle) / 15
     df_times = timed(df, 3)
     ttfb = statistics.median(first_byte(f"{live.url}/volumes/", cookie) for _ in range(5))
     raw_median, page_median = statistics.median(raw_times), statistics.median(page_times)
     total = len(api.volumes().get("Volumes") or [])
-    print(f"list: {total} volumes on the engine ({count} ours), default page")
+    print(f"list: {total} volumes on the engine ({count} ours), default page; load {os.getloadavg()[0]:.1f}")
     print(f"  raw /volumes              median {raw_median * 1000:.1f} ms")
     print(f"  dashboard /volumes/       median {page_median * 1000:.1f} ms (first byte {ttfb * 1000:.1f} ms)")
     print(f"  /system/df (sizes, loaded after the page) median {statistics.median(df_times) * 1000:.1f} ms")
     print(f"  floor: /accounts/login/ (no engine call) median {statistics.median(floor_times) * 1000:.1f} ms")
+    print(
+        f"  daphne CPU per request (load-independent): /volumes/ {page_cpu * 1000:.1f} ms, "
+        f"floor {floor_cpu * 1000:.1f} ms"
+    )
     ratio = page_median / raw_median
     print(f"  RATIO dashboard/raw = {ratio:.2f}x (target <= 1.3x) {'OK' if ratio <= 1.3 else 'MISSED'}")
 
@@ -149,24 +168,29 @@ def bench_download(api, live, cookie: str, image: str, megabytes: int) -> None:
 
     cli()
     dashboard()  # warm the page cache for both
-    cli_times = timed(cli, 3)
     rss_before = live.rss_bytes()
     sampler = RssSampler(live.pid)
     sampler.start()
-    dash_times = timed(dashboard, 3)
+    cli_times, dash_times = [], []
+    cpu_before = server_cpu(live.pid)
+    for _ in range(3):  # interleaved, against load drift on a shared machine
+        cli_times += timed(cli, 1)
+        dash_times += timed(dashboard, 1)
+    cpu_per_gb = (server_cpu(live.pid) - cpu_before) / (sum(sizes[-3:]) / 1e9)
     sampler.running = False
     sampler.join()
     size = sizes[-1]
     cli_rate = size / min(cli_times) / 1e6
     dash_rate = size / min(dash_times) / 1e6
     growth = (sampler.peak - rss_before) / 1e6
-    print(f"download: {size / 1e6:.0f} MB tar of the whole volume")
+    print(f"download: {size / 1e6:.0f} MB tar of the whole volume; load {os.getloadavg()[0]:.1f}")
     print(f"  docker cp CONTAINER:/data/. - best {min(cli_times):.2f}s = {cli_rate:.0f} MB/s")
     print(f"  dashboard volume download    best {min(dash_times):.2f}s = {dash_rate:.0f} MB/s")
     ratio = dash_rate / cli_rate
     print(
         f"  RATIO dashboard/cli rate = {ratio:.2f}x (target >= 0.85x) {'OK' if ratio >= 0.85 else 'MISSED'}"
     )
+    print(f"  daphne CPU {cpu_per_gb:.2f} s per GB sent (load-independent)")
     print(
         f"  daphne RSS {rss_before / 1e6:.0f} MB -> peak {sampler.peak / 1e6:.0f} MB: growth {growth:.1f} MB "
         f"(target <= 64 MB) {'OK' if growth <= 64 else 'MISSED'}"

@@ -23,6 +23,9 @@ def dashboard(request: HttpRequest) -> dict:
     if authenticated:
         from core.models import Endpoint
 
-        Endpoint.objects.default()
-        context["endpoints"] = list(Endpoint.objects.only("name", "slug", "is_default"))
+        endpoints = list(Endpoint.objects.only("name", "slug", "is_default"))
+        if not any(e.is_default for e in endpoints):  # first page ever: create the default row
+            Endpoint.objects.default()
+            endpoints = list(Endpoint.objects.only("name", "slug", "is_default"))
+        context["endpoints"] = endpoints
     return context

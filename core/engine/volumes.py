@@ -137,29 +137,45 @@ def _users_by_volume(containers: list[dict]) -> dict[str, list[ContainerUse]]:
 
 
 def _volume(raw: dict, users: dict[str, list[ContainerUse]]) -> Volume:
-    name = str(raw.get("Name", ""))
+    # Called for every volume of the list (1,000 on the bench host) before any filter, so it does
+    # only what it must: the engine's JSON is fresh (its dicts are no one else's, no copies), its
+    # fields are strings or null, and one user needs no sort (bench/profile_page.py: 2.1 -> 1.2 ms).
+    name = raw.get("Name") or ""
+    users_of = users.get(name)
     return Volume(
-        name=name,
-        driver=str(raw.get("Driver", "")),
-        scope=str(raw.get("Scope", "")),
-        created=str(raw.get("CreatedAt", "")),
-        mountpoint=str(raw.get("Mountpoint", "")),
-        labels=dict(raw.get("Labels") or {}),
-        options=dict(raw.get("Options") or {}),
-        used_by=tuple(sorted(users.get(name, ()), key=lambda u: u.name)),
+        name,
+        raw.get("Driver") or "",
+        raw.get("Scope") or "",
+        raw.get("CreatedAt") or "",
+        raw.get("Mountpoint") or "",
+        raw.get("Labels") or {},
+        raw.get("Options") or {},
+        tuple(sorted(users_of, key=_by_name)) if users_of else (),
     )
+
+
+def _by_name(use: ContainerUse) -> str:
+    return use.name
 
 
 # --------------------------------------------------------------------------- reads
 
 
+# One pool for every list's concurrent containers call (a pool per call started and joined a thread
+# on every page load). Bounded: past 8 pages at once, a containers call waits for a free worker.
+_CONTAINERS_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="engine-containers")
+
+
 def with_containers(api, first: Callable[[], T]) -> tuple[T, list[dict]]:
     """``first()`` and ``/containers/json?all=1`` at the same time (a list and who uses what): the
     page waits for the slower of the two, not for both in turn. Errors of either are raised here."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-containers") as pool:
-        containers = pool.submit(api.containers, all=True)
+    containers = _CONTAINERS_POOL.submit(api.containers, all=True)
+    try:
         result = first()
-        return result, containers.result()
+    except BaseException:
+        containers.cancel()
+        raise
+    return result, containers.result()
 
 
 @engine_call

@@ -43,8 +43,15 @@ def _plain_url(context: template.Context, name: str) -> str:
 
 
 def _clip(text: str, length: int) -> str:
-    """``truncatechars`` for the text that needs it (it looks up its translated ellipsis on every call)."""
-    return text if len(text) <= length else truncatechars(text, length)
+    """``truncatechars(text, length)``: the first ``length - 1`` characters and "…" (the filter builds
+    a Truncator and looks up its translated ellipsis on every call; a row clips two or three values)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _minute(when) -> str:
+    """``date(when, "Y-m-d H:i")`` in the value's own zone, as the filter called from Python gives it,
+    without its format machinery (a third of a row's time); "" for no date."""
+    return when.strftime("%Y-%m-%d %H:%M") if when else ""
 
 
 def _link(pattern: tuple[str, str], ref: str) -> str:
@@ -125,7 +132,7 @@ def container_row(context: template.Context, c, can_operate: bool) -> SafeString
         c.status,
         _ports(c.ports),
         c.created,
-        date(c.created_at, "Y-m-d H:i"),
+        _minute(c.created_at),
         _project(context, c.compose_project),
     )
 
@@ -202,7 +209,7 @@ def volume_row(context: template.Context, v) -> SafeString:
         _users(context, v.used_by),
         v.name,
         v.created,
-        date(v.created_at, "Y-m-d H:i") if v.created_at else "",
+        _minute(v.created_at),
         labels,
     )
 

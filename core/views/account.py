@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core import audit
+from core.accounts import forget_account
 from core.models import Account
 from core.roles import Role, require_role
 
@@ -41,6 +42,7 @@ def theme(request: HttpRequest) -> HttpResponse:
         request, "user.theme", target=request.user.get_username(), parameters=form.cleaned_data
     ):
         Account.objects.update_or_create(user=request.user, defaults={"theme": form.cleaned_data["theme"]})
+        forget_account(request.user)
     if request.headers.get("X-Requested-With") == "fetch":
         return HttpResponse(status=204)
     return redirect(_back(request))

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, bulk, engine, tables
@@ -49,8 +50,11 @@ def volume_list(request: HttpRequest) -> HttpResponse:
     """Every volume with the containers that use it; sizes load after the table (slow on big hosts)."""
     params = tables.read(request.GET, sorts=SORTS, default_sort="name")
     volumes = _filtered(request, engine.for_request(request).volumes.list_volumes(), params)
+    page = tables.page_of(tables.sorted_rows(volumes, SORTS, params), params)
     context = {
-        "page": tables.page_of(tables.sorted_rows(volumes, SORTS, params), params),
+        "page": page,
+        # the shown rows' sizes, asked for after the page (a template loop over the rows cost ~1 ms)
+        "sizes_url": f"{reverse('volume_sizes')}?{urlencode({'names': ' '.join(v.name for v in page.rows)})}",
         "params": params,
         "in_use": request.GET.get("in_use", ""),
         "dangling": request.GET.get("dangling", "") == "1",

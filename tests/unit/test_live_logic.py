@@ -320,3 +320,52 @@ def test_the_transport_is_found_through_the_session_wrapper():
 
     wrapper = InstanceSessionWrapper({"type": "websocket", "cookies": {}}, partial(handle_reply, Protocol()))
     assert isinstance(transport_of(wrapper.send), Transport)
+
+
+def _backpressure_run(messages: list[dict]):
+    """Run WriteBackpressure over an app that sends ``messages``; the fake daphne transport it saw."""
+    import asyncio
+    from functools import partial
+
+    from core.live.transport import WriteBackpressure
+
+    class Transport:
+        SEND_LIMIT = 128 * 1024
+        dataBuffer, offset, _tempDataLen, disconnected = b"", 0, 0, False
+
+    class Protocol:
+        transport = Transport()
+
+    async def handle_reply(protocol, message):
+        return None
+
+    async def app(scope, receive, send):
+        for message in messages:
+            await send(message)
+
+    protocol = Protocol()
+    asyncio.run(WriteBackpressure(app)({"type": "http"}, None, partial(handle_reply, protocol)))
+    return protocol.transport
+
+
+def test_a_streamed_body_is_sent_in_bigger_writes():
+    from core.live.transport import STREAM_SEND_LIMIT
+
+    transport = _backpressure_run(
+        [
+            {"type": "http.response.start", "status": 200, "headers": []},
+            {"type": "http.response.body", "body": b"x" * 10, "more_body": True},
+            {"type": "http.response.body"},
+        ]
+    )
+    assert transport.SEND_LIMIT == STREAM_SEND_LIMIT
+
+
+def test_a_page_in_one_message_keeps_twisteds_write_size():
+    transport = _backpressure_run(
+        [
+            {"type": "http.response.start", "status": 200, "headers": []},
+            {"type": "http.response.body", "body": b"<html>", "more_body": False},
+        ]
+    )
+    assert transport.SEND_LIMIT == 128 * 1024
