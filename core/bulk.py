@@ -2,7 +2,7 @@
 outcome, one audit event per resource as it is done, the engine away stops the run.
 
 The rows are the job's items (``core.engine.jobs.Job.feed`` with ``{"item": ...}``), shown by the job
-page (templates/images/job.html) with a bar of how many are done.
+page (templates/jobs/job.html) with a bar of how many are done.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 from django.template.defaultfilters import filesizeformat
 
-from core import audit
+from core import audit, engine
 from core.engine import Engine
 from core.errors import DashboardError, Refused
+from core.roles import Role
 
 KEPT = "in use now, or gone"  # a prune's row for what it leaves alone
 
@@ -147,3 +148,24 @@ def prune_summary(noun: str) -> Callable[[Any], str]:
         return text
 
     return message
+
+
+def start_prune(request, *, noun: str, items: list[Item], remove: Callable[[Engine, str], Any]):
+    """Start the prune job of ``noun``s (volume, network): one row and one ``<noun>.prune`` audit
+    event per item, admin-only to watch, summed up by :func:`prune_summary`."""
+    return engine.for_request(request).jobs.start(
+        f"{noun}s",
+        f"prune {len(items)} {noun}{'s' if len(items) != 1 else ''}",
+        work(
+            audit.who(request),
+            f"{noun}.prune",
+            items,
+            remove,
+            parameters={},
+            words=("removing", "removed"),
+        ),
+        required_role=Role.ADMIN.label,
+        user=request.user,
+        endpoint=request.endpoint.slug,
+        success_message=prune_summary(noun),
+    )

@@ -192,21 +192,8 @@ def network_prune(request: HttpRequest) -> HttpResponse:
             items.append(bulk.Item(ref=network_id, name=network_id[:12], short_id="", skip=bulk.KEPT))
         else:
             items.append(bulk.Item(ref=network.id, name=network.name, short_id=network.short_id))
-    job = docker.jobs.start(
-        "networks",
-        f"prune {len(items)} network{'s' if len(items) != 1 else ''}",
-        bulk.work(
-            audit.who(request),
-            "network.prune",
-            items,
-            lambda d, ref: d.networks.remove_network(ref=ref),
-            parameters={},
-            words=("removing", "removed"),
-        ),
-        required_role=Role.ADMIN.label,
-        user=request.user,
-        endpoint=request.endpoint.slug,
-        success_message=bulk.prune_summary("network"),
+    job = bulk.start_prune(
+        request, noun="network", items=items, remove=lambda d, ref: d.networks.remove_network(ref=ref)
     )
     return jobs_view.started(request, job, back=reverse("network_list"), doing="Removing unused networks…")
 

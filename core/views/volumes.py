@@ -224,22 +224,8 @@ def volume_prune(request: HttpRequest) -> HttpResponse:
         bulk.Item(ref=name, name=name, short_id="", skip="" if name in still_unused else bulk.KEPT)
         for name in sorted(confirmed)
     ]
-    docker = engine.for_request(request)
-    job = docker.jobs.start(
-        "volumes",
-        f"prune {len(items)} volume{'s' if len(items) != 1 else ''}",
-        bulk.work(
-            audit.who(request),
-            "volume.prune",
-            items,
-            lambda d, name: d.volumes.remove_volume(name=name),
-            parameters={},
-            words=("removing", "removed"),
-        ),
-        required_role=Role.ADMIN.label,
-        user=request.user,
-        endpoint=request.endpoint.slug,
-        success_message=bulk.prune_summary("volume"),
+    job = bulk.start_prune(
+        request, noun="volume", items=items, remove=lambda d, name: d.volumes.remove_volume(name=name)
     )
     return jobs_view.started(request, job, back=reverse("volume_list"), doing="Removing unused volumes…")
 
