@@ -290,6 +290,18 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+WIDE, PHONE = {"width": 1400, "height": 900}, {"width": 390, "height": 844}
+
+
+def screenshot_both(page, name: str) -> None:
+    """Screenshots at desktop (1400 px) and phone (390 px) width; the page is left at desktop width."""
+    page.set_viewport_size(WIDE)
+    screenshot(page, f"{name}-1400")
+    page.set_viewport_size(PHONE)
+    screenshot(page, f"{name}-390")
+    page.set_viewport_size(WIDE)
+
+
 def live_post(live: LiveServer, role: str, path: str, data: dict[str, str]) -> tuple[int, str]:
     """POST a form on the live server as ``role`` like a browser would (CSRF token from the page)."""
     import http.cookiejar

@@ -8,19 +8,9 @@ from __future__ import annotations
 import docker
 import pytest
 
-from tests.support import screenshot
+from tests.support import screenshot, screenshot_both
 
 pytestmark = pytest.mark.browser
-
-WIDE, PHONE = {"width": 1400, "height": 900}, {"width": 390, "height": 844}
-
-
-def _both(page, name: str) -> None:
-    page.set_viewport_size(WIDE)
-    screenshot(page, f"{name}-1400")
-    page.set_viewport_size(PHONE)
-    screenshot(page, f"{name}-390")
-    page.set_viewport_size(WIDE)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,7 +35,7 @@ def test_a_stop_is_a_job_followed_in_place_then_named_in_the_outcome(
     assert outcome.inner_text().startswith(f"Stopped {name}.")
     assert "/jobs/" in outcome.locator("a").get_attribute("href")
     assert not engine.api.inspect_container(container["Id"])["State"]["Running"]
-    _both(page, "ux-stop-job-done")
+    screenshot_both(page, "ux-stop-job-done")
     assert page.problems == []
 
 
@@ -68,7 +58,7 @@ def test_delete_with_volumes_runs_as_a_job_with_its_row_and_the_way_back(
     assert page.inner_text('[data-testid="job-back"]') == "Back to the containers"
     with pytest.raises(docker.errors.NotFound):
         engine.api.inspect_container(container["Id"])
-    _both(page, "ux-delete-job")
+    screenshot_both(page, "ux-delete-job")
     page.click('[data-testid="job-back"]')
     page.wait_for_url(lambda url: url.rstrip("/").endswith("/containers"))
     assert page.problems == []
@@ -94,5 +84,5 @@ def test_the_overview_charts_the_engines_totals_against_fixed_scales(
     tip = page.locator('[data-totals] .stat:has(canvas[data-chart="cpu"]) .chart-tip')
     assert tip.is_visible()
     assert "CPU " in tip.inner_text()
-    _both(page, "ux-overview-totals")
+    screenshot_both(page, "ux-overview-totals")
     assert page.problems == []

@@ -8,19 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import RUN_ID, TEST_LABEL, screenshot, unique, wait_for
+from tests.support import RUN_ID, TEST_LABEL, screenshot, screenshot_both, unique, wait_for
 
 pytestmark = pytest.mark.browser
-
-WIDE, PHONE = {"width": 1400, "height": 900}, {"width": 390, "height": 844}
-
-
-def _both(page, name: str) -> None:
-    page.set_viewport_size(WIDE)
-    screenshot(page, f"{name}-1400")
-    page.set_viewport_size(PHONE)
-    screenshot(page, f"{name}-390")
-    page.set_viewport_size(WIDE)
 
 
 def test_attach_sits_beside_terminal_only_for_interactive_containers(page, login, live, make_container):
@@ -33,7 +23,7 @@ def test_attach_sits_beside_terminal_only_for_interactive_containers(page, login
     page.goto(f"{live.url}/containers/{interactive['Id'][:12]}/")
     attach = page.locator('[data-action="attach"]')
     assert attach.get_attribute("href") == f"/containers/{interactive['Id'][:12]}/attach/"
-    _both(page, "ux-attach-button")
+    screenshot_both(page, "ux-attach-button")
     attach.click()
     page.wait_for_url(f"**/containers/{interactive['Id'][:12]}/attach/")
     assert page.problems == []
@@ -57,7 +47,7 @@ def test_logs_of_selected_and_a_projects_logs_open_the_merged_view(page, login, 
     for name in names:
         page.wait_for_selector(f'.logview .line:has-text("hello from {name}")')
     assert sorted(page.locator("[data-ctr-legend]").all_inner_texts()) == sorted(names)
-    _both(page, "ux-logs-of-selected")
+    screenshot_both(page, "ux-logs-of-selected")
 
     page.goto(f"{live.url}/containers/?q={project}")
     page.locator('[data-testid="project-logs"]').first.click()
@@ -98,7 +88,7 @@ def test_since_until_and_a_download_that_carries_the_choices(page, login, live, 
     page.dispatch_event("[data-log-since-at]", "change")
     page.wait_for_selector('.logview .line:has-text("late-out")')
     assert page.locator('.logview .line:has-text("early-out")').count() == 0
-    _both(page, "ux-logs-since")
+    screenshot_both(page, "ux-logs-since")
 
     page.select_option("[data-log-since]", "")
     page.wait_for_selector('.logview .line:has-text("early-out")')
@@ -147,7 +137,7 @@ def test_create_form_shows_the_docker_command_and_offers_pickers(page, login, li
     page.uncheck("#id_start")
     assert page.inner_text("#cli-run").startswith("docker create --name web-1 ")
     page.click("details.runtime > summary")
-    _both(page, "ux-create-cli")
+    screenshot_both(page, "ux-create-cli")
     assert page.problems == []
 
 
@@ -163,7 +153,7 @@ def test_pull_and_push_forms_show_the_docker_command(page, login, live, base_ima
     push.locator('input[name="reference"]').fill("127.0.0.1:5000/team/it's:1")
     quoted = "'127.0.0.1:5000/team/it'\\''s:1'"
     assert page.inner_text("#cli-push") == (f"docker tag {image_id} {quoted} && docker push {quoted}")
-    _both(page, "ux-push-cli")
+    screenshot_both(page, "ux-push-cli")
     assert page.problems == []
 
 
@@ -206,7 +196,7 @@ def test_bulk_restart_is_a_job_with_a_row_per_container(page, login, live, make_
         assert row.locator(".layer-status").inner_text() == "restarted"
     assert page.inner_text("[data-job-items-count]") == "2 of 2 done"
     assert page.inner_text('[data-testid="job-message"]') == "Restarted 2 containers."
-    _both(page, "ux-bulk-job")
+    screenshot_both(page, "ux-bulk-job")
     page.click('[data-testid="job-back"]')
     page.wait_for_url(lambda url: f"/containers/?q={RUN_ID}&" in url)  # the list's own filter, kept
     assert page.problems == []
@@ -227,7 +217,7 @@ def test_live_stats_have_fixed_scales_axes_and_hover_values(page, login, live, m
     tip = page.locator('.stat:has(canvas[data-chart="cpu"]) .chart-tip')
     assert tip.is_visible()
     assert "CPU " in tip.inner_text() and "%" in tip.inner_text()
-    _both(page, "ux-stats-charts")
+    screenshot_both(page, "ux-stats-charts")
     assert page.problems == []
 
 
@@ -236,10 +226,10 @@ def test_hub_search_is_an_explicit_choice_and_prune_explains_its_figures(page, l
     page.goto(f"{live.url}/registries/search/?q=busybox")
     assert page.locator('[data-testid="hub-not-searched"]').is_visible()
     assert page.locator('[data-testid="search-hub"]').is_checked() is False
-    _both(page, "ux-registry-search")
+    screenshot_both(page, "ux-registry-search")
     page.goto(f"{live.url}/images/prune/?label={TEST_LABEL}%3D{RUN_ID}-none")
     assert "The engine frees only the layers no kept image uses" in page.inner_text(
         '[data-testid="prune-preview-explain"]'
     )
-    _both(page, "ux-prune-explain")
+    screenshot_both(page, "ux-prune-explain")
     assert page.problems == []
