@@ -520,7 +520,7 @@ def test_a_stop_through_htmx_hands_the_page_its_job_and_audits_once_by_name(
     detail = json.loads(response["HX-Trigger"])["dashboard:job"]
     job_id = detail["url"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
     assert detail["url"].startswith(f"/jobs/{job_id}/?back=")
-    assert detail["ws"] == f"/ws/images/jobs/{job_id}/"
+    assert detail["ws"] == f"/ws/jobs/{job_id}/"
     assert detail["doing"] == f"Stopping {name}…"
     wait_for(lambda: jobs.get(job_id) is not None and jobs.get(job_id).finished, message="the stop job")
     assert jobs.get(job_id).message == f"Stopped {name}."

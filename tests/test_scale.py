@@ -140,7 +140,7 @@ def _job_frames(
 
     frames: list[dict] = []
     with websockets.sync.client.connect(
-        f"{ws_url}/ws/images/jobs/{job_id}/",
+        f"{ws_url}/ws/jobs/{job_id}/",
         additional_headers={"Cookie": f"sessionid={cookie}", "Origin": origin},
         open_timeout=10,
     ) as ws:

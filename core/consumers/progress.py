@@ -1,4 +1,5 @@
-"""Progress of background jobs (pull, push, build): ws/images/jobs/<job_id>/.
+"""Progress of background jobs (pull, push, build, container and bulk jobs, stacks): ws/jobs/<job_id>/
+(also at its first address ws/images/jobs/<job_id>/).
 
 Frames (JSON text, see docs/images.md): ``state`` first (the whole job, for late joiners), then
 ``progress`` batches, and one ``done`` frame (``status`` success, error or interrupted). The job is a
@@ -83,5 +84,9 @@ class JobProgressConsumer(GuardedConsumer):
 
 
 websocket_urlpatterns = [
-    re_path(r"^ws/images/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi(), name="ws-job"),
+    re_path(r"^ws/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi(), name="ws-job"),
+    # The first address (pull/push/build only, then every job): kept for scripts that use it.
+    re_path(
+        r"^ws/images/jobs/(?P<job_id>[0-9a-f]{32})/$", JobProgressConsumer.as_asgi(), name="ws-job-images"
+    ),
 ]

@@ -1,4 +1,4 @@
-// Live progress of a pull/push/build job (ws/images/jobs/<id>/). Text only via textContent.
+// Live progress of a job (ws/jobs/<id>/). Text only via textContent.
 (function () {
   "use strict";
   var root = document.querySelector("[data-job-ws]");
