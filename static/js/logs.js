@@ -7,6 +7,7 @@
 
   var MAX_LINES = parseInt(view.dataset.maxLines, 10) || 10000;
   var FRAME_BUDGET_MS = 8;              // new lines taken in per animation frame: no longer than this
+  var FLOOD_FRAME_MS = 100;             // new lines drawn at most this often (what the person does: at once)
   var SILENT_MS = 30000;                // no frame at all (not even a heartbeat) this long: reconnect
   var BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
   var merged = view.dataset.merged === "1";
@@ -171,6 +172,8 @@
   var seq = 0;               // every line gets a number: rows in the DOM are reused by it
   var rendered = new Map();  // seq -> row element now in the DOM
   var windowKey = "";
+  var ownScroll = -1;        // the scrollTop render() last set: its scroll event is not the person's
+  var countText = "";
 
   function buildLine(line) {
     if (line.notice !== undefined) {
@@ -217,9 +220,23 @@
     if (!scheduled && !leaving) { scheduled = true; requestAnimationFrame(render); }
   }
 
+  // New lines alone wait until FLOOD_FRAME_MS after the last frame that took lines in. A flood cannot
+  // be read at 60 frames a second; drawing it that often only adds frames, and on a loaded machine
+  // each frame (its commit waits for the compositor thread) is a chance to be kept from a CPU for
+  // tens of milliseconds. Scrolling, Pause, the filter and resizing still call schedule() directly.
+  var linesTimer = null;
+  var lastTaken = 0;
+  function scheduleLines() {
+    if (scheduled || linesTimer !== null || leaving) { return; }
+    var wait = lastTaken + FLOOD_FRAME_MS - performance.now();
+    if (wait <= 0) { schedule(); return; }
+    linesTimer = setTimeout(function () { linesTimer = null; schedule(); }, wait);
+  }
+
   // New lines into the window (not while paused: the view holds still), the oldest out.
   function takePending() {
     if (paused || pending.length === 0) { return 0; }
+    lastTaken = performance.now();
     if (pending.length > MAX_LINES) {       // a burst: only the newest window can ever be seen
       dropped += pending.length - MAX_LINES;
       pending = pending.slice(pending.length - MAX_LINES);
@@ -250,6 +267,7 @@
     if (leaving) { return; }
     // read: where the person is looking (layout is clean: nothing was written since the last frame)
     var top = view.scrollTop;
+    var was = top;
     var height = view.clientHeight;
     var offset = space.offsetTop;
     // write
@@ -279,10 +297,14 @@
       rowsBox.style.transform = "translateY(" + (first * rowHeight) + "px)";
       rowsBox.replaceChildren.apply(rowsBox, rows);
     }
-    if (stick || gone) { view.scrollTop = top; }
-    countLabel.textContent = received.toLocaleString("en-US") + " lines" +
+    if ((stick || gone) && Math.abs(was - top) >= 1) {
+      view.scrollTop = top;
+      ownScroll = view.scrollTop;           // its scroll event needs no frame of its own
+    }
+    var count = received.toLocaleString("en-US") + " lines" +
       (dropped ? " · " + dropped.toLocaleString("en-US") + " older not shown" : "");
-    if (pending.length && !paused) { schedule(); }
+    if (count !== countText) { countText = count; countLabel.textContent = count; }
+    if (pending.length && !paused) { scheduleLines(); }
   }
 
   // The filter or the toggles changed: which lines pass, and rows drawn again (marks change).
@@ -406,7 +428,7 @@
           pending = keep ? pending.slice(pending.length - keep) : [];
         }
         for (var i = 0; i < lines.length; i++) { pending.push(lines[i]); }
-        schedule();
+        scheduleLines();
       } else if (frame.type === "notice") {
         addNotice(frame.message);
       } else if (frame.type === "skipped") {
@@ -484,7 +506,8 @@
     var atBottom = view.scrollTop + view.clientHeight >= view.scrollHeight - 24;
     if (atBottom) { stick = true; } else if (Date.now() - userScroll < 1000) { stick = false; }
     jumpButton.hidden = stick;
-    schedule();                             // the rows now in sight
+    if (view.scrollTop !== ownScroll) { schedule(); }   // the rows now in sight
+    ownScroll = -1;
   }, { passive: true });
   window.addEventListener("resize", schedule);
   jumpButton.addEventListener("click", function () {
