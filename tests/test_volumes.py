@@ -42,12 +42,12 @@ def _members(data: bytes) -> dict[str, bytes]:
 
 def _body(response) -> bytes:
     """A streamed (async) download's bytes, collected the way the ASGI server would send them."""
-    import asyncio
+    from tests.unit.aio import run
 
     async def collect() -> bytes:
         return b"".join([chunk async for chunk in response.streaming_content])
 
-    return asyncio.run(collect())
+    return run(collect())
 
 
 # --------------------------------------------------------------------------- list and detail

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import socket
 import threading
 import time
@@ -11,12 +10,7 @@ import time
 import pytest
 
 from core.live.bridge import Feed, Policy, Pump, call
-
-
-def run(coro):
-    """A fresh event loop in a thread of its own (the browser tests keep one running in this one)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+from tests.unit.aio import run
 
 
 def counter(n: int, produced: list[int] | None = None):

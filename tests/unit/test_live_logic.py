@@ -10,6 +10,7 @@ from core.live.frames import HARD, line_frames
 from core.live.lines import LineAssembler, Utf8Stream, ts_key
 from core.live.merge import Merger
 from core.live.transport import CLOSE, DROP, SEND, SendGate
+from tests.unit.aio import run as run_async
 
 # --------------------------------------------------------------------------- lines
 
@@ -324,7 +325,6 @@ def test_the_transport_is_found_through_the_session_wrapper():
 
 def _backpressure_run(messages: list[dict]):
     """Run WriteBackpressure over an app that sends ``messages``; the fake daphne transport it saw."""
-    import asyncio
     from functools import partial
 
     from core.live.transport import WriteBackpressure
@@ -344,7 +344,7 @@ def _backpressure_run(messages: list[dict]):
             await send(message)
 
     protocol = Protocol()
-    asyncio.run(WriteBackpressure(app)({"type": "http"}, None, partial(handle_reply, protocol)))
+    run_async(WriteBackpressure(app)({"type": "http"}, None, partial(handle_reply, protocol)))
     return protocol.transport
 
 

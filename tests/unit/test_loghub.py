@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import time
 
 from core.consumers.loghub import LogHub, SharedBatch
 from core.live.bridge import Feed
-
-
-def run(coro):
-    """A fresh event loop in a thread of its own (the browser tests keep one running in this one)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+from tests.unit.aio import run
 
 
 def _lines(*texts: str) -> list[dict]:

@@ -3,6 +3,7 @@
 import asyncio
 
 from core.consumers.overview import SharedReadings
+from tests.unit.aio import run as run_async
 
 
 def _fetcher():
@@ -23,7 +24,7 @@ def test_tabs_at_the_same_time_share_one_reading():
     async def main():
         return await asyncio.gather(*(shared.get("e", fetch) for _ in range(20)))
 
-    results = asyncio.run(main())
+    results = run_async(main())
     assert len(calls) == 1
     assert {value for _, value in results} == {1}
 
@@ -38,7 +39,7 @@ def test_a_tab_always_gets_a_reading_newer_than_its_last():
         other_stamp, other = await shared.get("e", fetch)  # another tab: the young one is shared
         return stamp, again, first, second, other_stamp, other
 
-    stamp, again, first, second, other_stamp, other = asyncio.run(main())
+    stamp, again, first, second, other_stamp, other = run_async(main())
     assert (first, second) == (1, 2) and again > stamp
     assert (other_stamp, other) == (again, 2) and len(calls) == 2
 
@@ -53,7 +54,7 @@ def test_an_old_reading_is_read_again_and_endpoints_are_bounded():
         for key in range(10):
             await shared.get(key, fetch)
 
-    asyncio.run(main())
+    run_async(main())
     assert len(calls) == 12
     assert len(shared._found) <= 3 and len(shared._locks) <= 3 + 1
 
@@ -73,5 +74,5 @@ def test_a_failed_reading_is_not_kept():
             pass
         return await shared.get("e", fetch)
 
-    _, value = asyncio.run(main())
+    _, value = run_async(main())
     assert value == 1 and calls == [1]

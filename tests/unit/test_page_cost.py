@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from core.accounts import must_change_password, require_password_change, set_one_time_password, theme_of
 from core.models import DEFAULT_SLUG, Account, Endpoint, EndpointAccess
 from core.roles import Role, set_role
+from tests.unit.aio import run as run_async
 
 
 def _user(name: str, role: Role | None = None):
@@ -208,7 +209,7 @@ def _asgi(method: str, path: str, *, cookie: str = "", body: bytes = b"") -> tup
         else:
             out["body"] += message.get("body", b"")
 
-    asyncio.run(django_asgi_app(scope, receive, send))
+    run_async(django_asgi_app(scope, receive, send))
     return out["status"], out["headers"], out["body"]
 
 
