@@ -52,8 +52,7 @@ class SharedBatch:
         """The websocket frames of these lines (and their line counts), serialized on first use."""
         framed = self._framed.get(timestamps)
         if framed is None:
-            shown = self.lines if timestamps else [{**line, "ts": ""} for line in self.lines]
-            framed = self._framed[timestamps] = list(line_frames(shown))
+            framed = self._framed[timestamps] = list(line_frames(self.lines, blank_ts=not timestamps))
         return framed
 
 

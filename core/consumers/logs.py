@@ -352,9 +352,9 @@ class LogsConsumer(GuardedConsumer):
         await self.close()
 
     async def send_lines(self, batch: list[dict]) -> None:
-        if not self.timestamps:  # new dicts: a shared stream's lines go to other viewers too
-            batch = [{**line, "ts": ""} for line in batch]
-        for frame, count in line_frames(batch):
+        # Without timestamps the frames carry copies with "ts" blank (a shared stream's lines go
+        # to other viewers too), made while framing.
+        for frame, count in line_frames(batch, blank_ts=not self.timestamps):
             if not await self.send_droppable(frame, count):
                 return
 

@@ -25,17 +25,25 @@ def estimate(line: dict) -> int:
     return len(line["text"]) + _OVERHEAD
 
 
-def line_frames(lines: list[dict], *, budget: int = BUDGET, hard: int = HARD) -> Iterator[tuple[str, int]]:
+def line_frames(
+    lines: list[dict], *, budget: int = BUDGET, hard: int = HARD, blank_ts: bool = False
+) -> Iterator[tuple[str, int]]:
     """``{"type":"lines","lines":[...]}`` frames and their line counts, each around ``budget`` and
-    never over ``hard`` (unless a single line alone is bigger, which MAX_LINE prevents)."""
+    never over ``hard`` (unless a single line alone is bigger, which MAX_LINE prevents).
+
+    ``blank_ts``: the frames carry ``"ts": ""`` (timestamps off); ``lines`` is left as it is (a
+    shared stream's lines go to other viewers too), the copies are made in this one pass.
+    """
     group: list[dict] = []
+    append = group.append
     size = 0
     for line in lines:
-        cost = estimate(line)
+        cost = len(line["text"]) + _OVERHEAD  # estimate(line), inline: this runs once per line
         if group and size + cost > budget:
             yield from _fitted(group, hard)
             group, size = [], 0
-        group.append(line)
+            append = group.append
+        append({**line, "ts": ""} if blank_ts else line)
         size += cost
     if group:
         yield from _fitted(group, hard)
