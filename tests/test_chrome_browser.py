@@ -89,9 +89,15 @@ def test_main_pages_at_390_px_fold_the_menu_and_never_scroll_sideways(page, logi
     assert page.problems == []
 
 
+def _saved_theme(page):
+    """Wait for the theme's POST (two choices in flight could be saved in either order)."""
+    return page.expect_response(lambda r: "/account/theme/" in r.url and r.request.method == "POST")
+
+
 def _pick_theme(page, theme: str) -> None:
     page.click("[data-usermenu] summary")
-    page.select_option("[data-theme-select]", theme)
+    with _saved_theme(page):
+        page.select_option("[data-theme-select]", theme)
 
 
 def _background(page) -> str:
@@ -136,12 +142,16 @@ def test_the_theme_toggle_is_kept_per_user_and_paints_the_login_page_too(page, l
         _pick_theme(page, "light")
         page.emulate_media(color_scheme="dark")
         assert _background(page) == LIGHT_BG  # an explicit light beats a dark system
-        page.select_option("[data-theme-select]", "system")
+        with _saved_theme(page):
+            page.select_option("[data-theme-select]", "system")
         assert _background(page) == DARK_BG  # system: follows the (emulated) dark system
     finally:
         if not page.is_visible("[data-theme-select]"):
             page.click("[data-usermenu] summary")
-        page.select_option("[data-theme-select]", "system")
+        # The choice is saved by a POST: the reload must come after the server has it (else the page
+        # is rendered with the theme stored before, which is what the server knows).
+        with _saved_theme(page):
+            page.select_option("[data-theme-select]", "system")
         wait_for(
             lambda: page.evaluate("localStorage.getItem('dashboard-theme')") == "system", message="reset"
         )

@@ -76,6 +76,7 @@
         body: new FormData(themeForm),
         headers: { "X-Requested-With": "fetch" },
         credentials: "same-origin",
+        keepalive: true,  // a reload or a click away right after the change still saves it
       }).then(function (response) {
         if (!response.ok) { throw new Error(String(response.status)); }
       }).catch(function () {
