@@ -59,6 +59,19 @@ def daphne(tmp: Path):
         yield server.url, server.session_cookie("operator")
 
 
+def browser_login(pw, server, role: str = "viewer", viewport=None):
+    """Debian's chromium (headless), logged in to ``server`` as its ``role`` user: ``(browser, page)``."""
+    username, password = server.users[role]
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"], headless=True)
+    page = browser.new_context(viewport=viewport or {"width": 1280, "height": 860}).new_page()
+    page.goto(f"{server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    return browser, page
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]

@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 import docker
-from _live import ROOT, base_image, run_container
+from _live import ROOT, base_image, browser_login, run_container
 
 sys.path.insert(0, str(ROOT))
 
 from tests.support import dashboard_server
 
-CHROMIUM = "/usr/bin/chromium"
 FLOOD_SECONDS = 5
 ROUNDS = 3
 
@@ -45,15 +44,8 @@ def main() -> None:
     api = docker.APIClient(version="auto", timeout=120)
     with base_image(api) as image, tempfile.TemporaryDirectory() as tmp:
         with dashboard_server(Path(tmp), roles=("viewer",), DATA_DIR=tmp) as server, sync_playwright() as pw:
-            username, password = server.users["viewer"]
             flood = run_container(api, image, ["sh", "-c", "yes flood"])
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-            page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-            page.goto(f"{server.url}/accounts/login/")
-            page.fill("#id_username", username)
-            page.fill("#id_password", password)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/accounts/login/" not in url)
+            browser, page = browser_login(pw, server)
             for _ in range(ROUNDS):
                 page.goto(f"{server.url}/containers/{flood}/logs/")
                 page.wait_for_selector(".logview .line")

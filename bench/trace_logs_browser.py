@@ -16,13 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import docker
-from _live import ROOT, base_image, run_container
+from _live import ROOT, base_image, browser_login, run_container
 
 sys.path.insert(0, str(ROOT))
 
 from tests.support import dashboard_server
 
-CHROMIUM = "/usr/bin/chromium"
 FLOOD_SECONDS = 5
 LONG_MS = 50
 CATEGORIES = [
@@ -130,15 +129,8 @@ def main() -> None:
         out = keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         with dashboard_server(Path(tmp), roles=("viewer",), DATA_DIR=tmp) as server, sync_playwright() as pw:
-            username, password = server.users["viewer"]
             flood = run_container(api, image, ["sh", "-c", "yes flood"])
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-            page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-            page.goto(f"{server.url}/accounts/login/")
-            page.fill("#id_username", username)
-            page.fill("#id_password", password)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/accounts/login/" not in url)
+            browser, page = browser_login(pw, server)
             for n in range(rounds):
                 browser.start_tracing(page=page, categories=CATEGORIES)
                 page.goto(f"{server.url}/containers/{flood}/logs/")
