@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from core.errors import (
 from core.references import BadReference
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,18 @@ def translated(url: str) -> Iterator[None]:
         raise InvalidReference(str(exc)) from exc
     except LIBRARY_ERRORS as exc:
         raise translate(exc, host=url) from exc
+
+
+# One pool for a page's second engine read made while it makes the first (the volume list and who
+# uses what; compose projects and swarm stacks): a pool per call started and joined a thread on
+# every page load. Bounded: past 8 at once, a side call waits for a free worker.
+_SIDE_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="engine-side")
+
+
+def side_call(func: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+    """``func(*args, **kwargs)`` in the shared side pool, for a read made at the same time as
+    another one. Take ``.result()`` (it raises what the call raised) or ``.cancel()`` it."""
+    return _SIDE_POOL.submit(func, *args, **kwargs)
 
 
 def engine_call(func: F) -> F:

@@ -45,9 +45,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.engine._client import EndpointRef, Engine, engine_call, tls_failure, write_tls_files
+from core.engine import swarm
+from core.engine._client import EndpointRef, Engine, engine_call, side_call, tls_failure, write_tls_files
 from core.engine.containers import ContainerSummary, _summary
-from core.engine.swarm import STACK_LABEL
+from core.engine.swarm import STACK_LABEL, ServiceSummary
 from core.errors import EngineRefused, InvalidInput
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -549,15 +550,67 @@ def _stack(name: str, containers: list[ContainerSummary]) -> StackSummary:
     )
 
 
-@engine_call
-def list_stacks(engine: Engine) -> list[StackSummary]:
-    """Every compose project with containers on the engine, in ONE call (filtered by the label)."""
-    raw = engine.api.containers(all=True, filters={"label": PROJECT_LABEL})
-    grouped: dict[str, list[ContainerSummary]] = {}
+@dataclass(frozen=True)
+class ProjectCounts:
+    """A compose project's line in the stack list: what its containers' labels and states add up to
+    (no per-container objects: the list of 500 containers needs only these)."""
+
+    name: str
+    services: tuple[str, ...]
+    running: int
+    total: int
+    config_files: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        if not self.total:
+            return "down"
+        if self.running == self.total:
+            return "running"
+        return "stopped" if self.running == 0 else "partial"
+
+
+def _config_files(labels: dict) -> tuple[str, ...]:
+    files = str(labels.get(CONFIG_FILES_LABEL) or "")
+    working_dir = str(labels.get(WORKING_DIR_LABEL) or "")
+    # v1 labels the file as it was named (``docker-compose.yml``): relative to the working dir
+    return tuple(str(Path(working_dir, f)) if working_dir else f for f in files.split(",") if f)
+
+
+def project_counts(raw: list[dict]) -> list[ProjectCounts]:
+    """``/containers/json`` items grouped by compose project (items without the label are skipped)."""
+    grouped: dict[str, tuple[set[str], list[int], dict]] = {}
     for item in raw:
-        summary = _summary(item)
-        grouped.setdefault(summary.labels.get(PROJECT_LABEL, ""), []).append(summary)
-    return [_stack(name, containers) for name, containers in grouped.items() if name]
+        labels = item.get("Labels") or {}
+        project = labels.get(PROJECT_LABEL)
+        if not project or not isinstance(project, str):
+            continue
+        entry = grouped.get(project)
+        if entry is None:
+            entry = grouped[project] = (set(), [0, 0], labels)
+        if service := labels.get(SERVICE_LABEL):
+            entry[0].add(str(service))
+        entry[1][1] += 1
+        if item.get("State") == "running":
+            entry[1][0] += 1
+    return [
+        ProjectCounts(name, tuple(sorted(services)), counts[0], counts[1], _config_files(labels))
+        for name, (services, counts, labels) in grouped.items()
+    ]
+
+
+@engine_call
+def list_stacks(engine: Engine) -> tuple[list[ProjectCounts], list[ServiceSummary]]:
+    """Every stack on the engine: its compose projects (containers filtered by the project label)
+    and its swarm stacks' services (none, from one quick 503, unless a swarm manager), in two
+    CONCURRENT requests: the page waits for the slower one, not for both in turn."""
+    services = side_call(swarm.stack_services, engine)
+    try:
+        raw = engine.api.containers(all=True, filters={"label": PROJECT_LABEL})
+    except BaseException:
+        services.cancel()
+        raise
+    return project_counts(raw), services.result()
 
 
 @engine_call

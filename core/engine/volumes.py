@@ -21,14 +21,13 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TypeVar
 
 from django.conf import settings
 
-from core.engine._client import Engine, engine_call
+from core.engine._client import Engine, engine_call, side_call
 from core.errors import Conflict, InvalidInput, NotFound
 from core.policy import VolumeFacts
 
@@ -161,15 +160,10 @@ def _by_name(use: ContainerUse) -> str:
 # --------------------------------------------------------------------------- reads
 
 
-# One pool for every list's concurrent containers call (a pool per call started and joined a thread
-# on every page load). Bounded: past 8 pages at once, a containers call waits for a free worker.
-_CONTAINERS_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="engine-containers")
-
-
 def with_containers(api, first: Callable[[], T]) -> tuple[T, list[dict]]:
     """``first()`` and ``/containers/json?all=1`` at the same time (a list and who uses what): the
     page waits for the slower of the two, not for both in turn. Errors of either are raised here."""
-    containers = _CONTAINERS_POOL.submit(api.containers, all=True)
+    containers = side_call(api.containers, all=True)
     try:
         result = first()
     except BaseException:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from django.contrib import messages
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, re_path
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import audit, engine, stacks, tables
 from core.engine import jobs
-from core.engine.compose import StackSummary, cli, stack_cli
+from core.engine.compose import ProjectCounts, StackSummary, cli, stack_cli
 from core.engine.swarm import ServiceSummary
 from core.models import Stack, StackVersion
 from core.policy import masked_compose_text, masked_env_text
@@ -33,18 +34,23 @@ SORTS = {
 
 def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
     """One row per project on the engine (one list call) and per managed stack that is down."""
-    docker = engine.for_request(request)
-    found = {s.name: s for s in docker.compose.list_stacks()}
+    projects, services = engine.for_request(request).compose.list_stacks()
+    found = {p.name: p for p in projects}
     swarm: dict[str, list[ServiceSummary]] = {}
-    for service in docker.swarm.stack_services():  # none (one quick 503) unless a swarm manager
+    for service in services:
         swarm.setdefault(service.stack, []).append(service)
     managed = {s.name: s for s in Stack.objects.filter(endpoint=request.endpoint.slug)}
-    last = {}
-    for version in StackVersion.objects.filter(stack__in=managed.values()).order_by("stack_id", "-number"):
-        last.setdefault(version.stack_id, version)
+    # Each managed stack's newest version only, without its files (the compose text, the encrypted env).
+    newest = StackVersion.objects.filter(stack=OuterRef("stack")).order_by("-number").values("number")[:1]
+    last = {
+        v.stack_id: v
+        for v in StackVersion.objects.filter(stack__in=managed.values(), number=Subquery(newest)).defer(
+            "compose", "env_encrypted", "message"
+        )
+    }
     rows = []
     for name in found.keys() | managed.keys() | swarm.keys():
-        summary = found.get(name) or StackSummary(name, (), (), "")
+        summary = found.get(name) or ProjectCounts(name, (), 0, 0, ())
         row = managed.get(name)
         version = last.get(row.pk) if row is not None else None
         is_swarm = name in swarm or (row is not None and row.mode == Stack.Mode.SWARM)

@@ -330,3 +330,41 @@ def test_a_task_runs_the_current_spec_whatever_the_api_adds_to_the_template():
     assert _same_spec(task, {**task, "Runtime": "container"})
     assert not _same_spec(task, {**task, "ContainerSpec": {"Image": "x", "Args": ["b"]}})
     assert not _same_spec(task, {**task, "ForceUpdate": 1})
+
+
+def _item(project, service, state="running", **labels):
+    base = {"com.docker.compose.project": project, "com.docker.compose.service": service}
+    return {"Id": f"{project}-{service}", "State": state, "Labels": {**base, **labels}}
+
+
+def test_project_counts_group_containers_by_project_with_services_and_states():
+    from core.engine.compose import project_counts
+
+    files = {
+        "com.docker.compose.project.config_files": "docker-compose.yml,override.yml",
+        "com.docker.compose.project.working_dir": "/srv/shop",
+    }
+    raw = [
+        _item("shop", "web", **files),
+        _item("shop", "web", state="exited", **files),
+        _item("shop", "db", **files),
+        _item("blog", "app", state="exited"),
+        {"Id": "loose", "State": "running", "Labels": {"other": "x"}},  # not a compose container
+        {"Id": "nolabels", "State": "running", "Labels": None},
+        {"Id": "odd", "State": "running", "Labels": {"com.docker.compose.project": ""}},
+    ]
+    counts = {p.name: p for p in project_counts(raw)}
+    assert set(counts) == {"shop", "blog"}
+    shop, blog = counts["shop"], counts["blog"]
+    assert (shop.services, shop.running, shop.total, shop.status) == (("db", "web"), 2, 3, "partial")
+    assert shop.config_files == ("/srv/shop/docker-compose.yml", "/srv/shop/override.yml")
+    assert (blog.services, blog.running, blog.total, blog.status) == (("app",), 0, 1, "stopped")
+    assert blog.config_files == ()
+
+
+def test_project_counts_status_of_all_running_and_of_none():
+    from core.engine.compose import ProjectCounts, project_counts
+
+    (only,) = project_counts([_item("p", "a"), _item("p", "b")])
+    assert only.status == "running"
+    assert ProjectCounts("gone", (), 0, 0, ()).status == "down"
