@@ -82,11 +82,15 @@ def bench_list(api, live, cookie: str, projects: int) -> None:
 
     raw()
     page()
-    raw_times = timed(raw, 11)
-    page_times = timed(page, 11)
+    raw_times: list[float] = []
+    page_times: list[float] = []
+    for _ in range(5):  # interleaved blocks, against load drift on a shared machine
+        raw_times += timed(raw, 5)
+        page_times += timed(page, 5)
     raw_median, page_median = statistics.median(raw_times), statistics.median(page_times)
     total = len(api.containers(all=True))
     print(f"list: {total} containers on the engine ({projects} bench projects), first page of 50 stacks")
+    print(f"  load {os.getloadavg()[0]:.1f}; 25 trials each, interleaved")
     print(f"  raw /containers/json?all=1 median {raw_median * 1000:.1f} ms")
     print(f"  dashboard /stacks/         median {page_median * 1000:.1f} ms")
     ratio = page_median / raw_median

@@ -5,9 +5,10 @@ same middleware chain as daphne's), the median of N requests through the test cl
 the ASGI application (what daphne calls), and the cumulative time of the chain's steps (cProfile of
 the sync path: middlewares, the view, context processors, template rendering).
 
-Run: /work/main/.venv/bin/python bench/profile_page.py [--repeat 30] [--volumes 0] [PATH ...]
+Run: .venv/bin/python bench/profile_page.py [--repeat 30] [--volumes 0] [--stack-projects 0] [PATH ...]
 Uses a throwaway SQLite database; ``--volumes N`` creates N labelled volumes first (removed at the
-end) so ``/volumes/`` is measured on a realistic engine.
+end) so ``/volumes/`` is measured on a realistic engine; ``--stack-projects N`` creates N compose-labelled
+projects of 10 containers (bench/bench_stacks.py's) for ``/stacks/``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ STEPS = {
     "template render": ("template/backends/django.py", "render"),
     "engine list_volumes": ("core/engine/volumes.py", "list_volumes"),
     "engine list_containers": ("core/engine/containers.py", "list_containers"),
+    "engine list_stacks": ("core/engine/compose.py", "list_stacks"),
+    "  containers call (docker-py)": ("docker/api/container.py", "containers"),
+    "  project_counts": ("core/engine/compose.py", "project_counts"),
+    "stack rows (view)": ("core/views/stacks.py", "_rows"),
     "row tags": ("core/templatetags/rows.py", "_row"),
     "SQL (ORM execute_sql)": ("models/sql/compiler.py", "execute_sql"),
 }
@@ -135,6 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--volumes", type=int, default=0)
+    parser.add_argument(
+        "--stack-projects", type=int, default=0, help="create N compose-labelled projects of 10"
+    )
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions by own time")
     parser.add_argument("paths", nargs="*", default=["/accounts/login/", "/networks/", "/volumes/"])
     args = parser.parse_args()
@@ -151,6 +159,22 @@ def main() -> None:
         api = docker.APIClient(base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
         for n in range(args.volumes):
             api.create_volume(name=f"{RUN}-{n}", labels={BENCH_LABEL: RUN})
+    stacks_bench = None
+    if args.stack_projects:
+        import docker
+
+        from bench import bench_stacks as stacks_bench
+        from tests.support import busybox_rootfs_tar
+
+        api = api or docker.APIClient(base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
+        run = stacks_bench.RUN
+        api.import_image_from_data(
+            busybox_rootfs_tar(),
+            repository=f"{run}-base",
+            tag="latest",
+            changes=[f"LABEL {BENCH_LABEL}={run}"],
+        )
+        stacks_bench.create_projects(api, f"{run}-base:latest", args.stack_projects, 10)
     try:
         for path in args.paths:
             client.get(path)
@@ -184,6 +208,8 @@ def main() -> None:
                 pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
                 print(out.getvalue())
     finally:
+        if stacks_bench is not None:
+            stacks_bench.cleanup(api)
         if api is not None:
             for v in api.volumes(filters={"label": f"{BENCH_LABEL}={RUN}"}).get("Volumes") or []:
                 api.remove_volume(v["Name"], force=True)

@@ -117,3 +117,69 @@ def test_volume_row_marks_an_anonymous_volume_and_shortens_its_name():
     assert 'data-id="' + "ab" * 32 + '"' in row
     assert "anonymous" in row
     assert ">" + "ab" * 32 + "<" not in row
+
+
+# The stacks table's row as the template wrote it before the tag: the tag must give the same markup.
+_STACK_ROW_TEMPLATE = (
+    '<tr data-id="{{ s.name }}">'
+    '<td><a href="{% url \'stack_detail\' s.name %}">{{ s.name }}</a>{% if s.mode == "swarm" %} '
+    '<span class="badge" data-testid="stack-mode">swarm</span>{% endif %}</td>'
+    '<td><span class="state state-{{ s.status }}" data-testid="stack-status">{{ s.status }}</span></td>'
+    '<td class="small wrap">{{ s.services|join:", " }}</td>'
+    '<td class="num">{{ s.running }} / {{ s.total }}</td>'
+    '<td class="small wrap">{% if s.managed %}dashboard{% else %}<code>{{ s.source }}</code>{% endif %}</td>'
+    '<td class="small">{% if s.version %}v{{ s.version.number }} {{ s.version.get_status_display }} · '
+    '{{ s.version.created_at|date:"Y-m-d H:i" }} · {{ s.version.username }}'
+    '{% else %}<span class="muted">outside the dashboard</span>{% endif %}</td></tr>'
+)
+
+
+def _stack_rows():
+    from datetime import UTC, datetime
+
+    from core.models import StackVersion
+
+    version = StackVersion(
+        number=7,
+        status=StackVersion.Status.FAILED,
+        username=EVIL,
+        created_at=datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC),
+    )
+    base = {"name": "shop", "mode": "compose", "status": "partial", "services": ("db", EVIL), "running": 2}
+    return [
+        {**base, "total": 3, "source": EVIL, "managed": False, "version": None},
+        {**base, "total": 3, "source": "dashboard", "managed": True, "version": version},
+        {
+            **base,
+            "name": "web-1_x",
+            "mode": "swarm",
+            "status": "running",
+            "total": 2,
+            "source": "docker stack deploy",
+            "managed": False,
+            "version": None,
+        },
+    ]
+
+
+def test_stack_row_gives_the_markup_the_template_gave():
+    for row in _stack_rows():
+        assert _render("{% stack_row s %}", s=row) == Template(_STACK_ROW_TEMPLATE).render(
+            Context({"s": row})
+        )
+
+
+def test_stack_row_escapes_what_came_from_the_engine_and_the_database():
+    for row in _stack_rows():
+        html = _render("{% stack_row s %}", s=row)
+        assert "<img" not in html
+        assert f'href="/stacks/{row["name"]}/"' in html
+
+
+def test_the_fast_escape_is_djangos_escape():
+    from django.utils.html import escape
+
+    from core.templatetags.rows import _h
+
+    for value in (EVIL, "a & b", "'quoted'", '"double"', "<>", "plain", 42, "é\u202e\x00", "&amp;"):
+        assert _h(value) == escape(value)
