@@ -600,17 +600,35 @@ def project_counts(raw: list[dict]) -> list[ProjectCounts]:
 
 
 @engine_call
-def list_stacks(engine: Engine) -> tuple[list[ProjectCounts], list[ServiceSummary]]:
-    """Every stack on the engine: its compose projects (containers filtered by the project label)
-    and its swarm stacks' services (none, from one quick 503, unless a swarm manager), in two
-    CONCURRENT requests: the page waits for the slower one, not for both in turn."""
+def _projects(engine: Engine) -> list[ProjectCounts]:
+    return project_counts(engine.api.containers(all=True, filters={"label": PROJECT_LABEL}))
+
+
+@engine_call
+def start_list_stacks(engine: Engine) -> Callable[[], tuple[list[ProjectCounts], list[ServiceSummary]]]:
+    """Every stack on the engine, read from NOW on: its compose projects (containers filtered by the
+    project label) and its swarm stacks' services (none, from one quick 503, unless a swarm manager)
+    as two concurrent requests in the engine side pool. Returns the function that waits for both
+    and gives ``(projects, services)`` (or raises what either raised), so the caller can do its own
+    work (database, the page around the table) while the engine answers."""
+    projects = side_call(_projects, engine)
     services = side_call(swarm.stack_services, engine)
-    try:
-        raw = engine.api.containers(all=True, filters={"label": PROJECT_LABEL})
-    except BaseException:
-        services.cancel()
-        raise
-    return project_counts(raw), services.result()
+
+    def result() -> tuple[list[ProjectCounts], list[ServiceSummary]]:
+        try:
+            return projects.result(), services.result()
+        except BaseException:
+            projects.cancel()
+            services.cancel()
+            raise
+
+    return result
+
+
+@engine_call
+def list_stacks(engine: Engine) -> tuple[list[ProjectCounts], list[ServiceSummary]]:
+    """``start_list_stacks()`` waited for at once."""
+    return start_list_stacks(engine)()
 
 
 @engine_call

@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, re_path
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import audit, engine, stacks, tables
@@ -32,15 +33,10 @@ SORTS = {
 }
 
 
-def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
-    """One row per project on the engine (one list call) and per managed stack that is down."""
-    projects, services = engine.for_request(request).compose.list_stacks()
-    found = {p.name: p for p in projects}
-    swarm: dict[str, list[ServiceSummary]] = {}
-    for service in services:
-        swarm.setdefault(service.stack, []).append(service)
+def _managed(request: HttpRequest) -> tuple[dict[str, Stack], dict[int, StackVersion]]:
+    """The endpoint's managed stacks by name, and each one's newest version (without its files: the
+    compose text, the encrypted env) by stack id."""
     managed = {s.name: s for s in Stack.objects.filter(endpoint=request.endpoint.slug)}
-    # Each managed stack's newest version only, without its files (the compose text, the encrypted env).
     newest = StackVersion.objects.filter(stack=OuterRef("stack")).order_by("-number").values("number")[:1]
     last = {
         v.stack_id: v
@@ -48,6 +44,21 @@ def _rows(request: HttpRequest, params: tables.Params) -> list[dict]:
             "compose", "env_encrypted", "message"
         )
     }
+    return managed, last
+
+
+def _rows(
+    params: tables.Params,
+    found_on_engine: tuple[list[ProjectCounts], list[ServiceSummary]],
+    managed: dict[str, Stack],
+    last: dict[int, StackVersion],
+) -> list[dict]:
+    """One row per project on the engine, per swarm stack, and per managed stack that is down."""
+    projects, services = found_on_engine
+    found = {p.name: p for p in projects}
+    swarm: dict[str, list[ServiceSummary]] = {}
+    for service in services:
+        swarm.setdefault(service.stack, []).append(service)
     rows = []
     for name in found.keys() | managed.keys() | swarm.keys():
         summary = found.get(name) or ProjectCounts(name, (), 0, 0, ())
@@ -95,11 +106,21 @@ def _swarm_counts(services: list[ServiceSummary]) -> tuple[str, tuple[str, ...],
 @require_role(Role.VIEWER)
 @require_GET
 def stack_list(request: HttpRequest) -> HttpResponse:
-    """Every compose project on the endpoint, whether or not the dashboard deployed it."""
+    """Every compose project on the endpoint, whether or not the dashboard deployed it.
+
+    The engine is asked first and answers while the database is read and the page around the table
+    is rendered: ``page`` is computed when the template reaches the table (an engine failure raised
+    there is the engine-down page, as from the view)."""
     params = tables.read(request.GET, sorts=SORTS, default_sort="name")
-    rows = tables.sorted_rows(_rows(request, params), SORTS, params)
+    on_engine = engine.for_request(request).compose.start_list_stacks()
+    managed, last = _managed(request)
+
+    def page() -> tables.Page:
+        rows = tables.sorted_rows(_rows(params, on_engine(), managed, last), SORTS, params)
+        return tables.page_of(rows, params)
+
     context = {
-        "page": tables.page_of(rows, params),
+        "page": SimpleLazyObject(page),
         "params": params,
         "cli": cli(),
         "can_operate": has_role(request, Role.OPERATOR),
