@@ -167,6 +167,34 @@ def test_hostile_text_is_shown_as_text_and_never_runs(case, page, live, login):
     assert page.problems == [], page.problems
 
 
+@pytest.mark.browser
+def test_the_stack_list_shows_hostile_compose_labels_as_text(page, live, login, make_container):
+    # The stack list's rows are built by one tag (core/templatetags/rows.py stack_row), not by
+    # template nodes: a project found on the engine carries whatever its labels say.
+    tag = RUN_ID[-6:].lower()
+    make_container(
+        start=False,
+        labels={
+            "com.docker.compose.project": f"x{tag}{IMG}{SCRIPT}",
+            "com.docker.compose.service": IMG + SCRIPT,
+            "com.docker.compose.project.config_files": IMG + SCRIPT,
+        },
+    )
+    login(page, "admin")  # the fixture lands on /team/, which only an admin may open
+    page.goto(f"{live.url}/stacks/?q=x{tag}")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-testid=stack-table] tbody tr").count() == 1
+    assert page.locator("img[src=x]").count() == 0
+    scripts = page.eval_on_selector_all("script", "els => els.map(e => e.getAttribute('src'))")
+    assert all(src and src.startswith("/static/") for src in scripts), scripts
+    body = page.inner_text("body")
+    for marker in MARKERS:
+        assert marker in body, f"{marker!r} is not shown as text"
+    page.wait_for_timeout(300)
+    screenshot(page, "xss-stacks")
+    assert page.problems == [], page.problems
+
+
 # --------------------------------------------------------------------------- htmx and xterm under CSP
 
 

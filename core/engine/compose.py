@@ -611,6 +611,7 @@ def start_list_stacks(engine: Engine) -> Callable[[], tuple[list[ProjectCounts],
     as two concurrent requests in the engine side pool. Returns the function that waits for both
     and gives ``(projects, services)`` (or raises what either raised), so the caller can do its own
     work (database, the page around the table) while the engine answers."""
+    _ = engine.api  # the client (and its version handshake, when new) once, before two threads want it
     projects = side_call(_projects, engine)
     services = side_call(swarm.stack_services, engine)
 

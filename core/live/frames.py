@@ -20,10 +20,10 @@ _OVERHEAD = 40  # {"stream":"stdout","text":"","ts":"..."} around the text, roug
 
 
 def dumps_bytes(payload: dict) -> bytes:
-    """``json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()``, byte for byte
-    (tests/unit/test_frames.py), ~12x faster: the stdlib encoder was the event loop's biggest cost
-    when a 200k-line log is read. A string orjson refuses (a lone surrogate, which UTF-8 cannot
-    carry) is escaped the stdlib's ASCII way instead."""
+    """``json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()``, byte for
+    byte for the strings a line holds (tests/unit/test_frames_encoding.py), ~12x faster: the stdlib
+    encoder was the event loop's biggest cost when a 200k-line log is read. A string orjson refuses
+    (a lone surrogate, which UTF-8 cannot carry) is escaped the stdlib's ASCII way instead."""
     try:
         return orjson.dumps(payload)
     except orjson.JSONEncodeError:

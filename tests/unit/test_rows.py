@@ -170,10 +170,15 @@ def test_stack_row_gives_the_markup_the_template_gave():
 
 
 def test_stack_row_escapes_what_came_from_the_engine_and_the_database():
-    for row in _stack_rows():
+    evil_name = {**_stack_rows()[0], "name": EVIL, "services": (EVIL,)}
+    for row in [*_stack_rows(), evil_name]:
         html = _render("{% stack_row s %}", s=row)
         assert "<img" not in html
-        assert f'href="/stacks/{row["name"]}/"' in html
+        # Every attribute value stays closed: no quote from a value survives unescaped.
+        assert html.count("<tr") == 1 and html.count('"') % 2 == 0
+    html = _render("{% stack_row s %}", s=evil_name)
+    assert 'data-id="&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"' in html
+    assert 'href="/stacks/%3Cimg%20src%3Dx%20onerror%3D%22alert%281%29%22%3E/"' in html
 
 
 def test_the_fast_escape_is_djangos_escape():
