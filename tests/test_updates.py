@@ -56,16 +56,26 @@ def served(engine, make_container, network):
     engine.api.exec_start(
         engine.api.exec_create(raw["Id"], ["sh", "-c", "echo named > /data/f; echo anon > /anon/f"])
     )
+    # A recreated container mounts the old anonymous volume by its name (that is how its data is
+    # kept), so removing the new container with v=True leaves it: remove it by name too.
+    anonymous = [
+        m["Name"] for m in raw["Mounts"] if m.get("Type") == "volume" and m["Destination"] == "/anon"
+    ]
+    assert anonymous, raw["Mounts"]
     yield {"name": name, "id": raw["Id"], "port": port, "volume": volume, "network": network}
     for ref in (name, raw["Id"]):
         try:
             engine.api.remove_container(ref, force=True, v=True)
         except docker.errors.NotFound:
             pass
-    try:
-        engine.api.remove_volume(volume, force=True)
-    except docker.errors.NotFound:
-        pass
+    for leftover in (volume, *anonymous):
+        # Whatever still mounts it was made from this fixture's container (a kept rollback copy).
+        for user in engine.api.containers(all=True, filters={"volume": leftover}):
+            engine.api.remove_container(user["Id"], force=True, v=True)
+        try:
+            engine.api.remove_volume(leftover, force=True)
+        except docker.errors.NotFound:
+            pass
 
 
 def _job(response):
