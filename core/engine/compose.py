@@ -531,22 +531,25 @@ class StackSummary:
 
     @property
     def status(self) -> str:
-        if not self.containers:
-            return "down"
-        if self.running == self.total:
-            return "running"
-        return "stopped" if self.running == 0 else "partial"
+        return project_status(self.running, self.total)
+
+
+def project_status(running: int, total: int) -> str:
+    """down (no containers), running (all), stopped (none running) or partial."""
+    if not total:
+        return "down"
+    if running == total:
+        return "running"
+    return "stopped" if running == 0 else "partial"
 
 
 def _stack(name: str, containers: list[ContainerSummary]) -> StackSummary:
-    files = next((c.labels.get(CONFIG_FILES_LABEL, "") for c in containers), "")
-    working_dir = next((c.labels.get(WORKING_DIR_LABEL, "") for c in containers), "")
+    labels = containers[0].labels if containers else {}
     return StackSummary(
         name=name,
         containers=tuple(sorted(containers, key=lambda c: (c.labels.get(SERVICE_LABEL, ""), c.name))),
-        # v1 labels the file as it was named (``docker-compose.yml``): relative to the working dir
-        config_files=tuple(str(Path(working_dir, f)) if working_dir else f for f in files.split(",") if f),
-        working_dir=working_dir,
+        config_files=_config_files(labels),
+        working_dir=str(labels.get(WORKING_DIR_LABEL) or ""),
     )
 
 
@@ -563,11 +566,7 @@ class ProjectCounts:
 
     @property
     def status(self) -> str:
-        if not self.total:
-            return "down"
-        if self.running == self.total:
-            return "running"
-        return "stopped" if self.running == 0 else "partial"
+        return project_status(self.running, self.total)
 
 
 def _config_files(labels: dict) -> tuple[str, ...]:
