@@ -245,7 +245,7 @@ def stack_row(context: template.Context, s: dict) -> SafeString:
         f'<td><span class="state state-{status}" data-testid="stack-status">{status}</span></td>'
         f'<td class="small wrap">{_h(", ".join(s["services"]))}</td>'
         f'<td class="num">{int(s["running"])} / {int(s["total"])}</td>'
-        f'<td class="small wrap">{source}</td><td class="small">{deployed}</td></tr>'
+        f'<td class="small wrap col-wide">{source}</td><td class="small col-wide">{deployed}</td></tr>'
     )
 
 
