@@ -127,8 +127,10 @@ _STACK_ROW_TEMPLATE = (
     '<td><span class="state state-{{ s.status }}" data-testid="stack-status">{{ s.status }}</span></td>'
     '<td class="small wrap">{{ s.services|join:", " }}</td>'
     '<td class="num">{{ s.running }} / {{ s.total }}</td>'
-    '<td class="small wrap col-wide">{% if s.managed %}dashboard{% else %}<code>{{ s.source }}</code>{% endif %}</td>'
-    '<td class="small col-wide">{% if s.version %}v{{ s.version.number }} {{ s.version.get_status_display }} · '
+    '<td class="small wrap col-wide">{% if s.managed %}dashboard{% else %}<code>{{ s.source }}</code>'
+    '{% endif %}</td>'
+    '<td class="small col-wide">{% if s.version %}v{{ s.version.number }} '
+    '{{ s.version.get_status_display }} · '
     '{{ s.version.created_at|date:"Y-m-d H:i" }} · {{ s.version.username }}'
     '{% else %}<span class="muted">outside the dashboard</span>{% endif %}</td></tr>'
 )
