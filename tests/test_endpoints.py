@@ -9,8 +9,11 @@ import time
 import pytest
 
 from core.endpoints import HEALTH_TIMEOUT, health_of_all
+from core.engine import EndpointRef, Engine, forget_client
+from core.engine.streams import _plain_address
+from core.errors import NotFound
 from core.models import AuditEvent, Endpoint, EndpointAccess
-from tests.engines_support import add_tls_endpoint
+from tests.engines_support import add_tls_endpoint, import_busybox, tls_client, write_client_files
 from tests.support import UnixSocketProxy, finished_job
 
 
@@ -350,3 +353,117 @@ def test_a_websocket_session_under_a_prefix_is_audited_with_that_endpoint(user_f
     async_to_sync(session)()
     event = AuditEvent.objects.filter(action="container.exec", outcome=AuditEvent.Outcome.OK).get()
     assert event.endpoint == "second"
+
+
+# --------------------------------------------------------------------------- log reading per transport
+
+# Pauses between the writes: stdout and stderr are logged by the engine in their arrival order.
+LOG_SCRIPT = (
+    "echo out-1; sleep 0.1; echo err-1 >&2; sleep 0.1; "
+    "printf 'part'; sleep 0.2; echo ial; printf 'no newline'"
+)
+
+
+def _log_lines(ref, container_id: str) -> tuple[list[tuple[str, str]], str]:
+    log = Engine(ref).streams.open_logs(container_id, tail="all", follow=False)
+    try:
+        lines = [(line["stream"], line["text"]) for batch in log.batches() for line in batch]
+    finally:
+        log.close()
+    return lines, log.last_ts
+
+
+def _wait_exited(api, container_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while api.inspect_container(container_id)["State"]["Running"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def tcp_to_the_engine():
+    """``tcp://127.0.0.1:<port>`` forwarding every connection to the real engine's unix socket."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    open_sockets: list[socket.socket] = [server]
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def accept() -> None:
+        while True:
+            try:
+                client = server.accept()[0]
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect("/var/run/docker.sock")
+            open_sockets.extend([client, upstream])
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    yield url
+    forget_client(url)
+    for sock in open_sockets:
+        sock.close()
+
+
+def test_a_log_reads_the_same_over_plain_tcp_as_over_the_unix_socket(
+    engine, make_container, tcp_to_the_engine
+):
+
+    container = make_container(command=["sh", "-c", LOG_SCRIPT])
+    _wait_exited(engine.api, container["Id"])
+    over_unix = EndpointRef(slug="unix", name="unix", url="unix:///var/run/docker.sock")
+    over_tcp = EndpointRef(slug="tcp", name="tcp", url=tcp_to_the_engine)
+    lines, last_ts = _log_lines(over_tcp, container["Id"])
+    assert lines == [
+        ("stdout", "out-1"),
+        ("stderr", "err-1"),
+        ("stdout", "partial"),
+        ("stdout", "no newline"),
+    ]
+    assert (lines, last_ts) == _log_lines(over_unix, container["Id"])
+    assert _plain_address(Engine(over_tcp).api)[0] == "tcp", "read with the raw HTTP/1.0 request"
+    with pytest.raises(NotFound):
+        _log_lines(over_tcp, "no-such-container-at-all")
+
+
+def test_a_log_over_a_tls_endpoint_is_read_through_docker_py(tls_daemon, tmp_path):
+
+    tls = tls_daemon
+    client = tls_client(tls.url, write_client_files(tmp_path / "client", tls))
+    try:
+        image = import_busybox(client)
+        container = client.api.create_container(image, command=["sh", "-c", LOG_SCRIPT])
+        client.api.start(container["Id"])
+        _wait_exited(client.api, container["Id"])
+        ref = EndpointRef(
+            slug="secure",
+            name="secure",
+            url=tls.url,
+            tls_ca=tls.ca_pem,
+            tls_cert=tls.cert_pem,
+            tls_key=tls.key_pem,
+        )
+        lines, last_ts = _log_lines(ref, container["Id"])
+        assert lines == [
+            ("stdout", "out-1"),
+            ("stderr", "err-1"),
+            ("stdout", "partial"),
+            ("stdout", "no newline"),
+        ]
+        assert last_ts
+        assert _plain_address(Engine(ref).api) is None, "TLS stays on docker-py's connection"
+        with pytest.raises(NotFound):
+            _log_lines(ref, "no-such-container-at-all")
+        client.api.remove_container(container["Id"], force=True)
+    finally:
+        client.close()

@@ -4,9 +4,11 @@ Everything here blocks; nothing here knows about asyncio. A consumer opens a str
 dedicated thread, and calls ``close()`` from the event loop to wake that thread up (the socket is
 shut down, so the blocked ``read`` returns at once).
 
-Speed matters (a 200k-line log must stream faster than the docker CLI can print it), so the log
-body is read straight from the response's buffered socket: HTTP chunked encoding and docker's 8-byte
-stream headers are decoded here in large slices instead of one Python call per line.
+Speed matters (a 200k-line log must stream faster than the docker CLI can print it), so on unix
+and plain tcp endpoints the log is asked for as HTTP/1.0 on a connection of its own: the engine then
+sends an unchunked body (it sends one HTTP/1.1 chunk per log line otherwise) that is read with plain
+``recv`` calls, and docker's 8-byte stream headers are decoded here in large slices instead of one
+Python call per line. TLS and ssh endpoints read docker-py's response (chunking undone in bulk).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from docker.transport import UnixHTTPAdapter
 
 from core.engine._client import Engine, engine_call, translated
 from core.errors import InvalidInput, NotFound
@@ -238,13 +244,23 @@ class LogStream:
     can interleave and a restart can resume with ``since``).
     """
 
-    def __init__(self, response, *, tty: bool, url: str):
-        self.response = response
+    def __init__(
+        self,
+        read: Callable[[], bytes],
+        *,
+        sock: socket.socket | None,
+        release: Callable[[], object],
+        tty: bool,
+        url: str,
+    ):
+        """``read()`` gives body bytes (b"" at the end); ``sock`` is the socket under it (shut down
+        by :meth:`close` to wake a blocked read); ``release()`` frees the connection after that."""
         self.tty = tty
         self.url = url
         self.last_ts = ""
-        self._read = _reader(response)
-        self._sock = _raw_socket(response)
+        self._read = read
+        self._sock = sock
+        self._release = release
         self._closed = False
         self._assemblers: dict[int, LineAssembler] = {}  # streams with an unfinished line
         self._pending_ts: dict[int, str] = {}
@@ -385,7 +401,7 @@ class LogStream:
         self._closed = True
         _shutdown(self._sock)
         try:
-            self.response.close()
+            self._release()
         except Exception:  # noqa: BLE001, S110 - closing a broken response may raise anything
             pass
 
@@ -453,7 +469,11 @@ def _open_log_stream(
     follow: bool,
     tty: bool,
 ) -> LogStream:
-    """GET a container's or a service's ``/logs`` (both answer in the same format) as a LogStream."""
+    """GET a container's or a service's ``/logs`` (both answer in the same format) as a LogStream.
+
+    Unix and plain tcp endpoints: an HTTP/1.0 request on a connection of its own (unchunked body,
+    see the module docstring); TLS and ssh ones: docker-py's streamed response.
+    """
     with engine.translated():
         api = engine.api
         params: dict[str, object] = {
@@ -467,12 +487,154 @@ def _open_log_stream(
             params["since"] = since
         if until:
             params["until"] = until
-        response = api._get(api._url(template, target), params=params, stream=True)
+        url = api._url(template, target)
+        address = _plain_address(api)
+        if address is not None:
+            sock, body, chunked = _raw_get(api, address, url, params)
+            read = _Dechunker(body.read1).read if chunked else body.read1
+            return LogStream(read, sock=sock, release=sock.close, tty=tty, url=engine.url)
+        response = api._get(url, params=params, stream=True)
         api._raise_for_status(response)
     sock = _raw_socket(response)
     if sock is not None:
         sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
-    return LogStream(response, tty=tty, url=engine.url)
+    return LogStream(_reader(response), sock=sock, release=response.close, tty=tty, url=engine.url)
+
+
+# --------------------------------------------------------------------------- raw HTTP/1.0 GET
+
+MAX_HEAD = 64 * 1024  # an answer's status line and headers
+MAX_ERROR_BODY = 1024 * 1024  # the body of a refusal (a JSON message)
+
+
+def _plain_address(api) -> tuple[str, Any, str] | None:
+    """``(kind, address, Host header)`` to reach ``api``'s engine with a plain socket: ``("unix",
+    path, "localhost")`` or ``("tcp", (host, port), "host:port")``; None for TLS, ssh and named
+    pipes (only docker-py speaks those)."""
+    adapter = getattr(api, "_custom_adapter", None)
+    if isinstance(adapter, UnixHTTPAdapter) and api.base_url == "http+docker://localhost":
+        return "unix", adapter.socket_path, "localhost"
+    if api.base_url.startswith("http://"):
+        parts = urlsplit(api.base_url)
+        if parts.hostname and parts.port:
+            return "tcp", (parts.hostname, parts.port), parts.netloc
+    return None
+
+
+def _raw_get(
+    api, address: tuple[str, Any, str], url: str, params: dict[str, object]
+) -> tuple[socket.socket, _SocketBody, bool]:
+    """GET ``url`` (docker-py's ``api._url``) with ``params`` as HTTP/1.0 on a new connection.
+
+    The connection and the answer's head are bounded by ``api.timeout``, as docker-py's are; the
+    body is then read without a timeout (``close()`` wakes the reader). The engine answers an
+    HTTP/1.0 request without chunking and closes the connection at the end of the body, so the end
+    of the stream is the end of the log. An error status raises what docker-py raises for it
+    (``api._raise_for_status`` on the same answer), so the translation is the same.
+
+    Returns:
+        The socket, its body reader and whether the body is chunked after all.
+
+    Raises:
+        OSError: no connection, or the engine did not answer (EngineUnavailable once translated).
+        docker.errors.APIError: the engine refused (NotFound, InvalidInput... once translated).
+    """
+    kind, where, host = address
+    sock = _connect(kind, where, api.timeout)
+    try:
+        query = urlencode(params, doseq=True)
+        headers = {"User-Agent": api.headers.get("User-Agent", "docker-sdk-python")}
+        headers.update(api._general_configs.get("HttpHeaders") or {})  # docker-py's update_headers
+        head = f"GET {urlsplit(url).path}?{query} HTTP/1.0\r\nHost: {host}\r\n"
+        for name, value in headers.items():
+            if any(char in f"{name}{value}" for char in "\r\n\0"):  # as requests refuses them
+                raise requests.exceptions.InvalidHeader(f"Invalid header {name!r} in the docker config")
+            head += f"{name}: {value}\r\n"
+        sock.sendall(head.encode("latin-1") + b"\r\n")
+        status, reason, fields, rest = _read_head(sock)
+        if status != 200:
+            _refuse(api, f"{url}?{query}", status, reason, fields, rest + _read_rest(sock, fields, rest))
+        sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
+    except BaseException:
+        sock.close()
+        raise
+    chunked = "chunked" in fields.get("transfer-encoding", "").lower()
+    return sock, _SocketBody(sock, rest), chunked
+
+
+def _connect(kind: str, where: Any, timeout: float) -> socket.socket:
+    if kind == "tcp":
+        return socket.create_connection(where, timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(where)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _read_head(sock: socket.socket) -> tuple[int, str, dict[str, str], bytes]:
+    """Read an HTTP answer's head: ``(status, reason, lower-cased headers, body bytes read along)``.
+
+    Raises:
+        ConnectionError: the connection ended first, or this is not an HTTP answer.
+    """
+    data = b""
+    while (end := data.find(b"\r\n\r\n")) < 0:
+        if len(data) > MAX_HEAD:
+            raise ConnectionError("the engine's answer has no end of headers")
+        more = sock.recv(READ_SIZE)
+        if not more:
+            raise ConnectionError("the engine closed the connection without answering")
+        data += more
+    status_line, *lines = data[:end].decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/") or not code.isdigit():
+        raise ConnectionError(f"not an HTTP answer: {status_line[:100]!r}")
+    fields = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return int(code), reason, fields, data[end + 4 :]
+
+
+def _read_rest(sock: socket.socket, fields: dict[str, str], rest: bytes) -> bytes:
+    """The rest of a refusal's body (its length, or up to the end of the connection; bounded)."""
+    length = fields.get("content-length", "")
+    wanted = min(int(length), MAX_ERROR_BODY) if length.isdigit() else MAX_ERROR_BODY
+    out = b""
+    while len(rest) + len(out) < wanted and (more := sock.recv(READ_SIZE)):
+        out += more
+    return out[: max(0, wanted - len(rest))]
+
+
+def _refuse(api, url: str, status: int, reason: str, fields: dict[str, str], body: bytes) -> None:
+    """Raise what docker-py raises for this answer (``APIClient._raise_for_status``)."""
+    response = requests.Response()
+    response.status_code = status
+    response.reason = reason
+    response.url = url
+    response.headers.update(fields)
+    response._content = body
+    api._raise_for_status(response)
+    raise ConnectionError(f"the engine answered HTTP {status} {reason}")  # not an error status
+
+
+class _SocketBody:
+    """A raw answer's body: the bytes read along with the head first, then the socket's."""
+
+    def __init__(self, sock: socket.socket, early: bytes):
+        self._early = early
+        self._recv = sock.recv
+
+    def read1(self, size: int = READ_SIZE) -> bytes:
+        if self._early:
+            data, self._early = self._early, b""
+            return data
+        return self._recv(size)
 
 
 @engine_call

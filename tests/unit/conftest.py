@@ -10,6 +10,8 @@ from __future__ import annotations
 import docker
 import pytest
 
+from core.engine import streams
+
 # The session fixtures of tests/conftest.py that start or reach real things.
 REAL_FIXTURES = frozenset(
     {
@@ -45,6 +47,12 @@ def _no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr(docker.APIClient, "send", refuse)
+
+    def refuse_raw(kind, where, timeout):
+        pytest.fail(f"this unit test called the Docker engine ({kind} {where}): {MOVE_IT}.", pytrace=True)
+
+    # The log stream's own HTTP/1.0 connection (core.engine.streams._raw_get) bypasses docker-py.
+    monkeypatch.setattr(streams, "_connect", refuse_raw)
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,28 @@
 """The engine log read path without an engine: chunked decoding, the multiplexed frames -> lines
-(the inline whole-line case must give exactly what the general path gives), ts blanked in frames."""
+(the inline whole-line case must give exactly what the general path gives), the raw HTTP/1.0
+request and its answer (head, unchunked or chunked body, refusals), ts blanked in frames."""
 
 from __future__ import annotations
 
 import json
+import socket
 import struct
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
-from core.engine.streams import LogStream, _Dechunker
+import docker
+import pytest
+
+from core.engine import streams
+from core.engine._client import translated
+from core.engine.streams import LogStream, _Dechunker, _read_head, _SocketBody
+from core.errors import EngineUnavailable, InvalidInput, NotFound
 from core.live.frames import line_frames
 from core.live.lines import MAX_LINE
+
+REAL_CONNECT = streams._connect  # the unit tier's guard replaces it; these tests use their own socket
 
 _HEADER = struct.Struct(">BxxxL")
 
@@ -88,3 +102,226 @@ def test_frames_blank_ts_without_touching_the_shared_lines():
     assert lines == before
     kept = [line for frame, _ in line_frames(lines) for line in json.loads(frame)["lines"]]
     assert kept == before
+
+
+# --------------------------------------------------------------------------- the raw HTTP/1.0 read
+
+
+class _Pieces:
+    """A socket whose ``recv`` hands out the given pieces one per call (then b"": the end)."""
+
+    def __init__(self, pieces: list[bytes]):
+        self.pieces = list(pieces)
+
+    def recv(self, _size: int) -> bytes:
+        return self.pieces.pop(0) if self.pieces else b""
+
+
+def _read_all(read, *, tty: bool = False) -> tuple[list[dict], str]:
+    stream = LogStream(read, sock=None, release=lambda: None, tty=tty, url="unix:///test.sock")
+    lines = [line for batch in stream.batches() for line in batch]
+    return lines, stream.last_ts
+
+
+def _cut(data: bytes, step: int) -> list[bytes]:
+    return [data[i : i + step] for i in range(0, len(data), step)]
+
+
+def _chunked(body: bytes, step: int) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in _cut(body, step)) + b"0\r\n\r\n"
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n\r\n"
+
+
+def test_the_head_is_read_across_reads_and_the_body_bytes_read_along_are_kept():
+    pieces = [*_cut(HEAD[:-1], 1), HEAD[-1:] + b"first body bytes"]
+    status, reason, fields, rest = _read_head(_Pieces(pieces))
+    assert (status, reason, rest) == (200, "OK", b"first body bytes")
+    assert fields["content-type"] == "application/vnd.docker.multiplexed-stream"
+
+
+def test_a_connection_that_ends_before_the_head_is_a_connection_error():
+    with pytest.raises(ConnectionError):
+        _read_head(_Pieces([b"HTTP/1.1 200 OK\r\n"]))
+
+
+def test_an_answer_that_is_not_http_is_a_connection_error():
+    with pytest.raises(ConnectionError):
+        _read_head(_Pieces([b"SSH-2.0-OpenSSH_9.6\r\n\r\n"]))
+
+
+@pytest.mark.parametrize("step", [3, 4096, 1 << 20])
+def test_an_unchunked_body_gives_the_same_lines_whatever_the_read_boundaries(step):
+    body = b"".join(_frame(kind, payload) for kind, payload in MESSAGES)
+    early, rest = body[:5], body[5:]  # bytes that came with the head: a header split across reads
+    reader = _SocketBody(_Pieces(_cut(rest, step)), early)
+    assert _read_all(reader.read1) == _reference()
+
+
+@pytest.mark.parametrize("step", [3, 4096])
+def test_a_chunked_body_gives_the_same_lines_as_an_unchunked_one(step):
+    body = b"".join(_frame(kind, payload) for kind, payload in MESSAGES)
+    chunked = _chunked(body, 100)
+    reader = _SocketBody(_Pieces(_cut(chunked[3:], step)), chunked[:3])
+    assert _read_all(_Dechunker(reader.read1).read) == _reference()
+
+
+def test_a_10_mib_line_in_16_kib_messages_is_cut_and_the_next_line_follows():
+    total = 10 * 1024 * 1024
+    stamp = b"2026-12-03T10:00:00.000000001Z "
+    messages = [(1, stamp + b"z" * 16384) for _ in range(total // 16384)]
+    messages += [(1, stamp + b"\n"), (1, b"2026-12-03T10:00:00.000000002Z next\n")]
+    body = b"".join(_frame(kind, payload) for kind, payload in messages)
+    lines, last_ts = _read_all(_SocketBody(_Pieces(_cut(body, 65536)), b"").read1)
+    assert [line["text"] for line in lines][1:] == ["next"]
+    assert lines[0]["truncated"] == total
+    assert lines[0]["text"].startswith("z" * MAX_LINE)
+    assert lines[0]["ts"] == "2026-12-03T10:00:00.000000001Z"
+    assert last_ts == "2026-12-03T10:00:00.000000002Z"
+
+
+def test_the_end_of_the_body_flushes_an_unfinished_line():
+    body = _frame(1, b"2026-12-03T10:00:00.000000001Z whole\n") + _frame(
+        2, b"2026-12-03T10:00:00.000000002Z no newline"
+    )
+    lines, last_ts = _read_all(_SocketBody(_Pieces([body[:20], body[20:]]), b"").read1)
+    assert lines == [
+        {"stream": "stdout", "text": "whole", "ts": "2026-12-03T10:00:00.000000001Z"},
+        {"stream": "stderr", "text": "no newline", "ts": "2026-12-03T10:00:00.000000002Z"},
+    ]
+    assert last_ts == "2026-12-03T10:00:00.000000002Z"
+
+
+def test_a_tty_body_is_read_as_one_stream():
+    body = b"2026-12-03T10:00:00.000000001Z one\r\n2026-12-03T10:00:00.000000002Z two\r\n"
+    lines, last_ts = _read_all(_SocketBody(_Pieces(_cut(body, 5)), b"").read1, tty=True)
+    assert [(line["text"], line["ts"]) for line in lines] == [
+        ("one", "2026-12-03T10:00:00.000000001Z"),
+        ("two", "2026-12-03T10:00:00.000000002Z"),
+    ]
+    assert last_ts == "2026-12-03T10:00:00.000000002Z"
+
+
+# A local unix socket that answers one request with canned bytes: what _raw_get sends and how it
+# reads the answer, without an engine.
+
+
+@contextmanager
+def _answering(tmp_path: Path, *pieces: bytes, hold: bool = False):
+    path = str(tmp_path / "answer.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    seen: dict[str, bytes] = {}
+    release = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request and (more := conn.recv(4096)):
+                request += more
+            seen["request"] = request
+            for piece in pieces:
+                conn.sendall(piece)
+            if hold:
+                release.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield path, seen
+    finally:
+        release.set()
+        thread.join(10)
+        server.close()
+
+
+def _get(path: str, params: dict | None = None, *, timeout: float = 5):
+    api = docker.APIClient(base_url=f"unix://{path}", version="1.41", timeout=timeout)
+    url = api._url("/containers/{0}/logs", "abc")
+    with translated(f"unix://{path}"):
+        return streams._raw_get(api, ("unix", path, "localhost"), url, params or {"tail": "all"})
+
+
+@pytest.fixture
+def raw_connect(monkeypatch):
+    monkeypatch.setattr(streams, "_connect", REAL_CONNECT)
+
+
+def test_the_request_is_http_1_0_and_its_body_is_read_to_the_end(tmp_path, raw_connect):
+    body = b"".join(_frame(kind, payload) for kind, payload in MESSAGES)
+    with _answering(tmp_path, HEAD + body[:3], body[3:]) as (path, seen):
+        sock, reader, chunked = _get(path, {"stdout": 1, "follow": 0, "tail": "all"})
+        try:
+            lines = _read_all(reader.read1)
+        finally:
+            sock.close()
+    assert seen["request"].startswith(
+        b"GET /v1.41/containers/abc/logs?stdout=1&follow=0&tail=all HTTP/1.0\r\n"
+    )
+    assert b"\r\nHost: localhost\r\n" in seen["request"]
+    assert chunked is False
+    assert lines == _reference()
+
+
+def test_a_chunked_answer_is_said_to_be_chunked(tmp_path, raw_connect):
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with _answering(tmp_path, head + b"0\r\n\r\n") as (path, _):
+        sock, _, chunked = _get(path)
+        sock.close()
+    assert chunked is True
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(b"404 Not Found", NotFound), (b"400 Bad Request", InvalidInput)]
+)
+def test_a_refusal_is_translated_like_docker_pys_with_the_engines_message(
+    tmp_path, raw_connect, status, error
+):
+    message = b'{"message":"No such container: abc"}\n'
+    answer = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        status,
+        len(message),
+        message,
+    )
+    with _answering(tmp_path, answer) as (path, _), pytest.raises(error) as raised:
+        _get(path)
+    assert raised.value.message == "No such container: abc"
+
+
+def test_an_engine_that_closes_without_answering_is_unavailable(tmp_path, raw_connect):
+    with _answering(tmp_path) as (path, _), pytest.raises(EngineUnavailable):
+        _get(path)
+
+
+def test_an_engine_that_never_answers_is_unavailable_after_the_timeout(tmp_path, raw_connect):
+    started = time.monotonic()
+    with _answering(tmp_path, hold=True) as (path, _), pytest.raises(EngineUnavailable):
+        _get(path, timeout=0.3)
+    assert time.monotonic() - started < 5
+
+
+def test_no_engine_socket_is_unavailable(tmp_path, raw_connect):
+    with pytest.raises(EngineUnavailable):
+        _get(str(tmp_path / "nobody.sock"))
+
+
+def test_close_from_another_thread_wakes_a_blocked_reader(tmp_path, raw_connect):
+    first = _frame(1, b"2026-12-03T10:00:00.000000001Z first\n")
+    with _answering(tmp_path, HEAD + first, hold=True) as (path, _):
+        sock, reader, _ = _get(path)
+        stream = LogStream(reader.read1, sock=sock, release=sock.close, tty=False, url=path)
+        got: list[dict] = []
+        thread = threading.Thread(target=lambda: [got.extend(batch) for batch in stream.batches()])
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        stream.close()
+        thread.join(5)
+        assert not thread.is_alive()
+    assert time.monotonic() - started < 1
+    assert [line["text"] for line in got] == ["first"]
