@@ -92,9 +92,9 @@ def asgi_get(application, path: str, cookie: str) -> tuple[int, int]:
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
+        "path": path.partition("?")[0],
+        "raw_path": path.partition("?")[0].encode(),
+        "query_string": path.partition("?")[2].encode(),
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1"), (b"cookie", f"sessionid={cookie}".encode())],
         "client": ("127.0.0.1", 50000),
@@ -178,10 +178,11 @@ def main() -> None:
     try:
         for path in args.paths:
             client.get(path)
-            asgi_get(application, path, cookie)
+            asgi_status, _ = asgi_get(application, path, cookie)
             with CaptureQueriesContext(connection) as queries:
                 response = client.get(path)
-            print(f"{path}  status {response.status_code}, {len(response.content)} bytes")
+            size = len(response.content)
+            print(f"{path}  status {response.status_code} (ASGI {asgi_status}), {size} bytes")
             print(f"  SQL queries per request: {len(queries)}")
             for q in queries.captured_queries:
                 print(f"    {q['sql'][:150]}")
