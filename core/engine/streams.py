@@ -147,11 +147,6 @@ def _raw_socket(response) -> socket.socket | None:
     return inner if isinstance(inner, socket.socket) else None
 
 
-def _reader(response) -> Callable[[], bytes]:
-    """A ``read()`` returning whatever body bytes are available (b"" at the end), chunking undone."""
-    return body_reader(response, READ_SIZE)
-
-
 def body_reader(response, size: int) -> Callable[[], bytes]:
     """A ``read()`` of a streamed docker-py response: the body bytes one raw read of up to ``size``
     brought (b"" at the end), HTTP/1.1 chunking undone in bulk. http.client's chunked reading costs
@@ -498,7 +493,9 @@ def _open_log_stream(
     sock = _raw_socket(response)
     if sock is not None:
         sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
-    return LogStream(_reader(response), sock=sock, release=response.close, tty=tty, url=engine.url)
+    return LogStream(
+        body_reader(response, READ_SIZE), sock=sock, release=response.close, tty=tty, url=engine.url
+    )
 
 
 # --------------------------------------------------------------------------- raw HTTP/1.0 GET
