@@ -133,9 +133,13 @@ class PasswordChangeRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from core.accounts import must_change_password
+        from core.accounts import must_change_password, prime_user
 
-        if must_change_password(getattr(request, "user", None)):
+        user = getattr(request, "user", None)
+        endpoint = getattr(request, "endpoint", None)
+        if user is not None and endpoint is not None and user.is_authenticated:
+            prime_user(user, endpoint.slug)  # the password check, theme, role and cap: one query
+        if must_change_password(user):
             try:
                 name = resolve(request.path_info).url_name
             except Resolver404:

@@ -126,13 +126,52 @@ def test_an_endpoint_added_between_two_pages_is_in_the_switcher(db, client):
     assert "/e/second/" in page
 
 
-def test_a_logged_in_page_reads_the_database_six_times(db, client, django_assert_num_queries):
-    """session, user, Account row, role groups, endpoint cap, endpoints list: a guard against one
-    more query sneaking into every page."""
+def test_a_logged_in_page_reads_the_database_four_times(db, client, django_assert_num_queries):
+    """session, user, one statement for the Account row + role groups + endpoint cap, endpoints
+    list: a guard against one more query sneaking into every page."""
     client.force_login(_user("amy", Role.VIEWER))
     client.get("/accounts/login/")  # the default endpoint exists from here on
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4):
         client.get("/accounts/login/")
+
+
+@pytest.mark.parametrize("superuser", [False, True])
+def test_the_one_statement_reads_what_the_three_queries_read(db, superuser):
+    """prime_user() fills the same memos as the separate queries would, for each kind of user."""
+    from core.accounts import prime_user
+    from core.roles import effective_role
+
+    user = _user("ada", Role.OPERATOR)
+    if superuser:
+        user.is_superuser = True
+        user.save()
+    other = Endpoint.objects.create(name="other", slug="other", url="tcp://127.0.0.1:2376")
+    EndpointAccess.objects.create(user=user, endpoint=other, role="viewer")
+    Account.objects.create(user=user, theme=Account.Theme.DARK, must_change_password=True)
+    for slug in (DEFAULT_SLUG, "other"):
+        primed, plain = _fresh(user), _fresh(user)
+        prime_user(primed, slug)
+        assert effective_role(primed, slug) == effective_role(plain, slug)
+        assert must_change_password(primed) == must_change_password(plain)
+        assert theme_of(primed) == theme_of(plain)
+    primed = _fresh(user)
+    prime_user(primed, "other")
+    assert (effective_role(primed, "other"), theme_of(primed), must_change_password(primed)) == (
+        Role.VIEWER,
+        "dark",
+        True,
+    )
+
+
+def test_the_one_statement_for_a_user_with_nothing(db, django_assert_num_queries):
+    from core.accounts import prime_user
+    from core.roles import effective_role
+
+    user = _fresh(_user("nobody"))
+    with django_assert_num_queries(1):
+        prime_user(user, DEFAULT_SLUG)
+        assert effective_role(user, DEFAULT_SLUG) is None
+        assert (must_change_password(user), theme_of(user)) == (False, "system")
 
 
 def test_the_highest_role_group_counts(db):
