@@ -181,38 +181,31 @@ def _users(context: template.Context, used_by: tuple) -> SafeString:
     if not used_by:
         return SafeString('<span class="muted">unused</span>')
     pattern = _url_pattern(context, "container_detail")
-    shown = format_html_join(
-        ", ",
-        '<a href="{}" title="{}" class="state-{}">{}</a>{}',
-        (
-            (_link(pattern, u.short_id), u.id, u.state, u.name, _RO if u.read_only else "")
-            for u in used_by[:USED_BY_SHOWN]
-        ),
+    shown = ", ".join(
+        f'<a href="{_h(_link(pattern, u.short_id))}" title="{_h(u.id)}" class="state-{_h(u.state)}">'
+        f"{_h(u.name)}</a>{_RO if u.read_only else ''}"
+        for u in used_by[:USED_BY_SHOWN]
     )
     more = len(used_by) - USED_BY_SHOWN
-    return format_html('{} <span class="muted small">and {} more</span>', shown, more) if more > 0 else shown
+    return SafeString(f'{shown} <span class="muted small">and {more} more</span>' if more > 0 else shown)
 
 
 @register.simple_tag(takes_context=True)
 def volume_row(context: template.Context, v) -> SafeString:
-    """One ``<tr data-id>`` of the volumes list; the size cell is filled later (``volumes/sizes/``)."""
-    labels = format_html_join(_BR, "<code>{}={}</code>", ((k, _clip(val, 40)) for k, val in v.labels.items()))
-    return format_html(
-        '<tr data-id="{}"><td class="wrap"><a href="{}" title="{}">{}{}</a></td><td>{}</td><td>{}</td>'
-        '<td>{}</td><td class="num" data-size-for="{}"><span class="muted small">…</span></td>'
-        '<td class="small" title="{}">{}</td><td class="small wrap">{}</td></tr>',
-        v.name,
-        _link(_url_pattern(context, "volume_detail"), v.name),
-        v.name,
-        _clip(v.name, 20),
-        _ANONYMOUS if v.anonymous else "",
-        v.driver,
-        v.scope,
-        _users(context, v.used_by),
-        v.name,
-        v.created,
-        _minute(v.created_at),
-        labels,
+    """One ``<tr data-id>`` of the volumes list; the size cell is filled later (``volumes/sizes/``).
+
+    Built as ``stack_row`` is: every engine value through ``_h`` (what ``escape()`` does) in
+    f-strings; ``format_html``'s per-argument ``conditional_escape`` was most of the list's render."""
+    name = _h(v.name)
+    href = _h(_link(_url_pattern(context, "volume_detail"), v.name))
+    labels = _BR.join(f"<code>{_h(k)}={_h(_clip(val, 40))}</code>" for k, val in v.labels.items())
+    return SafeString(
+        f'<tr data-id="{name}"><td class="wrap"><a href="{href}" title="{name}">'
+        f"{_h(_clip(v.name, 20))}{_ANONYMOUS if v.anonymous else ''}</a></td>"
+        f"<td>{_h(v.driver)}</td><td>{_h(v.scope)}</td><td>{_users(context, v.used_by)}</td>"
+        f'<td class="num" data-size-for="{name}"><span class="muted small">…</span></td>'
+        f'<td class="small" title="{_h(v.created)}">{_h(_minute(v.created_at))}</td>'
+        f'<td class="small wrap">{labels}</td></tr>'
     )
 
 

@@ -112,6 +112,37 @@ def test_volume_row_names_ten_users_and_counts_the_rest():
     assert "and 15 more" in row
 
 
+def test_volume_row_is_the_markup_format_html_gave():
+    """The row's exact markup as the format_html version built it (the f-string one must not differ:
+    same escaping of every engine value, same attributes)."""
+    from core.engine.volumes import ContainerUse, Volume
+
+    users = tuple(
+        ContainerUse(id=f"{n:064x}", name=f"{EVIL}{n}", state="running", read_only=n == 1) for n in range(2)
+    )
+    volume = Volume(
+        name="data",
+        driver=EVIL,
+        scope="local",
+        created="2026-01-02T03:04:05Z",
+        mountpoint="/x",
+        labels={"note": EVIL},
+        options={},
+        used_by=users,
+    )
+    evil = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    assert _render("{% volume_row v %}", v=volume) == (
+        '<tr data-id="data"><td class="wrap"><a href="/volumes/data/" title="data">data</a></td>'
+        f"<td>{evil}</td><td>local</td><td>"
+        f'<a href="/containers/000000000000/" title="{0:064x}" class="state-running">{evil}0</a>, '
+        f'<a href="/containers/000000000000/" title="{1:064x}" class="state-running">{evil}1</a>'
+        ' <span class="muted small">(ro)</span></td>'
+        '<td class="num" data-size-for="data"><span class="muted small">…</span></td>'
+        '<td class="small" title="2026-01-02T03:04:05Z">2026-01-02 03:04</td>'
+        f'<td class="small wrap"><code>note={evil}</code></td></tr>'
+    )
+
+
 def test_volume_row_marks_an_anonymous_volume_and_shortens_its_name():
     row = _render("{% volume_row v %}", v=_volume(name="ab" * 32))
     assert 'data-id="' + "ab" * 32 + '"' in row
@@ -128,9 +159,9 @@ _STACK_ROW_TEMPLATE = (
     '<td class="small wrap">{{ s.services|join:", " }}</td>'
     '<td class="num">{{ s.running }} / {{ s.total }}</td>'
     '<td class="small wrap col-wide">{% if s.managed %}dashboard{% else %}<code>{{ s.source }}</code>'
-    '{% endif %}</td>'
+    "{% endif %}</td>"
     '<td class="small col-wide">{% if s.version %}v{{ s.version.number }} '
-    '{{ s.version.get_status_display }} · '
+    "{{ s.version.get_status_display }} · "
     '{{ s.version.created_at|date:"Y-m-d H:i" }} · {{ s.version.username }}'
     '{% else %}<span class="muted">outside the dashboard</span>{% endif %}</td></tr>'
 )
