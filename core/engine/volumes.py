@@ -27,6 +27,7 @@ from typing import IO, TypeVar
 
 from django.conf import settings
 
+from core.engine import snapshots
 from core.engine._client import Engine, engine_call, side_call
 from core.engine.streams import body_reader
 from core.errors import Conflict, InvalidInput, NotFound
@@ -175,14 +176,25 @@ def with_containers(api, first: Callable[[], T]) -> tuple[T, list[dict]]:
 
 @engine_call
 def list_volumes(engine: Engine) -> list[Volume]:
-    """``docker volume ls`` with who uses each volume, in two concurrent requests whatever the count.
+    """``docker volume ls`` with who uses each volume, in two concurrent requests whatever the count;
+    kept between pages while the engine's event stream reports no change (core/engine/snapshots.py).
 
     Raises:
         EngineUnavailable: the engine does not answer.
     """
+    return list(snapshots.read_kept(engine, "volumes", lambda: _read_volumes(engine), keep=_all_local))
+
+
+def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
     response, containers = with_containers(engine.api, engine.api.volumes)
     users = _users_by_volume(containers)
-    return [_volume(v, users) for v in response.get("Volumes") or []]
+    return tuple(_volume(v, users) for v in response.get("Volumes") or [])
+
+
+def _all_local(volumes: tuple[Volume, ...]) -> bool:
+    """Kept between pages only when every volume is the local driver's: a plugin's volumes may be
+    made or removed elsewhere (another host of the same storage) without an event on this engine."""
+    return all(v.driver == "local" for v in volumes)
 
 
 @engine_call
@@ -241,9 +253,15 @@ def create_volume(
                 raise
         else:  # the engine would silently return the existing volume: say so instead
             raise Conflict(f"A volume named “{name}” already exists.")
-    raw = api.create_volume(
-        name=name or None, driver=driver or "local", driver_opts=driver_opts or None, labels=labels or None
-    )
+    try:
+        raw = api.create_volume(
+            name=name or None,
+            driver=driver or "local",
+            driver_opts=driver_opts or None,
+            labels=labels or None,
+        )
+    finally:
+        snapshots.invalidate(engine)
     return _volume(raw, {})
 
 
@@ -262,7 +280,10 @@ def remove_volume(engine: Engine, *, name: str, force: bool = False) -> None:
     if users:
         names = ", ".join(u.name for u in users)
         raise Conflict(f"Volume “{name}” is in use by {names}: remove or change those containers first.")
-    engine.api.remove_volume(name, force=force)
+    try:
+        engine.api.remove_volume(name, force=force)
+    finally:
+        snapshots.invalidate(engine)
 
 
 # --------------------------------------------------------------------------- files

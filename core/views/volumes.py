@@ -37,7 +37,8 @@ def _matches(volume: Volume, needle: str) -> bool:
 def _filtered(request: HttpRequest, volumes: list[Volume], params: tables.Params) -> list[Volume]:
     in_use = request.GET.get("in_use", "")
     dangling = request.GET.get("dangling", "") == "1"
-    rows = [v for v in volumes if not params.needle or _matches(v, params.needle)]
+    needle = params.needle
+    rows = [v for v in volumes if _matches(v, needle)] if needle else volumes
     if in_use in ("0", "1"):
         rows = [v for v in rows if v.in_use == (in_use == "1")]
     if dangling:
