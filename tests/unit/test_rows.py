@@ -83,7 +83,10 @@ def test_image_row_uses_filesizeformat():
 def _volume(used_by: int = 1, name: str = "data"):
     from core.engine.volumes import ContainerUse, Volume
 
-    users = tuple(ContainerUse(id=f"{n:064x}", name=f"{EVIL}{n}", state="running") for n in range(used_by))
+    users = tuple(
+        ContainerUse(id=f"{n:064x}", name=f"{EVIL}{n}", state="running", read_only=n == 1)
+        for n in range(used_by)
+    )
     return Volume(
         name=name,
         driver=EVIL,
@@ -115,21 +118,7 @@ def test_volume_row_names_ten_users_and_counts_the_rest():
 def test_volume_row_is_the_markup_format_html_gave():
     """The row's exact markup as the format_html version built it (the f-string one must not differ:
     same escaping of every engine value, same attributes)."""
-    from core.engine.volumes import ContainerUse, Volume
-
-    users = tuple(
-        ContainerUse(id=f"{n:064x}", name=f"{EVIL}{n}", state="running", read_only=n == 1) for n in range(2)
-    )
-    volume = Volume(
-        name="data",
-        driver=EVIL,
-        scope="local",
-        created="2026-01-02T03:04:05Z",
-        mountpoint="/x",
-        labels={"note": EVIL},
-        options={},
-        used_by=users,
-    )
+    volume = _volume(used_by=2)
     evil = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
     assert _render("{% volume_row v %}", v=volume) == (
         '<tr data-id="data"><td class="wrap"><a href="/volumes/data/" title="data">data</a></td>'
