@@ -13,6 +13,7 @@ Python call per line. TLS and ssh endpoints read docker-py's response (chunking 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -217,6 +218,54 @@ class _Dechunker:
                     break
                 self.left, pos = size, eol + 2
         return out[0] if len(out) == 1 else b"".join(out)
+
+
+class Body:
+    """A streamed engine answer's body: ``read()`` gives the bytes one read brought (b"" at the
+    end); ``shutdown()`` wakes a blocked ``read()`` from any thread; ``close()`` frees the connection
+    (the reading thread calls it when done)."""
+
+    def __init__(self, read: Callable[[], bytes], sock: socket.socket | None, release: Callable[[], object]):
+        self.read = read
+        self._sock = sock
+        self._release = release
+
+    def shutdown(self) -> None:
+        if self._sock is not None:
+            _shutdown(self._sock)
+        else:
+            self._release()
+
+    def close(self) -> None:
+        self.shutdown()
+        self._release()
+
+
+def open_body(api, url: str, params: dict[str, object], *, size: int) -> Body:
+    """GET ``url`` and stream its body in reads of up to ``size`` bytes, without a read timeout.
+
+    Unix and plain tcp endpoints: an HTTP/1.0 request on a connection of its own, so the engine
+    sends the body unchunked (it chunks archives in 32 KiB pieces for HTTP/1.1: a read, a slice and
+    a join per piece in Python); TLS and ssh ones: docker-py's streamed response, dechunked in bulk.
+    No ``Accept-Encoding``: the engine compresses nothing.
+
+    Raises:
+        docker.errors.APIError: the engine refused (NotFound...), as docker-py raises it.
+        OSError: no connection or no answer.
+    """
+    address = _plain_address(api)
+    if address is not None:
+        sock, body, chunked = _raw_get(api, address, url, params)
+        read = _Dechunker(body.read1, size).read if chunked else functools.partial(body.read1, size)
+        return Body(read, sock, sock.close)
+    identity = {"Accept-Encoding": "identity"}
+    response = api._get(url, params=params, stream=True, headers=identity, timeout=None)
+    try:
+        api._raise_for_status(response)
+    except BaseException:
+        response.close()
+        raise
+    return Body(body_reader(response, size), _raw_socket(response), response.close)
 
 
 def _shutdown(sock: socket.socket | None) -> None:

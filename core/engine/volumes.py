@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TypeVar
 
+import docker
 from django.conf import settings
 
 from core.engine import snapshots
 from core.engine._client import Engine, engine_call, side_call
-from core.engine.streams import body_reader
+from core.engine.streams import Body, open_body
 from core.errors import Conflict, InvalidInput, NotFound
 from core.policy import VolumeFacts
 
@@ -465,12 +466,12 @@ def _is_dir(api, container_id: str, path: str) -> bool:
 
 class ArchiveStream:
     """The chunks of an archive download. ``close()`` may come from any thread (the event loop
-    included): it only closes the engine response, which wakes a blocked read; the helper container
+    included): it only shuts the engine connection, which wakes a blocked read; the helper container
     is removed by a short thread once reading stops (or never began)."""
 
-    def __init__(self, engine: Engine, response, helper: _Helper):
+    def __init__(self, engine: Engine, body: Body, helper: _Helper):
         self._engine = engine
-        self._response = response
+        self._body = body
         self._helper = helper
         self._lock = threading.Lock()
         self._started = False
@@ -481,7 +482,7 @@ class ArchiveStream:
             self._started = True
         try:
             with self._engine.translated():
-                read = body_reader(self._response, ARCHIVE_CHUNK_BYTES)
+                read = self._body.read
                 pieces: list[bytes] = []
                 held = 0
                 while data := read():
@@ -493,7 +494,7 @@ class ArchiveStream:
                 if pieces:
                     yield b"".join(pieces)
         finally:
-            self._response.close()
+            self._body.close()
             # Off the download's path: the body ends with its last byte, not after the removal
             # (~50-100 ms of engine time per helper).
             threading.Thread(target=self._remove_helper, name="volume-helper-remove", daemon=True).start()
@@ -509,11 +510,13 @@ class ArchiveStream:
             log.warning("could not remove volume helper %s", self._helper.id[:12], exc_info=True)
 
     def close(self) -> None:
-        self._response.close()
         with self._lock:
             started = self._started
-        if not started:
-            threading.Thread(target=self._remove_helper, name="volume-helper-remove", daemon=True).start()
+        if started:
+            self._body.shutdown()  # the reading thread closes it and removes the helper
+            return
+        self._body.close()
+        threading.Thread(target=self._remove_helper, name="volume-helper-remove", daemon=True).start()
 
 
 @engine_call
@@ -531,22 +534,16 @@ def download(engine: Engine, *, name: str, path: str = "/") -> tuple[str, Archiv
     try:
         api = engine.api
         source = MOUNT_POINT + path if path != "/" else MOUNT_POINT + "/."
-        response = api._get(
-            api._url("/containers/{0}/archive", helper.id),
-            params={"path": source},
-            headers=PLAIN,
-            stream=True,
-            timeout=None,
-        )
-        if response.status_code == 404:
-            response.close()
-            raise NotFound(f"There is no “{path}” in volume “{name}”.")
-        api._raise_for_status(response)
+        try:
+            url = api._url("/containers/{0}/archive", helper.id)
+            body = open_body(api, url, {"path": source}, size=ARCHIVE_CHUNK_BYTES)
+        except docker.errors.NotFound:
+            raise NotFound(f"There is no “{path}” in volume “{name}”.") from None
     except BaseException:
         helper.close()
         raise
     base = path.rstrip("/").rsplit("/", 1)[-1] or name
-    return f"{base}.tar", ArchiveStream(engine, response, helper)
+    return f"{base}.tar", ArchiveStream(engine, body, helper)
 
 
 @engine_call
