@@ -178,11 +178,19 @@ def test_file_browser_lists_what_a_container_wrote(operator_client, engine, volu
     assert helpers_left(engine) == []
 
 
-def test_download_of_a_file_has_its_bytes(operator_client, engine, volume, make_container):
+@pytest.mark.parametrize("transport", ["raw HTTP/1.0", "docker-py (as over TLS or ssh)"])
+def test_download_of_a_file_has_its_bytes(
+    operator_client, engine, volume, make_container, monkeypatch, transport
+):
+    if transport.startswith("docker-py"):
+        from core.engine import streams
+
+        monkeypatch.setattr(streams, "_plain_address", lambda api: None)
     name = volume()
     with_volume(engine, make_container, name, "printf 'payload-123' > /data/f.bin && touch /data/.ready")
     response = operator_client.get(f"/volumes/{name}/download/?path=/f.bin")
     assert response.status_code == 200
+    assert operator_client.get(f"/volumes/{name}/download/?path=/nothing-here").status_code == 404
     body = _body(response)
     assert _members(body)["f.bin"] == b"payload-123"
     wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper container to go")
