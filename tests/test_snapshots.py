@@ -147,3 +147,30 @@ def test_an_idle_watcher_ends_and_closes_its_socket(reads, monkeypatch):
     assert watcher._sock.fileno() == -1  # closed
     assert not watcher.alive
     assert snapshots.watcher_for(docker) is not watcher
+
+
+def test_the_stack_list_follows_outside_compose_containers(engine, make_container):
+    """The compose projects read is kept too: a project's container made, started and removed
+    outside the dashboard is in the next list, with its running count."""
+    snapshots.stop_all()
+    docker = default_engine()
+    project = unique("proj")
+
+    def counts() -> tuple[int, int] | None:
+        projects, _ = docker.compose.list_stacks()
+        found = {p.name: p for p in projects}
+        return (found[project].running, found[project].total) if project in found else None
+
+    counts()
+    watcher = wait_for(lambda: snapshots.watcher_for(docker), timeout=5, message="a watcher")
+    wait_for(lambda: watcher.open and time.monotonic() > watcher.ready_at, timeout=10, message="the stream")
+    assert counts() is None
+    assert counts() is None  # kept
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "web"}
+    container = make_container(command="sleep 300", start=False, labels=labels)
+    wait_for(lambda: counts() == (0, 1), timeout=EVENT_WAIT, message="the created container")
+    engine.api.start(container["Id"])
+    wait_for(lambda: counts() == (1, 1), timeout=EVENT_WAIT, message="the started container")
+    engine.api.remove_container(container["Id"], force=True)
+    wait_for(lambda: counts() is None, timeout=EVENT_WAIT, message="the removed container")
+    snapshots.stop_all()

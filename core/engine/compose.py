@@ -45,7 +45,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.engine import swarm
+from core.engine import snapshots, swarm
 from core.engine._client import EndpointRef, Engine, engine_call, side_call, tls_failure, write_tls_files
 from core.engine.containers import ContainerSummary, _summary
 from core.engine.swarm import STACK_LABEL, ServiceSummary
@@ -599,12 +599,19 @@ def project_counts(raw: list[dict]) -> list[ProjectCounts]:
 
 
 @engine_call
-def _projects(engine: Engine) -> list[ProjectCounts]:
-    return project_counts(engine.api.containers(all=True, filters={"label": PROJECT_LABEL}))
+def _projects(engine: Engine) -> tuple[ProjectCounts, ...]:
+    """The compose projects on the engine; kept between pages while the engine's event stream
+    reports no container change (core/engine/snapshots.py): the rows use only the containers'
+    state and compose labels, and every change of those is an event."""
+    return snapshots.read_kept(engine, "compose-projects", lambda: _read_projects(engine))
+
+
+def _read_projects(engine: Engine) -> tuple[ProjectCounts, ...]:
+    return tuple(project_counts(engine.api.containers(all=True, filters={"label": PROJECT_LABEL})))
 
 
 @engine_call
-def start_list_stacks(engine: Engine) -> Callable[[], tuple[list[ProjectCounts], list[ServiceSummary]]]:
+def start_list_stacks(engine: Engine) -> Callable[[], tuple[Sequence[ProjectCounts], list[ServiceSummary]]]:
     """Every stack on the engine, read from NOW on: its compose projects (containers filtered by the
     project label) and its swarm stacks' services (none, from one quick 503, unless a swarm manager)
     as two concurrent requests in the engine side pool. Returns the function that waits for both
@@ -614,7 +621,7 @@ def start_list_stacks(engine: Engine) -> Callable[[], tuple[list[ProjectCounts],
     projects = side_call(_projects, engine)
     services = side_call(swarm.stack_services, engine)
 
-    def result() -> tuple[list[ProjectCounts], list[ServiceSummary]]:
+    def result() -> tuple[Sequence[ProjectCounts], list[ServiceSummary]]:
         try:
             return projects.result(), services.result()
         except BaseException:
@@ -626,7 +633,7 @@ def start_list_stacks(engine: Engine) -> Callable[[], tuple[list[ProjectCounts],
 
 
 @engine_call
-def list_stacks(engine: Engine) -> tuple[list[ProjectCounts], list[ServiceSummary]]:
+def list_stacks(engine: Engine) -> tuple[Sequence[ProjectCounts], list[ServiceSummary]]:
     """``start_list_stacks()`` waited for at once."""
     return start_list_stacks(engine)()
 
@@ -651,7 +658,13 @@ def label_action(engine: Engine, *, name: str, action: str, volumes: bool = Fals
     """Lifecycle of a project whose file the dashboard cannot read, by its label: ``stop``,
     ``start``, ``restart`` or ``down`` (remove its containers and networks, and its volumes when
     ``volumes``). Returns how many containers it acted on."""
-    api = engine.api
+    try:
+        return _label_action(engine.api, name, action, volumes)
+    finally:
+        snapshots.invalidate(engine)
+
+
+def _label_action(api, name: str, action: str, volumes: bool) -> int:
     label = {"label": f"{PROJECT_LABEL}={name}"}
     containers = api.containers(all=True, filters=label)
     for item in containers:

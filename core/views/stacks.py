@@ -4,7 +4,7 @@ pages. The CLI is core/engine/compose.py; validation, versions and jobs are core
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 from django.contrib import messages
@@ -49,7 +49,7 @@ def _managed(request: HttpRequest) -> tuple[dict[str, Stack], dict[int, StackVer
 
 def _rows(
     params: tables.Params,
-    found_on_engine: tuple[list[ProjectCounts], list[ServiceSummary]],
+    found_on_engine: tuple[Sequence[ProjectCounts], list[ServiceSummary]],
     managed: dict[str, Stack],
     last: dict[int, StackVersion],
 ) -> list[dict]:
