@@ -2,29 +2,41 @@
 
 A list page of a big host asks the engine for everything at every load: ``/volumes`` of 1,000 volumes
 is ~9 ms of engine time, and "used by" needs ``/containers/json?all=1`` too. A :class:`Watcher` per
-endpoint (per process) holds ``GET /events`` open for container, volume and image events; each event
-that can change what a kept read shows bumps its generation and drops the kept reads. A read is kept
-with the generation it was started under and served while that generation holds and the stream is
-open. What is served is what the engine would answer: the kept read is the engine's own answer, and
-any change since then ended it.
+endpoint (per process) holds ``GET /events`` open for container, volume, image and plugin events; each
+event that can change what a kept read shows bumps its generation and drops the kept reads. A read is
+kept with the generation it was started under and served while that generation holds, the stream is
+open, and it is younger than ``KEEP_SECONDS``. What is served is an answer the engine gave; any change
+the engine reported since ended it.
 
-Why a served read is never stale:
-- The read started after the stream was open: the engine answers ``/events`` before it subscribes
-  (moby's handler flushes the head, then subscribes), so a read is kept only when it began
-  ``READY_SECONDS`` after the head arrived.
-- An event on its way: the watcher reads and applies under its lock, and :meth:`Watcher.get` takes
-  that lock and also looks at the socket; bytes the engine wrote and the thread has not read yet
-  count as a change. (An engine change is published to subscribers before its API call returns.)
-- This process's own changes call :func:`invalidate` in the engine functions that make them.
-- The stream ended, failed, sent an unreadable or oversized event: the watcher stops and keeps
-  nothing; the next page reads the engine and opens a new stream. An engine restart ends it.
-- Only what the caller allows is kept (volumes: local-driver volumes only; a plugin's may change
-  elsewhere without an event here).
+The rules, each against a way a kept read could go stale (reviewed against moby's code and tried
+on the 20.10 engine here):
+- The engine publishes some events BEFORE its lists show them: on 20.10 ``die`` precedes the
+  "exited" state by 50-150 ms, and ``pause``/``unpause`` precede theirs on every version. So a read
+  that begins less than ``SETTLE_SECONDS`` after a change was applied is served but not kept.
+- The engine answers ``/events`` before it subscribes: the request asks for a replay of its recent
+  events (``since``), and nothing read in the stream's first ``SETTLE_SECONDS`` is kept.
+- An event on its way: the watcher reads and applies under its lock; :meth:`Watcher.get` takes that
+  lock and also looks at the socket, so bytes the engine wrote that the thread has not read yet
+  count as a change. (Between the engine's API answer and its event reaching the socket there are
+  microseconds; a page in that gap gets the previous read: consistency is within event delivery.)
+- This process's own volume and compose-label changes call :func:`invalidate` at once.
+- A read that filled our whole buffer means we were behind, and the engine drops events for a
+  subscriber that falls behind: it counts as a change.
+- A silent stream is not proof of no change (a partition, a powered-off host, a buffering proxy):
+  kept reads expire after ``KEEP_SECONDS`` (``KEEP_SECONDS_TCP`` on tcp endpoints, whose socket
+  also has TCP keepalive). This also bounds the changes that come without any event (BuildKit's
+  tags, a failed removal's "dead" state).
+- The stream ended or failed: the watcher stops and keeps nothing; the next page reads the engine
+  and opens a new stream (after ``RETRY_SECONDS`` if the last one did not open or lived less than
+  ``SHORT_LIFE_SECONDS``). An engine restart ends it.
+- An event line over ``MAX_EVENT_BYTES`` (a container with huge labels) or one that is not JSON is
+  a change, skipped; the watcher goes on.
+- Only what the caller allows is kept (volumes: local-driver ones only).
 
-Bounded: at most ``MAX_WATCHERS`` endpoints per process, one thread and one socket each, an event
-line of at most ``MAX_EVENT_BYTES``; a watcher no page asked for in ``IDLE_SECONDS`` ends. Only unix
-and plain tcp endpoints (a raw HTTP/1.0 stream, as the logs); TLS and ssh endpoints are read every
-time.
+Bounded: at most ``MAX_WATCHERS`` endpoints per process, one thread and one socket each; at most
+2 x ``MAX_EVENT_BYTES`` held; the stream's head must come within ``OPEN_SECONDS``; a watcher no page
+asked for in ``IDLE_SECONDS`` ends. Only unix and plain tcp endpoints (a raw HTTP/1.0 stream, as the
+logs); TLS and ssh endpoints are read every time.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ from typing import Any, TypeVar
 import orjson
 
 from core.engine._client import Engine
-from core.engine.streams import _plain_address, _raw_get
+from core.engine.streams import _connect, _plain_address, _raw_request
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,45 +61,53 @@ T = TypeVar("T")
 MAX_WATCHERS = 16
 MAX_EVENT_BYTES = 64 * 1024
 IDLE_SECONDS = 300.0
-READY_SECONDS = 0.05
+SETTLE_SECONDS = 1.0
+KEEP_SECONDS = 30.0
+KEEP_SECONDS_TCP = 10.0
 POLL_SECONDS = 5.0
+OPEN_SECONDS = 10.0
 RETRY_SECONDS = 10.0
-EVENT_TYPES = ("container", "volume", "image")
-# Container actions that change nothing a list shows (health checks run one exec per interval).
-HARMLESS = frozenset(
-    "exec_create exec_start exec_die exec_detach health_status top resize attach detach "
-    "archive-path extract-to-dir copy export commit".split()
-)
+SHORT_LIFE_SECONDS = 30.0
+REPLAY_SECONDS = 300  # the events the engine replays on subscribing (it keeps its last 256)
+EVENT_TYPES = ("container", "volume", "image", "plugin")
+# Actions that change nothing a kept read shows (health checks run one exec per interval).
 HARMLESS_BY_TYPE = {
-    "container": HARMLESS,
+    "container": frozenset(
+        "exec_create exec_start exec_die exec_detach health_status top resize attach detach "
+        "archive-path extract-to-dir copy export commit".split()
+    ),
     "volume": frozenset({"mount", "unmount"}),
     "image": frozenset({"push", "save"}),
 }
+_NOTHING: frozenset[str] = frozenset()
 
 
 def changes(event: dict) -> bool:
     """Whether an engine event can change a kept read (unknown types and actions: yes)."""
     kind = str(event.get("Type") or "")
     action = str(event.get("Action") or event.get("status") or "").split(":", 1)[0].strip()
-    return action not in HARMLESS_BY_TYPE.get(kind, frozenset())
+    return action not in HARMLESS_BY_TYPE.get(kind, _NOTHING)
 
 
 class Watcher:
     """One endpoint's ``/events`` stream (opened by its own thread), its generation and the reads
     kept under it."""
 
-    def __init__(self, key: object, engine: Engine, address: tuple):
+    def __init__(self, key: object, engine: Engine | None, address: tuple | None):
         self.key = key
         self.generation = 0
         self.alive = True
-        self.open = False  # the stream answered; reads may be kept from ready_at on
+        self.open = False  # the stream answered
         self.last_used = time.monotonic()
-        self.ready_at = float("inf")
+        self.settled_at = float("inf")  # reads that begin before this are not kept
+        self.keep_seconds = KEEP_SECONDS_TCP if address and address[0] == "tcp" else KEEP_SECONDS
+        self.opened_at = 0.0
         self._engine = engine
         self._address = address
         self._sock: socket.socket | None = None
         self._buffer = b""
-        self._kept: dict[str, tuple[int, Any]] = {}
+        self._skipping = False  # inside an over-long event line, up to its end
+        self._kept: dict[str, tuple[int, float, Any]] = {}
         self._lock = threading.Lock()
         # Two pollers: CPython refuses two poll() calls on one poll object at the same time.
         self._poller = select.poll()  # the watcher thread's (blocking)
@@ -100,17 +120,17 @@ class Watcher:
     # ---------------------------------------------------------------- the request side
 
     def get(self, key: str) -> Any | None:
-        """The kept read ``key`` if nothing changed since it was read, else None."""
+        """The kept read ``key`` if nothing changed since it was read and it is young enough."""
         with self._lock:
-            self.last_used = time.monotonic()
+            now = self.last_used = time.monotonic()
             if not (self.alive and self.open):
                 return None
             if self._peek.poll(0):  # written by the engine, not applied yet: a change
                 return None
             entry = self._kept.get(key)
-            if entry is None or entry[0] != self.generation:
+            if entry is None or entry[0] != self.generation or now - entry[1] > self.keep_seconds:
                 return None
-            return entry[1]
+            return entry[2]
 
     def begin(self) -> tuple[int, float]:
         """What a read starting now is kept under: ``(generation, start time)``."""
@@ -118,20 +138,20 @@ class Watcher:
             return self.generation, time.monotonic()
 
     def keep(self, key: str, started: tuple[int, float], value: Any) -> bool:
-        """Keep ``value`` (read from ``started`` on) unless something changed meanwhile."""
+        """Keep ``value`` (read from ``started`` on) unless something changed meanwhile or the
+        engine may not have settled yet."""
         generation, at = started
         with self._lock:
-            if not (self.alive and self.open) or generation != self.generation or at < self.ready_at:
+            if not (self.alive and self.open) or generation != self.generation or at < self.settled_at:
                 return False
             if self._peek.poll(0):
                 return False
-            self._kept[key] = (generation, value)
+            self._kept[key] = (generation, at, value)
             return True
 
     def invalidate(self) -> None:
         with self._lock:
-            self.generation += 1
-            self._kept.clear()
+            self._changed()
 
     def stop(self) -> None:
         """End the stream (any thread); the watcher thread wakes up, ends and closes the socket."""
@@ -142,10 +162,23 @@ class Watcher:
 
     def _connect(self) -> bool:
         api = self._engine.api
-        params = {"filters": json.dumps({"type": list(EVENT_TYPES)})}
-        sock, body, chunked = _raw_get(api, self._address, api._url("/events"), params)
+        kind, where, _ = self._address
+        sock = _connect(kind, where, min(api.timeout, OPEN_SECONDS))
+        with self._lock:
+            if not self.alive:  # stopped meanwhile
+                sock.close()
+                return False
+            self._sock = sock  # from here stop() can wake the reads below
+        if kind == "tcp":
+            _keepalive(sock)
+        params = {
+            "since": str(int(time.time()) - REPLAY_SECONDS),
+            "filters": json.dumps({"type": list(EVENT_TYPES)}),
+        }
+        body, chunked = _raw_request(
+            sock, api, self._address, api._url("/events"), params, deadline=time.monotonic() + OPEN_SECONDS
+        )
         if chunked:  # not what an HTTP/1.0 request gets: do not guess
-            sock.close()
             raise ValueError("the events stream came chunked")
         return self._attach(sock, body._early)
 
@@ -153,14 +186,14 @@ class Watcher:
         """Take the open stream (``early``: its bytes read along with the answer's head)."""
         sock.setblocking(False)
         with self._lock:
-            if not self.alive:  # stopped while connecting
-                sock.close()
+            if not self.alive:
                 return False
             self._sock = sock
             for poller in (self._poller, self._peek):
                 poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+            self.opened_at = time.monotonic()
+            self.settled_at = self.opened_at + SETTLE_SECONDS
             self._apply(early)
-            self.ready_at = time.monotonic() + READY_SECONDS
             self.open = True
         return True
 
@@ -169,9 +202,9 @@ class Watcher:
         try:
             opened = self._connect()
             while opened and self.alive:
+                if time.monotonic() - self.last_used > IDLE_SECONDS:
+                    return  # no page asked for a while (a busy engine's events do not count)
                 if not self._poller.poll(POLL_SECONDS * 1000):
-                    if time.monotonic() - self.last_used > IDLE_SECONDS:
-                        return
                     continue
                 with self._lock:
                     if not self.alive:
@@ -182,15 +215,18 @@ class Watcher:
                         continue
                     if not data:
                         return  # the engine ended the stream (a restart, a shutdown)
+                    if len(data) == MAX_EVENT_BYTES:  # behind: the engine may have dropped events
+                        self._changed()
                     self._apply(data)
         except Exception as exc:  # noqa: BLE001 - any failure ends the watcher; pages read the engine
-            log.info("engine events stream of %s ended: %s", self._engine.url, exc)
+            log.info("engine events stream of %s ended: %s", self.key[0], exc)
         finally:
             with self._lock:
                 self._end()
             if self._sock is not None:
                 self._sock.close()
-            _forget(self, failed=not opened)
+            short = not opened or time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
+            _forget(self, failed=short)
 
     def _apply(self, data: bytes) -> None:
         """Bytes of the stream: every complete event line that is a change bumps the generation."""
@@ -199,18 +235,27 @@ class Watcher:
         while (end := buffer.find(b"\n", start)) >= 0:
             line = buffer[start:end].strip()
             start = end + 1
+            if self._skipping:  # the end of an over-long line
+                self._skipping = False
+                continue
             if not line:
                 continue
             try:
                 event = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ValueError("an unreadable event") from exc
+            except orjson.JSONDecodeError:
+                event = None
             if not isinstance(event, dict) or changes(event):
-                self.generation += 1
-                self._kept.clear()
+                self._changed()
         self._buffer = buffer[start:]
-        if len(self._buffer) > MAX_EVENT_BYTES:
-            raise ValueError(f"an event line over {MAX_EVENT_BYTES} bytes")
+        if len(self._buffer) > MAX_EVENT_BYTES:  # an over-long line: a change, skipped to its end
+            self._changed()
+            self._buffer = b""
+            self._skipping = True
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._kept.clear()
+        self.settled_at = max(self.settled_at, time.monotonic() + SETTLE_SECONDS)
 
     def _end(self) -> None:
         if self.alive:
@@ -219,13 +264,21 @@ class Watcher:
             self.generation += 1
             if self._sock is not None:
                 try:
-                    self._sock.shutdown(socket.SHUT_RDWR)  # wakes the watcher thread's poll
+                    self._sock.shutdown(socket.SHUT_RDWR)  # wakes the watcher thread
                 except OSError:
                     pass
 
 
+def _keepalive(sock: socket.socket) -> None:
+    """A silent tcp stream whose peer is gone (partition, power-off) fails within ~40 s."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
 _watchers: dict[object, Watcher] = {}
-_failed: dict[object, float] = {}  # endpoint -> when its stream last failed to open
+_failed: dict[object, float] = {}  # endpoint -> when its stream last failed to open or died young
 _lock = threading.Lock()
 
 
@@ -242,7 +295,7 @@ def _forget(watcher: Watcher, *, failed: bool) -> None:
 def watcher_for(engine: Engine) -> Watcher | None:
     """The endpoint's watcher, started if needed (it opens the stream in its own thread: a page never
     waits for it); None when reads cannot be kept: a TLS or ssh endpoint, too many endpoints, or
-    the stream failed to open less than ``RETRY_SECONDS`` ago."""
+    the last stream failed or died young less than ``RETRY_SECONDS`` ago."""
     key = engine.ref.cache_key
     with _lock:
         watcher = _watchers.get(key)
@@ -297,8 +350,9 @@ def invalidate(engine: Engine) -> None:
 
 
 def stop_all() -> None:
-    """End every watcher (tests; a process shutting down)."""
+    """End every watcher (tests; a process shutting down) and forget past failures."""
     with _lock:
         watchers = list(_watchers.values())
+        _failed.clear()
     for watcher in watchers:
         watcher.stop()

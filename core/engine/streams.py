@@ -585,27 +585,44 @@ def _raw_get(
         OSError: no connection, or the engine did not answer (EngineUnavailable once translated).
         docker.errors.APIError: the engine refused (NotFound, InvalidInput... once translated).
     """
-    kind, where, host = address
+    kind, where, _ = address
     sock = _connect(kind, where, api.timeout)
     try:
-        query = urlencode(params, doseq=True)
-        headers = {"User-Agent": api.headers.get("User-Agent", "docker-sdk-python")}
-        headers.update(api._general_configs.get("HttpHeaders") or {})  # docker-py's update_headers
-        head = f"GET {urlsplit(url).path}?{query} HTTP/1.0\r\nHost: {host}\r\n"
-        for name, value in headers.items():
-            if any(char in f"{name}{value}" for char in "\r\n\0"):  # as requests refuses them
-                raise requests.exceptions.InvalidHeader(f"Invalid header {name!r} in the docker config")
-            head += f"{name}: {value}\r\n"
-        sock.sendall(head.encode("latin-1") + b"\r\n")
-        status, reason, fields, rest = _read_head(sock)
-        if status != 200:
-            _refuse(api, f"{url}?{query}", status, reason, fields, rest + _read_rest(sock, fields, rest))
-        sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
+        body, chunked = _raw_request(sock, api, address, url, params)
     except BaseException:
         sock.close()
         raise
+    return sock, body, chunked
+
+
+def _raw_request(
+    sock: socket.socket,
+    api,
+    address: tuple[str, Any, str],
+    url: str,
+    params: dict[str, object],
+    *,
+    deadline: float | None = None,
+) -> tuple[_SocketBody, bool]:
+    """Send the HTTP/1.0 GET of :func:`_raw_get` on the connected ``sock`` and read the answer's head
+    (each read bounded by the socket's timeout, the whole head by ``deadline``, a monotonic time);
+    leaves the socket without a timeout. The caller owns and closes the socket."""
+    host = address[2]
+    query = urlencode(params, doseq=True)
+    headers = {"User-Agent": api.headers.get("User-Agent", "docker-sdk-python")}
+    headers.update(api._general_configs.get("HttpHeaders") or {})  # docker-py's update_headers
+    head = f"GET {urlsplit(url).path}?{query} HTTP/1.0\r\nHost: {host}\r\n"
+    for name, value in headers.items():
+        if any(char in f"{name}{value}" for char in "\r\n\0"):  # as requests refuses them
+            raise requests.exceptions.InvalidHeader(f"Invalid header {name!r} in the docker config")
+        head += f"{name}: {value}\r\n"
+    sock.sendall(head.encode("latin-1") + b"\r\n")
+    status, reason, fields, rest = _read_head(sock, deadline=deadline)
+    if status != 200:
+        _refuse(api, f"{url}?{query}", status, reason, fields, rest + _read_rest(sock, fields, rest))
+    sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
     chunked = "chunked" in fields.get("transfer-encoding", "").lower()
-    return sock, _SocketBody(sock, rest), chunked
+    return _SocketBody(sock, rest), chunked
 
 
 def _connect(kind: str, where: Any, timeout: float) -> socket.socket:
@@ -621,16 +638,24 @@ def _connect(kind: str, where: Any, timeout: float) -> socket.socket:
     return sock
 
 
-def _read_head(sock: socket.socket) -> tuple[int, str, dict[str, str], bytes]:
+def _read_head(
+    sock: socket.socket, *, deadline: float | None = None
+) -> tuple[int, str, dict[str, str], bytes]:
     """Read an HTTP answer's head: ``(status, reason, lower-cased headers, body bytes read along)``.
 
     Raises:
-        ConnectionError: the connection ended first, or this is not an HTTP answer.
+        ConnectionError: the connection ended first, the head did not end by ``deadline`` (a
+            monotonic time), or this is not an HTTP answer.
     """
     data = b""
     while (end := data.find(b"\r\n\r\n")) < 0:
         if len(data) > MAX_HEAD:
             raise ConnectionError("the engine's answer has no end of headers")
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConnectionError("the engine's answer did not come in time")
+            sock.settimeout(min(left, sock.gettimeout() or left))
         more = sock.recv(READ_SIZE)
         if not more:
             raise ConnectionError("the engine closed the connection without answering")

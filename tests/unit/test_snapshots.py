@@ -18,7 +18,7 @@ def stream():
     ours, engine_end = socket.socketpair()
     watcher = snapshots.Watcher(("test", ""), engine=None, address=None)
     watcher._attach(ours, b"")
-    watcher.ready_at = 0.0
+    watcher.settled_at = 0.0
     yield watcher, engine_end
     watcher.stop()
     ours.close()
@@ -106,10 +106,39 @@ def test_invalidate_drops_what_is_kept(stream):
     assert watcher.get("volumes") is None
 
 
-def test_nothing_is_kept_from_a_read_started_before_the_stream_was_ready(stream):
+def test_nothing_is_kept_from_a_read_begun_while_the_engine_settles(stream):
+    """The engine publishes die/pause/unpause before its lists show them: a read begun less than
+    SETTLE_SECONDS after a change (or the stream's opening) is served but not kept."""
+    watcher, engine_end = stream
+    engine_end.sendall(event("container", "die"))
+    time.sleep(0.01)
+    apply_pending(watcher)
+    assert not watcher.keep("volumes", watcher.begin(), ("maybe still running",))
+    watcher.settled_at = time.monotonic()  # as if SETTLE_SECONDS went by
+    assert watcher.keep("volumes", watcher.begin(), ("settled",))
+    assert watcher.get("volumes") == ("settled",)
+
+
+def test_a_new_stream_keeps_nothing_until_it_settled():
+    ours, engine_end = socket.socketpair()
+    watcher = snapshots.Watcher(("test", ""), engine=None, address=None)
+    try:
+        watcher._attach(ours, b"")
+        assert not watcher.keep("volumes", watcher.begin(), ("a",))
+    finally:
+        watcher.stop()
+        ours.close()
+        engine_end.close()
+
+
+def test_a_kept_read_expires(stream):
+    """A silent stream is no proof of no change (a partition, a buffering proxy): kept reads age out."""
     watcher, _ = stream
-    watcher.ready_at = time.monotonic() + 60
-    assert not watcher.keep("volumes", watcher.begin(), ("a",))
+    watcher.keep("volumes", watcher.begin(), ("a",))
+    assert watcher.get("volumes") == ("a",)
+    watcher.keep_seconds = 0.0
+    time.sleep(0.01)
+    assert watcher.get("volumes") is None
 
 
 def test_an_event_split_across_reads_is_applied_once_whole(stream):
@@ -124,16 +153,83 @@ def test_an_event_split_across_reads_is_applied_once_whole(stream):
     assert watcher.get("volumes") is None
 
 
-def test_an_event_line_over_the_limit_ends_the_watcher(stream):
+def test_an_event_line_over_the_limit_is_a_change_skipped_to_its_end(stream):
+    """A container with huge labels: its events are changes; the watcher goes on, holding at most
+    2 x MAX_EVENT_BYTES, and reads the next event whole."""
     watcher, _ = stream
-    with pytest.raises(ValueError, match="over"), watcher._lock:
-        watcher._apply(b"{" + b"x" * snapshots.MAX_EVENT_BYTES)
+    watcher.keep("volumes", watcher.begin(), ("a",))
+    generation = watcher.generation
+    with watcher._lock:
+        for _ in range(4):  # one line of 4 x 64 KiB, in reads as the socket gives them
+            watcher._apply(b"x" * snapshots.MAX_EVENT_BYTES)
+            assert len(watcher._buffer) <= snapshots.MAX_EVENT_BYTES
+        watcher._apply(b"end of the long line\n")
+    assert watcher.generation > generation
+    assert watcher.get("volumes") is None
+    watcher.settled_at = 0.0
+    watcher.keep("volumes", watcher.begin(), ("b",))
+    with watcher._lock:
+        watcher._apply(event("container", "exec_die"))  # read whole after the skipped line
+    assert watcher.get("volumes") == ("b",)
+    with watcher._lock:
+        watcher._apply(event("container", "destroy"))
+    assert watcher.get("volumes") is None
 
 
-def test_an_unreadable_event_ends_the_watcher(stream):
+def test_an_unreadable_event_is_a_change(stream):
     watcher, _ = stream
-    with pytest.raises(ValueError, match="unreadable"), watcher._lock:
+    watcher.keep("volumes", watcher.begin(), ("a",))
+    with watcher._lock:
         watcher._apply(b"not json\n")
+    assert watcher.alive
+    assert watcher.get("volumes") is None
+
+
+def _threaded(ours):
+    """A watcher whose thread runs on ``ours`` (one end of a socket pair) instead of the engine."""
+    watcher = snapshots.Watcher(("test", ""), engine=None, address=None)
+    watcher._connect = lambda: watcher._attach(ours, b"")
+    return watcher
+
+
+def test_a_full_read_is_a_change_even_of_harmless_events():
+    """A read that fills the whole buffer means the watcher was behind, and the engine drops events
+    for a subscriber that falls behind: what it dropped may have been a change."""
+    ours, engine_end = socket.socketpair()
+    watcher = _threaded(ours)
+    try:
+        harmless = event("container", "exec_die")
+        engine_end.sendall(harmless * (2 * snapshots.MAX_EVENT_BYTES // len(harmless)))
+        watcher.start()
+        deadline = time.monotonic() + 5
+        while watcher.generation == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert watcher.generation > 0
+    finally:
+        watcher.stop()
+        watcher._thread.join(timeout=5)
+        engine_end.close()
+    assert not watcher._thread.is_alive()
+
+
+def test_harmless_events_read_in_small_pieces_change_nothing():
+    ours, engine_end = socket.socketpair()
+    watcher = _threaded(ours)
+    try:
+        watcher.start()
+        deadline = time.monotonic() + 5
+        while not watcher.open and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for _ in range(20):
+            engine_end.sendall(event("container", "exec_start: true"))
+            time.sleep(0.005)
+        time.sleep(0.1)
+        assert watcher.generation == 0
+        assert watcher.alive
+    finally:
+        watcher.stop()
+        watcher._thread.join(timeout=5)
+        engine_end.close()
 
 
 def test_a_stopped_watcher_serves_nothing(stream):
