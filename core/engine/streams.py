@@ -656,7 +656,12 @@ def _read_head(
             if left <= 0:
                 raise ConnectionError("the engine's answer did not come in time")
             sock.settimeout(min(left, sock.gettimeout() or left))
-        more = sock.recv(READ_SIZE)
+        try:
+            more = sock.recv(READ_SIZE)
+        except TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ConnectionError("the engine's answer did not come in time") from None
+            raise
         if not more:
             raise ConnectionError("the engine closed the connection without answering")
         data += more

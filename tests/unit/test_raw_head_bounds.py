@@ -41,3 +41,32 @@ def test_a_refusal_body_stops_at_its_content_length():
     with ours, engine:
         engine.sendall(b'sage"' + b"trailing bytes of nothing")
         assert _read_rest(ours, {"content-length": "10"}, b'{"mes') == b'sage"'
+
+
+def test_a_trickled_head_is_refused_at_its_deadline():
+    """A peer sending a byte now and then never trips a per-read timeout: the head has a deadline
+    (the events watcher's 10 s), so it cannot hold a thread for days."""
+    import time
+
+    ours, engine = socket.socketpair()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+            if stop.wait(0.05):
+                return
+            try:
+                engine.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    with ours, engine:
+        ours.settimeout(5)
+        thread.start()
+        started = time.monotonic()
+        with pytest.raises(ConnectionError, match="did not come in time"):
+            _read_head(ours, deadline=started + 0.5)
+        assert time.monotonic() - started < 1.5
+        stop.set()
+    thread.join(timeout=5)
