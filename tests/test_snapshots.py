@@ -192,7 +192,7 @@ def test_an_ended_stream_keeps_nothing_and_a_new_one_opens(reads):
 def test_a_stream_that_dies_young_is_not_reopened_at_once(reads):
     docker, _ = reads
     watcher = snapshots.watcher_for(docker)
-    watcher.stop()
+    watcher._sock.shutdown(2)  # as if the engine (or a proxy) ended it
     wait_for(lambda: not watcher._thread.is_alive(), timeout=5, message="the watcher thread to end")
     assert snapshots.watcher_for(docker) is None  # RETRY_SECONDS before the next one
 
@@ -234,3 +234,24 @@ def test_the_stack_list_follows_outside_compose_containers(engine, make_containe
     engine.api.remove_container(container["Id"], force=True)
     wait_for(lambda: counts() is None, timeout=EVENT_WAIT, message="the removed container")
     snapshots.stop_all()
+
+
+def test_an_exit_with_many_published_ports_is_not_kept_running(reads, engine, volume, make_container):
+    """On 20.10 an exit's list state waits for the container's port proxies (~50 ms a port): 30
+    ports put it past the settle time; the rechecks after ``die`` drop what was kept meanwhile."""
+    docker, _ = reads
+    name = volume()
+    ports = list(range(7000, 7030))
+    host_config = engine.api.create_host_config(
+        binds={name: {"bind": "/data", "mode": "rw"}},
+        port_bindings={p: ("127.0.0.1", None) for p in ports},
+    )
+    container = make_container(command="sleep 2", host_config=host_config, ports=ports)
+    cid = container["Id"]
+    wait_for(lambda: _users(docker, name) == [(cid, "running")], timeout=EVENT_WAIT, message="running")
+    deadline = time.monotonic() + 2 + snapshots.LATE_RECHECKS[1] + 1
+    while time.monotonic() < deadline:  # pages read all along the exit
+        _users(docker, name)
+        time.sleep(0.02)
+    assert engine.api.inspect_container(cid)["State"]["Status"] == "exited"
+    assert _users(docker, name) == [(cid, "exited")]

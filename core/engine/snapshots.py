@@ -11,17 +11,20 @@ the engine reported since ended it.
 The rules, each against a way a kept read could go stale (reviewed against moby's code and tried
 on the 20.10 engine here):
 - The engine publishes some events BEFORE its lists show them: on 20.10 ``die`` precedes the
-  "exited" state by 50-150 ms, and ``pause``/``unpause`` precede theirs on every version. So a read
-  that begins less than ``SETTLE_SECONDS`` after a change was applied is served but not kept.
-- The engine answers ``/events`` before it subscribes: the request asks for a replay of its recent
-  events (``since``), and nothing read in the stream's first ``SETTLE_SECONDS`` is kept.
+  "exited" state by 50-150 ms, and by ~50 ms more per published port (the port proxies stop first:
+  12 s for 200 ports); ``pause``/``unpause`` precede theirs on every version. So a read that begins
+  less than ``SETTLE_SECONDS`` after a change is served but not kept, and after those actions what
+  is kept is dropped again ``LATE_RECHECKS`` later (a read kept before the list caught up goes).
+- The engine answers ``/events`` before it subscribes: the request asks for a replay of what it
+  buffered (``since=1``: whatever the clocks say), and nothing read in the stream's first
+  ``SETTLE_SECONDS`` is kept.
 - An event on its way: the watcher reads and applies under its lock; :meth:`Watcher.get` takes that
   lock and also looks at the socket, so bytes the engine wrote that the thread has not read yet
   count as a change. (Between the engine's API answer and its event reaching the socket there are
   microseconds; a page in that gap gets the previous read: consistency is within event delivery.)
 - This process's own volume and compose-label changes call :func:`invalidate` at once.
-- A read that filled our whole buffer means we were behind, and the engine drops events for a
-  subscriber that falls behind: it counts as a change.
+- A read of ``BEHIND_BYTES`` or more (~40 events waiting) means we were behind, and the engine
+  drops events for a subscriber that falls behind: it counts as a change.
 - A silent stream is not proof of no change (a partition, a powered-off host, a buffering proxy):
   kept reads expire after ``KEEP_SECONDS`` (``KEEP_SECONDS_TCP`` on tcp endpoints, whose socket
   also has TCP keepalive). This also bounds the changes that come without any event (BuildKit's
@@ -68,7 +71,12 @@ POLL_SECONDS = 5.0
 OPEN_SECONDS = 10.0
 RETRY_SECONDS = 10.0
 SHORT_LIFE_SECONDS = 30.0
-REPLAY_SECONDS = 300  # the events the engine replays on subscribing (it keeps its last 256)
+BEHIND_BYTES = 16 * 1024  # a read this big: ~40 events were waiting, the engine may drop some
+# The engine publishes these before its lists show them; on 20.10 an exit's list state waits for
+# the container's port proxies to stop (~50 ms a published port: 12 s for 200). What is kept is
+# dropped again this long after such an event, so a read kept before the list caught up goes.
+LATE_ACTIONS = frozenset({"die", "oom", "kill", "pause", "unpause"})
+LATE_RECHECKS = (2.0, 5.0, 10.0, 20.0)
 EVENT_TYPES = ("container", "volume", "image", "plugin")
 # Actions that change nothing a kept read shows (health checks run one exec per interval).
 HARMLESS_BY_TYPE = {
@@ -82,11 +90,13 @@ HARMLESS_BY_TYPE = {
 _NOTHING: frozenset[str] = frozenset()
 
 
+def _action(event: dict) -> str:
+    return str(event.get("Action") or event.get("status") or "").split(":", 1)[0].strip()
+
+
 def changes(event: dict) -> bool:
     """Whether an engine event can change a kept read (unknown types and actions: yes)."""
-    kind = str(event.get("Type") or "")
-    action = str(event.get("Action") or event.get("status") or "").split(":", 1)[0].strip()
-    return action not in HARMLESS_BY_TYPE.get(kind, _NOTHING)
+    return _action(event) not in HARMLESS_BY_TYPE.get(str(event.get("Type") or ""), _NOTHING)
 
 
 class Watcher:
@@ -107,6 +117,8 @@ class Watcher:
         self._sock: socket.socket | None = None
         self._buffer = b""
         self._skipping = False  # inside an over-long event line, up to its end
+        self._rechecks: list[float] = []  # when to drop what is kept again (late list states)
+        self._stopped = False  # stop() was called: the end is not a failure
         self._kept: dict[str, tuple[int, float, Any]] = {}
         self._lock = threading.Lock()
         # Two pollers: CPython refuses two poll() calls on one poll object at the same time.
@@ -156,6 +168,7 @@ class Watcher:
     def stop(self) -> None:
         """End the stream (any thread); the watcher thread wakes up, ends and closes the socket."""
         with self._lock:
+            self._stopped = True
             self._end()
 
     # ---------------------------------------------------------------- the watcher thread
@@ -171,10 +184,9 @@ class Watcher:
             self._sock = sock  # from here stop() can wake the reads below
         if kind == "tcp":
             _keepalive(sock)
-        params = {
-            "since": str(int(time.time()) - REPLAY_SECONDS),
-            "filters": json.dumps({"type": list(EVENT_TYPES)}),
-        }
+        # since=1: the engine replays what it buffered (its last 256 events) before the live ones,
+        # whatever the two clocks say: nothing falls between its answer and its subscription.
+        params = {"since": "1", "filters": json.dumps({"type": list(EVENT_TYPES)})}
         body, chunked = _raw_request(
             sock, api, self._address, api._url("/events"), params, deadline=time.monotonic() + OPEN_SECONDS
         )
@@ -202,9 +214,18 @@ class Watcher:
         try:
             opened = self._connect()
             while opened and self.alive:
-                if time.monotonic() - self.last_used > IDLE_SECONDS:
+                now = time.monotonic()
+                if now - self.last_used > IDLE_SECONDS:
                     return  # no page asked for a while (a busy engine's events do not count)
-                if not self._poller.poll(POLL_SECONDS * 1000):
+                wait = POLL_SECONDS
+                if self._rechecks:
+                    with self._lock:
+                        due = [t for t in self._rechecks if t <= now]
+                        if due:
+                            self._rechecks = [t for t in self._rechecks if t > now]
+                            self._changed()
+                        wait = min([wait, *(t - now for t in self._rechecks)])
+                if not self._poller.poll(max(wait, 0.0) * 1000):
                     continue
                 with self._lock:
                     if not self.alive:
@@ -215,7 +236,7 @@ class Watcher:
                         continue
                     if not data:
                         return  # the engine ended the stream (a restart, a shutdown)
-                    if len(data) == MAX_EVENT_BYTES:  # behind: the engine may have dropped events
+                    if len(data) >= BEHIND_BYTES:  # behind: the engine may have dropped events
                         self._changed()
                     self._apply(data)
         except Exception as exc:  # noqa: BLE001 - any failure ends the watcher; pages read the engine
@@ -226,7 +247,7 @@ class Watcher:
             if self._sock is not None:
                 self._sock.close()
             short = not opened or time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
-            _forget(self, failed=short)
+            _forget(self, failed=short and not self._stopped)
 
     def _apply(self, data: bytes) -> None:
         """Bytes of the stream: every complete event line that is a change bumps the generation."""
@@ -246,6 +267,10 @@ class Watcher:
                 event = None
             if not isinstance(event, dict) or changes(event):
                 self._changed()
+                if isinstance(event, dict) and _action(event) in LATE_ACTIONS:
+                    now = time.monotonic()
+                    later = (round((now + d) * 2) / 2 for d in LATE_RECHECKS)  # half-second slots
+                    self._rechecks = sorted({*self._rechecks, *later})[:64]
         self._buffer = buffer[start:]
         if len(self._buffer) > MAX_EVENT_BYTES:  # an over-long line: a change, skipped to its end
             self._changed()

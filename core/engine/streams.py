@@ -619,7 +619,8 @@ def _raw_request(
     sock.sendall(head.encode("latin-1") + b"\r\n")
     status, reason, fields, rest = _read_head(sock, deadline=deadline)
     if status != 200:
-        _refuse(api, f"{url}?{query}", status, reason, fields, rest + _read_rest(sock, fields, rest))
+        body = rest + _read_rest(sock, fields, rest, deadline=deadline)
+        _refuse(api, f"{url}?{query}", status, reason, fields, body)
     sock.settimeout(None)  # a quiet stream is not an error; close() wakes the reader
     chunked = "chunked" in fields.get("transfer-encoding", "").lower()
     return _SocketBody(sock, rest), chunked
@@ -677,12 +678,28 @@ def _read_head(
     return int(code), reason, fields, data[end + 4 :]
 
 
-def _read_rest(sock: socket.socket, fields: dict[str, str], rest: bytes) -> bytes:
-    """The rest of a refusal's body (its length, or up to the end of the connection; bounded)."""
+def _read_rest(
+    sock: socket.socket, fields: dict[str, str], rest: bytes, *, deadline: float | None = None
+) -> bytes:
+    """The rest of a refusal's body (its length, or up to the end of the connection; bounded in
+    size, and in time by ``deadline``: what came by then is the body)."""
     length = fields.get("content-length", "")
     wanted = min(int(length), MAX_ERROR_BODY) if length.isdigit() else MAX_ERROR_BODY
     out = b""
-    while len(rest) + len(out) < wanted and (more := sock.recv(READ_SIZE)):
+    while len(rest) + len(out) < wanted:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(min(left, sock.gettimeout() or left))
+        try:
+            more = sock.recv(READ_SIZE)
+        except TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            raise
+        if not more:
+            break
         out += more
     return out[: max(0, wanted - len(rest))]
 

@@ -192,6 +192,15 @@ def _threaded(ours):
     return watcher
 
 
+def _start(watcher) -> float:
+    """Start the watcher's thread and wait until its stream is attached; a deadline 5 s on."""
+    watcher.start()
+    deadline = time.monotonic() + 5
+    while not watcher.open and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return deadline
+
+
 def test_a_full_read_is_a_change_even_of_harmless_events():
     """A read that fills the whole buffer means the watcher was behind, and the engine drops events
     for a subscriber that falls behind: what it dropped may have been a change."""
@@ -216,10 +225,7 @@ def test_harmless_events_read_in_small_pieces_change_nothing():
     ours, engine_end = socket.socketpair()
     watcher = _threaded(ours)
     try:
-        watcher.start()
-        deadline = time.monotonic() + 5
-        while not watcher.open and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _start(watcher)
         for _ in range(20):
             engine_end.sendall(event("container", "exec_start: true"))
             time.sleep(0.005)
@@ -238,3 +244,45 @@ def test_a_stopped_watcher_serves_nothing(stream):
     watcher.stop()
     assert watcher.get("volumes") is None
     assert not watcher.keep("volumes", watcher.begin(), ("b",))
+
+
+def test_what_is_kept_is_dropped_again_after_a_late_state_event():
+    """die (and oom, kill, pause, unpause) come before the list shows them, an exit by ~50 ms per
+    published port on 20.10: a read kept after the settle time may still be the old state, so the
+    watcher drops what is kept again LATE_RECHECKS after such an event."""
+    ours, engine_end = socket.socketpair()
+    watcher = _threaded(ours)
+    try:
+        deadline = _start(watcher)
+        engine_end.sendall(event("container", "die"))
+        while not watcher._rechecks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(watcher._rechecks) == len(snapshots.LATE_RECHECKS)
+        with watcher._lock:
+            watcher._rechecks = [time.monotonic() + 0.3]  # the first recheck, sooner
+            watcher.settled_at = 0.0
+        assert watcher.keep("volumes", watcher.begin(), ("still running?",))
+        assert watcher.get("volumes") == ("still running?",)
+        while watcher._rechecks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert watcher.get("volumes") is None
+    finally:
+        watcher.stop()
+        watcher._thread.join(timeout=5)
+        engine_end.close()
+
+
+def test_stop_is_not_a_failure_but_a_stream_the_engine_ends_young_is():
+    for by_engine in (False, True):
+        snapshots._failed.clear()
+        ours, engine_end = socket.socketpair()
+        watcher = _threaded(ours)
+        _start(watcher)
+        if by_engine:
+            engine_end.close()
+        else:
+            watcher.stop()
+        watcher._thread.join(timeout=5)
+        engine_end.close()
+        assert (watcher.key in snapshots._failed) is by_engine
+    snapshots._failed.clear()
