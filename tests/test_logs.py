@@ -68,6 +68,13 @@ def test_non_tty_log_is_demultiplexed_into_stdout_and_stderr(live, engine, make_
         ("stdout", "out2"),
     ]
     assert all(line["ts"].endswith("Z") and line["ts"][:2] == "20" for line in lines)
+    # Without timestamps the engine is asked for none (it formats no time): the same lines, ts blank
+    with ws_connect(live, _logs_path(container, tail="all", follow="0"), cookie=viewer_cookie) as ws:
+        plain, end = read_log_frames(ws)
+    assert end == {"type": "end", "reason": "end of the log (not following)"}
+    assert [(line["stream"], line["text"], line["ts"]) for line in plain] == [
+        (line["stream"], line["text"], "") for line in lines
+    ]
 
 
 def test_tty_log_is_one_stream_and_timestamps_off_gives_empty_ts(live, engine, make_container, viewer_cookie):

@@ -81,6 +81,7 @@ def follow_container(
             until=options.get("until"),
             follow=options["follow"],
             tty=container.tty,
+            timestamps=options.get("engine_timestamps", True),
         )
         if not feed.attach(log):
             return
@@ -145,6 +146,8 @@ def _after_stream_ended(
 class LogsConsumer(GuardedConsumer):
     """Relays one or several containers' logs; viewer and up."""
 
+    stamped_lines = True  # the engine was asked for timestamps (start() may decide otherwise)
+
     async def start(self) -> None:
         self.pump: Pump | None = None
         self.follower: Follower | None = None
@@ -173,6 +176,12 @@ class LogsConsumer(GuardedConsumer):
             return
         self.timestamps = options["timestamps"]
         self.merged = len(containers) > 1
+        # The engine formats timestamps only when something here needs them (~15% of its work on
+        # a big log): the view shows them, a merge interleaves by them, a follow resumes from the
+        # last one after a restart (and a shared stream's tail meets the live lines by them).
+        self.stamped_lines = options["engine_timestamps"] = (
+            options["timestamps"] or options["follow"] or self.merged
+        )
         self.remaining = len(containers)
         self.labels = [container.name or container.id[:12] for container in containers]
         if not self.merged and options["follow"]:
@@ -353,8 +362,8 @@ class LogsConsumer(GuardedConsumer):
 
     async def send_lines(self, batch: list[dict]) -> None:
         # Without timestamps the frames carry copies with "ts" blank (a shared stream's lines go
-        # to other viewers too), made while framing.
-        for frame, count in line_frames(batch, blank_ts=not self.timestamps):
+        # to other viewers too), made while framing; lines read without them have it blank already.
+        for frame, count in line_frames(batch, blank_ts=not self.timestamps and self.stamped_lines):
             if not await self.send_droppable(frame, count):
                 return
 

@@ -99,7 +99,13 @@ def log_pump(
 
     def produce(feed: Feed[bytes]) -> None:
         log = docker.streams.open_logs(
-            container.id, tail=tail, since=since, until=until, follow=False, tty=container.tty
+            container.id,
+            tail=tail,
+            since=since,
+            until=until,
+            follow=False,
+            tty=container.tty,
+            timestamps=bool(timestamps or ndjson),  # NDJSON lines always carry "ts"
         )
         if not feed.attach(log):
             return

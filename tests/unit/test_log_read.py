@@ -5,6 +5,7 @@ request and its answer (head, unchunked or chunked body, refusals), ts blanked i
 from __future__ import annotations
 
 import json
+import random
 import socket
 import struct
 import threading
@@ -27,8 +28,10 @@ REAL_CONNECT = streams._connect  # the unit tier's guard replaces it; these test
 _HEADER = struct.Struct(">BxxxL")
 
 
-def _stream() -> LogStream:
+def _stream(*, stamped: bool = True) -> LogStream:
     stream = LogStream.__new__(LogStream)  # no response: only the parsing state
+    stream.stamped = stamped
+    stream.tty = False
     stream.last_ts = ""
     stream._assemblers = {}
     stream._pending_ts = {}
@@ -79,6 +82,68 @@ def test_demux_gives_the_same_lines_whatever_the_read_boundaries():
         for start in range(0, len(data), step):
             lines += stream._demux(data[start : start + step])
         assert (lines + stream._flush_pending(), stream.last_ts) == expected, step
+
+
+def _random_messages(rng: random.Random, *, stamped: bool) -> list[tuple[int, bytes]]:
+    """Messages of every shape: whole lines of sizes whose header holds a newline byte (10, 266,
+    2570 ...), several lines in one, 16 KiB partials, lines over MAX_LINE, kinds 0-3, no space."""
+    messages = []
+    for n in range(400):
+        stamp = b"2026-12-03T10:00:%02d.%09dZ " % (n % 60, n) if stamped else b""
+        shape = rng.random()
+        if shape < 0.5:
+            size = rng.choice([0, 1, 5, 10 - len(stamp) - 1, 266 - len(stamp) - 1, 2570 - len(stamp) - 1, 40])
+            text = bytes(rng.choice(b"ab \xc3\xa9\t") for _ in range(max(size, 0))) + b"\n"
+        elif shape < 0.6:
+            text = b"first\nsecond\n" + (b"third" if rng.random() < 0.5 else b"")
+        elif shape < 0.7:
+            text = b"q" * 16384  # a partial message, continued by the next of its stream
+        elif shape < 0.75:
+            text = b"z" * (MAX_LINE + rng.choice([-1, 0, 1, 5000])) + b"\n"
+        elif shape < 0.8:
+            text = b"nospace\n" if not stamped else b""
+            stamp = b"no-space-at-all" if stamped else b""
+        else:
+            text = b"\xe2\x82" if rng.random() < 0.5 else b"\xac end\n"  # a character split across messages
+        messages.append((rng.choice([1, 1, 1, 2, 2, 0, 3]), stamp + text))
+    return messages
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+def test_demux_bulk_path_matches_message_by_message_on_random_input(stamped):
+    rng = random.Random(20261204)
+    for _ in range(6):
+        messages = _random_messages(rng, stamped=stamped)
+        reference = _stream(stamped=stamped)
+        expected: list[dict] = []
+        for kind, payload in messages:
+            ts, _, text = payload.partition(b" ") if stamped else (b"", b"", payload)
+            reference._add(kind, ts, text, expected)
+        expected += reference._flush_pending()
+        data = b"".join(_frame(kind, payload) for kind, payload in messages)
+        for step in (997, 4093, 65536, len(data)):
+            stream = _stream(stamped=stamped)
+            lines: list[dict] = []
+            for start in range(0, len(data), step):
+                lines += stream._demux(data[start : start + step])
+            lines += stream._flush_pending()
+            assert lines == expected, step
+            assert stream.last_ts == reference.last_ts
+            if not stamped:
+                assert {line["ts"] for line in lines} == {""}
+
+
+def test_demux_reads_a_header_holding_a_newline_byte():
+    # size 10: the header's last byte is b"\n"; splitting at newlines must not cut a message there
+    payload = b"ts-c abcd\n"
+    data = _frame(1, b"ts-a one\n") + _frame(1, payload) + _frame(2, b"ts-b two\n")
+    assert b"\n" in _HEADER.pack(1, len(payload))
+    lines = _stream()._demux(data)
+    assert [(line["stream"], line["text"], line["ts"]) for line in lines] == [
+        ("stdout", "one", "ts-a"),
+        ("stdout", "abcd", "ts-c"),
+        ("stderr", "two", "ts-b"),
+    ]
 
 
 def test_dechunker_joins_chunks_split_across_reads_and_reads_extensions():
