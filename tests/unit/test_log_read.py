@@ -390,3 +390,39 @@ def test_close_from_another_thread_wakes_a_blocked_reader(tmp_path, raw_connect)
         assert not thread.is_alive()
     assert time.monotonic() - started < 1
     assert [line["text"] for line in got] == ["first"]
+
+
+def test_a_download_body_is_read_in_whole_chunks_and_a_shutdown_wakes_a_blocked_read():
+    ours, engine = socket.socketpair()
+    body = bytes(range(256)) * 1000  # 256,000 bytes, written in uneven trickles
+
+    def trickle() -> None:
+        for start in range(0, len(body), 7_777):
+            engine.sendall(body[start : start + 7_777])
+            time.sleep(0.001)
+        engine.shutdown(socket.SHUT_WR)
+
+    writer = threading.Thread(target=trickle)
+    writer.start()
+    reader = _SocketBody(ours, b"early")  # the bytes read along with the head come first, alone
+    chunks = [reader.read_full(65_536)]
+    while data := reader.read_full(65_536):
+        chunks.append(data)
+    writer.join()
+    assert chunks[0] == b"early" and b"".join(chunks[1:]) == body
+    assert [len(c) for c in chunks[1:]] == [65_536, 65_536, 65_536, len(body) - 3 * 65_536]
+
+    # nothing more will come on a still-open connection: a shutdown from another thread ends the wait
+    ours2, engine2 = socket.socketpair()
+    engine2.sendall(b"x" * 100)
+    blocked = _SocketBody(ours2, b"")
+    got: list[bytes] = []
+    thread = threading.Thread(target=lambda: got.append(blocked.read_full(65_536)))
+    thread.start()
+    time.sleep(0.2)
+    assert thread.is_alive()  # waiting for the rest of its 64 KiB
+    streams._shutdown(ours2)
+    thread.join(timeout=5)
+    assert not thread.is_alive() and got and len(got[0]) <= 100
+    for sock in (ours, engine, ours2, engine2):
+        sock.close()
