@@ -14,6 +14,7 @@ Python call per line. TLS and ssh endpoints read docker-py's response (chunking 
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import secrets
@@ -40,6 +41,8 @@ READ_SIZE = 64 * 1024
 QUIET_SECONDS = 0.005
 STREAMS = {1: "stdout", 2: "stderr", 0: "stdout"}
 _STREAM_NAMES = ("stdout", "stdout", "stderr")  # STREAMS by index, for the kinds 0-2
+BULK_CARRY_MAX = 64 * 1024  # a message still arriving bigger than this: no bulk walk (see _demux)
+BULK_MISSES = 4  # the bulk walk taking nothing this many times in a row: not tried again this read
 _HEADER = struct.Struct(">BxxxL")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -360,15 +363,38 @@ class LogStream:
             return False
 
     def _demux(self, data: bytes) -> list[dict]:
-        buffer = self._frame_buffer + data if self._frame_buffer else data
+        """Engine messages -> lines. Runs of whole-line messages go through :meth:`_whole_lines`
+        (the buffer split at newlines once per read); any other message (a 16 KiB partial, several
+        lines in one, a header holding a newline byte...) through :meth:`_add`, one at a time, after
+        which the bulk walk resumes where the pieces line up with the messages again."""
+        carried = self._frame_buffer
+        buffer = carried + data if carried else data
         lines: list[dict] = []
-        pos = 0
-        if not any(assembler.pending for assembler in self._assemblers.values()):
-            pos = self._whole_lines(buffer, lines)
         end = len(buffer)
         unpack = _HEADER.unpack_from
         stamped = self.stamped
+        assemblers = self._assemblers
+        # A message bigger than the engine sends (it cuts lines into 16 KiB messages) still arriving:
+        # its buffer is not split at every newline again on every read.
+        pieces = buffer.split(b"\n") if len(carried) <= BULK_CARRY_MAX else []
+        if pieces:
+            pieces.pop()  # after the last newline: not a whole message
+        count = len(pieces)
+        index = 0  # the next piece, which begins at piece_at
+        piece_at = 0
+        misses = 0
+        pos = 0
         while pos + 8 <= end:
+            if index < count and piece_at == pos and not any(a.pending for a in assemblers.values()):
+                taken, size = self._whole_lines(pieces, index, lines)
+                index += taken
+                pos += size
+                piece_at = pos
+                misses = 0 if taken else misses + 1
+                if misses >= BULK_MISSES:  # message after message the bulk walk takes none
+                    count = 0
+                if pos + 8 > end:
+                    break
             kind, size = unpack(buffer, pos)
             start = pos + 8
             stop = start + size
@@ -380,28 +406,33 @@ class LogStream:
             else:
                 ts, text = b"", buffer[start:stop]
             self._add(kind, ts, text, lines)
+            if pos - piece_at > BULK_CARRY_MAX:  # a big message: no walking its pieces one by one
+                count = 0
+            while piece_at < pos and index < count:
+                piece_at += len(pieces[index]) + 1
+                index += 1
         self._frame_buffer = buffer[pos:]
         return lines
 
-    def _whole_lines(self, buffer: bytes, lines: list[dict]) -> int:
-        """The common case in bulk: engine messages that are each one whole line (with its
-        newline, none inside, at most MAX_LINE long) while no stream has a piece of a line pending.
+    def _whole_lines(self, pieces: list[bytes], index: int, lines: list[dict]) -> tuple[int, int]:
+        """The common case in bulk, from ``pieces[index]`` (the read buffer split at newlines, the
+        piece beginning where a message does) while no stream has a piece of a line pending:
+        messages that are each one whole line with its newline, none inside, a non-empty stamp when
+        stamped, at most MAX_LINE long.
 
-        The buffer is split at every newline in one call; a piece is a message exactly when its
-        header's size is the piece's length (a newline inside a header, a message holding several
-        lines or a partial one breaks that), so walking the pieces from the buffer's start parses
-        as the message-by-message loop would. Returns where the first other message begins; the
-        caller reads on from there.
+        A piece is such a message exactly when its header's size is the piece's length (a newline
+        inside a header, a message holding several lines or a partial one breaks that), so walking
+        the pieces parses as the message-by-message loop would. Returns how many pieces were taken
+        and their bytes (newlines included).
         """
-        pieces = buffer.split(b"\n")
-        pieces.pop()  # after the last newline: not a whole message
         unpack = _HEADER.unpack_from
         append = lines.append
         names = _STREAM_NAMES
         stamped = self.stamped
-        pos = 0
+        size_taken = 0
         stamp = ""
-        for piece in pieces:
+        first = index
+        for piece in itertools.islice(pieces, index, None):
             length = len(piece)
             if length < 8:
                 break
@@ -410,7 +441,7 @@ class LogStream:
                 break
             if stamped:
                 space = piece.find(b" ", 8)
-                if space < 0 or length - space - 1 > MAX_LINE:
+                if space <= 8 or length - space - 1 > MAX_LINE:  # no stamp, an empty one, too long
                     break
                 stamp = piece[8:space].decode("ascii", "replace")
                 append(
@@ -424,10 +455,11 @@ class LogStream:
                 break
             else:
                 append({"stream": names[kind], "text": piece[8:].decode("utf-8", "replace"), "ts": ""})
-            pos += length + 1
+            size_taken += length + 1
+            index += 1
         if stamp:
             self.last_ts = stamp
-        return pos
+        return index - first, size_taken
 
     def _add(self, kind: int, ts: bytes, text: bytes, lines: list[dict]) -> None:
         """One engine message: a whole line, a piece of one (16 KiB partials) or several lines."""

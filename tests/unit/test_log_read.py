@@ -103,6 +103,8 @@ def _random_messages(rng: random.Random, *, stamped: bool) -> list[tuple[int, by
         elif shape < 0.8:
             text = b"nospace\n" if not stamped else b""
             stamp = b"no-space-at-all" if stamped else b""
+        elif shape < 0.83:
+            text = b" an empty stamp\n"  # stamped: "" then the text (never from docker, but parsed)
         else:
             text = b"\xe2\x82" if rng.random() < 0.5 else b"\xac end\n"  # a character split across messages
         messages.append((rng.choice([1, 1, 1, 2, 2, 0, 3]), stamp + text))
@@ -144,6 +146,43 @@ def test_demux_reads_a_header_holding_a_newline_byte():
         ("stdout", "abcd", "ts-c"),
         ("stderr", "two", "ts-b"),
     ]
+
+
+def test_a_line_with_an_empty_stamp_leaves_the_last_stamp_as_it_was():
+    data = _frame(1, b"T1 a\n") + _frame(1, b" b\n")
+    for cut in (len(data), 13, 5):
+        stream = _stream()
+        lines = stream._demux(data[:cut]) + stream._demux(data[cut:])
+        assert [(line["text"], line["ts"]) for line in lines] == [("a", "T1"), ("b", "")]
+        assert stream.last_ts == "T1", cut
+
+
+def test_a_huge_message_arriving_in_many_reads_is_not_split_at_newlines_on_every_read():
+    # not what docker sends (it cuts lines into 16 KiB messages): 2 MB of short lines in ONE
+    # message, read 64 KiB at a time; splitting the growing buffer on each read took ~1 s here.
+    payload = b"2026-12-03T10:00:00.000000001Z " + b"ab\n" * 700_000
+    data = _frame(1, payload)
+
+    def timed(step: int) -> float:
+        stream = _stream()
+        started = time.perf_counter()
+        lines: list[dict] = []
+        for start in range(0, len(data), step):
+            lines += stream._demux(data[start : start + step])
+        elapsed = time.perf_counter() - started
+        assert len(lines) == 700_000 and lines[0]["text"] == "ab" and lines[-1]["text"] == "ab"
+        return elapsed
+
+    def by_message() -> float:  # the lines' own cost: the message given to _add whole
+        started = time.perf_counter()
+        ts, _, text = payload.partition(b" ")
+        _stream()._add(1, ts, text, [])
+        return time.perf_counter() - started
+
+    own = min(by_message(), by_message())
+    # 1.8x without the carry limit (the growing buffer split at every newline on each read)
+    assert min(timed(65_536), timed(65_536)) < 1.5 * own + 0.05
+    assert timed(len(data)) < 1.5 * own + 0.05
 
 
 def test_dechunker_joins_chunks_split_across_reads_and_reads_extensions():
