@@ -6,7 +6,8 @@
    The sizes (``/system/df``) are a separate request and must not delay the first byte: the time to
    the first byte of the page is reported next to the ``/system/df`` time.
 2. ``GET /volumes/<name>/download/`` of a volume holding >= 300 MB vs ``docker cp`` of the same data
-   from a stopped container to stdout: target >= 0.85x the rate, daphne RSS growth <= 64 MB.
+   from a stopped container to stdout: target >= 0.85x the rate (the median of seven interleaved
+   rounds' ratios; the best-of ratio is printed too), daphne RSS growth <= 64 MB.
 
 Run: /work/main/.venv/bin/python bench/bench_volumes.py [--volumes 1000] [--megabytes 300]
 Everything it creates carries the label org.dockerdashboard.bench=<run id> and is removed at the end.
@@ -39,6 +40,7 @@ from tests.support import busybox_rootfs_tar, dashboard_server  # noqa: E402
 BENCH_LABEL = "org.dockerdashboard.bench"
 RUN = f"dashbench-{os.getpid()}-{secrets.token_hex(3)}"
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+ROUNDS = 7  # download rounds, each docker cp then the dashboard
 
 
 def fetch(url: str, cookie: str) -> int:
@@ -192,10 +194,10 @@ def bench_download(api, live, cookie: str, image: str, megabytes: int) -> None:
     sampler.start()
     cli_times, dash_times = [], []
     cpu_before = server_cpu(live.pid)
-    for _ in range(3):  # interleaved, against load drift on a shared machine
+    for _ in range(ROUNDS):  # interleaved, against load drift on a shared machine
         cli_times += timed(cli, 1)
         dash_times += timed(dashboard, 1)
-    cpu_per_gb = (server_cpu(live.pid) - cpu_before) / (sum(sizes[-3:]) / 1e9)
+    cpu_per_gb = (server_cpu(live.pid) - cpu_before) / (sum(sizes[-ROUNDS:]) / 1e9)
     sampler.running = False
     sampler.join()
     size = sizes[-1]
@@ -205,9 +207,19 @@ def bench_download(api, live, cookie: str, image: str, megabytes: int) -> None:
     print(f"download: {size / 1e6:.0f} MB tar of the whole volume; load {os.getloadavg()[0]:.1f}")
     print(f"  docker cp CONTAINER:/data/. - best {min(cli_times):.2f}s = {cli_rate:.0f} MB/s")
     print(f"  dashboard volume download    best {min(dash_times):.2f}s = {dash_rate:.0f} MB/s")
-    ratio = dash_rate / cli_rate
+    # Each round's pair (docker cp, then the dashboard right after it): one slow moment of the
+    # machine (docker cp itself took 0.5-1.1 s from round to round here) moves one pair, not the figure.
+    pairs = sorted(c / d for c, d in zip(cli_times, dash_times, strict=True))
+    print(f"  each round's ratio: {', '.join(f'{r:.2f}' for r in pairs)}")
     print(
-        f"  RATIO dashboard/cli rate = {ratio:.2f}x (target >= 0.85x) {'OK' if ratio >= 0.85 else 'MISSED'}"
+        "  times (cp, dashboard): "
+        + ", ".join(f"{c:.2f}/{d:.2f}" for c, d in zip(cli_times, dash_times, strict=True))
+    )
+    print(f"  best-of ratio {dash_rate / cli_rate:.2f}x")
+    ratio = statistics.median(pairs)
+    print(
+        f"  RATIO dashboard/cli rate (median of {ROUNDS} rounds) = {ratio:.2f}x (target >= 0.85x) "
+        f"{'OK' if ratio >= 0.85 else 'MISSED'}"
     )
     print(f"  daphne CPU {cpu_per_gb:.2f} s per GB sent (load-independent)")
     print(

@@ -19,9 +19,10 @@ on the 20.10 engine here):
   buffered (``since=1``: whatever the clocks say), and nothing read in the stream's first
   ``SETTLE_SECONDS`` is kept.
 - An event on its way: the watcher reads and applies under its lock; :meth:`Watcher.get` takes that
-  lock and also looks at the socket, so bytes the engine wrote that the thread has not read yet
-  count as a change. (Between the engine's API answer and its event reaching the socket there are
-  microseconds; a page in that gap gets the previous read: consistency is within event delivery.)
+  lock and also looks at the socket: bytes the engine wrote that the thread has not read yet are
+  read and applied there and then, and a line not yet complete counts as a change. (Between the
+  engine's API answer and its event reaching the socket there are microseconds; a page in that gap
+  gets the previous read: consistency is within event delivery.)
 - This process's own volume and compose-label changes call :func:`invalidate` at once.
 - A read of ``BEHIND_BYTES`` or more (~40 events waiting) means we were behind, and the engine
   drops events for a subscriber that falls behind: it counts as a change.
@@ -35,6 +36,10 @@ on the 20.10 engine here):
 - An event line over ``MAX_EVENT_BYTES`` (a container with huge labels) or one that is not JSON is
   a change, skipped; the watcher goes on.
 - Only what the caller allows is kept (volumes: local-driver ones only).
+- A kept read names the event types it shows (``depends``): an event of another known type leaves
+  it (a container starting does not drop the ``/volumes`` answer, only ``/containers/json``);
+  anything of unknown reach (an unknown type, falling behind, an unreadable or over-long line, our
+  own changes, the late rechecks' container list states aside) drops everything.
 
 Bounded: at most ``MAX_WATCHERS`` endpoints per process, one thread and one socket each; at most
 2 x ``MAX_EVENT_BYTES`` held; the stream's head must come within ``OPEN_SECONDS``; a watcher no page
@@ -105,7 +110,9 @@ class Watcher:
 
     def __init__(self, key: object, engine: Engine | None, address: tuple | None):
         self.key = key
-        self.generation = 0
+        self.generation = 0  # bumped by a change of unknown reach: every kept read goes
+        self._type_generations = dict.fromkeys(EVENT_TYPES, 0)  # bumped by that type's events
+        self._type_settled = dict.fromkeys(EVENT_TYPES, 0.0)  # reads of that type begun before: not kept
         self.alive = True
         self.open = False  # the stream answered
         self.last_used = time.monotonic()
@@ -119,7 +126,7 @@ class Watcher:
         self._skipping = False  # inside an over-long event line, up to its end
         self._rechecks: list[float] = []  # when to drop what is kept again (late list states)
         self._stopped = False  # stop() was called: the end is not a failure
-        self._kept: dict[str, tuple[int, float, Any]] = {}
+        self._kept: dict[str, tuple[tuple[int, ...], float, Any, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         # Two pollers: CPython refuses two poll() calls on one poll object at the same time.
         self._poller = select.poll()  # the watcher thread's (blocking)
@@ -131,34 +138,47 @@ class Watcher:
 
     # ---------------------------------------------------------------- the request side
 
+    def _generations(self, depends: tuple[str, ...]) -> tuple[int, ...]:
+        return (self.generation, *(self._type_generations[kind] for kind in depends))
+
     def get(self, key: str) -> Any | None:
-        """The kept read ``key`` if nothing changed since it was read and it is young enough."""
+        """The kept read ``key`` if nothing it shows changed since it was read and it is young enough."""
         with self._lock:
             now = self.last_used = time.monotonic()
             if not (self.alive and self.open):
                 return None
-            if self._peek.poll(0):  # written by the engine, not applied yet: a change
+            if not self._caught_up():
                 return None
             entry = self._kept.get(key)
-            if entry is None or entry[0] != self.generation or now - entry[1] > self.keep_seconds:
+            if entry is None or entry[0] != self._generations(entry[3]) or now - entry[1] > self.keep_seconds:
                 return None
             return entry[2]
 
-    def begin(self) -> tuple[int, float]:
-        """What a read starting now is kept under: ``(generation, start time)``."""
+    def begin(self, depends: tuple[str, ...] = EVENT_TYPES) -> tuple[tuple[int, ...], float]:
+        """What a read of ``depends``'s event types starting now is kept under: ``(generations,
+        start time)``."""
         with self._lock:
-            return self.generation, time.monotonic()
+            return self._generations(_known(depends)), time.monotonic()
 
-    def keep(self, key: str, started: tuple[int, float], value: Any) -> bool:
-        """Keep ``value`` (read from ``started`` on) unless something changed meanwhile or the
-        engine may not have settled yet."""
-        generation, at = started
+    def keep(
+        self,
+        key: str,
+        started: tuple[tuple[int, ...], float],
+        value: Any,
+        depends: tuple[str, ...] = EVENT_TYPES,
+    ) -> bool:
+        """Keep ``value`` (read from ``started`` on, showing ``depends``'s event types) unless one of
+        them changed meanwhile or the engine may not have settled yet."""
+        generations, at = started
+        depends = _known(depends)
         with self._lock:
-            if not (self.alive and self.open) or generation != self.generation or at < self.settled_at:
+            if not (self.alive and self.open) or generations != self._generations(depends):
                 return False
-            if self._peek.poll(0):
+            if not self._caught_up():
                 return False
-            self._kept[key] = (generation, at, value)
+            if at < self.settled_at or any(at < self._type_settled[kind] for kind in depends):
+                return False
+            self._kept[key] = (generations, at, value, depends)
             return True
 
     def invalidate(self) -> None:
@@ -223,22 +243,15 @@ class Watcher:
                         due = [t for t in self._rechecks if t <= now]
                         if due:
                             self._rechecks = [t for t in self._rechecks if t > now]
-                            self._changed()
+                            self._changed("container")  # LATE_ACTIONS: container list states
                         wait = min([wait, *(t - now for t in self._rechecks)])
                 if not self._poller.poll(max(wait, 0.0) * 1000):
                     continue
                 with self._lock:
                     if not self.alive:
                         return
-                    try:
-                        data = self._sock.recv(MAX_EVENT_BYTES)
-                    except BlockingIOError:
-                        continue
-                    if not data:
+                    if not self._read_some():
                         return  # the engine ended the stream (a restart, a shutdown)
-                    if len(data) >= BEHIND_BYTES:  # behind: the engine may have dropped events
-                        self._changed()
-                    self._apply(data)
         except Exception as exc:  # noqa: BLE001 - any failure ends the watcher; pages read the engine
             log.info("engine events stream of %s ended: %s", self.key[0], exc)
         finally:
@@ -248,6 +261,33 @@ class Watcher:
                 self._sock.close()
             short = not opened or time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
             _forget(self, failed=short and not self._stopped)
+
+    def _read_some(self) -> bool:
+        """Read and apply what the socket holds (under the lock); False: the stream ended."""
+        try:
+            data = self._sock.recv(MAX_EVENT_BYTES)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        if len(data) >= BEHIND_BYTES:  # behind: the engine may have dropped events
+            self._changed()
+        self._apply(data)
+        return True
+
+    def _caught_up(self) -> bool:
+        """Under the lock, for a request: apply what the engine wrote that the watcher thread has not
+        read yet (each event then drops only what it changes); False while a line is incomplete
+        or the stream failed (as a change: nothing served or kept)."""
+        if self._peek.poll(0):
+            try:
+                ended = not self._read_some()
+            except OSError:
+                ended = True
+            if ended:
+                self._end()  # the watcher thread wakes up and finishes
+                return False
+        return not self._buffer and not self._skipping
 
     def _apply(self, data: bytes) -> None:
         """Bytes of the stream: every complete event line that is a change bumps the generation."""
@@ -265,9 +305,12 @@ class Watcher:
                 event = orjson.loads(line)
             except orjson.JSONDecodeError:
                 event = None
-            if not isinstance(event, dict) or changes(event):
+            if not isinstance(event, dict):
                 self._changed()
-                if isinstance(event, dict) and _action(event) in LATE_ACTIONS:
+            elif changes(event):
+                kind = str(event.get("Type") or "")
+                self._changed(kind if kind in self._type_generations else None)
+                if kind == "container" and _action(event) in LATE_ACTIONS:
                     now = time.monotonic()
                     later = (round((now + d) * 2) / 2 for d in LATE_RECHECKS)  # half-second slots
                     self._rechecks = sorted({*self._rechecks, *later})[:64]
@@ -277,10 +320,18 @@ class Watcher:
             self._buffer = b""
             self._skipping = True
 
-    def _changed(self) -> None:
-        self.generation += 1
-        self._kept.clear()
-        self.settled_at = max(self.settled_at, time.monotonic() + SETTLE_SECONDS)
+    def _changed(self, kind: str | None = None) -> None:
+        """A change of ``kind``'s events (None: of unknown reach, everything goes)."""
+        settle = time.monotonic() + SETTLE_SECONDS
+        if kind is None:
+            self.generation += 1
+            self._kept.clear()
+            self.settled_at = max(self.settled_at, settle)
+            return
+        self._type_generations[kind] += 1
+        self._type_settled[kind] = max(self._type_settled[kind], settle)
+        for key in [key for key, entry in self._kept.items() if kind in entry[3]]:
+            del self._kept[key]
 
     def _end(self) -> None:
         if self.alive:
@@ -346,23 +397,36 @@ def watcher_for(engine: Engine) -> Watcher | None:
 
 
 def read_kept(
-    engine: Engine, key: str, read: Callable[[], T], *, keep: Callable[[T], bool] | None = None
+    engine: Engine,
+    key: str,
+    read: Callable[[], T],
+    *,
+    keep: Callable[[T], bool] | None = None,
+    depends: tuple[str, ...] = EVENT_TYPES,
 ) -> T:
-    """``read()``'s answer, or the one kept from an earlier call if nothing changed since.
+    """``read()``'s answer, or the one kept from an earlier call if nothing it shows changed since.
 
     ``read`` must return a value nobody mutates (tuples, frozen dataclasses); ``keep(value)`` says
-    whether it may be kept at all."""
+    whether it may be kept at all; ``depends``: the event types whose changes it shows (of
+    EVENT_TYPES; all of them unless told)."""
     watcher = watcher_for(engine)
     if watcher is None:
         return read()
     kept = watcher.get(key)
     if kept is not None:
         return kept
-    started = watcher.begin()
+    started = watcher.begin(depends)
     value = read()
     if keep is None or keep(value):
-        watcher.keep(key, started, value)
+        watcher.keep(key, started, value, depends)
     return value
+
+
+def _known(depends: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = set(depends) - set(EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"not an event type the watcher follows: {sorted(unknown)}")
+    return tuple(depends)
 
 
 def invalidate(engine: Engine) -> None:

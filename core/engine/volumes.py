@@ -140,7 +140,7 @@ def _users_by_volume(containers: list[dict]) -> dict[str, list[ContainerUse]]:
 
 def _volume(raw: dict, users: dict[str, list[ContainerUse]]) -> Volume:
     # Called for every volume of the list (1,000 on the bench host) before any filter, so it does
-    # only what it must: the engine's JSON is fresh (its dicts are no one else's, no copies), its
+    # only what it must: the engine's JSON is read-only here (kept between pages, never copied), its
     # fields are strings or null, and one user needs no sort (bench/profile_page.py: 2.1 -> 1.2 ms).
     name = raw.get("Name") or ""
     users_of = users.get(name)
@@ -186,10 +186,40 @@ def list_volumes(engine: Engine) -> list[Volume]:
     return list(snapshots.read_kept(engine, "volumes", lambda: _read_volumes(engine), keep=_all_local))
 
 
+# The joined list shows volumes and who uses them; its two engine reads are kept apart too, each
+# dropped by its own events only: a container starting re-reads /containers/json (~1 ms with 1,000
+# volumes), not /volumes (~10 ms). ContainerUse.image is /containers/json's Image, which an image
+# tag event can change.
+VOLUME_EVENTS = ("volume", "plugin")
+CONTAINER_EVENTS = ("container", "image")
+
+
 def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
-    response, containers = with_containers(engine.api, engine.api.volumes)
-    users = _users_by_volume(containers)
-    return tuple(_volume(v, users) for v in response.get("Volumes") or [])
+    api = engine.api
+    containers = side_call(
+        snapshots.read_kept,
+        engine,
+        "containers:all",
+        lambda: tuple(api.containers(all=True)),
+        depends=CONTAINER_EVENTS,
+    )
+    try:
+        raw = snapshots.read_kept(
+            engine,
+            "volumes:raw",
+            lambda: tuple(api.volumes().get("Volumes") or ()),
+            keep=_raw_all_local,
+            depends=VOLUME_EVENTS,
+        )
+    except BaseException:
+        containers.cancel()
+        raise
+    users = _users_by_volume(containers.result())
+    return tuple(_volume(v, users) for v in raw)
+
+
+def _raw_all_local(volumes: tuple[dict, ...]) -> bool:
+    return all(v.get("Driver") == "local" for v in volumes)
 
 
 def _all_local(volumes: tuple[Volume, ...]) -> bool:

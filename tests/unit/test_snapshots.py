@@ -29,10 +29,16 @@ def event(kind: str, action: str) -> bytes:
     return json.dumps({"Type": kind, "Action": action, "Actor": {"ID": "x"}}).encode() + b"\n"
 
 
+def settle(watcher) -> None:
+    """As if SETTLE_SECONDS went by since the last change."""
+    watcher.settled_at = 0.0
+    watcher._type_settled = dict.fromkeys(watcher._type_settled, 0.0)
+
+
 def apply_pending(watcher) -> None:
-    """What the watcher thread does when the socket is readable."""
+    """What the watcher thread does when the socket is readable (a request may have done it already)."""
     with watcher._lock:
-        watcher._apply(watcher._sock.recv(snapshots.MAX_EVENT_BYTES))
+        watcher._read_some()
 
 
 @pytest.mark.parametrize(
@@ -114,7 +120,7 @@ def test_nothing_is_kept_from_a_read_begun_while_the_engine_settles(stream):
     time.sleep(0.01)
     apply_pending(watcher)
     assert not watcher.keep("volumes", watcher.begin(), ("maybe still running",))
-    watcher.settled_at = time.monotonic()  # as if SETTLE_SECONDS went by
+    settle(watcher)  # as if SETTLE_SECONDS went by
     assert watcher.keep("volumes", watcher.begin(), ("settled",))
     assert watcher.get("volumes") == ("settled",)
 
@@ -142,15 +148,35 @@ def test_a_kept_read_expires(stream):
 
 
 def test_an_event_split_across_reads_is_applied_once_whole(stream):
+    """Half an event is not applied yet, but nothing is served while it is incomplete."""
     watcher, _ = stream
     watcher.keep("volumes", watcher.begin(), ("a",))
     whole = event("volume", "create")
     with watcher._lock:
         watcher._apply(whole[:10])
-    assert watcher.get("volumes") == ("a",)
+    assert watcher._type_generations["volume"] == 0
+    assert watcher.get("volumes") is None
     with watcher._lock:
         watcher._apply(whole[10:])
+    assert watcher._type_generations["volume"] == 1
     assert watcher.get("volumes") is None
+
+
+def test_a_request_applies_what_the_thread_has_not_read_yet(stream):
+    """A page does not wait for the watcher thread: it reads the pending events itself, and a
+    harmless one (or one of a type the read does not show) leaves the kept read served."""
+    watcher, engine_end = stream
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("v",), ("volume",))
+    engine_end.sendall(event("volume", "mount") + event("container", "start"))
+    time.sleep(0.01)
+    assert watcher.get("volumes:raw") == ("v",)  # read and applied by get(), not the thread
+    assert watcher._type_generations["container"] == 1
+    engine_end.sendall(event("volume", "destroy"))
+    time.sleep(0.01)
+    assert watcher.get("volumes:raw") is None
+    engine_end.close()  # the engine ends the stream: seen by the request too
+    time.sleep(0.01)
+    assert watcher.get("volumes:raw") is None and not watcher.alive
 
 
 def test_an_event_line_over_the_limit_is_a_change_skipped_to_its_end(stream):
@@ -260,7 +286,7 @@ def test_what_is_kept_is_dropped_again_after_a_late_state_event():
         assert len(watcher._rechecks) == len(snapshots.LATE_RECHECKS)
         with watcher._lock:
             watcher._rechecks = [time.monotonic() + 0.3]  # the first recheck, sooner
-            watcher.settled_at = 0.0
+            settle(watcher)
         assert watcher.keep("volumes", watcher.begin(), ("still running?",))
         assert watcher.get("volumes") == ("still running?",)
         while watcher._rechecks and time.monotonic() < deadline:
@@ -286,3 +312,63 @@ def test_stop_is_not_a_failure_but_a_stream_the_engine_ends_young_is():
         engine_end.close()
         assert (watcher.key in snapshots._failed) is by_engine
     snapshots._failed.clear()
+
+
+def test_a_read_is_dropped_only_by_the_event_types_it_shows(stream):
+    """A container starting does not drop the /volumes answer, only what shows containers."""
+    watcher, engine_end = stream
+    volumes, containers = ("volume", "plugin"), ("container", "image")
+    watcher.keep("volumes:raw", watcher.begin(volumes), ("v",), volumes)
+    watcher.keep("containers:all", watcher.begin(containers), ("c",), containers)
+    watcher.keep("everything", watcher.begin(), ("e",))
+    engine_end.sendall(event("container", "start"))
+    time.sleep(0.01)
+    apply_pending(watcher)
+    assert watcher.get("volumes:raw") == ("v",)
+    assert watcher.get("containers:all") is None and watcher.get("everything") is None
+    # the container change settles for what shows containers only
+    assert watcher.keep("volumes:other", watcher.begin(volumes), ("v2",), volumes)
+    assert not watcher.keep("containers:all", watcher.begin(containers), ("c2",), containers)
+    settle(watcher)
+    started = watcher.begin(containers)
+    engine_end.sendall(event("volume", "create"))  # while the containers read is on its way
+    time.sleep(0.01)
+    apply_pending(watcher)
+    assert watcher.keep("containers:all", started, ("c3",), containers)  # a volume event: not its concern
+    assert watcher.get("volumes:raw") is None and watcher.get("volumes:other") is None
+    assert watcher.get("containers:all") == ("c3",)
+
+
+def test_a_change_of_unknown_reach_drops_every_kind_of_kept_read(stream):
+    watcher, engine_end = stream
+    for cause in (event("network", "connect"), b"not json\n"):
+        watcher.keep("volumes:raw", watcher.begin(("volume",)), ("v",), ("volume",))
+        watcher.keep("containers:all", watcher.begin(("container",)), ("c",), ("container",))
+        engine_end.sendall(cause)
+        time.sleep(0.01)
+        apply_pending(watcher)
+        assert watcher.get("volumes:raw") is None and watcher.get("containers:all") is None, cause
+        settle(watcher)
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("v",), ("volume",))
+    watcher.invalidate()
+    assert watcher.get("volumes:raw") is None
+    settle(watcher)
+    started = watcher.begin(("volume",))
+    watcher.invalidate()  # our own change while the read was on its way
+    settle(watcher)
+    assert not watcher.keep("volumes:raw", started, ("v",), ("volume",))
+
+
+def test_a_late_state_recheck_drops_what_shows_containers_only(stream):
+    watcher, _ = stream
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("v",), ("volume",))
+    watcher.keep("containers:all", watcher.begin(("container",)), ("c",), ("container",))
+    with watcher._lock:
+        watcher._changed("container")  # what a recheck does
+    assert watcher.get("volumes:raw") == ("v",) and watcher.get("containers:all") is None
+
+
+def test_an_event_type_the_watcher_does_not_follow_is_refused_as_a_dependency(stream):
+    watcher, _ = stream
+    with pytest.raises(ValueError):
+        watcher.begin(("network",))
