@@ -74,7 +74,7 @@ def first_byte(url: str, cookie: str) -> float:
     return elapsed
 
 
-def bench_list(api, live, cookie: str, count: int) -> None:
+def bench_list(api, live, cookie: str, count: int, image: str) -> None:
     print(f"creating {count} volumes …", flush=True)
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
@@ -124,6 +124,23 @@ def bench_list(api, live, cookie: str, count: int) -> None:
         api.remove_volume(f"{RUN}-poke-{n}")
         cold_times += timed(page, 1)
         cold_raw += timed(raw, 1)
+    # ... and right after a container started or stopped outside (no volume event): only who uses
+    # what is read again (/containers/json), the /volumes answer stays kept.
+    other = api.create_container(
+        image,
+        command=["sleep", "300"],
+        name=f"{RUN}-churn",
+        labels={BENCH_LABEL: RUN},
+        host_config=api.create_host_config(network_mode="none"),
+    )
+    time.sleep(1.5)  # the volume changes above settled: a read now keeps the /volumes answer
+    page()
+    churn_times, churn_raw = [], []
+    for n in range(10):
+        (api.start if n % 2 == 0 else api.kill)(other["Id"])
+        time.sleep(0.05)
+        churn_times += timed(page, 1)
+        churn_raw += timed(raw, 1)
     df_times = timed(df, 3)
     raw_median, page_median = statistics.median(raw_times), statistics.median(page_times)
     total = len(api.volumes().get("Volumes") or [])
@@ -134,6 +151,11 @@ def bench_list(api, live, cookie: str, count: int) -> None:
     print(
         f"  right after an outside change (nothing kept): /volumes/ median "
         f"{statistics.median(cold_times) * 1000:.1f} ms = {cold:.2f}x raw"
+    )
+    churn = statistics.median(churn_times) / statistics.median(churn_raw)
+    print(
+        f"  right after a container started/stopped outside: /volumes/ median "
+        f"{statistics.median(churn_times) * 1000:.1f} ms = {churn:.2f}x raw"
     )
     print(f"  /system/df (sizes, loaded after the page) median {statistics.median(df_times) * 1000:.1f} ms")
     print(f"  floor: /accounts/login/ (no engine call) median {statistics.median(floor_times) * 1000:.1f} ms")
@@ -267,7 +289,7 @@ def main() -> None:
             VOLUME_HELPER_IMAGE=image,
         ) as live:
             if not args.skip_list:
-                bench_list(api, live, live.session_cookie("viewer"), args.volumes)
+                bench_list(api, live, live.session_cookie("viewer"), args.volumes, image)
             if not args.skip_download:
                 bench_download(api, live, live.session_cookie("operator"), image, args.megabytes)
     finally:
