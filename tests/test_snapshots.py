@@ -27,14 +27,15 @@ EVENT_WAIT = snapshots.SETTLE_SECONDS + 4
 def reads(monkeypatch):
     """The engine reads of the volume list, counted; a watcher open and settled for them."""
     snapshots.stop_all()
-    counter = {"n": 0}
-    real = engine_volumes._read_volumes
+    counter = {"n": 0}  # engine reads of either part of the list (/volumes, /containers/json)
+    for part in ("_engine_volumes", "_engine_volume_users"):
+        real = getattr(engine_volumes, part)
 
-    def counted(engine):
-        counter["n"] += 1
-        return real(engine)
+        def counted(api, _real=real):
+            counter["n"] += 1
+            return _real(api)
 
-    monkeypatch.setattr(engine_volumes, "_read_volumes", counted)
+        monkeypatch.setattr(engine_volumes, part, counted)
     docker = default_engine()
     docker.volumes.list_volumes()  # starts the watcher
     watcher = wait_for(lambda: snapshots.watcher_for(docker), timeout=5, message="a watcher")
@@ -184,7 +185,7 @@ def test_an_ended_stream_keeps_nothing_and_a_new_one_opens(reads):
     wait_for(lambda: not watcher._thread.is_alive(), timeout=5, message="the watcher thread to end")
     before = counter["n"]
     names(docker)
-    assert counter["n"] == before + 1  # read from the engine, not from what the old stream kept
+    assert counter["n"] == before + 2  # both parts read from the engine, not from the old stream's
     snapshots._failed.clear()  # it lived less than SHORT_LIFE_SECONDS: no retry wait in this test
     assert snapshots.watcher_for(docker) not in (None, watcher)
 

@@ -286,6 +286,10 @@ class Watcher:
                 ended = True
             if ended:
                 self._end()  # the watcher thread wakes up and finishes
+                # Forgotten now, as the thread will (a young stream's end delays the next one), so
+                # a read in the same page does not open a new stream before the thread got there.
+                short = time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
+                _forget(self, failed=short and not self._stopped)
                 return False
         return not self._buffer and not self._skipping
 

@@ -20,9 +20,10 @@ import stat
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import IO, TypeVar
 
 import docker
@@ -118,7 +119,8 @@ class Listing:
 # --------------------------------------------------------------------------- helpers
 
 
-def _users_by_volume(containers: list[dict]) -> dict[str, list[ContainerUse]]:
+def _users_by_volume(containers: list[dict]) -> dict[str, tuple[ContainerUse, ...]]:
+    """Who uses which volume (by volume name; each volume's users by name)."""
     users: dict[str, list[ContainerUse]] = {}
     for raw in containers:
         names = raw.get("Names") or []
@@ -135,15 +137,17 @@ def _users_by_volume(containers: list[dict]) -> dict[str, list[ContainerUse]]:
                     read_only=not mount.get("RW", True),
                 )
             )
-    return users
+    return {
+        name: (uses[0],) if len(uses) == 1 else tuple(sorted(uses, key=_by_name))
+        for name, uses in users.items()
+    }
 
 
-def _volume(raw: dict, users: dict[str, list[ContainerUse]]) -> Volume:
+def _volume(raw: dict, users: Mapping[str, tuple[ContainerUse, ...]]) -> Volume:
     # Called for every volume of the list (1,000 on the bench host) before any filter, so it does
     # only what it must: the engine's JSON is read-only here (kept between pages, never copied), its
-    # fields are strings or null, and one user needs no sort (bench/profile_page.py: 2.1 -> 1.2 ms).
+    # fields are strings or null, and its users come sorted (bench/profile_page.py: 2.1 -> 1.2 ms).
     name = raw.get("Name") or ""
-    users_of = users.get(name)
     return Volume(
         name,
         raw.get("Driver") or "",
@@ -152,7 +156,7 @@ def _volume(raw: dict, users: dict[str, list[ContainerUse]]) -> Volume:
         raw.get("Mountpoint") or "",
         raw.get("Labels") or {},
         raw.get("Options") or {},
-        tuple(sorted(users_of, key=_by_name)) if users_of else (),
+        users.get(name, ()),
     )
 
 
@@ -178,54 +182,72 @@ def with_containers(api, first: Callable[[], T]) -> tuple[T, list[dict]]:
 @engine_call
 def list_volumes(engine: Engine) -> list[Volume]:
     """``docker volume ls`` with who uses each volume, in two concurrent requests whatever the count;
-    kept between pages while the engine's event stream reports no change (core/engine/snapshots.py).
+    each kept between pages while the engine's event stream reports no change to it
+    (core/engine/snapshots.py).
 
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    return list(snapshots.read_kept(engine, "volumes", lambda: _read_volumes(engine), keep=_all_local))
+    return list(_read_volumes(engine))
 
 
-# The joined list shows volumes and who uses them; its two engine reads are kept apart too, each
-# dropped by its own events only: a container starting re-reads /containers/json (~1 ms with 1,000
-# volumes), not /volumes (~10 ms). ContainerUse.image is /containers/json's Image, which an image
-# tag event can change.
+# The list's two engine reads are kept apart, each dropped by its own events only: a container
+# starting re-reads /containers/json (~1 ms with 1,000 volumes), not /volumes (~10 ms). What is kept
+# of the containers is who uses which volume, not the whole list. ContainerUse.image is
+# /containers/json's Image, which an image tag event can change.
 VOLUME_EVENTS = ("volume", "plugin")
 CONTAINER_EVENTS = ("container", "image")
+# The last join per endpoint, by the identity of its two parts: served again while both parts are
+# the same kept answers, so it is exactly as fresh as they are (a kept join of its own could hold a
+# part past its own age limit).
+_joins: dict[object, tuple[tuple, Mapping, tuple[Volume, ...]]] = {}
+_joins_lock = threading.Lock()
+MAX_JOINS = 16
 
 
 def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
-    api = engine.api
-    containers = side_call(
+    users_read = side_call(
         snapshots.read_kept,
         engine,
-        "containers:all",
-        lambda: tuple(api.containers(all=True)),
+        "volume-users",
+        lambda: _engine_volume_users(engine.api),
         depends=CONTAINER_EVENTS,
     )
     try:
         raw = snapshots.read_kept(
-            engine,
-            "volumes:raw",
-            lambda: tuple(api.volumes().get("Volumes") or ()),
-            keep=_raw_all_local,
-            depends=VOLUME_EVENTS,
+            engine, "volumes:raw", lambda: _engine_volumes(engine.api), keep=_all_local, depends=VOLUME_EVENTS
         )
     except BaseException:
-        containers.cancel()
+        users_read.cancel()
         raise
-    users = _users_by_volume(containers.result())
-    return tuple(_volume(v, users) for v in raw)
+    users = users_read.result()
+    key = engine.ref.cache_key
+    with _joins_lock:
+        last = _joins.get(key)
+    if last is not None and last[0] is raw and last[1] is users:
+        return last[2]
+    volumes = tuple(_volume(v, users) for v in raw)
+    with _joins_lock:
+        if len(_joins) >= MAX_JOINS:
+            _joins.clear()
+        _joins[key] = (raw, users, volumes)
+    return volumes
 
 
-def _raw_all_local(volumes: tuple[dict, ...]) -> bool:
-    return all(v.get("Driver") == "local" for v in volumes)
+def _engine_volumes(api) -> tuple[dict, ...]:
+    """``GET /volumes``: the raw list (read-only from here on: it may be kept)."""
+    return tuple(api.volumes().get("Volumes") or ())
 
 
-def _all_local(volumes: tuple[Volume, ...]) -> bool:
+def _engine_volume_users(api) -> Mapping[str, tuple[ContainerUse, ...]]:
+    """``GET /containers/json?all=1`` as who uses which volume (read-only: it may be kept)."""
+    return MappingProxyType(_users_by_volume(api.containers(all=True)))
+
+
+def _all_local(volumes: tuple[dict, ...]) -> bool:
     """Kept between pages only when every volume is the local driver's: a plugin's volumes may be
     made or removed elsewhere (another host of the same storage) without an event on this engine."""
-    return all(v.driver == "local" for v in volumes)
+    return all(v.get("Driver") == "local" for v in volumes)
 
 
 @engine_call

@@ -372,3 +372,77 @@ def test_an_event_type_the_watcher_does_not_follow_is_refused_as_a_dependency(st
     watcher, _ = stream
     with pytest.raises(ValueError):
         watcher.begin(("network",))
+
+
+class _FakeApi:
+    def __init__(self):
+        self.calls = {"volumes": 0, "containers": 0}
+        self.image = "app:1"
+
+    def volumes(self):
+        self.calls["volumes"] += 1
+        return {"Volumes": [{"Name": "data", "Driver": "local"}]}
+
+    def containers(self, all=False):
+        self.calls["containers"] += 1
+        return [
+            {
+                "Id": "c1",
+                "Names": ["/app"],
+                "State": "running",
+                "Image": self.image,
+                "Mounts": [{"Type": "volume", "Name": "data", "RW": True}],
+            }
+        ]
+
+
+def test_no_part_of_the_volume_list_is_served_older_than_the_keep_time(stream):
+    """A container event re-reads who uses what while the /volumes answer stays kept; the list made
+    of the two is never kept on its own, so the /volumes part still ages out on its own time (a kept
+    join once held it for twice KEEP_SECONDS)."""
+    from types import SimpleNamespace
+
+    from core.engine import volumes
+
+    watcher, engine_end = stream
+    api = _FakeApi()
+    engine = SimpleNamespace(api=api, ref=SimpleNamespace(cache_key=("fake", "join")))
+    watcher.keep_seconds = 0.6
+    snapshots._watchers[engine.ref.cache_key] = watcher
+    try:
+        first = volumes._read_volumes(engine)
+        assert [u.image for u in first[0].used_by] == ["app:1"]
+        assert volumes._read_volumes(engine) is first  # both parts kept: the same join
+        assert api.calls == {"volumes": 1, "containers": 1}
+        time.sleep(0.3)
+        api.image = "app:2"  # changed with an event this time
+        engine_end.sendall(event("container", "start"))
+        time.sleep(0.01)
+        apply_pending(watcher)
+        settle(watcher)
+        second = volumes._read_volumes(engine)
+        assert [u.image for u in second[0].used_by] == ["app:2"]
+        assert api.calls == {"volumes": 1, "containers": 2}  # /volumes still the kept answer
+        time.sleep(0.4)  # the /volumes answer is now older than keep_seconds; who-uses-what is not
+        volumes._read_volumes(engine)
+        assert api.calls == {"volumes": 2, "containers": 2}
+    finally:
+        snapshots._watchers.pop(engine.ref.cache_key, None)
+
+
+def test_a_stream_end_seen_by_a_request_is_forgotten_at_once_with_its_retry_wait(stream):
+    """The page that sees the end must not open a new stream before the retry wait (the watcher
+    thread would have recorded a young stream's end a moment later)."""
+    watcher, engine_end = stream
+    key = ("fake", "ended")
+    watcher.key = key
+    snapshots._watchers[key] = watcher
+    try:
+        engine_end.close()
+        time.sleep(0.01)
+        assert watcher.get("volumes") is None and not watcher.alive
+        assert key not in snapshots._watchers
+        assert key in snapshots._failed  # a young stream: the next one waits RETRY_SECONDS
+    finally:
+        snapshots._watchers.pop(key, None)
+        snapshots._failed.pop(key, None)
