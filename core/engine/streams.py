@@ -932,6 +932,19 @@ class TerminalSocket:
         except OSError:
             pass
 
+    def send_now(self, data: bytes) -> int:
+        """Write what the socket takes at once, never waiting (safe on the event loop): the bytes
+        handled, 0 when it would wait or the socket is not a plain one (TLS, ssh). A broken
+        connection counts as handled, as in :meth:`send` (the reader sees the end)."""
+        if type(self.sock) is not socket.socket or self._closed:
+            return 0
+        try:
+            return self.sock.send(data, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError:
+            return len(data)
+
     def close(self) -> None:
         """Shut the socket down (wakes a blocked ``recv``); idempotent."""
         if self._closed:

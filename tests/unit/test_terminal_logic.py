@@ -85,3 +85,69 @@ def test_rate_limit_counts_bytes_as_amounts():
     limit = RateLimit(1000, clock=lambda: 0.0)
     assert limit.allow(1500)
     assert not limit.allow(600)
+
+
+def test_send_now_writes_what_the_socket_takes_and_never_waits():
+    import socket
+
+    from core.engine.streams import TerminalSocket
+
+    ours, process = socket.socketpair()
+    terminal = TerminalSocket(ours, exec_id=None, container_id="c", token="t", url="unix:///x")
+    try:
+        assert terminal.send_now(b"ls\r") == 3
+        assert process.recv(16) == b"ls\r"
+        # a process that does not read its input: the buffer fills, then nothing more is taken
+        taken = sum(terminal.send_now(b"x" * 65536) for _ in range(200))
+        assert 0 < taken < 200 * 65536
+        assert terminal.send_now(b"more") == 0  # would wait: the caller hands it to its writer thread
+        terminal.close()
+        assert terminal.send_now(b"after close") == 0
+    finally:
+        ours.close()
+        process.close()
+
+
+def test_send_now_leaves_other_sockets_to_the_writer_thread():
+    import socket
+    import ssl
+
+    from core.engine.streams import TerminalSocket
+
+    ours, process = socket.socketpair()
+    wrapped = ssl.SSLSocket.__new__(ssl.SSLSocket)  # stands for a TLS endpoint's socket: never used
+    terminal = TerminalSocket(ours, exec_id=None, container_id="c", token="t", url="unix:///x")
+    terminal.sock = wrapped
+    try:
+        assert terminal.send_now(b"ls\r") == 0
+    finally:
+        ours.close()
+        process.close()
+
+
+def test_a_browser_frame_skips_channels_database_cleanup_hop_and_other_messages_keep_it(monkeypatch):
+    import channels.consumer
+
+    from core.consumers.base import GuardedConsumer
+    from tests.unit.aio import run
+
+    hops = []
+
+    async def hop():
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", hop)
+    got = []
+
+    class Probe(GuardedConsumer):
+        async def receive(self, text_data=None, bytes_data=None):
+            got.append(bytes_data or text_data)
+
+        async def websocket_disconnect(self, message):
+            got.append(message["type"])
+
+    consumer = Probe()
+    run(consumer.dispatch({"type": "websocket.receive", "bytes": b"k"}))
+    assert got == [b"k"] and hops == []
+    run(consumer.dispatch({"type": "websocket.disconnect", "code": 1000}))
+    assert got == [b"k", "websocket.disconnect"] and hops == [1]
