@@ -369,8 +369,10 @@ class TerminalConsumer(GuardedConsumer):
         # A keystroke goes straight to the socket when it takes it at once and nothing is queued or
         # being written (order kept): no hand-over to the writer thread on the way to the echo
         # (~0.1 ms of it). What the socket does not take goes to the writer thread, which may wait.
+        # Before the session is audited, remembered and recorded (the writer thread starts last)
+        # input waits in the queue: after a start that failed nothing ever reads it.
         rest = data
-        if self.writes.unfinished_tasks == 0 and self.terminal is not None and not self.ending:
+        if self.writer is not None and self.writes.unfinished_tasks == 0 and not self.ending:
             rest = data[self.terminal.send_now(data) :]
         if rest:
             try:

@@ -151,3 +151,31 @@ def test_a_browser_frame_skips_channels_database_cleanup_hop_and_other_messages_
     assert got == [b"k"] and hops == []
     run(consumer.dispatch({"type": "websocket.disconnect", "code": 1000}))
     assert got == [b"k", "websocket.disconnect"] and hops == [1]
+
+
+def test_input_reaches_the_process_only_once_the_session_has_started():
+    """Before the session is audited and recorded (or after that failed) input waits for the writer
+    thread: written straight away it would reach a live shell with no trail."""
+    import socket
+
+    from core.consumers.exec import ExecConsumer
+    from core.engine.streams import TerminalSocket
+    from tests.unit.aio import run
+
+    ours, process = socket.socketpair()
+    process.setblocking(False)
+    consumer = ExecConsumer()
+    consumer.terminal = TerminalSocket(ours, exec_id=None, container_id="c", token="t", url="unix:///x")
+    consumer.frame_rate = consumer.byte_rate = type("Open", (), {"allow": lambda self, *a: True})()
+    consumer.frame_limit = 1 << 16
+    try:
+        run(consumer.receive(bytes_data=b"rm -rf /data\r"))  # begin() failed or has not finished
+        try:
+            leaked = process.recv(64)
+        except BlockingIOError:
+            leaked = b""
+        assert leaked == b""
+        assert consumer.writes.qsize() == 1  # waits for the writer thread, which a failed start never runs
+    finally:
+        ours.close()
+        process.close()
