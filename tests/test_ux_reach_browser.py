@@ -109,6 +109,8 @@ def test_since_until_and_a_download_that_carries_the_choices(page, login, live, 
     page.fill("[data-log-until]", before)
     page.dispatch_event("[data-log-until]", "change")
     page.wait_for_selector('[data-log-status="ended"]')
+    # the status changes as the end frame arrives; its lines are drawn at the next animation frame
+    page.wait_for_selector('.logview .line:has-text("early-err")')
     assert page.locator('.logview .line:has-text("early-err")').count() == 1
     assert page.locator('.logview .line:has-text("late-out")').count() == 0
     assert "until=" in page.get_attribute("[data-log-download]", "href")
