@@ -47,6 +47,7 @@ from core.references import BadReference
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,18 @@ def side_call(func: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
     """``func(*args, **kwargs)`` in the shared side pool, for a read made at the same time as
     another one. Take ``.result()`` (it raises what the call raised) or ``.cancel()`` it."""
     return _SIDE_POOL.submit(func, *args, **kwargs)
+
+
+def both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """``(first(), second())`` at the same time, ``second`` in the side pool: the caller waits for
+    the slower of the two, not for both in turn. Errors of either are raised here."""
+    pending = side_call(second)
+    try:
+        result = first()
+    except BaseException:
+        pending.cancel()
+        raise
+    return result, pending.result()
 
 
 def engine_call(func: F) -> F:

@@ -259,8 +259,7 @@ class Watcher:
                 self._end()
             if self._sock is not None:
                 self._sock.close()
-            short = not opened or time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
-            _forget(self, failed=short and not self._stopped)
+            self._unregister(opened=opened)
 
     def _read_some(self) -> bool:
         """Read and apply what the socket holds (under the lock); False: the stream ended."""
@@ -275,6 +274,12 @@ class Watcher:
         self._apply(data)
         return True
 
+    def _unregister(self, *, opened: bool = True) -> None:
+        """No longer this endpoint's watcher; a stream that did not open or died young (not by
+        :meth:`stop`) makes the next one wait RETRY_SECONDS."""
+        short = not opened or time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
+        _forget(self, failed=short and not self._stopped)
+
     def _caught_up(self) -> bool:
         """Under the lock, for a request: apply what the engine wrote that the watcher thread has not
         read yet (each event then drops only what it changes); False while a line is incomplete
@@ -288,8 +293,7 @@ class Watcher:
                 self._end()  # the watcher thread wakes up and finishes
                 # Forgotten now, as the thread will (a young stream's end delays the next one), so
                 # a read in the same page does not open a new stream before the thread got there.
-                short = time.monotonic() - self.opened_at < SHORT_LIFE_SECONDS
-                _forget(self, failed=short and not self._stopped)
+                self._unregister()
                 return False
         return not self._buffer and not self._skipping
 

@@ -484,17 +484,22 @@ class LogStream:
         if assembler.pending:
             self._pending_ts[kind] = stamp if done else first_ts
 
+    def _unstamped(self, raw: str) -> tuple[str, str]:
+        """A TTY log line's engine timestamp (``""`` when not asked for) and its text."""
+        if not self.stamped:
+            return "", raw
+        stamp, _, text = raw.partition(" ")
+        return stamp, text
+
     def _tty_lines(self, data: bytes) -> list[dict]:
         assembler = self._assemblers.get(1)
         if assembler is None:
             assembler = self._assemblers[1] = LineAssembler()
         lines = []
         for raw, total in assembler.feed(data):
-            if self.stamped:
-                stamp, _, text = raw.partition(" ")
+            stamp, text = self._unstamped(raw)
+            if stamp:
                 self.last_ts = stamp
-            else:
-                stamp, text = "", raw
             lines.append(_line("stdout", text.rstrip("\r") if not total else text, stamp, total))
         return lines
 
@@ -502,10 +507,8 @@ class LogStream:
         lines = []
         for kind, assembler in sorted(self._assemblers.items()):
             for raw, total in assembler.flush():
-                if self.tty and self.stamped:
-                    stamp, _, text = raw.partition(" ")
-                elif self.tty:
-                    stamp, text = "", raw
+                if self.tty:
+                    stamp, text = self._unstamped(raw)
                 else:
                     stamp, text = self._pending_ts.get(kind, ""), raw
                 lines.append(_line(STREAMS.get(kind, "stdout"), text, stamp, total))

@@ -30,7 +30,7 @@ import docker
 from django.conf import settings
 
 from core.engine import snapshots
-from core.engine._client import Engine, engine_call, side_call
+from core.engine._client import Engine, both, engine_call
 from core.engine.streams import Body, open_body
 from core.errors import Conflict, InvalidInput, NotFound
 from core.policy import VolumeFacts
@@ -170,13 +170,7 @@ def _by_name(use: ContainerUse) -> str:
 def with_containers(api, first: Callable[[], T]) -> tuple[T, list[dict]]:
     """``first()`` and ``/containers/json?all=1`` at the same time (a list and who uses what): the
     page waits for the slower of the two, not for both in turn. Errors of either are raised here."""
-    containers = side_call(api.containers, all=True)
-    try:
-        result = first()
-    except BaseException:
-        containers.cancel()
-        raise
-    return result, containers.result()
+    return both(first, lambda: api.containers(all=True))
 
 
 @engine_call
@@ -206,21 +200,14 @@ MAX_JOINS = 16
 
 
 def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
-    users_read = side_call(
-        snapshots.read_kept,
-        engine,
-        "volume-users",
-        lambda: _engine_volume_users(engine.api),
-        depends=CONTAINER_EVENTS,
-    )
-    try:
-        raw = snapshots.read_kept(
+    raw, users = both(
+        lambda: snapshots.read_kept(
             engine, "volumes:raw", lambda: _engine_volumes(engine.api), keep=_all_local, depends=VOLUME_EVENTS
-        )
-    except BaseException:
-        users_read.cancel()
-        raise
-    users = users_read.result()
+        ),
+        lambda: snapshots.read_kept(
+            engine, "volume-users", lambda: _engine_volume_users(engine.api), depends=CONTAINER_EVENTS
+        ),
+    )
     key = engine.ref.cache_key
     with _joins_lock:
         last = _joins.get(key)
