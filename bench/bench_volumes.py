@@ -116,14 +116,24 @@ def bench_list(api, live, cookie: str, count: int, image: str) -> None:
         page_cpu += (middle - before) / 15
         floor_cpu += (server_cpu(live.pid) - middle) / 15
     ttfb = statistics.median(first_byte(f"{live.url}/volumes/", cookie) for _ in range(5))
-    # The same page right after a change made outside the dashboard (a volume created and removed
-    # with the SDK): the engine's events end what was kept, so this page reads the engine again.
+    # The same page right after a change made outside the dashboard (a volume created, then
+    # removed, with the SDK): the event names the volume, so the page re-reads just that one (or
+    # leaves it out).
     cold_times, cold_raw = [], []
     for n in range(9):
         api.create_volume(name=f"{RUN}-poke-{n}", labels={BENCH_LABEL: RUN})
+        cold_times += timed(page, 1)
+        cold_raw += timed(raw, 1)
         api.remove_volume(f"{RUN}-poke-{n}")
         cold_times += timed(page, 1)
         cold_raw += timed(raw, 1)
+    # ... and after a prune (one event naming no volume): the page reads the engine whole again.
+    # The filter matches nothing: the prune removes none of the host's volumes.
+    pruned_times, pruned_raw = [], []
+    for _ in range(5):
+        api.prune_volumes(filters={"label": f"{BENCH_LABEL}=matches-nothing-{RUN}"})
+        pruned_times += timed(page, 1)
+        pruned_raw += timed(raw, 1)
     # ... and right after a container started or stopped outside (no volume event): only who uses
     # what is read again (/containers/json), the /volumes answer stays kept.
     other = api.create_container(
@@ -149,8 +159,13 @@ def bench_list(api, live, cookie: str, count: int, image: str) -> None:
     print(f"  dashboard /volumes/       median {page_median * 1000:.1f} ms (first byte {ttfb * 1000:.1f} ms)")
     cold = statistics.median(cold_times) / statistics.median(cold_raw)
     print(
-        f"  right after an outside change (nothing kept): /volumes/ median "
+        f"  right after a volume made or removed outside (that one re-read): /volumes/ median "
         f"{statistics.median(cold_times) * 1000:.1f} ms = {cold:.2f}x raw"
+    )
+    pruned = statistics.median(pruned_times) / statistics.median(pruned_raw)
+    print(
+        f"  right after an outside prune (nothing kept): /volumes/ median "
+        f"{statistics.median(pruned_times) * 1000:.1f} ms = {pruned:.2f}x raw"
     )
     churn = statistics.median(churn_times) / statistics.median(churn_raw)
     print(

@@ -193,7 +193,7 @@ VOLUME_EVENTS = ("volume", "plugin")
 CONTAINER_EVENTS = ("container", "image")
 # The last join per endpoint, by the identity of its two parts: served again while both parts are
 # the same kept answers, so it is exactly as fresh as they are (a kept join of its own could hold a
-# part past its own age limit).
+# part past its own age limit). The next join reuses the rows that did not change (_rejoined).
 _joins: dict[object, tuple[tuple, Mapping, tuple[Volume, ...]]] = {}
 _joins_lock = threading.Lock()
 MAX_JOINS = 16
@@ -202,7 +202,12 @@ MAX_JOINS = 16
 def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
     raw, users = both(
         lambda: snapshots.read_kept(
-            engine, "volumes:raw", lambda: _engine_volumes(engine.api), keep=_all_local, depends=VOLUME_EVENTS
+            engine,
+            "volumes:raw",
+            lambda: _engine_volumes(engine.api),
+            keep=_all_local,
+            depends=VOLUME_EVENTS,
+            patch=lambda volumes, names: _patched_volumes(engine.api, volumes, names),
         ),
         lambda: snapshots.read_kept(
             engine, "volume-users", lambda: _engine_volume_users(engine.api), depends=CONTAINER_EVENTS
@@ -213,7 +218,10 @@ def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
         last = _joins.get(key)
     if last is not None and last[0] is raw and last[1] is users:
         return last[2]
-    volumes = tuple(_volume(v, users) for v in raw)
+    if last is None:
+        volumes = tuple(_volume(v, users) for v in raw)
+    else:
+        volumes = _rejoined(raw, users, last)
     with _joins_lock:
         if len(_joins) >= MAX_JOINS:
             _joins.clear()
@@ -221,9 +229,40 @@ def _read_volumes(engine: Engine) -> tuple[Volume, ...]:
     return volumes
 
 
+def _rejoined(raw: tuple[dict, ...], users: Mapping, last: tuple[tuple, Mapping, tuple[Volume, ...]]):
+    """``raw`` joined with ``users``, reusing the rows of the ``last`` join that did not change: a
+    volume the same answer's dict (a mended /volumes shares the unnamed ones' dicts) with the same
+    users (a container change touches a few volumes' users, not 1,000: 1.2 -> ~0.3 ms)."""
+    joined = {id(v): row for v, row in zip(last[0], last[2], strict=True)}  # alive: held by ``last``
+    same_users = last[1] is users
+    rows = []
+    for v in raw:
+        row = joined.get(id(v))
+        if row is None or not (same_users or row.used_by == users.get(row.name, ())):
+            row = _volume(v, users)
+        rows.append(row)
+    return tuple(rows)
+
+
 def _engine_volumes(api) -> tuple[dict, ...]:
     """``GET /volumes``: the raw list (read-only from here on: it may be kept)."""
     return tuple(api.volumes().get("Volumes") or ())
+
+
+def _patched_volumes(api, volumes: tuple[dict, ...], changed: Mapping[str, bool]) -> tuple[dict, ...]:
+    """A kept ``/volumes`` answer mended for the volumes ``changed`` names (created or removed since,
+    by name: True when the engine said it is gone): gone ones left out, the others re-read one by
+    one, as the engine shows them now."""
+    by_name = {v.get("Name"): v for v in volumes}
+    for name in sorted(changed):
+        if changed[name]:
+            by_name.pop(name, None)
+            continue
+        try:
+            by_name[name] = api.inspect_volume(name)
+        except docker.errors.NotFound:
+            by_name.pop(name, None)
+    return tuple(by_name.values())
 
 
 def _engine_volume_users(api) -> Mapping[str, tuple[ContainerUse, ...]]:
@@ -293,6 +332,7 @@ def create_volume(
                 raise
         else:  # the engine would silently return the existing volume: say so instead
             raise Conflict(f"A volume named “{name}” already exists.")
+    raw = None
     try:
         raw = api.create_volume(
             name=name or None,
@@ -300,8 +340,9 @@ def create_volume(
             driver_opts=driver_opts or None,
             labels=labels or None,
         )
-    finally:
-        snapshots.invalidate(engine)
+    finally:  # the list re-reads the one volume (or everything, when the engine was to name it)
+        made = raw.get("Name") if isinstance(raw, dict) else name
+        snapshots.invalidate(engine, "volume", made if isinstance(made, str) else None)
     return _volume(raw, {})
 
 
@@ -320,10 +361,12 @@ def remove_volume(engine: Engine, *, name: str, force: bool = False) -> None:
     if users:
         names = ", ".join(u.name for u in users)
         raise Conflict(f"Volume “{name}” is in use by {names}: remove or change those containers first.")
+    gone = False
     try:
         engine.api.remove_volume(name, force=force)
-    finally:
-        snapshots.invalidate(engine)
+        gone = True
+    finally:  # the list leaves it out (re-reads it, when the removal failed)
+        snapshots.invalidate(engine, "volume", name, gone=gone)
 
 
 # --------------------------------------------------------------------------- files

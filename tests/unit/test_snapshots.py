@@ -377,11 +377,21 @@ def test_an_event_type_the_watcher_does_not_follow_is_refused_as_a_dependency(st
 class _FakeApi:
     def __init__(self):
         self.calls = {"volumes": 0, "containers": 0}
+        self.inspected: list[str] = []
         self.image = "app:1"
+        self.store = {"data": {"Name": "data", "Driver": "local"}}
 
     def volumes(self):
         self.calls["volumes"] += 1
-        return {"Volumes": [{"Name": "data", "Driver": "local"}]}
+        return {"Volumes": list(self.store.values())}
+
+    def inspect_volume(self, name):
+        import docker
+
+        self.inspected.append(name)
+        if name not in self.store:
+            raise docker.errors.NotFound(f"no such volume: {name}")
+        return self.store[name]
 
     def containers(self, all=False):
         self.calls["containers"] += 1
@@ -446,3 +456,157 @@ def test_a_stream_end_seen_by_a_request_is_forgotten_at_once_with_its_retry_wait
     finally:
         snapshots._watchers.pop(key, None)
         snapshots._failed.pop(key, None)
+
+
+def named_event(kind: str, action: str, name) -> bytes:
+    return json.dumps({"Type": kind, "Action": action, "Actor": {"ID": name}}).encode() + b"\n"
+
+
+def arrive(watcher, engine_end, *lines: bytes) -> None:
+    engine_end.sendall(b"".join(lines))
+    time.sleep(0.01)
+    apply_pending(watcher)
+
+
+def test_a_named_volume_event_notes_the_name_in_a_read_that_mends_itself(stream):
+    watcher, engine_end = stream
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
+    watcher.keep("plain", watcher.begin(("volume",)), ("a",), ("volume",))
+    watcher.keep("containers", watcher.begin(("container",)), ("c",), ("container",))
+    arrive(
+        watcher, engine_end, named_event("volume", "create", "new"), named_event("volume", "destroy", "old")
+    )
+    value, pending, started = watcher.lookup("volumes:raw")
+    assert value == ("a",) and pending == {"new": False, "old": True}  # re-read; gone
+    assert watcher.get("volumes:raw") is None  # not servable as it is
+    assert watcher.lookup("plain") is None  # a read that cannot mend itself goes
+    assert watcher.get("containers") == ("c",)  # another type's read stays
+    # Mended and kept under what lookup saw: served as it is from then on, with nothing pending.
+    assert watcher.keep("volumes:raw", started, ("a", "new"), ("volume",), patchable=True)
+    assert watcher.lookup("volumes:raw")[:2] == (("a", "new"), {})
+
+
+def test_a_named_event_needs_no_settling_but_an_unnamed_one_does(stream):
+    """create/destroy come after the engine's store changed: a read begun right after is kept; a
+    prune (one event for many volumes, no name) still settles."""
+    watcher, engine_end = stream
+    arrive(watcher, engine_end, named_event("volume", "create", "new"))
+    assert watcher.keep("plain", watcher.begin(("volume",)), ("x",), ("volume",))
+    arrive(watcher, engine_end, named_event("volume", "prune", ""))
+    assert watcher.get("plain") is None
+    assert not watcher.keep("plain", watcher.begin(("volume",)), ("x",), ("volume",))
+
+
+def test_a_mended_read_is_not_kept_when_another_event_came_meanwhile(stream):
+    watcher, engine_end = stream
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
+    arrive(watcher, engine_end, named_event("volume", "create", "b"))
+    _, pending, started = watcher.lookup("volumes:raw")
+    assert pending == {"b": False}
+    arrive(watcher, engine_end, named_event("volume", "destroy", "a"))  # while "b" was being read
+    assert not watcher.keep("volumes:raw", started, ("a", "b"), ("volume",), patchable=True)
+    value, pending, _ = watcher.lookup("volumes:raw")
+    assert value == ("a",) and pending == {"a": True, "b": False}  # both mended by the next page
+
+
+def test_unusable_names_and_too_many_names_drop_the_read(stream):
+    watcher, engine_end = stream
+    for bad in (None, "", 7, "x" * (snapshots.MAX_NAME_CHARS + 1)):
+        watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
+        settle(watcher)
+        arrive(watcher, engine_end, named_event("volume", "create", bad))
+        assert watcher.lookup("volumes:raw") is None, bad
+    settle(watcher)
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
+    arrive(
+        watcher, engine_end, *(named_event("volume", "create", f"v{i}") for i in range(snapshots.MAX_PENDING))
+    )
+    assert len(watcher.lookup("volumes:raw")[1]) == snapshots.MAX_PENDING
+    arrive(watcher, engine_end, named_event("volume", "create", "one-more"))
+    assert watcher.lookup("volumes:raw") is None
+
+
+def test_a_mended_read_ages_from_its_first_read(stream):
+    watcher, engine_end = stream
+    watcher.keep_seconds = 0.3
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
+    time.sleep(0.2)
+    arrive(watcher, engine_end, named_event("volume", "create", "b"))
+    _, _, started = watcher.lookup("volumes:raw")
+    assert watcher.keep("volumes:raw", started, ("a", "b"), ("volume",), patchable=True)
+    time.sleep(0.15)
+    assert watcher.lookup("volumes:raw") is None  # 0.35 s since the first read: too old
+
+
+def test_our_own_change_of_one_volume_is_mended_and_an_unnamed_one_drops_everything(stream):
+    watcher, _ = stream
+    watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
+    watcher.keep("containers", watcher.begin(("container",)), ("c",), ("container",))
+    watcher.invalidate("volume", "b")
+    assert watcher.lookup("volumes:raw")[1] == {"b": False} and watcher.get("containers") == ("c",)
+    watcher.invalidate("volume", "b", gone=True)  # the last word on a name is what it is now
+    assert watcher.lookup("volumes:raw")[1] == {"b": True}
+    watcher.invalidate("network", "n")  # not a kind whose changes are mended: everything goes
+    assert watcher.lookup("volumes:raw") is None and watcher.get("containers") is None
+
+
+def test_the_volume_list_re_reads_only_the_volumes_an_event_named(stream):
+    from types import SimpleNamespace
+
+    from core.engine import volumes
+
+    watcher, engine_end = stream
+    api = _FakeApi()
+    engine = SimpleNamespace(api=api, ref=SimpleNamespace(cache_key=("fake", "mend")))
+    snapshots._watchers[engine.ref.cache_key] = watcher
+    try:
+        api.store["other"] = {"Name": "other", "Driver": "local"}
+        first = volumes._read_volumes(engine)
+        assert [v.name for v in first] == ["data", "other"]
+        api.store["made"] = {"Name": "made", "Driver": "local", "Labels": {"k": "v"}}
+        del api.store["data"]
+        arrive(
+            watcher,
+            engine_end,
+            named_event("volume", "create", "made"),
+            named_event("volume", "destroy", "data"),
+            named_event("volume", "mount", "made"),  # harmless
+        )
+        mended = volumes._read_volumes(engine)
+        assert [(v.name, v.labels) for v in mended] == [("other", {}), ("made", {"k": "v"})]
+        assert mended[0] is first[1]  # the rows of the volumes no event named: joined once
+        assert api.calls["volumes"] == 1 and api.inspected == ["made"]  # the destroyed: no read
+        assert volumes._read_volumes(engine) is mended  # kept as mended: no more reads
+        assert len(api.inspected) == 1
+        # A volume of another driver cannot be kept (it may change without an event here).
+        api.store["remote"] = {"Name": "remote", "Driver": "nfs-plugin"}
+        arrive(watcher, engine_end, named_event("volume", "create", "remote"))
+        assert {v.name for v in volumes._read_volumes(engine)} == {"other", "made", "remote"}
+        assert watcher.lookup("volumes:raw") is None
+        volumes._read_volumes(engine)
+        assert api.calls["volumes"] == 2  # read whole again, and not kept
+    finally:
+        snapshots._watchers.pop(engine.ref.cache_key, None)
+
+
+def test_a_container_change_rebuilds_only_the_rows_whose_users_changed(stream):
+    from types import SimpleNamespace
+
+    from core.engine import volumes
+
+    watcher, engine_end = stream
+    api = _FakeApi()
+    api.store["other"] = {"Name": "other", "Driver": "local"}
+    engine = SimpleNamespace(api=api, ref=SimpleNamespace(cache_key=("fake", "rejoin")))
+    snapshots._watchers[engine.ref.cache_key] = watcher
+    try:
+        first = volumes._read_volumes(engine)
+        api.image = "app:2"
+        arrive(watcher, engine_end, event("container", "start"))
+        settle(watcher)
+        second = volumes._read_volumes(engine)
+        assert api.calls == {"volumes": 1, "containers": 2}
+        assert [u.image for u in second[0].used_by] == ["app:2"] and second[0] is not first[0]
+        assert second[1] is first[1]  # "other": nobody uses it, before or after
+    finally:
+        snapshots._watchers.pop(engine.ref.cache_key, None)
