@@ -464,18 +464,20 @@ class _ResponseReader:
 
 
 @engine_call
-def list_files(engine: Engine, *, name: str, path: str = "/") -> Listing:
+def list_files(engine: Engine, *, name: str, path: str = "/", volume: Volume | None = None) -> Listing:
     """The direct children of ``path`` in volume ``name`` (name, kind, size, mode, modified).
 
     Reads the folder's tar stream through a never-started helper container; stops after
-    ``LIST_MAX_SCANNED`` members (the listing then says it is incomplete).
+    ``LIST_MAX_SCANNED`` members (the listing then says it is incomplete). ``volume``: the volume
+    as the caller just inspected it (else it is inspected here).
 
     Raises:
         NotFound: no such volume, or no such path in it.
         InvalidInput: bad path, a file instead of a folder, or no image to read through.
     """
     path = clean_path(path)
-    volume = inspect_volume(engine, name=name)
+    if volume is None or volume.name != name:
+        volume = inspect_volume(engine, name=name)
     helper = _Helper(engine, volume, read_only=True)
     try:
         api = engine.api
@@ -602,16 +604,20 @@ class ArchiveStream:
 
 
 @engine_call
-def download(engine: Engine, *, name: str, path: str = "/") -> tuple[str, ArchiveStream]:
+def download(
+    engine: Engine, *, name: str, path: str = "/", volume: Volume | None = None
+) -> tuple[str, ArchiveStream]:
     """A file or folder of the volume as a tar stream: ``(file name, chunks)``.
 
-    The helper container lives until the returned generator is closed or exhausted.
+    The helper container lives until the returned generator is closed or exhausted. ``volume``: the
+    volume as the caller just inspected it (else it is inspected here).
 
     Raises:
         NotFound: no such volume or path.
     """
     path = clean_path(path)
-    volume = inspect_volume(engine, name=name)
+    if volume is None or volume.name != name:
+        volume = inspect_volume(engine, name=name)
     helper = _Helper(engine, volume, read_only=True)
     try:
         api = engine.api

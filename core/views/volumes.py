@@ -119,9 +119,9 @@ def volume_files(request: HttpRequest, name: str) -> HttpResponse:
     """A folder of the volume, read through a never-started helper container (audited: reads data)."""
     folder = request.GET.get("path", "/")
     docker = engine.for_request(request)
-    docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, so audits nothing
+    volume = docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, audits nothing
     with audit.action(request, "volume.files", target=name, parameters={"path": folder}):
-        listing = docker.volumes.list_files(name=name, path=folder)
+        listing = docker.volumes.list_files(name=name, path=folder, volume=volume)
     crumbs, walked = [], ""
     for part in [p for p in listing.path.split("/") if p]:
         walked += "/" + part
@@ -136,9 +136,9 @@ def volume_download(request: HttpRequest, name: str) -> HttpResponse:
     """A file or folder of the volume as a tar stream (the whole volume: a backup)."""
     folder = request.GET.get("path", "/")
     docker = engine.for_request(request)
-    docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, so audits nothing
+    volume = docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, audits nothing
     with audit.action(request, "volume.download", target=name, parameters={"path": folder}):
-        filename, chunks = docker.volumes.download(name=name, path=folder)
+        filename, chunks = docker.volumes.download(name=name, path=folder, volume=volume)
     response = StreamingHttpResponse(
         aiter_body(Pump.over(lambda: chunks, maxsize=DOWNLOAD_READ_AHEAD, name="volume-download")),
         content_type="application/x-tar",
