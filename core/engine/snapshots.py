@@ -47,7 +47,9 @@ on the 20.10 engine here):
   the generation it saw when it took the names, so an event meanwhile makes it not kept. Those
   events come AFTER the engine's store changed (moby's volume service logs them once the store
   answered), so they need no settling. The mended read keeps its first read's time (the age limit
-  still bounds it), and more than ``MAX_PENDING`` names drop it.
+  still bounds it); more than ``MAX_PENDING`` names drop it, and ``patch`` may say that a whole read
+  is cheaper (returns None). Our own changes note the name to re-read, never "gone": they are not
+  ordered against the stream (a re-create by another client may already have been applied).
 
 Bounded: at most ``MAX_WATCHERS`` endpoints per process, one thread and one socket each; at most
 2 x ``MAX_EVENT_BYTES`` held; the stream's head must come within ``OPEN_SECONDS``; a watcher no page
@@ -107,7 +109,7 @@ _NO_NAMES: Mapping[str, bool] = MappingProxyType({})
 # Events that name the one object they changed, which a kept read with a ``patch`` mends alone:
 # action -> whether the object is gone (else it is re-read).
 PATCHABLE = {"volume": {"create": False, "destroy": True}}
-MAX_PENDING = 32  # names waiting to be re-read; one more drops the kept read (a full read is cheaper)
+MAX_PENDING = 256  # names noted in one kept read; one more drops it (a bound on what is held)
 MAX_NAME_CHARS = 512
 
 
@@ -237,12 +239,13 @@ class Watcher:
         with self._lock:
             self._kept.pop(key, None)
 
-    def invalidate(self, kind: str | None = None, name: str | None = None, *, gone: bool = False) -> None:
-        """This process changed something: ``kind``'s object ``name`` (a PATCHABLE change; ``gone``:
-        it was removed), or anything (no kind)."""
+    def invalidate(self, kind: str | None = None, name: str | None = None) -> None:
+        """This process changed something: ``kind``'s object ``name`` (a PATCHABLE change: re-read,
+        whatever the change was, as it is not ordered against the stream's events), or anything
+        (no kind)."""
         with self._lock:
             if kind in PATCHABLE and name:
-                self._changed(kind, (name, gone))
+                self._changed(kind, (name, False))
             else:
                 self._changed()
 
@@ -488,7 +491,7 @@ def read_kept(
     *,
     keep: Callable[[T], bool] | None = None,
     depends: tuple[str, ...] = EVENT_TYPES,
-    patch: Callable[[T, Mapping[str, bool]], T] | None = None,
+    patch: Callable[[T, Mapping[str, bool]], T | None] | None = None,
 ) -> T:
     """``read()``'s answer, or the one kept from an earlier call if nothing it shows changed since.
 
@@ -496,7 +499,8 @@ def read_kept(
     whether it may be kept at all; ``depends``: the event types whose changes it shows (of
     EVENT_TYPES; all of them unless told); ``patch(value, changed)``: the kept value mended for
     the objects ``changed`` names (True: gone, False: to re-read), a new value (the kept one is not
-    changed): it lets PATCHABLE events mend the kept read instead of dropping it."""
+    changed), or None when a whole read is cheaper: it lets PATCHABLE events mend the kept read
+    instead of dropping it."""
     watcher = watcher_for(engine)
     if watcher is None:
         return read()
@@ -505,13 +509,13 @@ def read_kept(
         value, pending, started = found
         if not pending:
             return value
-        if patch is not None:  # always so: only a patchable read has pending names
-            value = patch(value, pending)
-            if keep is None or keep(value):
-                watcher.keep(key, started, value, depends, patchable=True)
+        mended = patch(value, pending) if patch is not None else None  # pending: patch was given
+        if mended is not None:
+            if keep is None or keep(mended):
+                watcher.keep(key, started, mended, depends, patchable=True)
             else:
                 watcher.drop(key)
-            return value
+            return mended
     started = watcher.begin(depends)
     value = read()
     if keep is None or keep(value):
@@ -526,16 +530,14 @@ def _known(depends: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(depends)
 
 
-def invalidate(
-    engine: Engine, kind: str | None = None, name: str | None = None, *, gone: bool = False
-) -> None:
+def invalidate(engine: Engine, kind: str | None = None, name: str | None = None) -> None:
     """This process changed the endpoint (a volume created, removed...): drop what is kept now,
     without waiting for the engine's event (``kind`` and ``name``: the one object of a PATCHABLE
-    kind it changed, mended by the reads that can; ``gone``: it was removed)."""
+    kind it changed, re-read by the reads that mend themselves)."""
     with _lock:
         watcher = _watchers.get(engine.ref.cache_key)
     if watcher is not None:
-        watcher.invalidate(kind, name, gone=gone)
+        watcher.invalidate(kind, name)
 
 
 def stop_all() -> None:

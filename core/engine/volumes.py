@@ -249,10 +249,13 @@ def _engine_volumes(api) -> tuple[dict, ...]:
     return tuple(api.volumes().get("Volumes") or ())
 
 
-def _patched_volumes(api, volumes: tuple[dict, ...], changed: Mapping[str, bool]) -> tuple[dict, ...]:
+def _patched_volumes(api, volumes: tuple[dict, ...], changed: Mapping[str, bool]) -> tuple[dict, ...] | None:
     """A kept ``/volumes`` answer mended for the volumes ``changed`` names (created or removed since,
     by name: True when the engine said it is gone): gone ones left out, the others re-read one by
-    one, as the engine shows them now."""
+    one, as the engine shows them now; None when re-reading them would cost more than the whole
+    list (~0.85 ms a volume, ~10 ms for 1,000)."""
+    if sum(not gone for gone in changed.values()) > max(2, len(volumes) // 100):
+        return None
     by_name = {v.get("Name"): v for v in volumes}
     for name in sorted(changed):
         if changed[name]:
@@ -361,12 +364,10 @@ def remove_volume(engine: Engine, *, name: str, force: bool = False) -> None:
     if users:
         names = ", ".join(u.name for u in users)
         raise Conflict(f"Volume “{name}” is in use by {names}: remove or change those containers first.")
-    gone = False
     try:
         engine.api.remove_volume(name, force=force)
-        gone = True
-    finally:  # the list leaves it out (re-reads it, when the removal failed)
-        snapshots.invalidate(engine, "volume", name, gone=gone)
+    finally:  # the list re-reads it (a 404 leaves it out)
+        snapshots.invalidate(engine, "volume", name)
 
 
 # --------------------------------------------------------------------------- files

@@ -509,7 +509,8 @@ def test_a_mended_read_is_not_kept_when_another_event_came_meanwhile(stream):
     assert value == ("a",) and pending == {"a": True, "b": False}  # both mended by the next page
 
 
-def test_unusable_names_and_too_many_names_drop_the_read(stream):
+def test_unusable_names_and_too_many_names_drop_the_read(stream, monkeypatch):
+    monkeypatch.setattr(snapshots, "MAX_PENDING", 4)
     watcher, engine_end = stream
     for bad in (None, "", 7, "x" * (snapshots.MAX_NAME_CHARS + 1)):
         watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
@@ -539,13 +540,17 @@ def test_a_mended_read_ages_from_its_first_read(stream):
 
 
 def test_our_own_change_of_one_volume_is_mended_and_an_unnamed_one_drops_everything(stream):
-    watcher, _ = stream
+    watcher, engine_end = stream
     watcher.keep("volumes:raw", watcher.begin(("volume",)), ("a",), ("volume",), patchable=True)
     watcher.keep("containers", watcher.begin(("container",)), ("c",), ("container",))
     watcher.invalidate("volume", "b")
     assert watcher.lookup("volumes:raw")[1] == {"b": False} and watcher.get("containers") == ("c",)
-    watcher.invalidate("volume", "b", gone=True)  # the last word on a name is what it is now
+    arrive(watcher, engine_end, named_event("volume", "destroy", "b"))  # the last word on a name
     assert watcher.lookup("volumes:raw")[1] == {"b": True}
+    # Our own change is not ordered against the stream: a re-create by another client may have been
+    # applied already, so it is re-read, never taken as gone.
+    watcher.invalidate("volume", "b")
+    assert watcher.lookup("volumes:raw")[1] == {"b": False}
     watcher.invalidate("network", "n")  # not a kind whose changes are mended: everything goes
     assert watcher.lookup("volumes:raw") is None and watcher.get("containers") is None
 
@@ -608,5 +613,33 @@ def test_a_container_change_rebuilds_only_the_rows_whose_users_changed(stream):
         assert api.calls == {"volumes": 1, "containers": 2}
         assert [u.image for u in second[0].used_by] == ["app:2"] and second[0] is not first[0]
         assert second[1] is first[1]  # "other": nobody uses it, before or after
+    finally:
+        snapshots._watchers.pop(engine.ref.cache_key, None)
+
+
+def test_a_volume_list_with_more_to_re_read_than_a_whole_read_costs_is_read_whole(stream):
+    from types import SimpleNamespace
+
+    from core.engine import volumes
+
+    watcher, engine_end = stream
+    api = _FakeApi()
+    engine = SimpleNamespace(api=api, ref=SimpleNamespace(cache_key=("fake", "whole")))
+    snapshots._watchers[engine.ref.cache_key] = watcher
+    try:
+        volumes._read_volumes(engine)
+        for n in range(5):
+            api.store[f"v{n}"] = {"Name": f"v{n}", "Driver": "local"}
+        # Gone ones cost nothing; two to re-read is still less than a whole read of a short list.
+        gone = [named_event("volume", "destroy", f"old{n}") for n in range(10)]
+        arrive(watcher, engine_end, *gone, *(named_event("volume", "create", f"v{n}") for n in range(2)))
+        assert {v.name for v in volumes._read_volumes(engine)} == {"data", "v0", "v1"}
+        assert api.calls["volumes"] == 1 and api.inspected == ["v0", "v1"]
+        # Three more on a three-volume list: one whole read instead.
+        arrive(watcher, engine_end, *(named_event("volume", "create", f"v{n}") for n in range(2, 5)))
+        assert {v.name for v in volumes._read_volumes(engine)} == {"data", *(f"v{n}" for n in range(5))}
+        assert api.calls["volumes"] == 2 and api.inspected == ["v0", "v1"]
+        volumes._read_volumes(engine)
+        assert api.calls["volumes"] == 2  # and kept
     finally:
         snapshots._watchers.pop(engine.ref.cache_key, None)
