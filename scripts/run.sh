@@ -21,7 +21,10 @@ fi
 .venv/bin/python manage.py migrate --no-input
 .venv/bin/python manage.py collectstatic --no-input --verbosity 0
 .venv/bin/python manage.py bootstrap
-PY="$PWD/.venv/bin/python" . scripts/engine.sh
+# engine.sh's functions run $PY later: exported on its own line (an assignment in front of "." lasts
+# only while the file is read, and set -u then ends this script without a word).
+export PY="$PWD/.venv/bin/python"
+. scripts/engine.sh
 ensure_engine
 echo "== serving on http://$HOST:$PORT (daphne; Ctrl-C stops)"
 exec .venv/bin/daphne -b "$HOST" -p "$PORT" dashboard.asgi:application

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_sh_engine_lines() -> str:
+    """scripts/run.sh's own lines that set up the engine step, as it runs them (under set -u: a PY
+    that does not outlive the ``.`` line once ended make run without a word)."""
+    lines = (ROOT / "scripts/run.sh").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("export PY="))
+    end = next(i for i, line in enumerate(lines) if line.strip() == "ensure_engine")
+    return "; ".join(line for line in lines[start:end] if line.strip() and not line.startswith("#"))
 
 
 def _run(tmp_path: Path, tools: dict[str, str], **env: str) -> str:
@@ -24,7 +32,7 @@ def _run(tmp_path: Path, tools: dict[str, str], **env: str) -> str:
     for name, body in tools.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
-    script = f'PY="{sys.executable}"; . "{ROOT}/scripts/engine.sh"; ensure_engine'
+    script = f'set -euo pipefail; cd "{ROOT}"; {_run_sh_engine_lines()}; ensure_engine'
     result = subprocess.run(
         ["/bin/bash", "-c", script],
         env={
