@@ -216,12 +216,132 @@ def test_viewer_cannot_read_files(viewer_client, volume):
     assert viewer_client.get(f"/volumes/{name}/download/").status_code == 403
 
 
-def test_no_helper_image_is_a_clear_message(operator_client, settings, volume):
+def test_without_the_configured_helper_image_any_local_image_reads_the_volume(
+    operator_client, engine, settings, volume, base_image
+):
+    """An offline engine may have no busybox: the helper is never started, any image holds the mount
+    (restoring into a new volume, which no container uses yet, is the common case)."""
     settings.VOLUME_HELPER_IMAGE = f"{RUN_ID}-no-such-image:latest"
     name = volume()
     response = operator_client.get(f"/volumes/{name}/files/")
-    assert response.status_code == 400
-    assert "VOLUME_HELPER_IMAGE" in response.content.decode()
+    assert response.status_code == 200, response.content.decode()[:500]
+    assert "This folder is empty" in response.content.decode()
+    assert helpers_left(engine) == []
+
+
+def test_with_no_image_at_all_the_message_says_what_to_do():
+    from types import SimpleNamespace
+
+    from core.engine.volumes import _helper_image
+    from core.errors import InvalidInput
+
+    class NoImages:  # an engine with no image at all (not something to do to the shared test engine)
+        def inspect_image(self, ref):
+            raise docker.errors.ImageNotFound(ref, response=SimpleNamespace(status_code=404))
+
+        def images(self):
+            return []
+
+    empty = SimpleNamespace(api=NoImages())
+    volume = SimpleNamespace(used_by=())
+    with pytest.raises(InvalidInput, match="this engine has no image at all"):
+        _helper_image(empty, volume)
+
+
+def _volume_with_links(engine, make_container, volume) -> str:
+    name = volume()
+    with_volume(
+        engine,
+        make_container,
+        name,
+        "mkdir -p /data/real && echo inside > /data/real/in.txt && ln -s / /data/link-root"
+        " && ln -s ../../../../../etc /data/link-rel && ln -s real /data/link-in"
+        " && printf 'payload' > /data/f.bin && touch /data/.ready",
+    )
+    return name
+
+
+def test_links_out_of_the_volume_are_not_followed(operator_client, engine, volume, make_container):
+    """The engine follows a link in a path (within the helper's filesystem: an image's); an audit
+    listed and downloaded the image's /etc/passwd through one."""
+    name = _volume_with_links(engine, make_container, volume)
+    for url in (
+        f"/volumes/{name}/files/?path=/link-root",
+        f"/volumes/{name}/files/?path=/link-root/etc",
+        f"/volumes/{name}/download/?path=/link-root/etc/passwd",
+        f"/volumes/{name}/download/?path=/link-rel/passwd",
+    ):
+        response = operator_client.get(url)
+        assert response.status_code == 400, url
+        assert "points outside the volume" in response.content.decode(), url
+    # The link itself downloads as a link.
+    response = operator_client.get(f"/volumes/{name}/download/?path=/link-root")
+    assert response.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(_body(response))) as tar:
+        (member,) = tar.getmembers()
+    assert member.issym() and member.linkname == "/"
+    wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
+
+
+def test_a_link_to_a_folder_of_the_same_volume_leads_there(operator_client, engine, volume, make_container):
+    name = _volume_with_links(engine, make_container, volume)
+    response = operator_client.get(f"/volumes/{name}/files/?path=/link-in")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/volumes/{name}/files/?path=%2Freal")
+    page = operator_client.get(response["Location"]).content.decode()
+    assert 'data-id="in.txt"' in page and "is a link to “/real” in this volume" in page
+
+
+def test_a_file_on_the_files_page_is_shown_as_a_file_with_its_download(
+    operator_client, engine, volume, make_container
+):
+    """The engine's own answer named the host's overlay path (a 409 "not a directory")."""
+    name = _volume_with_links(engine, make_container, volume)
+    response = operator_client.get(f"/volumes/{name}/files/?path=/f.bin")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This is a file (7\xa0bytes)" in page or "This is a file (7 bytes)" in page
+    assert f"/volumes/{name}/download/?path=/f.bin" in page
+    assert "/var/lib/docker" not in page
+    wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
+
+
+def test_a_helper_leaves_no_volume_behind_and_keeps_the_one_it_read(
+    operator_client, engine, volume, make_container, base_image
+):
+    """A helper made from an image with VOLUME lines gets anonymous volumes of its own: they go with
+    it; the volume it mounts by name stays, even one the engine named (anonymous itself)."""
+    declared = make_container(command="true", start=False)
+    image = engine.api.commit(
+        declared["Id"], repository=f"{RUN_ID}-declares", tag="latest", changes=["VOLUME /declared"]
+    )["Id"]
+    try:
+        name = volume()
+        user = make_container(
+            command="true",
+            start=False,
+            image=image,
+            host_config=engine.api.create_host_config(binds={name: {"bind": "/data", "mode": "rw"}}),
+        )
+        assert engine.api.inspect_container(user["Id"])["Image"] == image  # so the helper's image
+        before = {v["Name"] for v in engine.api.volumes()["Volumes"] or []}
+        assert operator_client.get(f"/volumes/{name}/files/").status_code == 200
+        wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper container to go")
+        after = {v["Name"] for v in engine.api.volumes()["Volumes"] or []}
+        assert after == before
+        # An anonymous volume (a 64-hex name) that nobody uses any more, read and kept.
+        anonymous = make_container(command="true", start=False, volumes=["/anonymous"])
+        engine.api.remove_container(anonymous["Id"])
+        (orphan,) = {v["Name"] for v in engine.api.volumes()["Volumes"] or []} - after
+        try:
+            assert operator_client.get(f"/volumes/{orphan}/files/").status_code == 200
+            wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper container to go")
+            assert engine.api.inspect_volume(orphan)["Name"] == orphan
+        finally:
+            engine.api.remove_volume(orphan)
+        engine.api.remove_container(user["Id"], v=True)
+    finally:
+        engine.api.remove_image(image, force=True)
 
 
 # --------------------------------------------------------------------------- restore

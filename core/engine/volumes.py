@@ -42,11 +42,14 @@ HELPER_LABEL = "org.dockerdashboard.helper"
 HELPER_PREFIX = "dashboard-volume-helper-"
 MOUNT_POINT = "/volume"
 ARCHIVE_CHUNK_BYTES = 1 << 20
+GO_MODE_DIR = 1 << 31  # Go's os.ModeDir, in the archive API's stat header
+GO_MODE_SYMLINK = 1 << 27  # os.ModeSymlink
 # The engine gzips archives for clients that accept it: ask for the plain tar (no engine CPU spent
 # compressing, and a download is the .tar it says it is).
 PLAIN = {"Accept-Encoding": "identity"}
 LIST_MAX_ENTRIES = 2000  # direct children shown by the file browser
 LIST_MAX_SCANNED = 50_000  # tar members read before the listing says it is incomplete
+MAX_ARCHIVE_LINKS = 100_000  # symbolic links a restore archive may hold (their paths are remembered)
 
 
 # --------------------------------------------------------------------------- data
@@ -390,10 +393,14 @@ def _helper_image(engine: Engine, volume: Volume) -> str:
         except Exception as exc:
             if getattr(exc, "status_code", None) != 404:
                 raise
+    # Any image will do: the helper is never started, it only holds the mount. The smallest one
+    # (an offline engine may have no busybox, and restoring into a new volume is the common case).
+    images = sorted(api.images(), key=lambda raw: int(raw.get("Size") or 0))
+    if images:
+        return str(images[0]["Id"])
     raise InvalidInput(
-        "No image is available to read this volume through: no container uses it, and the helper "
-        f"image “{configured or '(unset)'}” is not on this engine. Pull a small image (e.g. busybox) "
-        "and set VOLUME_HELPER_IMAGE to it."
+        "No image is available to read this volume through: this engine has no image at all. Load or "
+        "pull any small image (e.g. busybox); VOLUME_HELPER_IMAGE names the one to prefer."
     )
 
 
@@ -421,10 +428,29 @@ class _Helper:
 
     def close(self) -> None:
         try:
-            self.api.remove_container(self.id, force=True, v=False)
+            # v: the anonymous volumes an image's VOLUME lines made for the helper go with it; the
+            # volume it mounts by name stays (the engine removes only unnamed ones).
+            self.api.remove_container(self.id, force=True, v=True)
         except Exception as exc:
             if getattr(exc, "status_code", None) != 404:
                 raise
+
+
+class NotAFolder(InvalidInput):
+    """The files page was asked for a file: ``path`` and its ``size``, to offer its download."""
+
+    def __init__(self, path: str, size: int):
+        super().__init__(f"“{path}” is a file, not a folder: download it instead.")
+        self.path = path
+        self.size = size
+
+
+class LinkInVolume(InvalidInput):
+    """A path went through a link whose target is in the volume (``target``: that path in it)."""
+
+    def __init__(self, message: str, target: str):
+        super().__init__(message)
+        self.target = target
 
 
 def clean_path(path: str) -> str:
@@ -482,6 +508,9 @@ def list_files(engine: Engine, *, name: str, path: str = "/", volume: Volume | N
     helper = _Helper(engine, volume, read_only=True)
     try:
         api = engine.api
+        info = _through_no_links(api, helper.id, path, last=True)
+        if not int(info.get("mode", 0)) & GO_MODE_DIR:
+            raise NotAFolder(path, int(info.get("size") or 0))
         response = api._get(
             api._url("/containers/{0}/archive", helper.id),
             params={"path": MOUNT_POINT + path.rstrip("/") + "/."},
@@ -518,8 +547,6 @@ def list_files(engine: Engine, *, name: str, path: str = "/", volume: Volume | N
                 raise InvalidInput(f"“{path}” is not a folder.") from exc
         finally:
             response.close()
-        if len(entries) == 0 and not _is_dir(api, helper.id, path):
-            raise InvalidInput(f"“{path}” is a file, not a folder: download it instead.")
         entries.sort(key=lambda e: (e.kind != "dir", e.name.lower()))
         return Listing(path=path, entries=tuple(entries), complete=complete)
     finally:
@@ -534,19 +561,51 @@ def _type_bits(member: tarfile.TarInfo) -> int:
     return stat.S_IFREG if member.isfile() else 0
 
 
-def _is_dir(api, container_id: str, path: str) -> bool:
-    """Whether ``path`` is a folder (the archive API's stat header; Go's ``os.ModeDir`` bit)."""
+def _stat(api, container_id: str, path: str) -> dict:
+    """The archive API's stat of ``path`` in the volume (a last part that is a link: the link itself):
+    ``name``, ``size``, ``mode`` (Go's FileMode bits), ``linkTarget`` (a link's target, resolved)."""
     if path == "/":
-        return True
-    response = api._head(
-        api._url("/containers/{0}/archive", container_id), params={"path": MOUNT_POINT + path}
+        return {"mode": GO_MODE_DIR}
+    response = api.head(  # docker-py has no HEAD helper: its session's, with its timeout
+        api._url("/containers/{0}/archive", container_id),
+        params={"path": MOUNT_POINT + path},
+        timeout=api.timeout,
     )
     if response.status_code == 404:
         raise NotFound(f"There is no “{path}” in this volume.")
     api._raise_for_status(response)
     header = response.headers.get("X-Docker-Container-Path-Stat", "")
-    info = json.loads(base64.b64decode(header) or b"{}") if header else {}
-    return bool(int(info.get("mode", 0)) & (1 << 31))
+    try:
+        info = json.loads(base64.b64decode(header)) if header else {}
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise InvalidInput(f"The engine's description of “{path}” could not be read.")
+    return info
+
+
+def _through_no_links(api, container_id: str, path: str, *, last: bool) -> dict:
+    """The stat of ``path`` (when ``last``, else of its folder), each part of which was checked from
+    the top: a part that is a symbolic link (the last one too when ``last``) is refused. The engine
+    follows links (within the helper's filesystem, which is an image's: a link to / would list and
+    send that image's files), and the text of a path cannot tell. A last part that is a link is
+    archived as the link itself."""
+    info: dict = {"mode": GO_MODE_DIR}
+    parts = [p for p in path.split("/") if p]
+    walked = ""
+    for part in parts if last else parts[:-1]:
+        walked += "/" + part
+        info = _stat(api, container_id, walked)
+        if not int(info.get("mode", 0)) & GO_MODE_SYMLINK:
+            continue
+        target = str(info.get("linkTarget") or "")
+        if target == MOUNT_POINT or target.startswith(MOUNT_POINT + "/"):
+            inside = target[len(MOUNT_POINT) :] or "/"
+            raise LinkInVolume(
+                f"“{walked}” is a link to “{inside}” in this volume: open that instead.", inside
+            )
+        raise InvalidInput(f"“{walked}” is a link that points outside the volume: it is not followed.")
+    return info
 
 
 class ArchiveStream:
@@ -622,6 +681,7 @@ def download(
     helper = _Helper(engine, volume, read_only=True)
     try:
         api = engine.api
+        _through_no_links(api, helper.id, path, last=False)  # a last part that is a link: the link
         source = MOUNT_POINT + path if path != "/" else MOUNT_POINT + "/."
         try:
             url = api._url("/containers/{0}/archive", helper.id)
@@ -668,10 +728,13 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
     """Refuse what is not a plain tar of relative paths; the number of members.
 
     Raises:
-        InvalidInput: not a tar, absolute or ``..`` paths, device files, too many members.
+        InvalidInput: not a tar, absolute or ``..`` paths, device files, a member under a symbolic
+            link an earlier member made (the engine would write where the link points), too many
+            members or links.
     """
     archive.seek(0)
     count = 0
+    links: set[tuple[str, ...]] = set()  # the symbolic links the archive made so far, by path
     try:
         with tarfile.open(fileobj=archive, mode="r|*") as tar:
             for member in tar:
@@ -679,6 +742,17 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
                 parts = member.name.split("/")
                 if member.name.startswith("/") or ".." in parts:
                     raise InvalidInput(f"The archive contains a path outside the volume: “{member.name}”.")
+                path = tuple(p for p in parts if p not in ("", "."))
+                if links and any(path[:end] in links for end in range(1, len(path))):
+                    raise InvalidInput(
+                        f"The archive writes through a symbolic link it made: “{member.name}”."
+                    )
+                if member.issym():
+                    if len(links) >= MAX_ARCHIVE_LINKS:
+                        raise InvalidInput(f"The archive has more than {MAX_ARCHIVE_LINKS} symbolic links.")
+                    links.add(path)
+                elif links:
+                    links.discard(path)  # replaced: the engine's extraction removes what was there
                 if member.ischr() or member.isblk() or member.isfifo():
                     raise InvalidInput(f"The archive contains a device or pipe: “{member.name}”.")
                 if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
@@ -705,7 +779,7 @@ def sweep_helpers(engine: Engine, *, older_than: float = 3600) -> int:
     stale = [raw for raw in helpers if int(raw.get("Created") or 0) < cutoff]
     for raw in stale:
         try:
-            api.remove_container(raw["Id"], force=True)
+            api.remove_container(raw["Id"], force=True, v=True)  # as _Helper.close
         except Exception as exc:
             if getattr(exc, "status_code", None) != 404:
                 raise

@@ -10,7 +10,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, bulk, engine, tables
-from core.engine.volumes import Volume
+from core.engine.volumes import LinkInVolume, NotAFolder, Volume
 from core.errors import Conflict, NotFound, Refused
 from core.live.bridge import Pump, aiter_body
 from core.roles import Role, has_role, require_role, role_on
@@ -120,8 +120,16 @@ def volume_files(request: HttpRequest, name: str) -> HttpResponse:
     folder = request.GET.get("path", "/")
     docker = engine.for_request(request)
     volume = docker.volumes.inspect_volume(name=name)  # not there: a 404 that read nothing, audits nothing
-    with audit.action(request, "volume.files", target=name, parameters={"path": folder}):
-        listing = docker.volumes.list_files(name=name, path=folder, volume=volume)
+    try:
+        with audit.action(request, "volume.files", target=name, parameters={"path": folder}):
+            listing = docker.volumes.list_files(name=name, path=folder, volume=volume)
+    except LinkInVolume as link:  # a link to a folder of the same volume: that folder
+        messages.info(request, link.message)
+        return redirect(f"{reverse('volume_files', args=[name])}?{urlencode({'path': link.target})}")
+    except NotAFolder as file:  # a file: what it is, and its download
+        parent = file.path.rsplit("/", 1)[0] or "/"
+        context = {"name": name, "file": file, "parent": parent}
+        return render(request, "volumes/file.html", context)
     crumbs, walked = [], ""
     for part in [p for p in listing.path.split("/") if p]:
         walked += "/" + part
@@ -167,7 +175,10 @@ def volume_restore(request: HttpRequest, name: str) -> HttpResponse:
     archive = form.cleaned_data["archive"]
     try:
         with audit.action(
-            request, "volume.restore", target=name, parameters={"archive": archive, "force": bool(running)}
+            request,
+            "volume.restore",
+            target=name,
+            parameters={"archive": archive, "force": form.cleaned_data["force"], "running_users": running},
         ):
             members = docker.volumes.restore(name=name, archive=archive)
     except Refused as error:
@@ -175,7 +186,8 @@ def volume_restore(request: HttpRequest, name: str) -> HttpResponse:
             raise
         form.add_error("archive", error.message)
         return _detail_with(request, volume, form)
-    messages.success(request, f"Restored {members} entries into volume {name}.")
+    entries = "1 entry" if members == 1 else f"{members} entries"
+    messages.success(request, f"Restored {entries} into volume {name}.")
     return redirect("volume_detail", name=name)
 
 
