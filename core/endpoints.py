@@ -100,7 +100,10 @@ class EndpointMiddleware:
                 status=404,
             ).render()
         if ref.is_default:  # one address per page: the default endpoint lives at the plain routes
-            return redirect(match["rest"] + (f"?{request.META['QUERY_STRING']}" if request.GET else ""))
+            response = redirect(match["rest"] + (f"?{request.META['QUERY_STRING']}" if request.GET else ""))
+            if request.method not in ("GET", "HEAD"):
+                response.status_code = 308  # the same method and body again (a 302 made a POST a GET)
+            return response
         request.endpoint = ref
         request.path_info = match["rest"]
         old_prefix = get_script_prefix()

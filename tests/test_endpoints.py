@@ -14,7 +14,7 @@ from core.engine.streams import _plain_address
 from core.errors import NotFound
 from core.models import AuditEvent, Endpoint, EndpointAccess
 from tests.engines_support import add_tls_endpoint, import_busybox, tls_client, write_client_files
-from tests.support import UnixSocketProxy, finished_job
+from tests.support import UnixSocketProxy, finished_job, unique
 
 
 @pytest.fixture
@@ -87,6 +87,21 @@ def test_the_default_endpoint_under_a_prefix_redirects_to_the_plain_route(viewer
     Endpoint.objects.default()
     response = viewer_client.get("/e/local/endpoints/")
     assert response.status_code == 302 and response["Location"] == "/endpoints/"
+
+
+def test_a_post_under_the_default_endpoints_prefix_is_sent_on_as_a_post(operator_client, engine):
+    """A 302 turned the form's POST into a GET of the plain route: nothing was made (an audit)."""
+    Endpoint.objects.default()
+    name = unique("moved")
+    response = operator_client.post("/e/local/volumes/new/", {"name": name, "driver": "local"})
+    assert response.status_code == 308 and response["Location"] == "/volumes/new/"
+    try:
+        response = operator_client.post(response["Location"], {"name": name, "driver": "local"})
+        assert response.status_code == 302
+        assert engine.api.inspect_volume(name)["Name"] == name
+    finally:
+        for volume in engine.api.volumes(filters={"name": name})["Volumes"] or []:
+            engine.api.remove_volume(volume["Name"])
 
 
 def test_a_role_limit_caps_the_role_on_that_endpoint_only(admin_client, proxied_endpoint):

@@ -205,7 +205,7 @@ def test_audit_csv_export_is_streamed_filtered_and_injection_safe(admin_client, 
     _event("container.rename", "-2+3", parameters={"name": "@SUM(1)"})
     _event("image.pull", "not-in-export")
     response = admin_client.get("/audit/export.csv?action=container.rename")
-    assert response.streaming and response["Content-Type"] == "text/csv"
+    assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:5] == ["time", "user", "role", "address", "action"]

@@ -205,8 +205,15 @@ def volume_row(context: template.Context, v) -> SafeString:
         f"<td>{_h(v.driver)}</td><td>{_h(v.scope)}</td><td>{_users(context, v.used_by)}</td>"
         f'<td class="num" data-size-for="{name}"><span class="muted small">…</span></td>'
         f'<td class="small" title="{_h(v.created)}">{_h(_minute(v.created_at))}</td>'
-        f'<td class="small wrap">{labels}</td></tr>'
+        f'<td class="small wrap">{labels}</td>'
+        f'<td class="small" title="{_h(v.mountpoint)}"><code>{_h(_clip_left(v.mountpoint, 36))}</code>'
+        "</td></tr>"
     )
+
+
+def _clip_left(text: str, length: int) -> str:
+    """ "…" and the last ``length - 1`` characters: a path's distinctive end."""
+    return text if len(text) <= length else "…" + text[-(length - 1) :]
 
 
 def _h(value: object) -> str:

@@ -353,7 +353,9 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered audit log as CSV, streamed row by row (never built in memory)."""
     events, _ = filtered_events(request.GET)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(_csv_rows(events.select_related(None)), content_type="text/csv")
+    response = StreamingHttpResponse(
+        _csv_rows(events.select_related(None)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response
 

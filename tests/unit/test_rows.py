@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from django.template import Context, Template
 
 from core.engine.containers import ContainerSummary, PortBinding
@@ -92,7 +94,7 @@ def _volume(used_by: int = 1, name: str = "data"):
         driver=EVIL,
         scope="local",
         created="2026-01-02T03:04:05Z",
-        mountpoint="/var/lib/docker/volumes/data/_data",
+        mountpoint=f"/var/lib/docker/volumes/{EVIL}/_data",
         labels={"note": EVIL},
         options={},
         used_by=users,
@@ -128,7 +130,9 @@ def test_volume_row_is_the_markup_format_html_gave():
         ' <span class="muted small">(ro)</span></td>'
         '<td class="num" data-size-for="data"><span class="muted small">…</span></td>'
         '<td class="small" title="2026-01-02T03:04:05Z">2026-01-02 03:04</td>'
-        f'<td class="small wrap"><code>note={evil}</code></td></tr>'
+        f'<td class="small wrap"><code>note={evil}</code></td>'
+        f'<td class="small" title="/var/lib/docker/volumes/{evil}/_data">'
+        f"<code>{html.escape('…' + volume.mountpoint[-35:])}</code></td></tr>"
     )
 
 
@@ -210,3 +214,13 @@ def test_the_fast_escape_is_djangos_escape():
 
     for value in (EVIL, "a & b", "'quoted'", '"double"', "<>", "plain", 42, "é\u202e\x00", "&amp;"):
         assert _h(value) == escape(value)
+
+
+def test_volume_row_shows_the_mountpoint_by_its_end():
+    from core.engine.volumes import Volume
+
+    volume = _volume()
+    long = "/var/lib/docker/volumes/" + "n" * 60 + "/_data"
+    row = _render("{% volume_row v %}", v=Volume(**{**volume.__dict__, "mountpoint": long}))
+    assert f'title="{long}"' in row
+    assert f"<code>…{long[-35:]}</code>" in row
