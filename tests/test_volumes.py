@@ -289,7 +289,13 @@ def test_a_link_to_a_folder_of_the_same_volume_leads_there(operator_client, engi
     assert response.status_code == 302
     assert response["Location"].endswith(f"/volumes/{name}/files/?path=%2Freal")
     page = operator_client.get(response["Location"]).content.decode()
-    assert 'data-id="in.txt"' in page and "is a link to “/real” in this volume" in page
+    assert 'data-id="in.txt"' in page and "is a link to “/real” in this volume: that is what is shown" in page
+    # Deeper, and a download through it (followed: it stays in the volume; what comes after is checked).
+    response = operator_client.get(f"/volumes/{name}/files/?path=/link-in/deeper")
+    assert response["Location"].endswith(f"/volumes/{name}/files/?path=%2Freal%2Fdeeper")
+    response = operator_client.get(f"/volumes/{name}/download/?path=/link-in/in.txt")
+    assert response.status_code == 200 and _members(_body(response)) == {"in.txt": b"inside\n"}
+    wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
 
 
 def test_a_file_on_the_files_page_is_shown_as_a_file_with_its_download(

@@ -584,12 +584,13 @@ def _stat(api, container_id: str, path: str) -> dict:
     return info
 
 
-def _through_no_links(api, container_id: str, path: str, *, last: bool) -> dict:
+def _through_no_links(api, container_id: str, path: str, *, last: bool, follow_inside: bool = False) -> dict:
     """The stat of ``path`` (when ``last``, else of its folder), each part of which was checked from
     the top: a part that is a symbolic link (the last one too when ``last``) is refused. The engine
     follows links (within the helper's filesystem, which is an image's: a link to / would list and
     send that image's files), and the text of a path cannot tell. A last part that is a link is
-    archived as the link itself."""
+    archived as the link itself. A link whose target is in the volume is followed when
+    ``follow_inside``, else refused with that target (:class:`LinkInVolume`: the page goes there)."""
     info: dict = {"mode": GO_MODE_DIR}
     parts = [p for p in path.split("/") if p]
     walked = ""
@@ -600,9 +601,13 @@ def _through_no_links(api, container_id: str, path: str, *, last: bool) -> dict:
             continue
         target = str(info.get("linkTarget") or "")
         if target == MOUNT_POINT or target.startswith(MOUNT_POINT + "/"):
-            inside = target[len(MOUNT_POINT) :] or "/"
+            if follow_inside:  # resolved inside the volume; the parts after it are checked in turn
+                continue
+            inside = (target[len(MOUNT_POINT) :] or "/").rstrip("/") + path[len(walked) :]
             raise LinkInVolume(
-                f"“{walked}” is a link to “{inside}” in this volume: open that instead.", inside
+                f"“{walked}” is a link to “{target[len(MOUNT_POINT) :] or '/'}” in this volume: that is what "
+                "is shown.",
+                inside or "/",
             )
         raise InvalidInput(f"“{walked}” is a link that points outside the volume: it is not followed.")
     return info
@@ -681,7 +686,7 @@ def download(
     helper = _Helper(engine, volume, read_only=True)
     try:
         api = engine.api
-        _through_no_links(api, helper.id, path, last=False)  # a last part that is a link: the link
+        _through_no_links(api, helper.id, path, last=False, follow_inside=True)  # a last link: the link
         source = MOUNT_POINT + path if path != "/" else MOUNT_POINT + "/."
         try:
             url = api._url("/containers/{0}/archive", helper.id)
