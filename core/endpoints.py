@@ -100,7 +100,10 @@ class EndpointMiddleware:
                 status=404,
             ).render()
         if ref.is_default:  # one address per page: the default endpoint lives at the plain routes
-            response = redirect(match["rest"] + (f"?{request.META['QUERY_STRING']}" if request.GET else ""))
+            # A path of this site whatever follows the slug: "//host/" or "/\\host/" would be another
+            # site's address to a browser (an open redirect, before any login).
+            local = "/" + match["rest"].lstrip("/\\")
+            response = redirect(local + (f"?{request.META['QUERY_STRING']}" if request.GET else ""))
             if request.method not in ("GET", "HEAD"):
                 response.status_code = 308  # the same method and body again (a 302 made a POST a GET)
             return response

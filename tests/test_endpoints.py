@@ -89,6 +89,23 @@ def test_the_default_endpoint_under_a_prefix_redirects_to_the_plain_route(viewer
     assert response.status_code == 302 and response["Location"] == "/endpoints/"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "location"),
+    [
+        ("get", "/e/local/%2F%2Fevil.example/", "/evil.example/"),
+        ("get", "/e/local//evil.example/", "/evil.example/"),
+        ("get", "/e/local/%5Cevil.example/", "/evil.example/"),
+        ("post", "/e/local//evil.example/x", "/evil.example/x"),
+    ],
+)
+def test_the_default_endpoints_redirect_stays_on_this_site(db, client, method, path, location):
+    """Before any login: "//host/" in a Location is another site to a browser (a review found it)."""
+    Endpoint.objects.default()
+    response = getattr(client, method)(path)
+    assert response.status_code in (302, 308)
+    assert response["Location"] == location
+
+
 def test_a_post_under_the_default_endpoints_prefix_is_sent_on_as_a_post(operator_client, engine):
     """A 302 turned the form's POST into a GET of the plain route: nothing was made (an audit)."""
     Endpoint.objects.default()
