@@ -106,9 +106,9 @@ COMPOSE_INHERITED_ENV = {
     for name in ("PATH", "HOME", "LANG", "LC_ALL", "SSH_AUTH_SOCK")
     if name in os.environ
 }
-# The image of the never-started helper container that reads a volume's files when no container
-# uses the volume (any image with a filesystem works: nothing in it runs).
-VOLUME_HELPER_IMAGE = os.environ.get("VOLUME_HELPER_IMAGE", "busybox:latest")
+# The image of the never-started helper container that reads a volume's files. Empty: the
+# dashboard's own image of one empty folder (made on the engine when first needed, no pull).
+VOLUME_HELPER_IMAGE = os.environ.get("VOLUME_HELPER_IMAGE", "")
 
 INSTALLED_APPS = [
     "daphne",

@@ -107,8 +107,16 @@ def engine() -> Iterator[docker.DockerClient]:
             "one yourself: apt-get install docker.io && dockerd &  — or point DOCKER_HOST at an engine.",
             pytrace=False,
         )
+    from core.engine.volumes import HELPER_IMAGE
+
+    helper_image_there = bool(client.api.images(name=HELPER_IMAGE))
     yield client
     _cleanup_engine(client)
+    if not helper_image_there:  # the dashboard made its volume helper image during this run
+        try:
+            client.api.remove_image(HELPER_IMAGE)
+        except docker.errors.APIError:
+            pass
     client.close()
 
 

@@ -216,36 +216,50 @@ def test_viewer_cannot_read_files(viewer_client, volume):
     assert viewer_client.get(f"/volumes/{name}/download/").status_code == 403
 
 
-def test_without_the_configured_helper_image_any_local_image_reads_the_volume(
-    operator_client, engine, settings, volume, base_image
-):
-    """An offline engine may have no busybox: the helper is never started, any image holds the mount
-    (restoring into a new volume, which no container uses yet, is the common case)."""
+def test_the_dashboards_own_helper_image_is_made_when_needed(operator_client, engine, settings, volume):
+    """No pull (an offline engine has no busybox): an image of one empty folder, made with docker
+    import; a configured image that is not there falls back to it."""
+    from core.engine.volumes import HELPER_IMAGE
+
     settings.VOLUME_HELPER_IMAGE = f"{RUN_ID}-no-such-image:latest"
     name = volume()
+    if not helpers_left(engine):  # made again from nothing (it is the dashboard's own image)
+        try:
+            engine.api.remove_image(HELPER_IMAGE)
+        except docker.errors.NotFound:
+            pass
     response = operator_client.get(f"/volumes/{name}/files/")
     assert response.status_code == 200, response.content.decode()[:500]
     assert "This folder is empty" in response.content.decode()
+    made = engine.api.inspect_image(HELPER_IMAGE)
+    assert made["Config"]["Labels"] == {"org.dockerdashboard.helper": "image"}
+    assert len(made["RootFS"]["Layers"]) == 1
     assert helpers_left(engine) == []
 
 
-def test_with_no_image_at_all_the_message_says_what_to_do():
-    from types import SimpleNamespace
-
-    from core.engine.volumes import _helper_image
-    from core.errors import InvalidInput
-
-    class NoImages:  # an engine with no image at all (not something to do to the shared test engine)
-        def inspect_image(self, ref):
-            raise docker.errors.ImageNotFound(ref, response=SimpleNamespace(status_code=404))
-
-        def images(self):
-            return []
-
-    empty = SimpleNamespace(api=NoImages())
-    volume = SimpleNamespace(used_by=())
-    with pytest.raises(InvalidInput, match="this engine has no image at all"):
-        _helper_image(empty, volume)
+def test_the_helper_never_copies_its_image_into_an_empty_volume(
+    operator_client, admin_client, engine, settings, volume, make_container, base_image
+):
+    """The engine copies an image's folder into an empty volume mounted over it: a helper from an
+    image with files at /volume planted them into the volume it was only to read (a review)."""
+    planter = make_container(command="true", start=False)
+    engine.api.put_archive(planter["Id"], "/", _tar({"volume/planted.txt": b"from the image"}))
+    image = engine.api.commit(planter["Id"], repository=f"{RUN_ID}-planted", tag="latest")["Id"]
+    try:
+        settings.VOLUME_HELPER_IMAGE = image
+        name = volume()
+        assert operator_client.get(f"/volumes/{name}/files/").status_code == 200
+        response = operator_client.get(f"/volumes/{name}/download/")
+        assert _members(_body(response)) == {}
+        archive = io.BytesIO(_tar({"restored.txt": b"mine"}))
+        archive.name = "backup.tar"
+        assert admin_client.post(f"/volumes/{name}/restore/", {"archive": archive}).status_code == 302
+        settings.VOLUME_HELPER_IMAGE = ""
+        response = operator_client.get(f"/volumes/{name}/download/")
+        assert _members(_body(response)) == {"restored.txt": b"mine"}
+        wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
+    finally:
+        engine.api.remove_image(image, force=True)
 
 
 def _volume_with_links(engine, make_container, volume) -> str:
@@ -259,6 +273,29 @@ def _volume_with_links(engine, make_container, volume) -> str:
         " && printf 'payload' > /data/f.bin && touch /data/.ready",
     )
     return name
+
+
+def test_a_link_loop_and_a_file_taken_for_a_folder_are_clear_messages_without_host_paths(
+    operator_client, engine, volume, make_container
+):
+    name = _volume_with_links(engine, make_container, volume)
+    engine.api.exec_start(engine.api.exec_create(_writer(engine, name), ["ln", "-s", "loop", "/data/loop"]))
+    for url in (
+        f"/volumes/{name}/download/?path=/loop",
+        f"/volumes/{name}/download/?path=/f.bin/x",
+        f"/volumes/{name}/files/?path=/f.bin/x",
+        f"/volumes/{name}/files/?path=/loop/x",
+    ):
+        response = operator_client.get(url)
+        page = response.content.decode()
+        assert response.status_code in (400, 404), url
+        assert "/var/lib/docker" not in page and "http+docker" not in page, url
+    wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
+
+
+def _writer(engine, name: str) -> str:
+    (writer,) = engine.api.containers(filters={"volume": name, "status": "running"})
+    return writer["Id"]
 
 
 def test_links_out_of_the_volume_are_not_followed(operator_client, engine, volume, make_container):
@@ -280,6 +317,28 @@ def test_links_out_of_the_volume_are_not_followed(operator_client, engine, volum
     with tarfile.open(fileobj=io.BytesIO(_body(response))) as tar:
         (member,) = tar.getmembers()
     assert member.issym() and member.linkname == "/"
+    wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
+
+
+def test_names_a_page_cannot_ask_for_are_listed_without_links(
+    operator_client, engine, volume, make_container
+):
+    """A name that is not UTF-8 made the files page a 500 (a review); one with a newline cannot be
+    asked for (paths with control characters are refused)."""
+    name = volume()
+    with_volume(
+        engine,
+        make_container,
+        name,
+        "mkdir /data/$(printf 'bad\\377dir') && touch /data/$(printf 'bad\\376file') "
+        "/data/\"$(printf 'new\\nline')\" /data/fine && touch /data/.ready",
+    )
+    response = operator_client.get(f"/volumes/{name}/files/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-id="bad\ufffddir"' in page and 'data-id="bad\ufffdfile"' in page
+    assert page.count("in the folder's download") == 3
+    assert f"/volumes/{name}/download/?path=/fine" in page
     wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper containers to go")
 
 
@@ -313,7 +372,7 @@ def test_a_file_on_the_files_page_is_shown_as_a_file_with_its_download(
 
 
 def test_a_helper_leaves_no_volume_behind_and_keeps_the_one_it_read(
-    operator_client, engine, volume, make_container, base_image
+    operator_client, engine, settings, volume, make_container, base_image
 ):
     """A helper made from an image with VOLUME lines gets anonymous volumes of its own: they go with
     it; the volume it mounts by name stays, even one the engine named (anonymous itself)."""
@@ -329,13 +388,14 @@ def test_a_helper_leaves_no_volume_behind_and_keeps_the_one_it_read(
             image=image,
             host_config=engine.api.create_host_config(binds={name: {"bind": "/data", "mode": "rw"}}),
         )
-        assert engine.api.inspect_container(user["Id"])["Image"] == image  # so the helper's image
+        settings.VOLUME_HELPER_IMAGE = image  # a helper from an image with VOLUME lines
         before = {v["Name"] for v in engine.api.volumes()["Volumes"] or []}
         assert operator_client.get(f"/volumes/{name}/files/").status_code == 200
         wait_for(lambda: helpers_left(engine) == [], timeout=10, message="the helper container to go")
         after = {v["Name"] for v in engine.api.volumes()["Volumes"] or []}
         assert after == before
         # An anonymous volume (a 64-hex name) that nobody uses any more, read and kept.
+        settings.VOLUME_HELPER_IMAGE = ""
         anonymous = make_container(command="true", start=False, volumes=["/anonymous"])
         engine.api.remove_container(anonymous["Id"])
         (orphan,) = {v["Name"] for v in engine.api.volumes()["Volumes"] or []} - after

@@ -6,13 +6,14 @@ separate call the page loads after the table.
 
 Files are read WITHOUT running anything: a helper container that mounts the volume is created
 (never started) and the engine's archive API reads through it; the helper is removed afterwards,
-whatever happens. Its image is the image of a container that already uses the volume, else
-``settings.VOLUME_HELPER_IMAGE`` if that image exists locally.
+whatever happens. Its image is the dashboard's own image of one empty folder (made on the engine
+when first needed), or ``settings.VOLUME_HELPER_IMAGE`` when set.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import secrets
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import IO, TypeVar
+from typing import IO, NoReturn, TypeVar
 
 import docker
 from django.conf import settings
@@ -110,6 +111,7 @@ class FileEntry:
     mode: str
     modified: datetime
     target: str = ""  # a link's target
+    openable: bool = True  # False: a name no path here can ask for (not UTF-8, control characters)
 
 
 @dataclass(frozen=True)
@@ -376,32 +378,52 @@ def remove_volume(engine: Engine, *, name: str, force: bool = False) -> None:
 # --------------------------------------------------------------------------- files
 
 
-def _helper_image(engine: Engine, volume: Volume) -> str:
-    """The image for a never-started helper container: one a user of the volume runs, else the
-    configured one; a clear refusal when neither is on the engine."""
+HELPER_IMAGE = "dashboard-volume-helper:1"  # bump the tag when its content changes
+_helper_image_lock = threading.Lock()
+
+
+def _helper_image(engine: Engine) -> str:
+    """The image for a never-started helper container: ``VOLUME_HELPER_IMAGE`` when set and on the
+    engine, else the dashboard's own (:func:`_own_helper_image`).
+
+    Not the image of a container that uses the volume (as it once was): a review showed what that
+    brings along. Its files were what a link in the volume reached (the engine resolves links
+    within the helper's filesystem, and a path checked part by part can still be swapped for a link
+    before the engine reads it); its own ``/volume`` was copied into an empty volume; its ``VOLUME``
+    lines mounted other volumes inside the one read; a removed image left no helper at all."""
     api = engine.api
-    for use in volume.used_by:
-        try:
-            return str(api.inspect_container(use.id)["Image"])  # an image id: exists as long as it does
-        except Exception as exc:
-            if getattr(exc, "status_code", None) != 404:
-                raise
     configured = settings.VOLUME_HELPER_IMAGE
     if configured:
         try:
             return str(api.inspect_image(configured)["Id"])
-        except Exception as exc:
-            if getattr(exc, "status_code", None) != 404:
-                raise
-    # Any image will do: the helper is never started, it only holds the mount. The smallest one
-    # (an offline engine may have no busybox, and restoring into a new volume is the common case).
-    images = sorted(api.images(), key=lambda raw: int(raw.get("Size") or 0))
-    if images:
-        return str(images[0]["Id"])
-    raise InvalidInput(
-        "No image is available to read this volume through: this engine has no image at all. Load or "
-        "pull any small image (e.g. busybox); VOLUME_HELPER_IMAGE names the one to prefer."
-    )
+        except docker.errors.NotFound:
+            log.warning("VOLUME_HELPER_IMAGE %r is not on the engine: using %s", configured, HELPER_IMAGE)
+    return _own_helper_image(api)
+
+
+def _own_helper_image(api) -> str:
+    """An image of one empty folder, ``/volume``, made on the engine the first time it is needed
+    (``docker import``: nothing is pulled, an offline engine too) and labelled as the helpers are.
+    A link in a volume leads nowhere in it but to the volume itself."""
+    try:
+        return str(api.inspect_image(HELPER_IMAGE)["Id"])
+    except docker.errors.NotFound:
+        pass
+    with _helper_image_lock:  # one import per process (two would leave an untagged image behind)
+        try:
+            return str(api.inspect_image(HELPER_IMAGE)["Id"])
+        except docker.errors.NotFound:
+            pass
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            folder = tarfile.TarInfo(MOUNT_POINT.lstrip("/"))
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(folder)
+        repository, tag = HELPER_IMAGE.rsplit(":", 1)
+        api.import_image_from_data(
+            buffer.getvalue(), repository=repository, tag=tag, changes=[f"LABEL {HELPER_LABEL}=image"]
+        )
+        return str(api.inspect_image(HELPER_IMAGE)["Id"])
 
 
 class _Helper:
@@ -410,20 +432,31 @@ class _Helper:
     def __init__(self, engine: Engine, volume: Volume, *, read_only: bool):
         api = engine.api
         self.api = api
-        image = _helper_image(engine, volume)
+        image = _helper_image(engine)
+        # nocopy: the engine copies an image's folder into an empty volume mounted over it; the
+        # helper only reads (or restores) what the volume holds.
         config = api.create_host_config(
-            binds={volume.name: {"bind": MOUNT_POINT, "mode": "ro" if read_only else "rw"}},
+            binds={volume.name: {"bind": MOUNT_POINT, "mode": "ro,nocopy" if read_only else "rw,nocopy"}},
             network_mode="none",
         )
-        created = api.create_container(
-            image,
-            command=["true"],
-            entrypoint=[],
-            name=f"{HELPER_PREFIX}{secrets.token_hex(6)}",
-            labels={HELPER_LABEL: "volume"},
-            host_config=config,
-            network_disabled=True,
-        )
+        try:
+            created = api.create_container(
+                image,
+                command=["true"],
+                entrypoint=[],
+                name=f"{HELPER_PREFIX}{secrets.token_hex(6)}",
+                labels={HELPER_LABEL: "volume"},
+                host_config=config,
+                network_disabled=True,
+            )
+        except docker.errors.NotFound:
+            raise
+        except docker.errors.APIError as exc:  # its text names host paths: in the log only
+            log.warning("volume helper for %r (image %s) not created: %s", volume.name, image, exc)
+            raise InvalidInput(
+                f"The engine could not create the helper container that reads volume “{volume.name}” "
+                f"(image {image[:19]}): see the dashboard's log."
+            ) from None
         self.id = created["Id"]
 
     def close(self) -> None:
@@ -520,7 +553,9 @@ def list_files(engine: Engine, *, name: str, path: str = "/", volume: Volume | N
         if response.status_code == 404:
             response.close()
             raise NotFound(f"There is no folder “{path}” in volume “{name}”.")
-        api._raise_for_status(response)
+        if response.status_code >= 400:
+            with response:
+                _unreadable(path, response.status_code, response.text)
         entries: list[FileEntry] = []
         complete = True
         try:
@@ -532,14 +567,16 @@ def list_files(engine: Engine, *, name: str, path: str = "/", volume: Volume | N
                     parts = [p for p in member.name.split("/") if p not in ("", ".")]
                     if len(parts) != 1:
                         continue  # the folder itself, or deeper
+                    shown = _readable(parts[0])
                     entries.append(
                         FileEntry(
-                            name=parts[0],
+                            name=shown,
                             kind=_kind(member),
                             size=member.size if member.isfile() else 0,
                             mode=stat.filemode(member.mode | _type_bits(member)),
                             modified=datetime.fromtimestamp(member.mtime).astimezone(),
-                            target=member.linkname if member.issym() else "",
+                            target=_readable(member.linkname) if member.issym() else "",
+                            openable=shown == parts[0] and not any(ord(c) < 32 for c in shown),
                         )
                     )
         except tarfile.ReadError as exc:
@@ -553,12 +590,28 @@ def list_files(engine: Engine, *, name: str, path: str = "/", volume: Volume | N
         helper.close()
 
 
+def _readable(name: str) -> str:
+    """A name from a tar as text a page can hold: bytes that are not UTF-8 (tarfile keeps them as
+    surrogates, which no page or URL can encode) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _type_bits(member: tarfile.TarInfo) -> int:
     if member.isdir():
         return stat.S_IFDIR
     if member.issym():
         return stat.S_IFLNK
     return stat.S_IFREG if member.isfile() else 0
+
+
+def _unreadable(path: str, status: int, said: str) -> NoReturn:
+    """An archive read the engine refused: a fixed text (the engine's names the host's overlay
+    paths), what it said in the log."""
+    log.info("volume archive read of %r refused (%s): %s", path, status, said[:500])
+    raise InvalidInput(
+        f"“{path}” cannot be read in this volume: a link that leads nowhere, or a file where a folder "
+        "was expected."
+    )
 
 
 def _stat(api, container_id: str, path: str) -> dict:
@@ -573,7 +626,8 @@ def _stat(api, container_id: str, path: str) -> dict:
     )
     if response.status_code == 404:
         raise NotFound(f"There is no “{path}” in this volume.")
-    api._raise_for_status(response)
+    if response.status_code >= 400:
+        _unreadable(path, response.status_code, response.text)
     header = response.headers.get("X-Docker-Container-Path-Stat", "")
     try:
         info = json.loads(base64.b64decode(header)) if header else {}
@@ -693,6 +747,8 @@ def download(
             body = open_body(api, url, {"path": source}, size=ARCHIVE_CHUNK_BYTES)
         except docker.errors.NotFound:
             raise NotFound(f"There is no “{path}” in volume “{name}”.") from None
+        except docker.errors.APIError as exc:
+            _unreadable(path, exc.status_code or 0, str(exc))
     except BaseException:
         helper.close()
         raise
@@ -703,8 +759,8 @@ def download(
 @engine_call
 def restore(engine: Engine, *, name: str, archive: IO[bytes]) -> int:
     """Extract a tar archive into the root of volume ``name`` (existing files are overwritten);
-    the number of entries. The archive is checked first (:func:`check_archive`) and streamed to the
-    engine, never read into memory.
+    the number of entries. The archive is checked first (:func:`check_archive`), then written again
+    as it was read (:func:`_rewritten`) and streamed to the engine, never read into memory.
 
     Raises:
         NotFound: no such volume.
@@ -714,12 +770,11 @@ def restore(engine: Engine, *, name: str, archive: IO[bytes]) -> int:
     volume = inspect_volume(engine, name=name)
     helper = _Helper(engine, volume, read_only=False)
     try:
-        archive.seek(0)
         api = engine.api
         response = api._put(
             api._url("/containers/{0}/archive", helper.id),
             params={"path": MOUNT_POINT, "noOverwriteDirNonDir": "true"},
-            data=iter(lambda: archive.read(ARCHIVE_CHUNK_BYTES), b""),
+            data=_rewritten(archive),
             headers={"Content-Type": "application/x-tar"},
             timeout=None,
         )
@@ -733,45 +788,99 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
     """Refuse what is not a plain tar of relative paths; the number of members.
 
     Raises:
-        InvalidInput: not a tar, absolute or ``..`` paths, device files, a member under a symbolic
-            link an earlier member made (the engine would write where the link points), too many
-            members or links.
+        InvalidInput: not a tar, absolute or ``..`` paths, device files, a member at or under a
+            symbolic link an earlier member made (the engine would write where the link points),
+            too many members or links.
     """
     archive.seek(0)
     count = 0
-    links: set[tuple[str, ...]] = set()  # the symbolic links the archive made so far, by path
     try:
         with tarfile.open(fileobj=archive, mode="r|*") as tar:
-            for member in tar:
+            for _ in _checked_members(tar, max_members):
                 count += 1
-                parts = member.name.split("/")
-                if member.name.startswith("/") or ".." in parts:
-                    raise InvalidInput(f"The archive contains a path outside the volume: “{member.name}”.")
-                path = tuple(p for p in parts if p not in ("", "."))
-                if links and any(path[:end] in links for end in range(1, len(path))):
-                    raise InvalidInput(
-                        f"The archive writes through a symbolic link it made: “{member.name}”."
-                    )
-                if member.issym():
-                    if len(links) >= MAX_ARCHIVE_LINKS:
-                        raise InvalidInput(f"The archive has more than {MAX_ARCHIVE_LINKS} symbolic links.")
-                    links.add(path)
-                elif links:
-                    links.discard(path)  # replaced: the engine's extraction removes what was there
-                if member.ischr() or member.isblk() or member.isfifo():
-                    raise InvalidInput(f"The archive contains a device or pipe: “{member.name}”.")
-                if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
-                    raise InvalidInput(
-                        f"The archive contains a hard link outside the volume: “{member.name}”."
-                    )
-                if count > max_members:
-                    raise InvalidInput(f"The archive has more than {max_members} entries.")
     except tarfile.TarError as exc:
         raise InvalidInput("That file is not a tar archive.") from exc
     if count == 0:
         raise InvalidInput("That archive is empty.")
     archive.seek(0)
     return count
+
+
+def _checked_members(
+    tar: tarfile.TarFile, max_members: int
+) -> Iterator[tuple[tuple[str, ...], tarfile.TarInfo]]:
+    """Each member of ``tar`` as ``(its path's parts, member)``, refused as :func:`check_archive` says."""
+    links: set[tuple[str, ...]] = set()  # the symbolic links the archive made so far, by path
+    for count, member in enumerate(tar, 1):
+        if count > max_members:
+            raise InvalidInput(f"The archive has more than {max_members} entries.")
+        path = _member_path(member.name, member.name)
+        if member.ischr() or member.isblk() or member.isfifo():
+            raise InvalidInput(f"The archive contains a device or pipe: “{member.name}”.")
+        if links and any(path[:end] in links for end in range(1, len(path) + 1)):
+            raise InvalidInput(
+                f"The archive writes through or over a symbolic link it made: “{member.name}”."
+            )
+        linked = False
+        if member.islnk():  # a hard link to a link is a link: what comes under it goes where that one points
+            target = _member_path(member.linkname, member.name, hard=True)
+            linked = any(target[:end] in links for end in range(1, len(target) + 1))
+        if member.issym() or linked:
+            if len(links) >= MAX_ARCHIVE_LINKS:
+                raise InvalidInput(f"The archive has more than {MAX_ARCHIVE_LINKS} symbolic links.")
+            links.add(path)
+        yield path, member
+
+
+def _member_path(name: str, member: str, *, hard: bool = False) -> tuple[str, ...]:
+    parts = name.split("/")
+    if name.startswith("/") or ".." in parts:
+        kind = "a hard link outside the volume" if hard else "a path outside the volume"
+        raise InvalidInput(f"The archive contains {kind}: “{member}”.")
+    return tuple(p for p in parts if p not in ("", "."))
+
+
+def _rewritten(archive: IO[bytes], *, max_members: int = 1_000_000) -> Iterator[bytes]:
+    """The checked archive written again by Python, member by member (in ~1 MiB pieces): the engine
+    extracts exactly what :func:`check_archive` read. Readers differ: with a PAX path and a GNU long
+    name on one member, Python's tarfile reads one and Go's (the engine's) the other; a review got a
+    member checked as ``b/x`` written through a link as ``target/x``. Names and link names go out
+    normalised, in PAX format, with no other extended headers."""
+    archive.seek(0)
+    held = bytearray()
+    with tarfile.open(fileobj=archive, mode="r|*") as tar:
+        for path, member in _checked_members(tar, max_members):
+            info = tarfile.TarInfo("/".join(path) or ".")
+            info.mode, info.mtime = member.mode, member.mtime
+            info.uid, info.gid, info.uname, info.gname = member.uid, member.gid, member.uname, member.gname
+            if member.isdir():
+                info.type = tarfile.DIRTYPE
+            elif member.issym():
+                info.type, info.linkname = tarfile.SYMTYPE, member.linkname
+            elif member.islnk():
+                info.type = tarfile.LNKTYPE
+                info.linkname = "/".join(_member_path(member.linkname, member.name, hard=True))
+            else:  # a regular file (contiguous and sparse ones included: read back whole)
+                info.type, info.size = tarfile.REGTYPE, member.size
+            held += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            if info.size:
+                source = tar.extractfile(member)
+                left = info.size
+                while left:
+                    data = source.read(min(ARCHIVE_CHUNK_BYTES, left))
+                    if not data:
+                        raise InvalidInput(f"The archive ends inside “{member.name}”.")
+                    held += data
+                    left -= len(data)
+                    if len(held) >= ARCHIVE_CHUNK_BYTES:
+                        yield bytes(held)
+                        held.clear()
+                held += b"\0" * (-info.size % tarfile.BLOCKSIZE)
+            if len(held) >= ARCHIVE_CHUNK_BYTES:
+                yield bytes(held)
+                held.clear()
+    held += b"\0" * (2 * tarfile.BLOCKSIZE)
+    yield bytes(held)
 
 
 @engine_call
