@@ -30,6 +30,8 @@ def _clean(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
             cleaned[name] = value[:2000] + "…"
         elif isinstance(value, (str, int, float, bool, type(None), list, dict)):
             cleaned[name] = value
+        elif isinstance(value, tuple) and all(isinstance(v, (str, int, float, bool)) for v in value):
+            cleaned[name] = list(value)  # a form's tuple of names (connect aliases) as a JSON list
         else:
             cleaned[name] = str(value)
     return cleaned

@@ -654,3 +654,76 @@ def test_stats_sample_computes_cpu_and_memory_like_the_cli():
         7,
         3,
     )
+
+
+# --------------------------------------------------------------------------- nothing half-made
+
+
+def _volume_exists(engine, name: str) -> bool:
+    try:
+        engine.api.inspect_volume(name)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("start", ["on", None])
+@pytest.mark.parametrize("field", ["network", "networks"])
+def test_a_missing_network_creates_nothing(operator_client, base_image, engine, cleanup, field, start):
+    name, volume, missing = unique("nonet"), unique("vol"), f"{RUN_ID}-nonet"
+    cleanup.append(name)
+    data = _form(base_image, name, start=start, volumes=f"{volume}:/data", **{field: missing})
+    response = operator_client.post("/containers/new/", data)
+    body = response.content.decode()
+    assert response.status_code == 400
+    field_html = body[body.index(f'data-field="{field}"') + 1 :]
+    field_html = field_html[: field_html.index("data-field=")]  # up to the next field
+    assert f"Network “{missing}” not found on this engine" in field_html
+    assert not engine.api.containers(all=True, filters={"name": name})
+    assert not _volume_exists(engine, volume)
+    assert AuditEvent.objects.filter(action="container.create", outcome="failed").exists()
+
+
+def test_every_missing_network_is_named(operator_client, base_image, engine, network_for_create):
+    name = unique("nonet")
+    present = network_for_create()
+    lines = f"{present} alias1\n{RUN_ID}-gone1\n{RUN_ID}-gone2 web"
+    response = operator_client.post("/containers/new/", _form(base_image, name, networks=lines))
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert f"Networks “{RUN_ID}-gone1”, “{RUN_ID}-gone2” not found on this engine" in body
+    assert not engine.api.containers(all=True, filters={"name": name})
+
+
+def test_a_failed_start_removes_the_volumes_the_form_made_and_keeps_the_others(
+    operator_client, base_image, engine
+):
+    name, new, existing = unique("nostart"), unique("vol"), unique("vol")
+    engine.api.create_volume(existing, labels={TEST_LABEL: RUN_ID})
+    volumes = f"{new}:/data\n{existing}:/keep\n/anon"
+    response = operator_client.post(
+        "/containers/new/", _form(base_image, name, command="/no/such/binary", volumes=volumes)
+    )
+    assert response.status_code == 400
+    assert not engine.api.containers(all=True, filters={"name": name})
+    assert not _volume_exists(engine, new)
+    assert _volume_exists(engine, existing)
+    engine.api.remove_volume(existing)
+
+
+@pytest.fixture
+def network_for_create(engine):
+    made: list[str] = []
+
+    def make() -> str:
+        name = unique("net")
+        engine.api.create_network(name, labels={TEST_LABEL: RUN_ID})
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        try:
+            engine.api.remove_network(name)
+        except docker.errors.APIError:
+            pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 
 import docker
@@ -327,3 +328,257 @@ def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, e
     assert response.status_code == 200
     assert "Nothing was confirmed" in response.content.decode()
     assert engine.api.inspect_network(unused["Id"])["Id"] == unused["Id"]
+
+
+# --------------------------------------------------------------------------- containers that are not running
+# A network's inspect lists only running endpoints; "in use" counts every container that names it.
+
+
+def _subnet_network(engine, network) -> tuple[dict, ipaddress.IPv4Network]:
+    subnet = ipaddress.ip_network(_free_subnet(engine))
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+    return network(ipam=ipam), subnet
+
+
+def _created_on(engine, make_container, net: dict, ipv4: str = "", **kwargs) -> dict:
+    """A container created with ``--network NET [--ip IPV4]`` and never started."""
+    endpoint = engine.api.create_endpoint_config(ipv4_address=ipv4 or None)
+    return make_container(
+        start=False,
+        **kwargs,
+        host_config=engine.api.create_host_config(network_mode=net["Name"]),
+        networking_config=engine.api.create_networking_config({net["Name"]: endpoint}),
+    )
+
+
+def _networks_of(engine, container: dict) -> dict:
+    return engine.api.inspect_container(container["Id"])["NetworkSettings"]["Networks"]
+
+
+def _row(page: str, key: str) -> str:
+    row = page[page.index(f'data-id="{key}"') :]
+    return row[: row.index("</tr>")]
+
+
+@pytest.mark.django_db(transaction=True)  # the prune is a job: rows written from its thread
+def test_a_network_only_never_started_containers_name_is_in_use_everywhere(
+    admin_client, engine, network, make_container
+):
+    net, subnet = _subnet_network(engine, network)
+    requested = str(subnet.network_address + 9)
+    first = _created_on(engine, make_container, net, ipv4=requested)
+    second = make_container(start=False)
+    engine.api.connect_container_to_network(second["Id"], net["Id"])  # created, then connected
+    assert engine.api.inspect_network(net["Id"])["Containers"] == {}  # the engine's own view: unused
+    names = sorted(c["Name"].lstrip("/") for c in (first, second))
+
+    row = _row(admin_client.get(f"/networks/?q={net['Name']}").content.decode(), net["Id"])
+    assert '<span class="count">2</span>' in row
+    assert all(name in row for name in names)
+
+    detail = admin_client.get(f"/networks/{net['Id'][:12]}/").content.decode()
+    assert "No container is attached" not in detail
+    for container in (first, second):
+        cells = _row(detail, container["Id"])
+        assert container["Name"].lstrip("/") in cells
+        assert ">created</span>" in cells
+    assert f"<code>{requested}</code> <span" in _row(detail, first["Id"])  # shown as requested
+    assert "requested" in _row(detail, first["Id"])
+
+    assert 'data-testid="in-use"' in admin_client.get(f"/networks/{net['Id'][:12]}/delete/").content.decode()
+    response = admin_client.post(f"/networks/{net['Id'][:12]}/delete/")
+    assert response.status_code == 409
+    assert all(name in response.content.decode() for name in names)
+
+    preview = admin_client.get("/networks/prune/").content.decode()
+    hidden = re.search(r'name="names" value="([^"]*)"', preview)
+    assert hidden is None or net["Id"] not in hidden.group(1)  # not among what the confirm removes
+    kept = preview[preview.index('data-testid="prune-kept"') :]
+    assert all(name in _row(kept, net["Id"]) for name in names)  # listed as kept, naming them
+    job = finished_job(admin_client.post("/networks/prune/", {"names": net["Id"]}))
+    assert {r["id"]: r for r in job.snapshot()["layers"]}[net["Id"][:12]]["outcome"] == "skipped"
+
+    assert engine.api.inspect_network(net["Id"])["Id"] == net["Id"]
+    engine.api.start(first["Id"])  # the network is still there: the start works
+    assert _networks_of(engine, first)[net["Name"]]["IPAddress"] == requested
+
+
+def test_a_network_a_stopped_container_names_is_listed_and_cannot_be_deleted(
+    admin_client, engine, network, make_container
+):
+    net = network()
+    container = make_container(host_config=engine.api.create_host_config(network_mode=net["Name"]))
+    engine.api.stop(container["Id"], timeout=0)
+    name = container["Name"].lstrip("/")
+    assert name in _row(admin_client.get(f"/networks/?q={net['Name']}").content.decode(), net["Id"])
+    detail = admin_client.get(f"/networks/{net['Id'][:12]}/").content.decode()
+    assert ">exited</span>" in _row(detail, container["Id"])
+    response = admin_client.post(f"/networks/{net['Id'][:12]}/delete/")
+    assert response.status_code == 409
+    assert f"{name} (exited)" in response.content.decode()
+    assert engine.api.inspect_network(net["Id"])["Id"] == net["Id"]
+
+
+def test_list_and_detail_agree_after_a_failed_start(admin_client, engine, network, make_container):
+    net = network()
+    container = _created_on(engine, make_container, net, command="/no/such/command")
+    with pytest.raises(docker.errors.APIError):
+        engine.api.start(container["Id"])  # a missing command: the start fails
+    list_row = _row(admin_client.get(f"/networks/?q={net['Name']}").content.decode(), net["Id"])
+    detail = admin_client.get(f"/networks/{net['Id'][:12]}/").content.decode()
+    assert container["Name"].lstrip("/") in list_row
+    assert container["Id"] in detail
+    assert "No container is attached" not in detail
+
+
+@pytest.mark.django_db(transaction=True)  # the prune is a job: rows written from its thread
+def test_a_prune_confirm_keeps_a_network_a_container_named_after_the_preview(
+    admin_client, engine, network, make_container
+):
+    net = network()
+    preview = admin_client.get("/networks/prune/").content.decode()
+    assert f'data-id="{net["Id"]}"' in preview  # unused when previewed
+    _created_on(engine, make_container, net)
+    job = finished_job(admin_client.post("/networks/prune/", {"names": net["Id"]}))
+    assert {r["id"]: r for r in job.snapshot()["layers"]}[net["Id"][:12]]["outcome"] == "skipped"
+    assert engine.api.inspect_network(net["Id"])["Id"] == net["Id"]
+
+
+def test_the_engine_remove_refuses_a_network_a_created_container_names(engine, network, make_container):
+    """The check the prune's job makes before each removal, so one named meanwhile stays."""
+    from core.engine import Engine
+    from core.errors import Conflict
+    from tests.support import default_endpoint_ref
+
+    net = network()
+    container = _created_on(engine, make_container, net)
+    with pytest.raises(Conflict, match=container["Name"].lstrip("/")):
+        Engine(default_endpoint_ref()).networks.remove_network(ref=net["Id"])
+    assert engine.api.inspect_network(net["Id"])["Id"] == net["Id"]
+
+
+# --------------------------------------------------------------------------- connect: what 20.10 leaves out
+
+
+@pytest.mark.parametrize("next_page", ["network", "container"])
+def test_connect_to_a_vanished_network_changes_nothing_on_a_stopped_container(
+    operator_client, engine, network, make_container, next_page
+):
+    net = network()
+    engine.api.remove_network(net["Id"])
+    container = make_container(start=False)
+    before = _networks_of(engine, container)
+    data = {"container": container["Name"].lstrip("/")} | (
+        {"next": "container"} if next_page == "container" else {}
+    )
+    response = operator_client.post(f"/networks/{net['Name']}/connect/", data, follow=True)
+    body = response.content.decode()
+    assert f"Network “{net['Name']}” was not found" in body
+    assert "Connected" not in body
+    assert _networks_of(engine, container) == before
+    event = AuditEvent.objects.filter(action="network.connect").latest("pk")
+    assert event.outcome == "failed"
+    assert "was not found" in event.message
+
+
+@pytest.mark.parametrize("start", [False, True])
+def test_an_address_outside_the_subnets_is_a_form_error_and_changes_nothing(
+    operator_client, engine, network, make_container, start
+):
+    net, subnet = _subnet_network(engine, network)
+    container = make_container(start=start)
+    outside = "10.214.0.5" if not str(subnet).startswith("10.214.") else "10.215.0.5"
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/connect/",
+        {"container": container["Name"].lstrip("/"), "ipv4_address": outside},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f"The IPv4 address {outside} is outside the subnet of network “{net['Name']}” ({subnet})" in body
+    assert f'value="{outside}"' in body  # the input kept
+    assert net["Name"] not in _networks_of(engine, container)
+    assert (
+        AuditEvent.objects.filter(action="network.connect", outcome="failed").latest("pk").target
+        == net["Id"][:12]
+    )
+
+
+def test_an_address_outside_the_subnets_from_the_container_page(
+    operator_client, engine, network, make_container
+):
+    net, _ = _subnet_network(engine, network)
+    container = make_container(start=False)
+    name = container["Name"].lstrip("/")
+    response = operator_client.post(
+        f"/networks/{net['Name']}/connect/",
+        {"container": name, "ipv4_address": "192.0.2.7", "next": "container"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0].endswith(f"/containers/{name}/")
+    assert "is outside the subnet" in response.content.decode()
+    assert net["Name"] not in _networks_of(engine, container)
+
+
+def test_an_address_inside_the_subnet_on_a_stopped_container_is_used_at_start(
+    operator_client, engine, network, make_container
+):
+    net, subnet = _subnet_network(engine, network)
+    container = make_container(start=False)
+    address = str(subnet.network_address + 20)
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/connect/",
+        {"container": container["Id"], "ipv4_address": address, "aliases": "web17"},
+    )
+    assert response.status_code == 302
+    engine.api.start(container["Id"])
+    assert _networks_of(engine, container)[net["Name"]]["IPAddress"] == address
+    event = AuditEvent.objects.filter(action="network.connect", outcome="ok").latest("pk")
+    assert event.parameters["aliases"] == ["web17"]  # a list of strings, not "('web17',)"
+
+
+@pytest.mark.parametrize("start", [False, True])
+def test_connecting_a_container_that_is_already_connected_is_refused(
+    operator_client, engine, network, make_container, start
+):
+    net = network()
+    container = make_container(start=False)
+    engine.api.connect_container_to_network(container["Id"], net["Id"], aliases=["first"])
+    if start:
+        engine.api.start(container["Id"])
+    before = _networks_of(engine, container)[net["Name"]]
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/connect/", {"container": container["Id"], "aliases": "second"}
+    )
+    assert response.status_code == 409
+    assert f"is already connected to network “{net['Name']}”" in response.content.decode()
+    assert _networks_of(engine, container)[net["Name"]]["Aliases"] == before["Aliases"]
+    assert AuditEvent.objects.filter(action="network.connect").latest("pk").outcome == "failed"
+
+
+def test_already_connected_from_the_container_page(operator_client, engine, network, make_container):
+    net = network()
+    container = make_container(start=False)
+    name = container["Name"].lstrip("/")
+    engine.api.connect_container_to_network(container["Id"], net["Id"])
+    response = operator_client.post(
+        f"/networks/{net['Name']}/connect/", {"container": name, "next": "container"}, follow=True
+    )
+    assert response.redirect_chain[-1][0].endswith(f"/containers/{name}/")
+    assert "already connected" in response.content.decode()
+
+
+# --------------------------------------------------------------------------- small things
+
+
+def test_the_list_shows_the_created_time_with_a_space(viewer_client, network):
+    net = network()
+    row = _row(viewer_client.get(f"/networks/?q={net['Name']}").content.decode(), net["Id"])
+    assert re.search(r'<td class="small nowrap" title="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d</td>', row)
+
+
+@pytest.mark.parametrize("name", ["bridge", "host", "none"])
+def test_the_delete_confirmation_of_a_predefined_network_has_a_disabled_button(admin_client, name):
+    page = admin_client.get(f"/networks/{name}/delete/").content.decode()
+    button = page[page.index('data-testid="confirm-delete"') :]
+    assert " disabled " in button[: button.index(">")]
+    assert "Predefined networks cannot be deleted." in page

@@ -16,7 +16,7 @@ from datetime import datetime
 from docker.types.daemon import CancellableStream
 
 from core.engine._client import Engine, engine_call, translated
-from core.errors import Refused
+from core.errors import NotFound, Refused
 from core.policy import masked_document
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -787,6 +787,54 @@ def _join_networks(api, container_id: str, spec: CreateSpec) -> None:
             )
 
 
+NETWORK_MODES = frozenset({"", "default", "bridge", "host", "none"})
+
+
+def _check_networks(api, spec: CreateSpec) -> None:
+    """Refuse a spec naming networks the engine does not have, naming them all (one inspect each)."""
+    names = [spec.network] if spec.network not in NETWORK_MODES and ":" not in spec.network else []
+    names += [n.name for n in spec.networks]
+    missing = []
+    for name in dict.fromkeys(names):
+        try:
+            api.inspect_network(name)
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+            missing.append(name)
+    if missing:
+        quoted = ", ".join(f"“{name}”" for name in missing)
+        several = len(missing) > 1
+        raise NotFound(
+            f"Network{'s' if several else ''} {quoted} not found on this engine: create "
+            f"{'them' if several else 'it'} on the networks page first (nothing was created)."
+        )
+
+
+def _absent_volumes(api, spec: CreateSpec) -> tuple[str, ...]:
+    """The named volumes of ``spec`` that do not exist yet (the engine's create makes them)."""
+    absent = []
+    for name in dict.fromkeys(v.source for v in spec.volumes if not v.anonymous and not v.is_bind):
+        try:
+            api.inspect_volume(name)
+        except Exception as exc:
+            if getattr(exc, "status_code", None) != 404:
+                raise
+            absent.append(name)
+    return tuple(absent)
+
+
+def _remove_new_volumes(engine: Engine, names: tuple[str, ...]) -> None:
+    """After a failed create/start: remove the volumes that were absent before it. Not forced, so the
+    engine keeps one another container uses meanwhile; one already gone is fine."""
+    for name in names:
+        try:
+            with engine.translated():
+                engine.api.remove_volume(name)
+        except Refused:  # gone already, used by another container meanwhile, or refused: kept
+            pass
+
+
 @engine_call
 def image_exists(engine: Engine, *, reference: str) -> bool:
     """Whether the engine has ``reference`` locally (the dashboard never pulls on create).
@@ -813,7 +861,10 @@ def image_exists(engine: Engine, *, reference: str) -> bool:
 def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> CreateResult:
     """``docker create`` (and ``docker start`` when ``start``): nothing half-made is left behind.
 
-    When the start fails, the container just created is removed again and the start's error raised.
+    Every network the spec names (``network`` and ``networks``) must exist first: the engine's create
+    accepts a missing one (the start fails later). When the create or start fails, the container
+    just created is removed again, and so are the named volumes the engine made for it (those that
+    did not exist before this call and that no other container uses), and the error is raised.
 
     Args:
         spec: the validated :class:`CreateSpec`.
@@ -823,13 +874,20 @@ def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> Create
         A :class:`CreateResult` with the new container's id.
 
     Raises:
-        NotFound: unknown image or network.
+        NotFound: unknown image, or networks that do not exist (all named; nothing created).
         Conflict: the name is taken.
         InvalidInput: the engine refused a parameter.
         EngineRefused: the start failed (the container was removed).
     """
     api = engine.api
-    created = api.create_container(**_create_kwargs(api, spec))
+    _check_networks(api, spec)
+    new_volumes = _absent_volumes(api, spec)
+    try:
+        with engine.translated():
+            created = api.create_container(**_create_kwargs(api, spec))
+    except Refused:
+        _remove_new_volumes(engine, new_volumes)
+        raise
     container_id = created["Id"]
     try:
         with engine.translated():
@@ -841,6 +899,7 @@ def create_container(engine: Engine, *, spec: CreateSpec, start: bool) -> Create
             # -v removes only volumes the engine made for this container: volumes named in the
             # spec (a recreate's carried-over anonymous ones too) are never removed by it.
             api.remove_container(container_id, force=True, v=True)
+        _remove_new_volumes(engine, new_volumes)
         raise
     name = spec.name or api.inspect_container(container_id)["Name"].lstrip("/")
     return CreateResult(

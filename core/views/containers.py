@@ -285,6 +285,10 @@ def _field_for(error: Refused, spec: CreateSpec) -> str | None:
         if any(word in text for word in words):
             return name
     if "network" in text:
+        if not (spec.network and f"“{spec.network}”" in error.message) and any(
+            f"“{n.name}”" in error.message for n in spec.networks
+        ):
+            return "networks"  # a missing network of the Networks lines
         return "network"
     if "port" in text or ("bind" in text and "address" in text):
         return "ports"

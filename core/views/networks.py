@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, bulk, engine, tables
 from core.engine.networks import Network, NetworkSpec
-from core.errors import Conflict, NotFound, Refused
+from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.roles import Role, has_role, require_role, role_on
 from core.views import jobs as jobs_view
 from core.volume_forms import CONTAINER_REF_RE, ConnectForm, DisconnectForm, NetworkForm, PruneForm
@@ -111,11 +111,17 @@ def _network_gone(error: Refused) -> bool:
 @require_role(Role.OPERATOR, action="network.connect")
 @require_POST
 def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
-    """``docker network connect [--alias] [--ip]``: from this page or the container's."""
+    """``docker network connect [--alias] [--ip]``: from this page or the container's (``next=container``).
+
+    The engine function checks what the 20.10 engine does not for a stopped container: the network
+    exists, the address is inside its subnets, the container is not connected already. A refusal is
+    the form again with the reason (on the container's page: its message there); a network that is
+    gone is the list with the message."""
     form = ConnectForm(request.POST)
+    from_container = request.POST.get("next") == "container"
     if not form.is_valid():
         audit.refused_form(request, "network.connect", form, target=ref)
-        if request.POST.get("next") == "container":  # the container page's form: its message, there
+        if from_container:  # the container page's form: its message, there
             messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
             return _back(request, ref)
         return _detail(request, ref, connect=form, status=400)
@@ -126,8 +132,15 @@ def network_connect(request: HttpRequest, ref: str) -> HttpResponse:
     except Refused as error:
         if error.status == 503:
             raise
-        messages.error(request, error.message)
-        return _back(request, ref, gone=_network_gone(error))
+        gone = _network_gone(error)
+        if from_container or gone:
+            messages.error(request, error.message)
+            return _back(request, ref, gone=gone)
+        if isinstance(error, InvalidInput) and data["ipv4_address"]:
+            form.add_error("ipv4_address", error.message)
+        else:
+            form.add_error("container" if isinstance(error, NotFound) else None, error.message)
+        return _detail(request, ref, connect=form, status=error.status)
     messages.success(request, f"Connected {data['container']}.")
     return _back(request, ref)
 
@@ -157,7 +170,8 @@ def network_disconnect(request: HttpRequest, ref: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="network.delete")
 @require_http_methods(["GET", "POST"])
 def network_delete(request: HttpRequest, ref: str) -> HttpResponse:
-    """Two steps; refuses the predefined networks and a network in use (naming the containers)."""
+    """Two steps; refuses the predefined networks and a network any container refers to, running or
+    not (naming the containers). The confirmation of a predefined one has its button disabled."""
     docker = engine.for_request(request)
     network = docker.networks.inspect_network(ref=ref).network
     if request.method == "GET":
@@ -175,16 +189,24 @@ def network_delete(request: HttpRequest, ref: str) -> HttpResponse:
 @require_role(Role.ADMIN, action="network.prune")
 @require_http_methods(["GET", "POST"])
 def network_prune(request: HttpRequest) -> HttpResponse:
-    """Preview the unused custom networks; POST removes the confirmed ones that are still unused, as
-    a job with a row each (a POST that confirms none is the preview again, like ``image_prune``)."""
+    """Preview the custom networks no container refers to (running or not: ``docker network prune``
+    would also remove one only stopped or never-started containers name, and their next start would
+    fail); those are listed as kept, with the containers. POST removes the confirmed ones that are
+    still unused, as a job with a row each; the removal itself checks again (``remove_network``), so
+    one a container named meanwhile stays. A POST that confirms none is the preview again."""
     docker = engine.for_request(request)
-    unused = {n.id: n for n in docker.networks.list_networks() if not n.in_use and not n.predefined}
+    networks = [n for n in docker.networks.list_networks() if not n.predefined]
+    unused = {n.id: n for n in networks if not n.in_use}
     form = PruneForm(request.POST or None)
     confirmed = form.cleaned_data["names"] if form.is_bound and form.is_valid() else ()
     if not confirmed:
         if request.method == "POST":
             messages.info(request, "Nothing was confirmed, so nothing was removed.")
-        return render(request, "networks/prune.html", {"rows": sorted(unused.values(), key=lambda n: n.name)})
+        context = {
+            "rows": sorted(unused.values(), key=lambda n: n.name),
+            "kept": sorted((n for n in networks if n.used_only_by_stopped), key=lambda n: n.name),
+        }
+        return render(request, "networks/prune.html", context)
     items = []
     for network_id in dict.fromkeys(confirmed):
         network = unused.get(network_id)

@@ -78,6 +78,16 @@
         items.push(["warn", "there is no network " + network + ": create it on the networks page first"]);
       }
     }
+    // The Networks lines: "NETWORK [alias ...]"; the server refuses a missing one, creating nothing.
+    lines(value("networks")).forEach(function (line) {
+      var name = line.split(/\s+/)[0];
+      if (name === network) { return; }
+      if (networks.has(name)) {
+        items.push(["existing", "joins the network " + name + " (" + networks.get(name).dataset.driver + ")"]);
+      } else {
+        items.push(["warn", "there is no network " + name + ": create it on the networks page first"]);
+      }
+    });
     var list = document.querySelector("[data-plan]");
     var section = list && list.closest("section");
     if (!list) { return; }

@@ -26,6 +26,11 @@ def test_ordinary_values_are_kept():
     }
 
 
+def test_a_tuple_of_names_is_a_list_of_strings():
+    assert _clean({"aliases": ("web17", "db")}) == {"aliases": ["web17", "db"]}
+    assert _clean({"aliases": ()}) == {"aliases": []}
+
+
 def test_long_strings_are_cut_at_2000_characters():
     assert len(_clean({"dockerfile": "x" * 5000})["dockerfile"]) == 2001
 
