@@ -82,6 +82,8 @@ def test_list_and_detail_read_well_at_desktop_and_phone_width(page, login, live,
     screenshot(page, "networks-list-1280")
     page.set_viewport_size(PHONE)
     screenshot(page, "networks-list-390")
+    box = row.locator("td .count").bounding_box()  # the containers count is on screen, not scrolled off
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
 
     page.set_viewport_size(DESKTOP)
     page.goto(f"{live.url}/networks/{net['Id'][:12]}/")
