@@ -446,6 +446,19 @@ def test_restore_refuses_absolute_and_dotdot_members(admin_client, volume, helpe
     assert "outside the volume" in response.content.decode()
 
 
+def test_restore_refusing_a_name_that_is_not_utf8_is_a_form_error_and_audited(admin_client, volume):
+    """The raw name in the refusal made the audit record fail: a 500 with nothing audited."""
+    name = volume()
+    bad = tarfile.TarInfo(b"bad\xff/../x".decode("utf-8", "surrogateescape"))
+    block = bad.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    archive = io.BytesIO(block + b"\0" * 1024)
+    archive.name = "odd.tar"
+    response = admin_client.post(f"/volumes/{name}/restore/", {"archive": archive})
+    assert response.status_code == 400
+    assert "outside the volume" in response.content.decode()
+    assert AuditEvent.objects.filter(action="volume.restore", target=name).exists()
+
+
 def test_restore_refuses_a_volume_a_running_container_uses(admin_client, engine, volume, make_container):
     name = volume()
     with_volume(engine, make_container, name, "touch /data/.ready")

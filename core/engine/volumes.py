@@ -423,7 +423,15 @@ def _own_helper_image(api) -> str:
         api.import_image_from_data(
             buffer.getvalue(), repository=repository, tag=tag, changes=[f"LABEL {HELPER_LABEL}=image"]
         )
-        return str(api.inspect_image(HELPER_IMAGE)["Id"])
+        made = str(api.inspect_image(HELPER_IMAGE)["Id"])
+        # Another process importing at the same moment took the tag from one of the two: that one
+        # is left untagged (each import is an image of its own). Not forced: one in use stays.
+        for stray in api.images(filters={"dangling": True, "label": f"{HELPER_LABEL}=image"}):
+            try:
+                api.remove_image(stray["Id"])
+            except docker.errors.APIError:
+                pass
+        return made
 
 
 class _Helper:
@@ -440,15 +448,10 @@ class _Helper:
             network_mode="none",
         )
         try:
-            created = api.create_container(
-                image,
-                command=["true"],
-                entrypoint=[],
-                name=f"{HELPER_PREFIX}{secrets.token_hex(6)}",
-                labels={HELPER_LABEL: "volume"},
-                host_config=config,
-                network_disabled=True,
-            )
+            try:
+                created = self._create(image, config)
+            except docker.errors.ImageNotFound:  # removed since it was looked up (an image prune)
+                created = self._create(_helper_image(engine), config)
         except docker.errors.NotFound:
             raise
         except docker.errors.APIError as exc:  # its text names host paths: in the log only
@@ -458,6 +461,17 @@ class _Helper:
                 f"(image {image[:19]}): see the dashboard's log."
             ) from None
         self.id = created["Id"]
+
+    def _create(self, image: str, config: dict) -> dict:
+        return self.api.create_container(
+            image,
+            command=["true"],
+            entrypoint=[],
+            name=f"{HELPER_PREFIX}{secrets.token_hex(6)}",
+            labels={HELPER_LABEL: "volume"},
+            host_config=config,
+            network_disabled=True,
+        )
 
     def close(self) -> None:
         try:
@@ -792,10 +806,9 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
             symbolic link an earlier member made (the engine would write where the link points),
             too many members or links.
     """
-    archive.seek(0)
     count = 0
     try:
-        with tarfile.open(fileobj=archive, mode="r|*") as tar:
+        with _open_upload(archive) as tar:
             for _ in _checked_members(tar, max_members):
                 count += 1
     except tarfile.TarError as exc:
@@ -806,24 +819,57 @@ def check_archive(archive: IO[bytes], *, max_members: int = 1_000_000) -> int:
     return count
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A member whose extended header (PAX record, GNU long name) is over ``MAX_TAR_EXTENSION`` is
+    refused before tarfile reads it whole into memory (a 400 MB PAX record in a 407 KB .tar.gz took
+    1.3 GB)."""
+
+    def _proc_member(self, tarfile_):  # tarfile's own hook, called for each header it reads
+        if self.type in _EXTENSIONS and self.size > MAX_TAR_EXTENSION:
+            raise InvalidInput("The archive has an extended header larger than a name or attribute needs.")
+        return super()._proc_member(tarfile_)
+
+
+_EXTENSIONS = frozenset(
+    {
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    }
+)
+MAX_TAR_EXTENSION = 1 << 20
+
+
+def _open_upload(archive: IO[bytes]) -> tarfile.TarFile:
+    archive.seek(0)
+    return tarfile.open(fileobj=archive, mode="r|*", tarinfo=_BoundedTarInfo)
+
+
 def _checked_members(
     tar: tarfile.TarFile, max_members: int
 ) -> Iterator[tuple[tuple[str, ...], tarfile.TarInfo]]:
-    """Each member of ``tar`` as ``(its path's parts, member)``, refused as :func:`check_archive` says."""
+    """Each member of ``tar`` as ``(its path's parts, member)``, refused as :func:`check_archive` says.
+    Messages carry names as text (an archive's names may be any bytes)."""
     links: set[tuple[str, ...]] = set()  # the symbolic links the archive made so far, by path
     for count, member in enumerate(tar, 1):
+        tar.members.clear()  # a stream: nothing looks back (1,000,000 members held took 530 MB)
+        shown = _readable(member.name)
         if count > max_members:
             raise InvalidInput(f"The archive has more than {max_members} entries.")
-        path = _member_path(member.name, member.name)
+        path = _member_path(member.name, shown)
         if member.ischr() or member.isblk() or member.isfifo():
-            raise InvalidInput(f"The archive contains a device or pipe: “{member.name}”.")
-        if links and any(path[:end] in links for end in range(1, len(path) + 1)):
+            raise InvalidInput(f"The archive contains a device or pipe: “{shown}”.")
+        if not path and not member.isdir():
             raise InvalidInput(
-                f"The archive writes through or over a symbolic link it made: “{member.name}”."
+                f"The archive replaces the volume's own folder with something else: “{shown}”."
             )
+        if links and any(path[:end] in links for end in range(1, len(path) + 1)):
+            raise InvalidInput(f"The archive writes through or over a symbolic link it made: “{shown}”.")
         linked = False
         if member.islnk():  # a hard link to a link is a link: what comes under it goes where that one points
-            target = _member_path(member.linkname, member.name, hard=True)
+            target = _member_path(member.linkname, shown, hard=True)
             linked = any(target[:end] in links for end in range(1, len(target) + 1))
         if member.issym() or linked:
             if len(links) >= MAX_ARCHIVE_LINKS:
@@ -832,11 +878,11 @@ def _checked_members(
         yield path, member
 
 
-def _member_path(name: str, member: str, *, hard: bool = False) -> tuple[str, ...]:
+def _member_path(name: str, shown: str, *, hard: bool = False) -> tuple[str, ...]:
     parts = name.split("/")
     if name.startswith("/") or ".." in parts:
         kind = "a hard link outside the volume" if hard else "a path outside the volume"
-        raise InvalidInput(f"The archive contains {kind}: “{member}”.")
+        raise InvalidInput(f"The archive contains {kind}: “{shown}”.")
     return tuple(p for p in parts if p not in ("", "."))
 
 
@@ -845,13 +891,20 @@ def _rewritten(archive: IO[bytes], *, max_members: int = 1_000_000) -> Iterator[
     extracts exactly what :func:`check_archive` read. Readers differ: with a PAX path and a GNU long
     name on one member, Python's tarfile reads one and Go's (the engine's) the other; a review got a
     member checked as ``b/x`` written through a link as ``target/x``. Names and link names go out
-    normalised, in PAX format, with no other extended headers."""
-    archive.seek(0)
+    normalised, in PAX format; of the member's extended headers only its extended attributes and
+    exact time go along (each header is at most MAX_TAR_EXTENSION)."""
     held = bytearray()
-    with tarfile.open(fileobj=archive, mode="r|*") as tar:
+    with _open_upload(archive) as tar:
         for path, member in _checked_members(tar, max_members):
             info = tarfile.TarInfo("/".join(path) or ".")
             info.mode, info.mtime = member.mode, member.mtime
+            # Kept as they came: extended attributes (file capabilities: a download carries them)
+            # and the exact time; nothing else of the member's own extended headers.
+            info.pax_headers = {
+                key: value
+                for key, value in member.pax_headers.items()
+                if key.startswith("SCHILY.xattr.") or key == "mtime"
+            }
             info.uid, info.gid, info.uname, info.gname = member.uid, member.gid, member.uname, member.gname
             if member.isdir():
                 info.type = tarfile.DIRTYPE
