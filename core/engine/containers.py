@@ -794,14 +794,7 @@ def _check_networks(api, spec: CreateSpec) -> None:
     """Refuse a spec naming networks the engine does not have, naming them all (one inspect each)."""
     names = [spec.network] if spec.network not in NETWORK_MODES and ":" not in spec.network else []
     names += [n.name for n in spec.networks]
-    missing = []
-    for name in dict.fromkeys(names):
-        try:
-            api.inspect_network(name)
-        except Exception as exc:
-            if getattr(exc, "status_code", None) != 404:
-                raise
-            missing.append(name)
+    missing = _not_found(api.inspect_network, names)
     if missing:
         quoted = ", ".join(f"“{name}”" for name in missing)
         several = len(missing) > 1
@@ -813,15 +806,22 @@ def _check_networks(api, spec: CreateSpec) -> None:
 
 def _absent_volumes(api, spec: CreateSpec) -> tuple[str, ...]:
     """The named volumes of ``spec`` that do not exist yet (the engine's create makes them)."""
-    absent = []
-    for name in dict.fromkeys(v.source for v in spec.volumes if not v.anonymous and not v.is_bind):
+    return tuple(
+        _not_found(api.inspect_volume, [v.source for v in spec.volumes if not v.anonymous and not v.is_bind])
+    )
+
+
+def _not_found(inspect, names: list[str]) -> list[str]:
+    """Those of ``names`` (each once, in order) that ``inspect`` answers with a 404."""
+    missing = []
+    for name in dict.fromkeys(names):
         try:
-            api.inspect_volume(name)
+            inspect(name)
         except Exception as exc:
             if getattr(exc, "status_code", None) != 404:
                 raise
-            absent.append(name)
-    return tuple(absent)
+            missing.append(name)
+    return missing
 
 
 def _remove_new_volumes(engine: Engine, names: tuple[str, ...]) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.engine._client import Engine, both, engine_call
-from core.engine.volumes import ContainerUse, with_containers
+from core.engine.volumes import ContainerUse, engine_time, with_containers
 from core.errors import Conflict, InvalidInput, NotFound
 
 PREDEFINED = frozenset({"bridge", "host", "none"})
@@ -69,10 +69,7 @@ class Network:
 
     @property
     def created_at(self) -> datetime | None:
-        try:
-            return datetime.fromisoformat(self.created.replace("Z", "+00:00"))
-        except ValueError:
-            return None
+        return engine_time(self.created)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,14 @@ MAX_ARCHIVE_LINKS = 100_000  # symbolic links a restore archive may hold (their 
 # --------------------------------------------------------------------------- data
 
 
+def engine_time(text: str) -> datetime | None:
+    """An engine's RFC 3339 time (``CreatedAt``, ``Created``) as a datetime; None when it is not one."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class ContainerUse:
     """A container that mounts a volume or is attached to a network."""
@@ -97,10 +105,7 @@ class Volume:
 
     @property
     def created_at(self) -> datetime | None:
-        try:
-            return datetime.fromisoformat(self.created.replace("Z", "+00:00"))
-        except ValueError:
-            return None
+        return engine_time(self.created)
 
 
 @dataclass(frozen=True)
