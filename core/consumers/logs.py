@@ -194,9 +194,12 @@ class LogsConsumer(GuardedConsumer):
         self.probe_task = asyncio.create_task(
             self.probe_engine(self.docker.streams.container_facts, containers[0].id)
         )
-        self.pump.start()
-        for container, producer in zip(containers[1:], producers[1:], strict=True):
-            self.pump.spawn(producer, f"logs-{container.id[:12]}")
+        self.pump.start(
+            also=[
+                (producer, f"logs-{container.id[:12]}")
+                for container, producer in zip(containers[1:], producers[1:], strict=True)
+            ]
+        )
 
     def container_ids(self, params: dict[str, str]) -> list[str]:
         return [self.scope["url_route"]["kwargs"]["container_id"]]

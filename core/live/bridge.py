@@ -75,7 +75,7 @@ class Pump(Generic[T]):
     Args:
         produce: ``produce(feed)`` runs in the pump's thread; returns at the end of the stream. An
             exception it raises reaches the reader after the items put before it. More producers
-            may share the buffer (``spawn()``, e.g. one per container of a merged log view): the
+            may share the buffer (``start(also=...)``, e.g. one per container of a merged log view): the
             stream ends when the last one returns.
         maxsize: the bound, in items.
         policy: what happens when the buffer is full (see module doc).
@@ -151,15 +151,25 @@ class Pump(Generic[T]):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> Pump[T]:
-        self.thread = self.spawn(self._produce, self.name)
+    def start(self, also: Iterable[tuple[Callable[[Feed[T]], None], str]] = ()) -> Pump[T]:
+        """Start the producer thread, and one more per ``(produce, name)`` in ``also`` (they share
+        the buffer; the stream ends when the last one returns).
+
+        All are counted before any starts: a producer that returns at once must not end the stream
+        while the others are still to come (a merged log view of a finished container lost the
+        other containers' lines that way).
+        """
+        if self.thread is not None:
+            raise RuntimeError(f"pump {self.name} was started already")
+        producers = [(self._produce, self.name), *also]
+        with self._lock:
+            self._running += len(producers)
+        threads = [_start_thread(self._runner(produce), name) for produce, name in producers]
+        self.thread = threads[0]
         return self
 
-    def spawn(self, produce: Callable[[Feed[T]], None], name: str) -> threading.Thread:
-        """Start one more producer thread on this buffer."""
-        with self._lock:
-            self._running += 1
-        return _start_thread(lambda: self._run(produce), name)
+    def _runner(self, produce: Callable[[Feed[T]], None]) -> Callable[[], None]:
+        return lambda: self._run(produce)
 
     def _run(self, produce: Callable[[Feed[T]], None]) -> None:
         try:

@@ -226,11 +226,37 @@ def test_call_reraises_the_exception():
 def test_several_producers_share_the_bound_and_end_with_the_last():
     async def main() -> tuple[list[int], int]:
         pump = Pump(counter(300), maxsize=4)
-        pump.spawn(counter(300), "second")
-        pump.start()
+        pump.start(also=[(counter(300), "second")])
         seen = [item async for item in pump]
         return seen, pump.high_water
 
     seen, high_water = run(main())
     assert len(seen) == 600
     assert high_water <= 4
+
+
+def test_a_producer_that_returns_at_once_does_not_end_the_others():
+    """The merged log view of a finished container: its producer may return before the next one
+    even starts; the stream must still wait for every producer it was started with."""
+    go = threading.Event()
+
+    def late(feed):
+        go.wait(5)
+        for item in range(3):
+            feed.put(item)
+
+    async def main() -> list[int]:
+        pump = Pump(lambda feed: None, maxsize=4)
+        pump.start(also=[(late, "late")])
+        await pump.wait_finished(0.2)  # the first has returned; the second still waits
+        go.set()
+        return [item async for item in pump]
+
+    assert run(main()) == [0, 1, 2]
+
+
+def test_a_pump_starts_once():
+    pump = Pump(lambda feed: None)
+    pump.start()
+    with pytest.raises(RuntimeError):
+        pump.start()
