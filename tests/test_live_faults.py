@@ -315,3 +315,53 @@ def test_pause_stops_rendering_under_a_yes_flood(page, login, live, make_contain
     assert page.locator(".logview .line").count() == shown
     assert shown <= 200
     assert page.problems == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_socket_cancelled_while_the_engine_hangs_frees_its_slot(make_container, user_factory, tmp_path):
+    """daphne cancels a handler still in ``start()`` 10 s after the browser left (here: waiting for a
+    hung engine); it never sees ``websocket.disconnect``, and must release its stream slot anyway."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from core.consumers.logs import LogsConsumer
+    from core.consumers.streaming import _open_streams
+    from core.endpoints import EndpointRef
+
+    container = make_container(command=["sh", "-c", "echo here; sleep 300"])
+    viewer = user_factory("viewer")
+    proxy = HangingProxy("/var/run/docker.sock", str(tmp_path / "hangs.sock"))
+    proxy.start()
+    proxy.hang()
+
+    async def scenario() -> int:
+        communicator = WebsocketCommunicator(
+            LogsConsumer.as_asgi(), f"/ws/containers/{container['Id']}/logs/?tail=all"
+        )
+        communicator.scope["user"] = viewer
+        communicator.scope["endpoint"] = EndpointRef(
+            slug="hangs", name="hangs", url=proxy.url, is_default=False
+        )
+        communicator.scope["url_route"] = {"kwargs": {"container_id": container["Id"]}}
+        connected, _ = await communicator.connect()
+        assert connected
+        for _ in range(500):  # start() takes its slot, then waits for the engine
+            if _open_streams.get(viewer.pk, 0):
+                break
+            await asyncio.sleep(0.01)
+        held = _open_streams.get(viewer.pk, 0)
+        await asyncio.sleep(0.2)  # well into the engine call
+        communicator.future.cancel()
+        try:
+            await communicator.future
+        except BaseException:  # noqa: BLE001, S110 - the cancellation we caused
+            pass
+        return held
+
+    try:
+        assert async_to_sync(scenario)() == 1
+        assert _open_streams.get(viewer.pk, 0) == 0
+    finally:
+        proxy.stop()

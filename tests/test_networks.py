@@ -322,6 +322,37 @@ def test_connect_to_a_vanished_network_says_so_on_the_list(operator_client, engi
     assert "not found" in response.content.decode()
 
 
+def test_disconnect_from_a_vanished_network_says_so_on_the_list(
+    operator_client, engine, network, make_container
+):
+    net = network()
+    engine.api.remove_network(net["Id"])
+    container = make_container()
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/disconnect/", {"container": container["Id"]}, follow=True
+    )
+    assert response.redirect_chain[-1][0].endswith("/networks/")
+    assert f"Network “{net['Id'][:12]}” was not found" in response.content.decode()
+
+
+@pytest.mark.parametrize("action", ["connect", "disconnect"])
+def test_a_missing_container_named_like_a_network_stays_on_the_network_page(operator_client, network, action):
+    """Only the network's own absence sends the form back to the list: a missing container whose
+    name says "network" is the network page with the engine's reason."""
+    net = network()
+    response = operator_client.post(
+        f"/networks/{net['Id'][:12]}/{action}/", {"container": "network-no-such-container"}
+    )
+    body = response.content.decode() if response.status_code != 302 else ""
+    if response.status_code == 302:
+        assert response["Location"].endswith(f"/networks/{net['Id'][:12]}/")
+        body = operator_client.get(response["Location"]).content.decode()
+    else:
+        assert response.status_code == 404
+    assert "network-no-such-container" in body
+    assert f"/networks/{net['Id'][:12]}/" in body
+
+
 def test_a_prune_post_that_confirms_nothing_is_the_preview_again(admin_client, engine, network):
     unused = network()
     response = admin_client.post("/networks/prune/", {"names": ""})

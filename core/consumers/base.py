@@ -124,6 +124,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         self.transport: Any = None
         self.gate = SendGate(limit=settings.LIVE_SEND_BUFFER, stall_seconds=settings.LIVE_STALL_SECONDS)
         self.closing = False
+        self.stopped = False  # disconnect() ran (once: daphne's disconnect, or a cancelled handler)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As channels' own, without its thread hop before each message from the browser.
@@ -169,16 +170,32 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     async def stop(self) -> None:
         """Release streams, threads and sockets (called on every disconnect)."""
 
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # daphne cancels a handler that has not returned 10 s after the browser left: one still
+            # in start() (waiting for a hung engine) never saw ``websocket.disconnect``, and its
+            # slot, threads and streams must be released all the same.
+            if not self.stopped:
+                try:
+                    await self.disconnect(1006)
+                except BaseException:  # cancelled again, or a broken channel layer
+                    log.warning("releasing a cancelled websocket failed", exc_info=True)
+
     async def disconnect(self, code: int) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         self.closing = True
         if self.watch_task is not None:
             self.watch_task.cancel()
-        if self.user_group:
-            await self.channel_layer.group_discard(self.user_group, self.channel_name)
         try:
             await self.stop()
         finally:
             self.gate.held = None  # a dropped frame held back for this viewer
+            if self.user_group:
+                await self.channel_layer.group_discard(self.user_group, self.channel_name)
             release_freed_memory()  # what this stream churned through goes back to the OS
 
     # ------------------------------------------------------------------ watcher
@@ -195,7 +212,11 @@ class GuardedConsumer(AsyncWebsocketConsumer):
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + check
-                problem = await database_sync_to_async(session_problem)(self.scope, self.required_role)
+                try:
+                    problem = await database_sync_to_async(session_problem)(self.scope, self.required_role)
+                except Exception:  # "database is locked" and the like: check again next time
+                    log.warning("re-checking a websocket's session failed", exc_info=True)
+                    problem = None
                 if problem:
                     await self.end_session(problem)
                     return

@@ -43,6 +43,7 @@ from core.roles import Role
 
 MAX_FRAME = 64 * 1024
 WRITE_QUEUE = 256  # input frames waiting for the process to read them
+EXIT_STATUS_WAIT = 10.0  # seconds to wait for the engine to mark a finished process finished
 # 1009/1008 in the application range: daphne (autobahn) refuses to send codes under 3000 but 1000.
 CLOSE_TOO_BIG = 4009
 CLOSE_POLICY = 4008
@@ -142,7 +143,7 @@ class TerminalConsumer(GuardedConsumer):
             return
         self.slot = True
         try:
-            terminal = await call(self.open_terminal)
+            terminal = await call(self.open_terminal, abandoned=self._abandoned)
         except DashboardError as exc:
             await database_sync_to_async(audit.record)(
                 self.scope,
@@ -171,6 +172,12 @@ class TerminalConsumer(GuardedConsumer):
         self.relay_task = asyncio.create_task(self.relay())
         self.pump.start()
         self.writer.start()
+
+    def _abandoned(self, terminal: TerminalSocket) -> None:
+        """The handler was cancelled (daphne, the browser long gone) while the exec started."""
+        self.terminal = terminal
+        self.ending = True
+        self._spawn_finish()
 
     def begin(self, terminal: TerminalSocket) -> None:
         """Audit the start, remember the session, open the recording (one trip off the loop)."""
@@ -206,12 +213,14 @@ class TerminalConsumer(GuardedConsumer):
 
     def exit_status(self, terminal: TerminalSocket) -> int | None:
         """After the stream ended by itself: the process's exit code."""
-        for _ in range(20):  # the engine marks the exec finished a moment after the socket closes
-            status = self.docker.streams.exec_status(terminal.exec_id or "")
-            if not status.running:
-                return status.exit_code
-            time.sleep(0.05)
-        return None
+        return _polled(lambda: self._finished_exec(terminal), self._stopping)
+
+    def _stopping(self) -> bool:
+        return self.pump is not None and self.pump.stopping.is_set()
+
+    def _finished_exec(self, terminal: TerminalSocket) -> tuple[bool, int | None]:
+        status = self.docker.streams.exec_status(terminal.exec_id or "")
+        return not status.running, status.exit_code
 
     # ---- threads
 
@@ -460,12 +469,29 @@ class AttachConsumer(TerminalConsumer):
         return terminal
 
     def exit_status(self, terminal: TerminalSocket) -> int | None:
-        for _ in range(40):
+        def finished() -> tuple[bool, int | None]:
             code = self.docker.streams.container_exit_code(terminal.container_id)
-            if code is not None:
-                return code
-            time.sleep(0.05)
-        return None
+            return code is not None, code
+
+        return _polled(finished, self._stopping)
+
+
+def _polled(check: Callable[[], tuple[bool, int | None]], stopping: Callable[[], bool]) -> int | None:
+    """The exit code once ``check()`` says the process finished; None after EXIT_STATUS_WAIT seconds
+    or once the socket is ``stopping`` (the tab was closed: nobody to tell).
+
+    The engine marks a process finished a moment after its socket closes: usually within 50 ms, on
+    a busy host a second or more (a fixed count of 20 polls lost the code there)."""
+    deadline = time.monotonic() + EXIT_STATUS_WAIT
+    pause = 0.02
+    while True:
+        done, code = check()
+        if done:
+            return code
+        if time.monotonic() >= deadline or stopping():
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 websocket_urlpatterns = [

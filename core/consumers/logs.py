@@ -28,9 +28,12 @@ from core.live.frames import line_frames
 from core.live.lines import ts_key
 from core.live.merge import MERGE_HOLD_SECONDS, Merger
 
-RESTART_GRACE_SECONDS = 2.0
+# How long a followed log waits for a stopped container to start again (``docker restart`` stops,
+# then starts: on a busy engine 2 s was not always enough) before it ends with "stopped".
+RESTART_GRACE_SECONDS = 5.0
 MAX_MERGED = 20
-PROBE_TIMEOUT = 5.0  # seconds the engine has to answer a probe
+PROBE_TIMEOUT = 4.0  # seconds the engine has to answer a probe
+PROBE_EVERY = 0.5  # how often the probe looks at the silence: a hang is told within quiet + 0.5 + 4 s
 END_GRACE_SECONDS = 120  # after ``end``, how long the server waits for the client to close
 
 
@@ -175,6 +178,7 @@ class LogsConsumer(GuardedConsumer):
             await self.fail(exc.message)
             return
         self.timestamps = options["timestamps"]
+        self.follow = options["follow"]
         self.merged = len(containers) > 1
         # The engine formats timestamps only when something here needs them (~15% of its work on
         # a big log): the view shows them, a merge interleaves by them, a follow resumes from the
@@ -187,6 +191,8 @@ class LogsConsumer(GuardedConsumer):
         if not self.merged and options["follow"]:
             await self.start_shared(containers[0], options)
             return
+        # a merge waits for a container whose stream has not opened yet (core/live/merge.py)
+        options["announce"] = self.merged
         producers = [self.producer_for(container, options) for container in containers]
         self.pump = Pump(producers[0], maxsize=8 * len(containers), name=f"logs-{containers[0].id[:12]}")
         self.labels = [container.name or container.id[:12] for container in containers]
@@ -272,6 +278,8 @@ class LogsConsumer(GuardedConsumer):
                 if self.merged and item[0] == "lines":
                     for line in item[1]:
                         line["container"] = label
+                elif item[0] == "opened":
+                    item = ("opened", label)
                 return feed.put(item)
 
             try:
@@ -324,7 +332,7 @@ class LogsConsumer(GuardedConsumer):
     async def relay_merged(self) -> None:
         """Interleave several containers by timestamp (core/live/merge.py)."""
         assert self.pump is not None
-        merger = Merger(self.labels)
+        merger = Merger(self.labels, exact=not self.follow)
         reasons: list[str] = []
         self.remaining = 1 << 30  # ``end`` frames do not end a merged view; ``done`` does
         while not merger.over:
@@ -341,6 +349,8 @@ class LogsConsumer(GuardedConsumer):
                 if kind == "lines":
                     if payload:
                         merger.add(payload[-1]["container"], payload, now)
+                elif kind == "opened":
+                    merger.opened(payload, now)
                 elif kind == "done":
                     merger.done(payload)
                 elif not await self.control(kind, payload, reasons):
@@ -381,7 +391,7 @@ class LogsConsumer(GuardedConsumer):
         silence ask the engine (bounded by PROBE_TIMEOUT); no answer is ``engine disconnected``."""
         quiet = settings.LIVE_ENGINE_PROBE_SECONDS
         while not self.closing:
-            await asyncio.sleep(1)
+            await asyncio.sleep(PROBE_EVERY)
             if time.monotonic() - self.last_seen < quiet:
                 continue
             try:

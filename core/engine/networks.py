@@ -393,13 +393,18 @@ def check_address(raw: dict, ipv4_address: str) -> None:
         )
 
 
+class NetworkGone(NotFound):
+    """The network itself is not there (not the container a connect or disconnect names): the
+    views go back to the list, as there is no network page to return to."""
+
+
 def _inspect_or_gone(engine: Engine, ref: str) -> dict:
-    """The network's inspect; a network that is not there is a NotFound that says so."""
+    """The network's inspect; a network that is not there is a :class:`NetworkGone` that says so."""
     try:
         return engine.api.inspect_network(ref)
     except Exception as exc:
         if getattr(exc, "status_code", None) == 404:
-            raise NotFound(
+            raise NetworkGone(
                 f"Network “{ref}” was not found (it may have been removed); nothing was changed."
             ) from exc
         raise
@@ -415,7 +420,8 @@ def connect(
     second connect to a network it is already on (which replaces the first endpoint's settings).
 
     Raises:
-        NotFound: no such network (nothing changed) or container.
+        NetworkGone: no such network (nothing changed).
+        NotFound: no such container.
         InvalidInput: ``ipv4_address`` outside the network's subnets (:func:`check_address`).
         Conflict: the container is already connected to it; or the engine refused (address taken ...).
     """
@@ -437,8 +443,14 @@ def connect(
 
 @engine_call
 def disconnect(engine: Engine, *, ref: str, container: str, force: bool = False) -> None:
-    """``docker network disconnect [-f] NETWORK CONTAINER``."""
-    engine.api.disconnect_container_from_network(container, ref, force=force)
+    """``docker network disconnect [-f] NETWORK CONTAINER``.
+
+    Raises:
+        NetworkGone: no such network (nothing changed).
+        NotFound: no such container.
+    """
+    network_id = str(_inspect_or_gone(engine, ref).get("Id", "")) or ref
+    engine.api.disconnect_container_from_network(container, network_id, force=force)
 
 
 def _describe(use: ContainerUse) -> str:

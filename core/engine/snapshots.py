@@ -359,6 +359,12 @@ class Watcher:
                 # a read in the same page does not open a new stream before the thread got there.
                 self._unregister()
                 return False
+        if self._rechecks and self._rechecks[0] <= time.monotonic():
+            # A recheck that fell due while the watcher sleeps in poll() (its next wake-up may be
+            # up to POLL_SECONDS away when this request applied the event itself): due now.
+            now = time.monotonic()
+            self._rechecks = [t for t in self._rechecks if t > now]
+            self._changed("container")
         return not self._buffer and not self._skipping
 
     def _apply(self, data: bytes) -> None:

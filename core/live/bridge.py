@@ -361,13 +361,24 @@ async def aiter_body(pump: Pump[bytes]) -> AsyncIterator[bytes]:
         pump.close()
 
 
-async def call(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run a short blocking engine call in a thread of its own that ends with the call."""
+async def call(
+    func: Callable[..., T], /, *args: Any, abandoned: Callable[[T], None] | None = None, **kwargs: Any
+) -> T:
+    """Run a short blocking engine call in a thread of its own that ends with the call.
+
+    ``abandoned(value)`` is called (on the loop) with what the call returned after the awaiting
+    coroutine was cancelled: a thing the call opened (an exec's socket) that nobody else will close.
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future = loop.create_future()
 
     def settle(value: Any, error: BaseException | None) -> None:
         if future.done():
+            if future.cancelled() and error is None and abandoned is not None:
+                try:
+                    abandoned(value)
+                except Exception:  # nobody is left to tell
+                    log.warning("releasing the result of an abandoned %r failed", func, exc_info=True)
             return
         if error is not None:
             future.set_exception(error)

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core import audit, bulk, engine, tables
-from core.engine.networks import Network, NetworkSpec
+from core.engine.networks import Network, NetworkGone, NetworkSpec
 from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.roles import Role, has_role, require_role, role_on
 from core.views import jobs as jobs_view
@@ -105,7 +105,7 @@ def _back(request: HttpRequest, ref: str, *, gone: bool = False) -> HttpResponse
 
 def _network_gone(error: Refused) -> bool:
     """Whether the engine's refusal says the network itself is gone (not the container)."""
-    return isinstance(error, NotFound) and "network" in error.message.lower()
+    return isinstance(error, NetworkGone)
 
 
 @require_role(Role.OPERATOR, action="network.connect")

@@ -192,8 +192,53 @@ def test_merge_interleaves_by_timestamp():
 
 def test_merge_releases_held_lines_after_the_hold_time():
     merger = Merger(["a", "b"], hold=0.25)
+    merger.opened("b", now=0)
     merger.add("a", [_line("a", "2024-01-01T00:00:02Z")], now=0)
+    assert merger.ready(now=0.2) == []
     assert len(merger.ready(now=0.3)) == 1
+
+
+def test_merge_counts_the_hold_from_when_the_quiet_container_opened():
+    merger = Merger(["a", "b"], hold=0.25)
+    merger.add("a", [_line("a", "2024-01-01T00:00:02Z")], now=0)
+    merger.opened("b", now=1.0)  # its tail is on the way: wait for it
+    assert merger.ready(now=1.1) == []
+    assert len(merger.ready(now=1.3)) == 1
+
+
+def test_merge_waits_longer_for_a_container_whose_stream_has_not_opened():
+    """A busy engine may open one container's log a while after the other's: its lines must not be
+    overtaken by the hold meant for a quiet container (CI saw a1 a2 a3 b1 b2)."""
+    merger = Merger(["a", "b"], hold=0.25, first_hold=5)
+    merger.add("a", [_line("a", "2024-01-01T00:00:01Z"), _line("a", "2024-01-01T00:00:03Z")], now=0)
+    assert merger.ready(now=1.0) == []
+    merger.add("b", [_line("b", "2024-01-01T00:00:02Z")], now=1.0)
+    assert [line["text"][:1] for line in merger.ready(now=1.0)] == ["a", "b"]
+    assert len(merger.ready(now=1.3)) == 1  # b spoke: the ordinary hold again
+    lone = Merger(["a", "b"], hold=0.25, first_hold=5)
+    lone.add("a", [_line("a", "2024-01-01T00:00:01Z")], now=0)
+    assert lone.ready(now=4.9) == [] and len(lone.ready(now=5.0)) == 1  # bounded: it never opened
+
+
+def test_an_exact_merge_waits_for_every_container_however_slow():
+    merger = Merger(["a", "b"], hold=0.25, first_hold=1, exact=True)
+    merger.add("a", [_line("a", f"2024-01-01T00:00:0{second}Z") for second in (0, 4, 8)], now=0)
+    merger.done("a")
+    merger.opened("b", now=0)
+    assert merger.ready(now=60) == []
+    merger.add("b", [_line("b", f"2024-01-01T00:00:0{second}Z") for second in (2, 6)], now=60)
+    assert [line["text"][:1] for line in merger.ready(now=60)] == ["a", "b", "a", "b"]
+    merger.done("b")
+    assert [line["text"][:1] for line in merger.ready(now=60)] == ["a"]
+    assert merger.over
+
+
+def test_merge_holds_at_most_max_held_lines_oldest_first():
+    merger = Merger(["a", "b"], exact=True, max_held=3)
+    merger.add("a", [_line("a", f"2024-01-01T00:00:0{second}Z") for second in range(5)], now=0)
+    out = merger.ready(now=0)
+    assert [line["ts"] for line in out] == ["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z"]
+    assert len(merger.held) == 3
 
 
 def test_merge_does_not_wait_for_a_container_that_ended():

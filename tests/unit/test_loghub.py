@@ -61,13 +61,15 @@ def test_every_follower_gets_the_same_batch_objects():
     assert batches[0] == batches[1] == batches[2]
 
 
-def test_batches_arriving_within_one_window_go_out_as_one_delivery():
-    bursts = [_lines(str(i)) for i in range(3)]
+def test_batches_arriving_within_one_window_go_out_together():
+    bursts = [_lines(str(i)) for i in range(40)]
     (items,) = run(_followed(bursts, followers=1))
     deliveries = [[line["text"] for line in payload.lines] for kind, payload in items if kind == "lines"]
-    # the first delivery goes at once with what was read by then; the rest waits for the window
-    assert len(deliveries) <= 2
-    assert [text for delivery in deliveries for text in delivery] == ["0", "1", "2"]
+    # the first delivery goes at once with what was read by then; the rest waits for the window.
+    # 40 bursts put back to back: a few deliveries at most (a thread the OS pauses past the
+    # 0.1 s window makes one more), never one per burst
+    assert len(deliveries) <= 8
+    assert [text for delivery in deliveries for text in delivery] == [str(i) for i in range(40)]
 
 
 def test_the_end_follows_the_last_lines():

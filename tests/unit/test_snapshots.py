@@ -298,6 +298,25 @@ def test_what_is_kept_is_dropped_again_after_a_late_state_event():
         engine_end.close()
 
 
+def test_a_recheck_due_is_applied_by_the_request_while_the_watcher_sleeps(stream):
+    """The watcher thread may sleep in poll() for POLL_SECONDS after a request applied the event
+    itself: a read made after a recheck fell due must not be served from what was kept."""
+    watcher, engine_end = stream  # no thread: nobody but the requests looks at the rechecks
+    engine_end.sendall(event("container", "die"))
+    wait = time.monotonic() + 5
+    while not watcher._rechecks and time.monotonic() < wait:
+        with watcher._lock:
+            watcher._caught_up()
+    with watcher._lock:
+        watcher._rechecks = [time.monotonic() + 0.2]
+        settle(watcher)
+    assert watcher.keep("volumes", watcher.begin(), ("still running?",))
+    assert watcher.get("volumes") == ("still running?",)
+    time.sleep(0.25)
+    assert watcher.get("volumes") is None
+    assert watcher._rechecks == []
+
+
 def test_stop_is_not_a_failure_but_a_stream_the_engine_ends_young_is():
     for by_engine in (False, True):
         snapshots._failed.clear()
