@@ -54,6 +54,16 @@ def test_events_socket_reports_container_changes_and_releases_its_thread(live, e
     wait_for(lambda: live.thread_count() <= threads_before + 1, timeout=10, message="the pump thread to end")
 
 
+def test_events_socket_replays_a_change_made_just_before_it_subscribed(live, make_container):
+    """The engine answers /events before it subscribes the stream: a change in between must still
+    come, so the stream starts a moment back (a change made just before connecting stands for it)."""
+    cookie = live.session_cookie("viewer")
+    container = make_container(start=False)
+    with _ws(live, "/ws/events/", cookie) as ws:
+        frames = _frames_until(ws, lambda f: f.get("action") == "create" and f.get("id") == container["Id"])
+    assert frames[0]["type"] == "ready"
+
+
 def test_stats_socket_sends_cpu_and_memory_for_a_busy_container(live, make_container):
     container = make_container(command=["sh", "-c", "yes > /dev/null"])
     cookie = live.session_cookie("viewer")

@@ -1144,7 +1144,9 @@ class EngineStream:
 def container_events(engine: Engine) -> EngineStream:
     """``docker events --filter type=container`` as a closable blocking stream (no read timeout).
 
-    Args:
+    The engine sends the response's headers before it subscribes this stream: an event between the
+    two would be lost, so the stream starts 2 s back (the engine replays what it kept since; a
+    change seen twice only refreshes a row twice).
 
     Returns:
         An :class:`EngineStream` of event dicts (``Action``, ``id``, ``Actor`` ...).
@@ -1152,7 +1154,7 @@ def container_events(engine: Engine) -> EngineStream:
     Raises:
         EngineUnavailable: the engine does not answer.
     """
-    stream = engine.api.events(decode=True, filters={"type": "container"})
+    stream = engine.api.events(decode=True, filters={"type": "container"}, since=int(time.time()) - 2)
     return EngineStream(stream, engine.url)
 
 
