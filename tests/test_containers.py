@@ -292,12 +292,17 @@ def test_viewer_cannot_create(viewer_client, base_image, engine):
 # --------------------------------------------------------------------------- detail
 
 
-def test_detail_shows_summary_processes_diff_and_masked_env(viewer_client, make_container):
+def test_detail_shows_summary_processes_diff_and_masked_env(viewer_client, make_container, engine):
     container = make_container(
         command=["sh", "-c", "touch /tmp/new-file; rm /etc/group; sleep 300"],
         environment=["SECRET_ISH=s3cr3t"],
     )
-    wait_for(lambda: True, timeout=1)
+    wait_for(
+        lambda: any(
+            c["Path"] == "/etc/group" and c["Kind"] == 2 for c in engine.api.diff(container["Id"]) or []
+        ),
+        message="the rm of /etc/group",
+    )
     response = viewer_client.get(f"/containers/{container['Name'].lstrip('/')}/")
     body = response.content.decode()
     assert response.status_code == 200
@@ -561,7 +566,6 @@ def test_bulk_delete_needs_admin(operator_client, make_container, engine):
 
 def test_commit_produces_an_image_that_runs(admin_client, make_container, engine):
     container = make_container(command=["sh", "-c", "echo committed > /marker; sleep 300"])
-    wait_for(lambda: True, timeout=1)
     wait_for(
         lambda: any(c["Path"] == "/marker" for c in engine.api.diff(container["Id"]) or []),
         message="the marker",

@@ -188,7 +188,7 @@ def test_a_cancelled_handler_still_ends_the_session_processes(engine, make_conta
         communicator.scope["user"] = operator
         communicator.scope["endpoint"] = default_endpoint_ref()
         communicator.scope["url_route"] = {"kwargs": {"container_id": container["Id"]}}
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         await communicator.send_to(bytes_data=b"sleep 1002 & echo go-$((1+1))\n")
         seen = b""

@@ -365,7 +365,7 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
         communicator.scope["user"] = viewer
         communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         frames = [await communicator.receive_json_from(timeout=5)]
         go.set()
@@ -391,7 +391,8 @@ def test_progress_socket_gives_late_joiners_the_state_then_layers_and_done(
         communicator.scope["user"] = viewer
         communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
-        await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
         frame = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
         return frame
@@ -420,7 +421,7 @@ def test_progress_socket_refuses_a_user_without_a_role(user_factory):
         communicator.scope["user"] = nobody
         communicator.scope["endpoint"] = endpoint
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
-        connected, code = await communicator.connect()
+        connected, code = await communicator.connect(timeout=10)
         return connected, code
 
     assert async_to_sync(scenario)() == (False, 4403)

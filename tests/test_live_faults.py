@@ -345,7 +345,7 @@ def test_a_log_socket_cancelled_while_the_engine_hangs_frees_its_slot(make_conta
             slug="hangs", name="hangs", url=proxy.url, is_default=False
         )
         communicator.scope["url_route"] = {"kwargs": {"container_id": container["Id"]}}
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         for _ in range(500):  # start() takes its slot, then waits for the engine
             if _open_streams.get(viewer.pk, 0):
