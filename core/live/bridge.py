@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
+import functools
 import logging
 import threading
 from collections import deque
@@ -164,12 +165,9 @@ class Pump(Generic[T]):
         producers = [(self._produce, self.name), *also]
         with self._lock:
             self._running += len(producers)
-        threads = [_start_thread(self._runner(produce), name) for produce, name in producers]
+        threads = [_start_thread(functools.partial(self._run, produce), name) for produce, name in producers]
         self.thread = threads[0]
         return self
-
-    def _runner(self, produce: Callable[[Feed[T]], None]) -> Callable[[], None]:
-        return lambda: self._run(produce)
 
     def _run(self, produce: Callable[[Feed[T]], None]) -> None:
         try:
